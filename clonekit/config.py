@@ -1,0 +1,93 @@
+"""Typed configuration, one pydantic model per stage, read from YAML. Unknown keys are rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from clonekit.errors import ClonekitError
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RedactConfig(StrictModel):
+    """Personal data replaced by typed placeholders (never dropped silently; counts go to the manifest)."""
+
+    emails: bool = True  # alice@example.com -> <email>
+    phones: bool = True  # +44 7700 900123 -> <phone> (9-15 digits, separators allowed)
+    urls: bool = True  # https://..., www.... -> <url>
+    numbers: bool = True  # digit runs of `min_digits` or more (cards, ids) -> <number>
+    min_digits: int = Field(7, ge=4)
+
+
+class PersonaConfig(StrictModel):
+    """The short system prompt the clone is trained and served with."""
+
+    name: str | None = None  # defaults to the target's display name
+    facts: list[str] = []  # a few facts, e.g. "lives in Istanbul", "studies CS"
+    style: str | None = None  # e.g. "mixes Turkish and English, short lowercase messages"
+    system_prompt: str | None = None  # full override; "{name}" is replaced by the name
+
+
+class OpenAIExportConfig(StrictModel):
+    """Limits of the OpenAI fine-tuning format."""
+
+    max_tokens: int = Field(16384, ge=256)  # per example; estimated as chars / chars_per_token
+    chars_per_token: float = Field(3.0, gt=0)  # conservative (real English is ~4)
+
+
+class PrepConfig(StrictModel):
+    """`clonekit prep build`: messages.jsonl -> sessions -> train/valid datasets."""
+
+    target: str | None = None  # the person to clone (display name or author_id)
+    aliases: dict[str, str] = {}  # "old name or id" -> "name or id" merged into one person
+    exclude: list[str] = []  # people who did not consent: their text appears in no output
+    include_bots: bool = False  # keep bot messages as named `user` turns
+    media: Literal["placeholder", "drop"] = "placeholder"  # media-only messages -> "<media>" or dropped
+    redact: RedactConfig = RedactConfig()
+    session_gap_minutes: float = Field(5.0, gt=0)  # a longer silence starts a new session
+    max_turns: int = Field(24, ge=2)  # turns per example window
+    max_chars: int = Field(6000, ge=200)  # characters per example window
+    context_turns: int = Field(4, ge=1)  # turns carried over as context into the next window
+    valid_fraction: float = Field(0.1, ge=0, lt=1)  # latest sessions held out for validation
+    persona: PersonaConfig = PersonaConfig()
+    openai: OpenAIExportConfig = OpenAIExportConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> "PrepConfig":
+        if self.context_turns >= self.max_turns:
+            raise ValueError("context_turns must be smaller than max_turns")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_config(model: type[M], path: str | Path | None = None, **overrides) -> M:
+    """Read YAML at `path` (if any) into `model`, apply non-None overrides, validate."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ClonekitError("config file not found", path)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            line = getattr(getattr(e, "problem_mark", None), "line", None)
+            raise ClonekitError(f"invalid YAML: {e}", path, line + 1 if line is not None else None) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ClonekitError("a config file must be a YAML mapping", path)
+        data = loaded or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
+        )
+        raise ClonekitError(f"invalid config: {problems}", path) from None

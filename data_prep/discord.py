@@ -1,0 +1,300 @@
+"""Discord exports -> `Message`.
+
+- DiscordChatExporter JSON (`{"guild", "channel", "messages": [...]}`) and CSV
+  (`AuthorID,Author,Date,Content,Attachments,Reactions`).
+- Discord's official data package (`messages/c<channel id>/messages.json|csv`, as a folder or
+  the package zip): it holds only the requesting user's own messages, so the author is
+  `--self-name` (default: the account's name from `account/user.json`, else "me").
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+import orjson
+
+from clonekit.errors import ClonekitError
+from clonekit.schema import Message
+from data_prep.jsonfile import load_json
+from data_prep.report import ParseReport
+
+USER_TYPES = ("Default", "Reply")  # every other DCE message type is a system event
+DCE_CSV_HEADER = ["AuthorID", "Author", "Date", "Content", "Attachments", "Reactions"]
+PACKAGE_CSV_HEADER = ["ID", "Timestamp", "Contents", "Attachments"]
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+_CHANNEL_DIR = re.compile(r"(?:^|/)c(\d+)/messages\.(json|csv)$", re.I)
+
+
+def iso_timestamp(raw: str) -> str:
+    """DCE and package timestamps -> ISO 8601 with offset, e.g. '2024-01-14T21:05:40.123+03:00'."""
+    raw = raw.strip()
+    try:
+        value = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", raw))
+    except ValueError:
+        for fmt in ("%d-%b-%y %I:%M %p", "%m/%d/%Y %I:%M %p", "%d-%b-%y %H:%M"):  # old DCE CSV
+            try:
+                value = dt.datetime.strptime(raw, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"unrecognized timestamp {raw!r}") from None
+    return value.isoformat()
+
+
+# ----------------------------------------------------------------------------- DiscordChatExporter
+
+
+def is_dce_json(obj) -> bool:
+    return isinstance(obj, dict) and "messages" in obj and "channel" in obj and "guild" in obj
+
+
+def parse_dce_json(path: Path, report: ParseReport, obj: dict | None = None) -> Iterator[Message]:
+    obj = obj if obj is not None else load_json(path)
+    channel = obj.get("channel") or {}
+    guild = (obj.get("guild") or {}).get("name")
+    chat = str(channel.get("name") or channel.get("id") or path.stem)
+    if guild and guild != "Direct Messages":
+        chat = f"{guild} / {chat}"
+    for i, m in enumerate(obj.get("messages") or [], 1):
+        report.read += 1
+        try:
+            msg = _dce_message(m, chat)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            report.warn(path, None, f"message #{i} skipped: {e}")
+            report.skip("malformed")
+            continue
+        if msg is None:
+            report.skip("empty")
+        else:
+            yield msg
+
+
+def _dce_message(m: dict, chat: str) -> Message | None:
+    author = m["author"]
+    name = author.get("nickname") or author.get("name") or str(author["id"])
+    text = m.get("content") or ""
+    mtype = m.get("type") or "Default"
+    reference = m.get("reference") or {}
+    if mtype not in USER_TYPES:
+        kind = "system"
+        text = text or mtype
+    elif text.strip():
+        kind = "text"
+    elif m.get("attachments") or m.get("stickers") or m.get("embeds"):
+        kind = "media"
+        names = [a.get("fileName", "") for a in m.get("attachments") or []]
+        names += [s.get("name", "") for s in m.get("stickers") or []]
+        text = ", ".join(n for n in names if n)
+    else:
+        return None
+    return Message(
+        "discord",
+        chat,
+        str(m["id"]),
+        iso_timestamp(m["timestamp"]),
+        name,
+        f"discord:{author['id']}",
+        text,
+        kind,
+        str(reference["messageId"]) if reference.get("messageId") else None,
+        bool(m.get("timestampEdited")),
+        reference.get("type") == "Forward" or bool(m.get("isForwarded")),
+        bool(author.get("isBot")),
+    )
+
+
+def read_csv_header(path: Path) -> list[str] | None:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return next(csv.reader(f), None)
+    except (UnicodeDecodeError, OSError, csv.Error):
+        return None
+
+
+def parse_dce_csv(path: Path, report: ParseReport) -> Iterator[Message]:
+    chat = _dce_chat_from_filename(path)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = csv.reader(f)
+        next(rows, None)
+        for i, row in _rows_with_lines(rows, path):
+            report.read += 1
+            if len(row) < 4:
+                report.warn(path, i, f"expected {len(DCE_CSV_HEADER)} columns, got {len(row)}: skipped")
+                report.skip("malformed")
+                continue
+            author_id, author, date, content = row[:4]
+            attachments = row[4] if len(row) > 4 else ""
+            try:
+                ts = iso_timestamp(date)
+            except ValueError as e:
+                report.warn(path, i, f"{e}: skipped")
+                report.skip("malformed")
+                continue
+            name = re.sub(r"#0+$|#\d{4}$", "", author) or author  # "Name#1234" -> "Name"
+            kind = "text" if content.strip() else "media" if attachments.strip() else None
+            if kind is None:
+                report.skip("empty")
+                continue
+            yield Message("discord", chat, f"row{i}", ts, name, f"discord:{author_id}",
+                          content if kind == "text" else attachments, kind)
+
+
+def _rows_with_lines(rows, path: Path):
+    """csv rows with the line number each row starts on (rows can span lines)."""
+    try:
+        while True:
+            line = rows.line_num + 1
+            row = next(rows)
+            yield line, row
+    except StopIteration:
+        return
+    except csv.Error as e:
+        raise ClonekitError(f"malformed CSV: {e}", path, rows.line_num) from None
+    except UnicodeDecodeError as e:
+        raise ClonekitError(f"not valid UTF-8: {e.reason}", path, rows.line_num + 1) from None
+
+
+def _dce_chat_from_filename(path: Path) -> str:
+    # "Guild - Category - channel [123].csv" -> "Guild / channel"
+    stem = re.sub(r"\s*\[\d+\]$", "", path.stem)
+    parts = [p for p in stem.split(" - ") if p]
+    return " / ".join([parts[0], parts[-1]]) if len(parts) > 1 else stem
+
+
+# ----------------------------------------------------------------------------- official data package
+
+
+class _Package:
+    """A data package as a folder or a zip: list files, read them."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.zip = zipfile.ZipFile(root) if zipfile.is_zipfile(root) else None
+        names = self.zip.namelist() if self.zip else [
+            p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+        ]
+        self.names = names
+
+    def read(self, name: str) -> bytes:
+        return self.zip.read(name) if self.zip else (self.root / name).read_bytes()
+
+    def find(self, suffix: str) -> str | None:
+        suffix = suffix.lower()
+        return next((n for n in self.names if n.lower().endswith(suffix)), None)
+
+    def channel_files(self) -> list[tuple[str, str, str]]:
+        found = []
+        for n in self.names:
+            m = _CHANNEL_DIR.search(n)
+            if m:
+                found.append((m.group(1), n, m.group(2).lower()))
+        return sorted(found)
+
+
+def is_package(path: Path) -> bool:
+    try:
+        if path.is_dir() or zipfile.is_zipfile(path):
+            return bool(_Package(path).channel_files())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False
+
+
+def parse_package(path: Path, report: ParseReport, self_name: str | None = None) -> Iterator[Message]:
+    only = None
+    if path.is_file() and not zipfile.is_zipfile(path):  # one channel's messages.json|csv
+        if not re.fullmatch(r"c\d+", path.parent.name):
+            raise ClonekitError("a Discord package messages file must sit in its messages/c<channel id>/ folder", path)
+        only, path = path.parent.name[1:], path.parent.parent
+    pkg = _Package(path)
+    channels = [c for c in pkg.channel_files() if only is None or c[0] == only]
+    if not channels:
+        raise ClonekitError("no messages/c<id>/messages.json|csv found in this Discord data package", path)
+    index = {}
+    index_name = pkg.find("messages/index.json")
+    if index_name:
+        index = _load(pkg, index_name, path) or {}
+    user_id, user_name = "self", None
+    user_file = pkg.find("account/user.json")
+    if user_file:
+        user = _load(pkg, user_file, path) or {}
+        user_id = str(user.get("id") or "self")
+        user_name = user.get("global_name") or user.get("username")
+    author = self_name or user_name or "me"
+    for channel_id, name, ext in channels:
+        chat = _package_chat(pkg, name, channel_id, index.get(channel_id))
+        shown = f"{path}!{name}" if pkg.zip else str(path / name)
+        data = pkg.read(name)
+        rows = _package_rows_json(data, shown) if ext == "json" else _package_rows_csv(data, shown)
+        for line, row in rows:
+            report.read += 1
+            try:  # the package writes UTC, sometimes without saying so
+                ts = iso_timestamp(str(row.get("Timestamp") or row.get("timestamp")))
+                if len(ts) == 19 or (len(ts) > 19 and ts[19] == "." and "+" not in ts[19:]):
+                    ts += "+00:00"
+            except ValueError as e:
+                report.warn(shown, line, f"{e}: skipped")
+                report.skip("malformed")
+                continue
+            text = row.get("Contents") or row.get("contents") or ""
+            attachments = row.get("Attachments") or row.get("attachments") or ""
+            kind = "text" if text.strip() else "media" if str(attachments).strip() else None
+            if kind is None:
+                report.skip("empty")
+                continue
+            yield Message("discord", chat, str(row.get("ID") or row.get("id") or f"row{line}"), ts,
+                          author, f"discord:{user_id}", text if kind == "text" else str(attachments), kind)
+
+
+def _load(pkg: _Package, name: str, shown_root: Path):
+    try:
+        return orjson.loads(pkg.read(name))
+    except orjson.JSONDecodeError as e:
+        raise ClonekitError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
+                            f"{shown_root}!{name}") from None
+
+
+def _package_chat(pkg: _Package, name: str, channel_id: str, indexed: str | None) -> str:
+    channel_file = str(PurePosixPath(name).parent / "channel.json")
+    if channel_file in pkg.names:
+        try:
+            info = orjson.loads(pkg.read(channel_file))
+            guild = (info.get("guild") or {}).get("name")
+            cname = info.get("name")
+            if guild and cname:
+                return f"{guild} / {cname}"
+            if cname:
+                return cname
+        except orjson.JSONDecodeError:
+            pass
+    return indexed or f"channel {channel_id}"
+
+
+def _package_rows_json(data: bytes, shown: str):
+    try:
+        rows = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise ClonekitError(f"invalid JSON at column {e.colno}: {e.msg}", shown, e.lineno) from None
+    if not isinstance(rows, list):
+        raise ClonekitError("expected a JSON list of messages", shown)
+    for i, row in enumerate(rows, 1):
+        yield i, row if isinstance(row, dict) else {}
+
+
+def _package_rows_csv(data: bytes, shown: str):
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ClonekitError(f"not valid UTF-8 at offset {e.start}", shown, data.count(b"\n", 0, e.start) + 1) from None
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    line = 1
+    for row in rows:
+        yield line + 1, row
+        line = rows.line_num

@@ -1,0 +1,224 @@
+"""`clonekit prep parse`: export files -> messages.jsonl, with a report of what was kept and skipped.
+
+Formats are detected from the file itself. Large plain-text WhatsApp exports are cut at message
+headers into one chunk per core; each chunk is parsed in its own process and the parts are
+joined in order, so the output is byte-identical to a single-process parse.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import shutil
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import orjson
+
+from clonekit.errors import ClonekitError, decode_error
+from clonekit.schema import Message, dump_message
+from data_prep import discord, telegram, whatsapp
+from data_prep.jsonfile import load_json
+from data_prep.report import ParseReport
+
+FORMATS = ("auto", "whatsapp", "discord", "telegram")
+TRIED = ("WhatsApp .txt/.zip", "DiscordChatExporter JSON/CSV", "Discord data package (folder, zip, "
+         "messages.json/csv)", "Telegram Desktop result.json")
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+@dataclass
+class ParseOptions:
+    format: str = "auto"  # auto | whatsapp | discord | telegram
+    dayfirst: bool | None = None  # WhatsApp: force day/month order when a file cannot tell
+    self_name: str | None = None  # Discord data package: the name of the package's owner
+    workers: int | None = None  # processes for large WhatsApp files (default: CPU count, at most 4)
+
+
+def detect_format(path: Path, fmt: str = "auto") -> tuple[str, object]:
+    """Return (variant, preloaded JSON or None). Variants: whatsapp, discord-dce-json,
+    discord-dce-csv, discord-package, telegram."""
+    if not path.exists():
+        raise ClonekitError("file not found", path)
+    want = {"auto": ("whatsapp", "discord", "telegram")}.get(fmt, (fmt,))
+    suffix = path.suffix.lower()
+    if "discord" in want and discord.is_package(path):
+        return "discord-package", None
+    if suffix == ".json" and path.is_file():
+        obj = load_json(path)  # invalid JSON is an error with its position, whatever the format
+        if "discord" in want and discord.is_dce_json(obj):
+            return "discord-dce-json", obj
+        if "telegram" in want and telegram.is_telegram(obj):
+            return "telegram", obj
+        if "discord" in want and isinstance(obj, list) and obj and isinstance(obj[0], dict) and "Timestamp" in obj[0]:
+            return "discord-package", None
+    elif suffix == ".csv" and path.is_file() and "discord" in want:
+        header = discord.read_csv_header(path)
+        if header and header[:4] == discord.DCE_CSV_HEADER[:4]:
+            return "discord-dce-csv", None
+        if header and header[:3] == discord.PACKAGE_CSV_HEADER[:3]:
+            return "discord-package", None
+    elif path.is_file() and "whatsapp" in want and whatsapp.sniff(path):
+        return "whatsapp", None
+    tried = [t for t in TRIED if t.split()[0].lower() in want or fmt == "auto"]
+    raise ClonekitError(f"unknown export format (tried: {'; '.join(tried)})", path)
+
+
+def parse_file(path: str | Path, report: ParseReport, options: ParseOptions | None = None) -> Iterator[Message]:
+    """Yield the messages of one export, in file order."""
+    options = options or ParseOptions()
+    path = Path(path)
+    variant, obj = detect_format(path, options.format)
+    if variant == "whatsapp":
+        yield from whatsapp.parse_whatsapp(path, report, options.dayfirst)
+    elif variant == "discord-dce-json":
+        yield from discord.parse_dce_json(path, report, obj)
+    elif variant == "discord-dce-csv":
+        yield from discord.parse_dce_csv(path, report)
+    elif variant == "discord-package":
+        yield from discord.parse_package(path, report, options.self_name)
+    else:
+        yield from telegram.parse_telegram(path, report, obj)
+
+
+def parse_exports(
+    paths: list[str | Path],
+    out: str | Path,
+    options: ParseOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ParseReport:
+    """Parse every export into one messages.jsonl; write `<out>.report.json` beside it."""
+    options = options or ParseOptions()
+    if options.format not in FORMATS:
+        raise ClonekitError(f"unknown --format {options.format!r} (choose from {', '.join(FORMATS)})")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = ParseReport()
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            for path in map(Path, paths):
+                before = (report.read, report.kept)
+                variant, _ = detect_format(path, options.format)
+                if progress:
+                    progress(f"{path} ({variant})")
+                workers = options.workers or min(os.cpu_count() or 1, 4)
+                if variant == "whatsapp" and workers > 1 and _splittable(path):
+                    _parse_whatsapp_parallel(path, f, report, options, workers)
+                else:
+                    write = f.write
+                    kinds = report.kinds
+                    for msg in parse_file(path, report, options):
+                        write(dump_message(msg))
+                        kinds[msg.kind] += 1
+                    report.kept = sum(report.kinds.values())
+                report.files.append({"path": str(path), "format": variant,
+                                     "read": report.read - before[0], "kept": report.kept - before[1]})
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if not report.balanced():  # a bug, never a user error: say so loudly
+        raise RuntimeError(f"parse accounting is off: read {report.read} != kept {report.kept} + skipped")
+    out.with_name(out.stem + ".report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+    return report
+
+
+# ----------------------------------------------------------------------------- parallel WhatsApp
+
+
+def _splittable(path: Path) -> bool:
+    return path.is_file() and not zipfile.is_zipfile(path) and path.stat().st_size >= PARALLEL_MIN_BYTES
+
+
+def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: ParseOptions, workers: int) -> None:
+    dayfirst, bracket, warning = whatsapp.infer_dayfirst(whatsapp._lines(path, None), options.dayfirst)
+    if bracket is None:
+        raise ClonekitError("no WhatsApp message header found", path)
+    if warning:
+        report.warn(path, None, warning)
+    chunks = _chunk_bounds(path, workers, bracket)
+    chat = whatsapp.chat_name_from_path(path)
+    parts = [out.name + f".part{i}" for i in range(len(chunks))]
+    jobs = [(str(path), s, e, line, dayfirst, bracket, chat, part) for (s, e, line), part in zip(chunks, parts)]
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(len(jobs)) as pool:
+            results = pool.map(_whatsapp_chunk, jobs)
+        for part, result in zip(parts, results):
+            if "error" in result:
+                raise ClonekitError(result["error"], path, result.get("line"))
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            report.read += result["read"]
+            report.kinds.update(result["kinds"])
+            report.skipped.update(result["skipped"])
+            for w in result["warnings"]:
+                report.warnings_total += 1
+                if len(report.warnings) < 200:
+                    report.warnings.append(w)
+        report.kept = sum(report.kinds.values())
+    finally:
+        for part in parts:
+            Path(part).unlink(missing_ok=True)
+
+
+def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int]]:
+    """(start byte, end byte, first line number) per chunk; every chunk starts at a header line."""
+    size = path.stat().st_size
+    starts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, n):
+            f.seek(max(size * k // n, starts[-1]))
+            f.readline()
+            while True:
+                pos = f.tell()
+                raw = f.readline()
+                if not raw:
+                    pos = size
+                    break
+                m = whatsapp.HEADER.match(raw.decode("utf-8", "replace"))
+                if m and (m.group("bd") is not None) == bracket:
+                    break
+            if starts[-1] < pos < size:
+                starts.append(pos)
+        bounds = []
+        line = 1
+        f.seek(0)
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else size
+            bounds.append((start, end, line))
+            line += f.read(end - start).count(b"\n")
+    return bounds
+
+
+def _whatsapp_chunk(job) -> dict:
+    path, start, end, first_line, dayfirst, bracket, chat, part = job
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    if start == 0 and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    report = ParseReport()
+    kinds: Counter = Counter()
+    builder = whatsapp._MessageBuilder(chat)
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
+    lines = (line.rstrip("\r\n") for line in stream)
+    try:
+        with open(part, "wb") as out:
+            write = out.write
+            for msg in whatsapp._parse_lines(lines, first_line, path, dayfirst, bracket, builder, report):
+                write(dump_message(msg))
+                kinds[msg.kind] += 1
+    except UnicodeDecodeError:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            e = decode_error(path, data, err)
+            return {"error": e.message, "line": first_line - 1 + e.line}
+        raise
+    return {"read": builder.count, "kinds": dict(kinds), "skipped": dict(report.skipped),
+            "warnings": report.warnings}

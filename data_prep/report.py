@@ -1,0 +1,42 @@
+"""Accounting for parsing and building: every message read is kept or skipped with a reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+MAX_WARNINGS = 200  # kept in the report; the rest are only counted
+
+
+@dataclass
+class ParseReport:
+    read: int = 0
+    kept: int = 0
+    kinds: Counter = field(default_factory=Counter)  # kind -> kept messages
+    skipped: Counter = field(default_factory=Counter)  # reason -> messages
+    warnings: list[str] = field(default_factory=list)
+    warnings_total: int = 0
+    files: list[dict] = field(default_factory=list)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] += n
+
+    def warn(self, path, line: int | None, message: str) -> None:
+        self.warnings_total += 1
+        if len(self.warnings) < MAX_WARNINGS:
+            where = f"{path}:{line}" if line is not None else f"{path}"
+            self.warnings.append(f"{where}: {message}")
+
+    def balanced(self) -> bool:
+        return self.read == self.kept + sum(self.skipped.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "read": self.read,
+            "kept": self.kept,
+            "kinds": dict(self.kinds),
+            "skipped": dict(self.skipped),
+            "warnings_total": self.warnings_total,
+            "warnings": self.warnings,
+            "files": self.files,
+        }

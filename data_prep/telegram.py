@@ -1,0 +1,112 @@
+"""Telegram Desktop `result.json` (single chat or full account export) -> `Message`.
+
+`text` is a string or a list of strings and entities ({"type": ..., "text": ...}); the parts are
+joined with no added separators. `date_unixtime` is preferred over `date`; the difference
+between the two is the exporter's UTC offset, which the timestamp keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+from clonekit.schema import Message
+from data_prep.jsonfile import load_json
+from data_prep.report import ParseReport
+
+MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "poll", "location_information",
+              "contact_information", "game_title", "invoice_information", "place_name")
+
+
+def is_telegram(obj) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    if isinstance(obj.get("chats"), dict) and isinstance(obj["chats"].get("list"), list):
+        return True
+    msgs = obj.get("messages")
+    return isinstance(msgs, list) and ("type" in obj or "name" in obj) and "guild" not in obj and (
+        not msgs or isinstance(msgs[0], dict) and "date" in msgs[0]
+    )
+
+
+def chats_of(obj: dict) -> list[dict]:
+    """The chats in a single-chat or full-account export."""
+    if "messages" in obj:
+        return [obj]
+    chats = list((obj.get("chats") or {}).get("list") or [])
+    chats += list((obj.get("left_chats") or {}).get("list") or [])
+    return [c for c in chats if isinstance(c, dict)]
+
+
+def parse_telegram(path: Path, report: ParseReport, obj: dict | None = None) -> Iterator[Message]:
+    obj = obj if obj is not None else load_json(path)
+    for chat in chats_of(obj):
+        name = chat.get("name") or ("Saved Messages" if chat.get("type") == "saved_messages" else None)
+        name = name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip()
+        for i, m in enumerate(chat.get("messages") or [], 1):
+            report.read += 1
+            try:
+                msg = _message(m, name)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                report.warn(path, None, f"chat {name!r} message #{i} skipped: {e}")
+                report.skip("malformed")
+                continue
+            if msg is None:
+                report.skip("empty")
+            else:
+                yield msg
+
+
+def text_of(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in value)
+    return ""
+
+
+def timestamp_of(m: dict) -> str:
+    local = dt.datetime.fromisoformat(m["date"]) if m.get("date") else None
+    if m.get("date_unixtime"):
+        utc = dt.datetime.fromtimestamp(int(m["date_unixtime"]), dt.timezone.utc)
+        if local is None:
+            return utc.isoformat()
+        offset = local - utc.replace(tzinfo=None)
+        if offset.total_seconds() % 900 == 0 and abs(offset) <= dt.timedelta(hours=14):
+            return utc.astimezone(dt.timezone(offset)).isoformat()
+        return utc.isoformat()
+    return local.isoformat()
+
+
+def _message(m: dict, chat: str) -> Message | None:
+    ts = timestamp_of(m)
+    text = text_of(m.get("text"))
+    if m.get("type") == "service":
+        actor = m.get("actor") or ""
+        action = m.get("action") or "service"
+        detail = text or " ".join(str(x) for x in m.get("members") or [] if x)
+        return Message("telegram", chat, str(m["id"]), ts, actor, _uid(m.get("actor_id"), actor),
+                       f"{action}: {detail}".rstrip(": ") if detail else action, "system")
+    if m.get("type", "message") != "message":
+        return Message("telegram", chat, str(m["id"]), ts, "", "", m.get("type", ""), "system")
+    author = m.get("from") or "Deleted Account"  # `from: null` is a deleted account
+    if text.strip():
+        kind = "text"
+    elif any(k in m for k in MEDIA_KEYS):
+        kind = "media"
+        text = str(m.get("media_type") or next(k for k in MEDIA_KEYS if k in m))
+    else:
+        return None
+    reply = m.get("reply_to_message_id")
+    return Message(
+        "telegram", chat, str(m["id"]), ts, author, _uid(m.get("from_id"), author), text, kind,
+        str(reply) if reply is not None else None,
+        bool(m.get("edited") or m.get("edited_unixtime")),
+        bool(m.get("forwarded_from") or m.get("forwarded_from_id")),
+        False,  # Telegram Desktop exports do not mark bot accounts
+    )
+
+
+def _uid(raw, name: str) -> str:
+    return f"telegram:{raw}" if raw else f"telegram:name:{name}"
