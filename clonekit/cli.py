@@ -1,0 +1,212 @@
+"""clonekit: turn a person's chat history into a local chatbot that writes like them.
+
+Each command runs one stage and reads the previous stage's files:
+export -> messages.jsonl (prep parse) -> datasets (prep build) -> adapter -> server -> bot/compare.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from clonekit.errors import ClonekitError
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+prep_app = typer.Typer(help="Prepare data: parse exports, list people, build datasets, show stats.",
+                       no_args_is_help=True)
+app.add_typer(prep_app, name="prep")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(fn):
+    """Print a ClonekitError as one red line and exit 2: user errors never show a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ClonekitError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def sample(
+    out: Path = typer.Option(..., "-o", "--out", help="Directory to write the sample exports into."),
+    seed: int = typer.Option(7, help="Random seed: the same seed writes the same chat."),
+    weeks: int = typer.Option(6, min=1, max=52, help="How many weeks of chat to generate."),
+):
+    """Write the bundled sample group chat as WhatsApp, Discord and Telegram exports, plus sample.json."""
+    from data_prep.sample import write_sample
+
+    info = write_sample(out, seed=seed, weeks=weeks)
+    console.print(f"wrote {info['messages']} messages by {', '.join(info['people'])} to {out}/")
+    for platform, name in info["files"].items():
+        console.print(f"  {platform:9} {out / name}")
+    console.print(f"default target: [bold]{info['target']}[/]  (see {out / 'sample.json'})")
+
+
+@prep_app.command("parse")
+@user_errors
+def prep_parse(
+    files: list[Path] = typer.Argument(..., help="Export files: WhatsApp .txt/.zip, DiscordChatExporter .json/.csv, "
+                                                  "Discord data package (folder or .zip), Telegram result.json."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output messages.jsonl."),
+    format: str = typer.Option("auto", "--format", help="auto | whatsapp | discord | telegram"),
+    dayfirst: Optional[bool] = typer.Option(None, "--dayfirst/--monthfirst",
+                                            help="WhatsApp date order when the file cannot tell (no day above 12)."),
+    self_name: Optional[str] = typer.Option(None, help="Discord data package: your name (default: the account's)."),
+    workers: Optional[int] = typer.Option(None, min=1, help="Processes for large WhatsApp files (default: cores, max 4)."),
+):
+    """Parse chat exports into normalized messages (one JSON object per line) and report what was kept."""
+    from data_prep.parse import ParseOptions, parse_exports
+
+    report = parse_exports(files, out, ParseOptions(format, dayfirst, self_name, workers),
+                           progress=lambda s: err_console.print(f"parsing {s}", highlight=False))
+    table = Table(title=f"parse report → {out}")
+    table.add_column("file")
+    table.add_column("format")
+    table.add_column("read", justify="right")
+    table.add_column("kept", justify="right")
+    for f in report.files:
+        table.add_row(f["path"], f["format"], str(f["read"]), str(f["kept"]))
+    console.print(table)
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(report.kinds.items()))
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())) or "none"
+    console.print(f"read {report.read} = kept {report.kept} ({kinds}) + skipped {sum(report.skipped.values())} ({skipped})")
+    for w in report.warnings[:20]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if report.warnings_total > 20:
+        console.print(f"[yellow]… {report.warnings_total - 20} more warnings in {out.with_name(out.stem + '.report.json')}[/]")
+
+
+@prep_app.command("people")
+@user_errors
+def prep_people(
+    messages: Path = typer.Argument(..., help="messages.jsonl from `clonekit prep parse`."),
+    alias: list[str] = typer.Option([], "--alias", help="Merge identities: OLD=NEW (names or author ids). Repeatable."),
+    limit: int = typer.Option(50, help="Show at most this many people."),
+):
+    """List the people in the messages with their counts, to choose the target (and whom to exclude)."""
+    from data_prep.people import parse_alias, scan_people
+
+    if not messages.exists():
+        raise ClonekitError("file not found", messages)
+    people = scan_people(messages, dict(parse_alias(a) for a in alias))
+    table = Table(title=f"people in {messages}")
+    for col in ("name", "messages", "text", "media", "id", "active", "also known as"):
+        table.add_column(col, justify="right" if col in ("messages", "text", "media") else "left")
+    for p in people.ranked()[:limit]:
+        others = ", ".join(n for n in p.names if n != p.name)
+        ids = p.ids[0] + (f" +{len(p.ids) - 1}" if len(p.ids) > 1 else "")
+        table.add_row(p.name + (" (bot)" if p.is_bot else ""), str(p.messages), str(p.kinds["text"]),
+                      str(p.kinds["media"]), ids, f"{p.first[:10]} → {p.last[:10]}", others)
+    console.print(table)
+    console.print("choose one with `clonekit prep build MESSAGES --target NAME -o DIR`")
+
+
+@prep_app.command("build")
+@user_errors
+def prep_build(
+    messages: Path = typer.Argument(..., help="messages.jsonl from `clonekit prep parse`."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output dataset directory."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="The person to clone (name or author id)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with PrepConfig fields (configs/prep.yaml)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="A person who did not consent: their text appears in no "
+                                                             "output. Repeatable."),
+    alias: list[str] = typer.Option([], "--alias", help="Merge identities: OLD=NEW. Repeatable."),
+    gap_minutes: Optional[float] = typer.Option(None, help="Silence that starts a new session (default 5)."),
+    media: Optional[str] = typer.Option(None, help="placeholder | drop: media-only messages as <media> or dropped."),
+    valid_fraction: Optional[float] = typer.Option(None, help="Share of the latest sessions held out (default 0.1)."),
+    include_bots: Optional[bool] = typer.Option(None, "--include-bots/--no-bots", help="Keep bot messages as turns."),
+    redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace emails, phones, links, long numbers."),
+):
+    """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
+    from clonekit.config import PrepConfig, load_config
+    from data_prep.build import build_datasets
+    from data_prep.people import parse_alias
+
+    base = load_config(PrepConfig, config)
+    overrides = {"target": target, "session_gap_minutes": gap_minutes, "media": media,
+                 "valid_fraction": valid_fraction, "include_bots": include_bots}
+    if exclude:
+        overrides["exclude"] = list(base.exclude) + exclude
+    if alias:
+        overrides["aliases"] = {**base.aliases, **dict(parse_alias(a) for a in alias)}
+    if not redact:
+        overrides["redact"] = {"emails": False, "phones": False, "urls": False, "numbers": False}
+    cfg = load_config(PrepConfig, None, **{**base.model_dump(), **overrides})
+    with Progress(TextColumn("building"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task("build", total=messages.stat().st_size if messages.exists() else 1)
+        manifest = build_datasets(messages, out, cfg, progress=lambda done, total: bar.update(task, completed=done))
+    m, s, e = manifest["messages"], manifest["sessions"], manifest["examples"]
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(m["skipped"].items())) or "none"
+    console.print(f"target [bold]{manifest['target']}[/] ({', '.join(manifest['target_ids'])})")
+    console.print(f"messages: read {m['read']} = kept {m['kept']} + skipped {sum(m['skipped'].values())} ({skipped})")
+    console.print(f"sessions: {s['total']} ({s['without_target']} without the target); train {s['train']}, valid {s['valid']}")
+    console.print(f"examples: train {e['train']} ({e['target_turns_train']} target turns), "
+                  f"valid {e['valid']} ({e['target_turns_valid']} target turns)")
+    red = ", ".join(f"{k} {v}" for k, v in sorted(manifest["redaction"].items())) or "nothing found"
+    console.print(f"redacted: {red}")
+    oa = manifest["openai"]
+    console.print(f"openai: train {oa['train']}, valid {oa['valid']} (split {oa['split_too_long']}, "
+                  f"dropped {oa['dropped_too_long']} too long)")
+    if oa["train"] < 10:
+        console.print("[yellow]warning:[/] OpenAI fine-tuning needs at least 10 training examples")
+    console.print(f"wrote {out}/: " + ", ".join(manifest["files"]))
+
+
+@prep_app.command("stats")
+@user_errors
+def prep_stats(
+    dataset: Path = typer.Argument(..., help="A dataset directory from `clonekit prep build`."),
+    tokens: bool = typer.Option(True, "--tokens/--no-tokens", help="Count tokens with the default model's tokenizer."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+):
+    """Per-person statistics: messages, sessions, tokens, median length, emoji / lowercase / punctuation rates."""
+    from data_prep.stats import compute_stats
+
+    tokenizer = None
+    if tokens:
+        from data_prep.tokens import default_tokenizer
+
+        tokenizer = default_tokenizer()
+    stats = compute_stats(dataset, tokenizer)
+    if json_out:
+        console.print_json(json.dumps(stats["people"], ensure_ascii=False))
+        return
+    table = Table(title=f"people in {dataset} (tokens: {'SmolLM2-135M tokenizer' if tokenizer else 'not counted'})")
+    for col in ("name", "messages", "sessions", "tokens", "median chars", "emoji", "lowercase", "punctuated"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for r in stats["people"]:
+        table.add_row(("[bold]" + r["name"] + "[/] (target)") if r["target"] else r["name"], str(r["messages"]),
+                      str(r["sessions"]), str(r["tokens"]) if tokenizer else "-", f"{r['median_chars']:g}",
+                      f"{r['emoji_rate']:.0%}", f"{r['lowercase_rate']:.0%}", f"{r['punctuation_rate']:.0%}")
+    console.print(table)
+    m = stats["manifest"]
+    ds = Table(title="dataset")
+    for col in ("split", "sessions", "examples", "target turns"):
+        ds.add_column(col, justify="left" if col == "split" else "right")
+    for split in ("train", "valid"):
+        ds.add_row(split, str(m["sessions"][split]), str(m["examples"][split]), str(m["examples"][f"target_turns_{split}"]))
+    console.print(ds)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""`clonekit prep build`: messages.jsonl -> sessions.jsonl, train/valid (HF chat format),
+openai_train/openai_valid, manifest.json.
+
+Two streaming passes: the first finds the people (to resolve the target, aliases and exclusions),
+the second filters, redacts, sessionizes and writes examples to temporary files, one range per
+session. At the end the latest sessions become the validation split, whole sessions only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import orjson
+
+from clonekit import __version__
+from clonekit.config import PrepConfig
+from clonekit.errors import ClonekitError
+from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
+from data_prep.people import People, scan_people
+from data_prep.redact import Redactor
+from data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
+
+OUTPUT_FILES = ("train.jsonl", "valid.jsonl", "openai_train.jsonl", "openai_valid.jsonl", "sessions.jsonl",
+                "manifest.json", "openai_names.json")
+
+
+def system_prompt(cfg: PrepConfig, target_name: str) -> str:
+    persona = cfg.persona
+    name = persona.name or target_name
+    if persona.system_prompt:
+        return persona.system_prompt.replace("{name}", name)
+    text = (f"You are {name}, chatting with friends in a group chat. "
+            f"Reply as {name} would: same language, tone, length and habits.")
+    if persona.facts:
+        text += " About you: " + "; ".join(persona.facts) + "."
+    if persona.style:
+        text += " Your style: " + persona.style.rstrip(".") + "."
+    return text
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _Writer:
+    """Examples and sessions go to temporary files; each session remembers its byte ranges."""
+
+    def __init__(self, out: Path):
+        self.paths = {k: out / f".{k}.tmp" for k in ("hf", "oa", "sessions")}
+        self.files = {k: open(p, "wb") for k, p in self.paths.items()}
+        self.records: list[tuple] = []  # (start_epoch, seq, {kind: (start, end)}, n_examples, target_turns)
+
+    def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
+        ranges = {}
+        for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", [orjson.dumps(session.to_dict())[1:] + b"\n"])):
+            f = self.files[kind]
+            start = f.tell()
+            f.writelines(lines)
+            ranges[kind] = (start, f.tell())
+        self.records.append((session.start_epoch, len(self.records), ranges, len(hf_lines), len(oa_lines), target_turns))
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def cleanup(self) -> None:
+        for p in self.paths.values():
+            p.unlink(missing_ok=True)
+
+
+def build_datasets(
+    messages_path: str | Path,
+    out_dir: str | Path,
+    cfg: PrepConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
+    messages_path, out = Path(messages_path), Path(out_dir)
+    if not messages_path.exists():
+        raise ClonekitError("file not found", messages_path)
+    if not cfg.target:
+        raise ClonekitError("no target: pass --target NAME (see `clonekit prep people`)")
+    people = scan_people(messages_path, cfg.aliases)
+    target_ids = set(people.require(cfg.target, "target"))
+    excluded_ids: set[str] = set()
+    for name in cfg.exclude:
+        excluded_ids |= set(people.require(name, "excluded person"))
+    if target_ids & excluded_ids:
+        raise ClonekitError(f"the target {cfg.target!r} is also excluded")
+    names = people.display_names()
+    target_name = names[sorted(target_ids, key=lambda i: -people.persons[i].messages)[0]]
+    for pid in target_ids:
+        names[pid] = target_name  # all matched identities speak under one name
+    excluded_names = set(cfg.exclude)
+    for pid in excluded_ids:
+        for n in people.persons[pid].names:
+            excluded_names.add(n)
+            first = n.split()[0] if n.split() else ""
+            if len(first) >= 3:
+                excluded_names.add(first)
+    excluded_names.discard(target_name)
+    redactor = Redactor(cfg.redact, people=sorted(excluded_names))
+    sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
+
+    out.mkdir(parents=True, exist_ok=True)
+    writer = _Writer(out)
+    skipped: Counter = Counter()
+    counts = Counter()
+    sanitizer = NameSanitizer()
+    sanitizer(target_name)
+    sessionizer = Sessionizer(cfg.session_gap_minutes)
+
+    def finish(session: Session) -> None:
+        counts["sessions"] += 1
+        if not session.has_target():
+            counts["sessions_without_target"] += 1
+            writer.add(session, [], [], 0)
+            return
+        hf_lines, oa_lines, weighted = [], [], 0
+        for start, end, weights in windows(session.turns, cfg.max_turns, cfg.max_chars, cfg.context_turns):
+            msgs = [sysmsg]
+            for turn, w in zip(session.turns[start:end], weights):
+                if turn.is_target:
+                    msgs.append({"role": "assistant", "name": target_name, "content": turn.content, "weight": w})
+                else:
+                    msgs.append({"role": "user", "name": turn.name, "content": turn.content})
+            weighted += sum(weights)
+            example = {"messages": msgs}
+            hf_lines.append(orjson.dumps(example) + b"\n")
+            parts = fit_to_limit(to_openai(example, sanitizer), cfg.openai.max_tokens, cfg.openai.chars_per_token)
+            if not parts:
+                counts["openai_dropped_too_long"] += 1
+            elif len(parts) > 1:
+                counts["openai_split"] += 1
+            oa_lines += [orjson.dumps(p) + b"\n" for p in parts]
+        writer.add(session, hf_lines, oa_lines, weighted)
+
+    total = messages_path.stat().st_size
+    done = 0
+    try:
+        with open(messages_path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                done += len(raw)
+                if progress and lineno % 50000 == 0:
+                    progress(done, total)
+                m = orjson.loads(raw)
+                counts["read"] += 1
+                kind = m["kind"]
+                aid = m["author_id"]
+                pid = people.canonical(aid) if aid else ""
+                if kind == "system" or not pid:
+                    skipped["system"] += 1
+                    continue
+                if kind == "deleted":
+                    skipped["deleted"] += 1
+                    continue
+                if pid in excluded_ids:
+                    skipped["excluded"] += 1
+                    continue
+                if m.get("is_bot") and not cfg.include_bots:
+                    skipped["bot"] += 1
+                    continue
+                text = m["text"]
+                if kind == "media":
+                    if cfg.media == "drop":
+                        skipped["media"] += 1
+                        continue
+                    text = MEDIA_PLACEHOLDER
+                else:
+                    text = redactor(text)
+                if not text.strip():
+                    skipped["empty"] += 1
+                    continue
+                counts["kept"] += 1
+                closed = sessionizer.add(m["platform"], m["chat"], m["timestamp"], names[pid], pid in target_ids, text)
+                if closed is not None:
+                    finish(closed)
+        for session in sessionizer.flush():
+            finish(session)
+        if progress:
+            progress(total, total)
+        writer.close()
+        split = _write_splits(writer, out, cfg.valid_fraction)
+    finally:
+        writer.close()
+        writer.cleanup()
+
+    if split["train_examples"] == 0 and split["valid_examples"] == 0:
+        raise ClonekitError(
+            f"no examples: {target_name!r} never answers anyone in the kept messages "
+            f"(sessions: {counts['sessions']}, with the target: {counts['sessions'] - counts['sessions_without_target']})"
+        )
+    (out / "openai_names.json").write_bytes(orjson.dumps(sanitizer.mapping, option=orjson.OPT_INDENT_2))
+    config = cfg.model_dump()
+    # consent: the manifest names nobody who was excluded
+    config["exclude"] = [hashlib.sha256(n.encode()).hexdigest()[:16] for n in cfg.exclude]
+    manifest = {
+        "clonekit_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "target": target_name,
+        "target_ids": sorted(target_ids),
+        "system_prompt": sysmsg["content"],
+        "config": config,
+        "inputs": [{"path": str(messages_path), "bytes": total, "sha256": sha256_file(messages_path)}],
+        "messages": {"read": counts["read"], "kept": counts["kept"], "skipped": dict(skipped)},
+        "sessions": {"total": counts["sessions"], "without_target": counts["sessions_without_target"],
+                     "train": split["train_sessions"], "valid": split["valid_sessions"]},
+        "examples": {"train": split["train_examples"], "valid": split["valid_examples"],
+                     "target_turns_train": split["train_turns"], "target_turns_valid": split["valid_turns"]},
+        "split": {"valid_from": split["valid_from"], "by": "session start time"},
+        "redaction": dict(redactor.counts),
+        "openai": {"train": split["train_openai"], "valid": split["valid_openai"],
+                   "split_too_long": counts["openai_split"], "dropped_too_long": counts["openai_dropped_too_long"],
+                   "names": sanitizer.mapping},
+        "files": list(OUTPUT_FILES),
+    }
+    if counts["read"] != counts["kept"] + sum(skipped.values()):
+        raise RuntimeError("build accounting is off")  # a bug, never a user error
+    (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return manifest
+
+
+def _write_splits(writer: _Writer, out: Path, valid_fraction: float) -> dict:
+    """The latest sessions (by start time) with examples become validation; whole sessions only."""
+    with_examples = sorted((r for r in writer.records if r[3]), key=lambda r: (r[0], r[1]))
+    n = len(with_examples)
+    n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
+    valid = {r[1] for r in with_examples[n - n_valid:]} if n_valid else set()
+    train_records = with_examples[: n - n_valid]
+    valid_records = with_examples[n - n_valid:] if n_valid else []
+    result = {"train_sessions": len(train_records), "valid_sessions": len(valid_records),
+              "train_examples": sum(r[3] for r in train_records), "valid_examples": sum(r[3] for r in valid_records),
+              "train_openai": sum(r[4] for r in train_records), "valid_openai": sum(r[4] for r in valid_records),
+              "train_turns": sum(r[5] for r in train_records), "valid_turns": sum(r[5] for r in valid_records),
+              "valid_from": None}
+    if valid_records:
+        result["valid_from"] = dt.datetime.fromtimestamp(valid_records[0][0], dt.timezone.utc).isoformat()
+    for kind, names in (("hf", ("train.jsonl", "valid.jsonl")), ("oa", ("openai_train.jsonl", "openai_valid.jsonl"))):
+        with open(writer.paths[kind], "rb") as src, open(out / names[0], "wb") as tr, open(out / names[1], "wb") as va:
+            for records, dst in ((train_records, tr), (valid_records, va)):
+                for r in records:
+                    start, end = r[2][kind]
+                    src.seek(start)
+                    dst.write(src.read(end - start))
+    # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
+    all_records = sorted(writer.records, key=lambda r: (r[0], r[1]))
+    with open(writer.paths["sessions"], "rb") as src, open(out / "sessions.jsonl", "wb") as dst:
+        for r in all_records:
+            start, end = r[2]["sessions"]
+            src.seek(start)
+            split = b"valid" if r[1] in valid else b"train" if r[3] else b"none"
+            dst.write(b'{"split":"' + split + b'",' + src.read(end - start))
+    return result
+

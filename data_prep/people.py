@@ -1,0 +1,126 @@
+"""Who is in the chat: identities (author_id), their names, counts; aliases merge identities."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from clonekit.errors import ClonekitError
+
+
+@dataclass
+class Person:
+    ids: list[str]
+    names: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
+    platforms: set = field(default_factory=set)
+    chats: set = field(default_factory=set)
+    is_bot: bool = False
+    first: str = ""
+    last: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.names.most_common(1)[0][0] if self.names else self.ids[0]
+
+    @property
+    def messages(self) -> int:
+        return sum(self.kinds.values())
+
+    def matches(self, query: str) -> bool:
+        q = query.casefold().strip()
+        return any(i.casefold() == q for i in self.ids) or any(n.casefold() == q for n in self.names)
+
+
+class People:
+    """Identities by canonical author_id. Built by one streaming pass over messages.jsonl."""
+
+    def __init__(self, persons: dict[str, Person], alias_of: dict[str, str]):
+        self.persons = persons
+        self.alias_of = alias_of  # raw author_id -> canonical author_id
+
+    def canonical(self, author_id: str) -> str:
+        return self.alias_of.get(author_id, author_id)
+
+    def find(self, query: str) -> list[str]:
+        return [pid for pid, p in self.persons.items() if p.matches(query)]
+
+    def require(self, query: str, role: str) -> list[str]:
+        found = self.find(query)
+        if not found:
+            top = ", ".join(p.name for p in self.ranked()[:10])
+            raise ClonekitError(f"{role} {query!r} matches nobody in the chat (people: {top}); "
+                                "see `clonekit prep people`")
+        return found
+
+    def ranked(self) -> list[Person]:
+        return sorted(self.persons.values(), key=lambda p: -p.messages)
+
+    def display_names(self) -> dict[str, str]:
+        """Canonical id -> the name the person speaks under (their most used display name)."""
+        return {pid: p.name for pid, p in self.persons.items()}
+
+
+def scan_people(path: str | Path, aliases: dict[str, str] | None = None) -> People:
+    raw: dict[str, Person] = {}
+    with open(path, "rb") as f:
+        for raw_line in f:
+            m = orjson.loads(raw_line)
+            aid = m["author_id"]
+            if not aid:
+                continue  # system lines without an author
+            p = raw.get(aid)
+            if p is None:
+                p = raw[aid] = Person([aid], first=m["timestamp"])
+            p.names[m["author"]] += 1
+            p.kinds[m["kind"]] += 1
+            p.platforms.add(m["platform"])
+            p.chats.add(m["chat"])
+            p.is_bot = p.is_bot or bool(m.get("is_bot"))
+            p.last = m["timestamp"]
+    return merge_aliases(raw, aliases or {})
+
+
+def merge_aliases(raw: dict[str, Person], aliases: dict[str, str]) -> People:
+    parent = {aid: aid for aid in raw}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    base = People(raw, {})
+    for a, b in aliases.items():
+        ids_a, ids_b = base.require(a, "alias"), base.require(b, "alias")
+        for x in ids_a + ids_b[1:]:
+            parent[root(x)] = root(ids_b[0])
+    persons: dict[str, Person] = {}
+    alias_of = {}
+    for aid, p in raw.items():
+        r = root(aid)
+        alias_of[aid] = r
+        q = persons.get(r)
+        if q is None:
+            persons[r] = q = Person([], first=p.first, last=p.last)
+        q.ids.append(aid)
+        q.names.update(p.names)
+        q.kinds.update(p.kinds)
+        q.platforms |= p.platforms
+        q.chats |= p.chats
+        q.is_bot = q.is_bot or p.is_bot
+        q.first = min(q.first, p.first)
+        q.last = max(q.last, p.last)
+    return People(persons, alias_of)
+
+
+def parse_alias(value: str) -> tuple[str, str]:
+    if "=" not in value:
+        raise ClonekitError(f"--alias {value!r}: expected OLD=NEW, e.g. 'deniz_k=Deniz'")
+    a, b = value.split("=", 1)
+    if not a.strip() or not b.strip():
+        raise ClonekitError(f"--alias {value!r}: both sides must be a name or id")
+    return a.strip(), b.strip()

@@ -1,0 +1,136 @@
+"""Sessions and example windows.
+
+A session is a run of messages in one chat with no silence longer than the gap. Consecutive
+messages of one person are merged into one turn (joined with newlines). Long sessions are cut
+into windows on turn boundaries; each window after the first starts with a few turns of context
+from the one before. A target turn gets weight 1 (the loss falls on it) only where it has at
+least one turn before it in its window and it is new in that window, so no turn is trained twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+_UTC = dt.timezone.utc
+MEDIA_PLACEHOLDER = "<media>"
+
+
+@dataclass
+class Turn:
+    name: str
+    is_target: bool
+    messages: list[str]
+
+    @property
+    def content(self) -> str:
+        return "\n".join(self.messages)
+
+    @property
+    def placeholder_only(self) -> bool:
+        """Only "<media>" lines: worth keeping as context, not worth teaching the clone to say."""
+        return all(m == MEDIA_PLACEHOLDER for m in self.messages)
+
+
+@dataclass
+class Session:
+    platform: str
+    chat: str
+    start: str  # ISO timestamp of the first message
+    end: str
+    start_epoch: float
+    last_epoch: float
+    turns: list[Turn] = field(default_factory=list)
+    n_messages: int = 0
+
+    def add(self, name: str, is_target: bool, text: str, ts: str, epoch: float) -> None:
+        last = self.turns[-1] if self.turns else None
+        if last is not None and last.name == name:
+            last.messages.append(text)
+        else:
+            self.turns.append(Turn(name, is_target, [text]))
+        self.end = ts
+        self.last_epoch = max(self.last_epoch, epoch)
+        self.n_messages += 1
+
+    def has_target(self) -> bool:
+        return any(t.is_target for t in self.turns)
+
+    def to_dict(self) -> dict:
+        return {
+            "platform": self.platform,
+            "chat": self.chat,
+            "start": self.start,
+            "end": self.end,
+            "turns": [{"name": t.name, "target": t.is_target, "messages": t.messages} for t in self.turns],
+        }
+
+
+def epoch_of(ts: str) -> float:
+    """Seconds since the epoch; naive local times are read as UTC (only differences matter)."""
+    value = dt.datetime.fromisoformat(ts)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    return value.timestamp()
+
+
+class Sessionizer:
+    """Feed messages in time order (per chat); sessions come out when a gap closes them."""
+
+    def __init__(self, gap_minutes: float):
+        self.gap = gap_minutes * 60.0
+        self.open: dict[tuple[str, str], Session] = {}
+        self._last_ts = ""
+        self._last_epoch = 0.0
+
+    def add(self, platform: str, chat: str, ts: str, name: str, is_target: bool, text: str) -> Session | None:
+        if ts != self._last_ts:
+            self._last_epoch = epoch_of(ts)
+            self._last_ts = ts
+        epoch = self._last_epoch
+        key = (platform, chat)
+        closed = None
+        session = self.open.get(key)
+        if session is not None and epoch - session.last_epoch > self.gap:
+            closed = session
+            session = None
+        if session is None:
+            session = self.open[key] = Session(platform, chat, ts, ts, epoch, epoch)
+        session.add(name, is_target, text, ts, epoch)
+        return closed
+
+    def flush(self) -> list[Session]:
+        sessions = list(self.open.values())
+        self.open.clear()
+        return sessions
+
+
+def windows(turns: list[Turn], max_turns: int, max_chars: int, context_turns: int) -> list[tuple[int, int, list[int]]]:
+    """Cut a session's turns into windows: (start, end, weights for turns[start:end]).
+
+    Only windows with at least one weight-1 turn are returned; trailing turns after the last
+    weighted target turn are dropped (they carry no loss; they are context for the next window).
+    """
+    out = []
+    n = len(turns)
+    pos = 0
+    while pos < n:
+        start = max(0, pos - context_turns) if pos else 0
+        chars = sum(len(t.content) for t in turns[start:pos])
+        while start < pos and chars > max_chars // 2:  # context must leave room for new turns
+            chars -= len(turns[start].content)
+            start += 1
+        end = pos
+        while end < n and end - start < max_turns:
+            size = len(turns[end].content)
+            if chars + size > max_chars and end > pos:
+                break
+            chars += size
+            end += 1
+        weights = [int(turns[i].is_target and i >= pos and i > start and not turns[i].placeholder_only)
+                   for i in range(start, end)]
+        if any(weights):
+            last = max(i for i, w in enumerate(weights) if w)
+            out.append((start, start + last + 1, weights[: last + 1]))
+        pos = end
+    return out

@@ -1,0 +1,75 @@
+"""`clonekit prep stats DIR`: who writes how, from the sessions of a built dataset."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from clonekit.errors import ClonekitError
+
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass
+class PersonStats:
+    name: str
+    is_target: bool = False
+    messages: int = 0
+    sessions: int = 0
+    tokens: int = 0
+    lengths: list[int] = field(default_factory=list)
+    emoji: int = 0
+    lowercase: int = 0
+    with_letters: int = 0
+    punctuated: int = 0
+
+    def row(self) -> dict:
+        n = max(self.messages, 1)
+        return {"name": self.name, "target": self.is_target, "messages": self.messages, "sessions": self.sessions,
+                "tokens": self.tokens, "median_chars": statistics.median(self.lengths) if self.lengths else 0,
+                "emoji_rate": self.emoji / n, "lowercase_rate": self.lowercase / max(self.with_letters, 1),
+                "punctuation_rate": self.punctuated / n}
+
+
+def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
+    """Per-person statistics over every kept session; tokens with `tokenizer` (a `tokenizers`
+    Tokenizer, normally the default model's) when given."""
+    path = Path(dataset_dir) / "sessions.jsonl"
+    manifest_path = Path(dataset_dir) / "manifest.json"
+    if not path.exists() or not manifest_path.exists():
+        raise ClonekitError("not a dataset directory (no sessions.jsonl / manifest.json): run `clonekit prep build` first",
+                            dataset_dir)
+    people: dict[str, PersonStats] = {}
+    texts: dict[str, list[str]] = defaultdict(list)
+    with open(path, "rb") as f:
+        for raw in f:
+            session = orjson.loads(raw)
+            seen = set()
+            for turn in session["turns"]:
+                p = people.get(turn["name"])
+                if p is None:
+                    p = people[turn["name"]] = PersonStats(turn["name"], turn["target"])
+                if turn["name"] not in seen:
+                    p.sessions += 1
+                    seen.add(turn["name"])
+                for text in turn["messages"]:
+                    p.messages += 1
+                    p.lengths.append(len(text))
+                    p.emoji += bool(EMOJI.search(text))
+                    if _LETTER.search(text):
+                        p.with_letters += 1
+                        p.lowercase += text == text.lower()
+                    p.punctuated += text.rstrip()[-1:] in (".", "!", "?", "…")
+                    if tokenizer is not None:
+                        texts[turn["name"]].append(text)
+    if tokenizer is not None:
+        for name, items in texts.items():
+            people[name].tokens = sum(len(e.ids) for e in tokenizer.encode_batch(items, add_special_tokens=False))
+    rows = sorted((p.row() for p in people.values()), key=lambda r: (not r["target"], -r["messages"]))
+    return {"people": rows, "manifest": orjson.loads(manifest_path.read_bytes())}
