@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -52,21 +53,36 @@ def sha256_file(path: Path) -> str:
 
 
 class _Writer:
-    """Examples and sessions go to temporary files; each session remembers its byte ranges."""
+    """Examples and sessions go to temporary files, written one session after another, so a
+    session's bytes in each file run from the previous session's end to its own. Per session we
+    keep only numbers, in typed arrays (~60 bytes a session, not a few hundred for tuples)."""
+
+    KINDS = ("hf", "oa", "sessions")
 
     def __init__(self, out: Path):
-        self.paths = {k: out / f".{k}.tmp" for k in ("hf", "oa", "sessions")}
+        self.paths = {k: out / f".{k}.tmp" for k in self.KINDS}
         self.files = {k: open(p, "wb") for k, p in self.paths.items()}
-        self.records: list[tuple] = []  # (start_epoch, seq, {kind: (start, end)}, n_examples, target_turns)
+        self.start_epoch = array("d")
+        self.ends = {k: array("q") for k in self.KINDS}
+        self.n_hf = array("l")
+        self.n_oa = array("l")
+        self.turns = array("l")
+        self._pos = dict.fromkeys(self.KINDS, 0)
 
     def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
-        ranges = {}
-        for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", [orjson.dumps(session.to_dict())[1:] + b"\n"])):
-            f = self.files[kind]
-            start = f.tell()
-            f.writelines(lines)
-            ranges[kind] = (start, f.tell())
-        self.records.append((session.start_epoch, len(self.records), ranges, len(hf_lines), len(oa_lines), target_turns))
+        session_line = orjson.dumps(session.to_dict())[1:] + b"\n"  # '{' is added back with the split
+        for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", (session_line,))):
+            if lines:
+                self.files[kind].writelines(lines)
+                self._pos[kind] += sum(map(len, lines))
+            self.ends[kind].append(self._pos[kind])
+        self.start_epoch.append(session.start_epoch)
+        self.n_hf.append(len(hf_lines))
+        self.n_oa.append(len(oa_lines))
+        self.turns.append(target_turns)
+
+    def span(self, kind: str, i: int) -> tuple[int, int]:
+        return (self.ends[kind][i - 1] if i else 0), self.ends[kind][i]
 
     def close(self) -> None:
         for f in self.files.values():
@@ -231,33 +247,32 @@ def build_datasets(
 
 def _write_splits(writer: _Writer, out: Path, valid_fraction: float) -> dict:
     """The latest sessions (by start time) with examples become validation; whole sessions only."""
-    with_examples = sorted((r for r in writer.records if r[3]), key=lambda r: (r[0], r[1]))
+    order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
+    with_examples = [i for i in order if writer.n_hf[i]]
     n = len(with_examples)
     n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
-    valid = {r[1] for r in with_examples[n - n_valid:]} if n_valid else set()
-    train_records = with_examples[: n - n_valid]
-    valid_records = with_examples[n - n_valid:] if n_valid else []
-    result = {"train_sessions": len(train_records), "valid_sessions": len(valid_records),
-              "train_examples": sum(r[3] for r in train_records), "valid_examples": sum(r[3] for r in valid_records),
-              "train_openai": sum(r[4] for r in train_records), "valid_openai": sum(r[4] for r in valid_records),
-              "train_turns": sum(r[5] for r in train_records), "valid_turns": sum(r[5] for r in valid_records),
-              "valid_from": None}
-    if valid_records:
-        result["valid_from"] = dt.datetime.fromtimestamp(valid_records[0][0], dt.timezone.utc).isoformat()
+    train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid:]
+    result = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
+    for split, ids in (("train", train_ids), ("valid", valid_ids)):
+        result[f"{split}_examples"] = sum(writer.n_hf[i] for i in ids)
+        result[f"{split}_openai"] = sum(writer.n_oa[i] for i in ids)
+        result[f"{split}_turns"] = sum(writer.turns[i] for i in ids)
+    if valid_ids:
+        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.timezone.utc).isoformat()
     for kind, names in (("hf", ("train.jsonl", "valid.jsonl")), ("oa", ("openai_train.jsonl", "openai_valid.jsonl"))):
-        with open(writer.paths[kind], "rb") as src, open(out / names[0], "wb") as tr, open(out / names[1], "wb") as va:
-            for records, dst in ((train_records, tr), (valid_records, va)):
-                for r in records:
-                    start, end = r[2][kind]
-                    src.seek(start)
-                    dst.write(src.read(end - start))
+        with open(writer.paths[kind], "rb") as src:
+            for name, ids in zip(names, (train_ids, valid_ids)):
+                with open(out / name, "wb") as dst:
+                    for i in ids:
+                        start, end = writer.span(kind, i)
+                        src.seek(start)
+                        dst.write(src.read(end - start))
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
-    all_records = sorted(writer.records, key=lambda r: (r[0], r[1]))
+    valid = set(valid_ids)
     with open(writer.paths["sessions"], "rb") as src, open(out / "sessions.jsonl", "wb") as dst:
-        for r in all_records:
-            start, end = r[2]["sessions"]
+        for i in order:
+            start, end = writer.span("sessions", i)
             src.seek(start)
-            split = b"valid" if r[1] in valid else b"train" if r[3] else b"none"
+            split = b"valid" if i in valid else b"train" if writer.n_hf[i] else b"none"
             dst.write(b'{"split":"' + split + b'",' + src.read(end - start))
     return result
-

@@ -66,8 +66,17 @@ class Session:
         }
 
 
+_day_epochs: dict[str, float] = {}
+
+
 def epoch_of(ts: str) -> float:
-    """Seconds since the epoch; naive local times are read as UTC (only differences matter)."""
+    """Seconds since the epoch; naive local times are read as UTC (only differences matter).
+    Fast path for plain 'YYYY-MM-DDTHH:MM:SS' (every WhatsApp timestamp): one cached date a day."""
+    if len(ts) == 19 and ts[10] == "T":
+        day = _day_epochs.get(ts[:10])
+        if day is None:
+            day = _day_epochs[ts[:10]] = dt.datetime.fromisoformat(ts[:10]).replace(tzinfo=_UTC).timestamp()
+        return day + int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])
     value = dt.datetime.fromisoformat(ts)
     if value.tzinfo is None:
         value = value.replace(tzinfo=_UTC)
