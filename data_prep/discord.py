@@ -22,7 +22,7 @@ import orjson
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
 from data_prep.jsonfile import load_json
-from data_prep.report import ParseReport
+from data_prep.report import ParseReport, convert_records
 
 USER_TYPES = ("Default", "Reply")  # every other DCE message type is a system event
 DCE_CSV_HEADER = ["AuthorID", "Author", "Date", "Content", "Attachments", "Reactions"]
@@ -62,18 +62,7 @@ def parse_dce_json(path: Path, report: ParseReport, obj: dict | None = None) -> 
     chat = str(channel.get("name") or channel.get("id") or path.stem)
     if guild and guild != "Direct Messages":
         chat = f"{guild} / {chat}"
-    for i, m in enumerate(obj.get("messages") or [], 1):
-        report.read += 1
-        try:
-            msg = _dce_message(m, chat)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            report.warn(path, None, f"message #{i} skipped: {e}")
-            report.skip("malformed")
-            continue
-        if msg is None:
-            report.skip("empty")
-        else:
-            yield msg
+    yield from convert_records(obj.get("messages") or [], lambda m: _dce_message(m, chat), report, path)
 
 
 def _dce_message(m: dict, chat: str) -> Message | None:

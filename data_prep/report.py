@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_WARNINGS = 200  # kept in the report; the rest are only counted
 
@@ -40,3 +44,24 @@ class ParseReport:
             "warnings": self.warnings,
             "files": self.files,
         }
+
+
+RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def convert_records(records: Iterable[T], convert: Callable[[T], R | None], report: ParseReport, path,
+                    where: str = "") -> Iterator[R]:
+    """Convert each record of a JSON export, accounting for every one: kept, skipped as "empty"
+    (convert returned None) or skipped as "malformed" with a warning naming the record."""
+    for i, record in enumerate(records, 1):
+        report.read += 1
+        try:
+            msg = convert(record)
+        except RECORD_ERRORS as e:
+            report.warn(path, None, f"{where}message #{i} skipped: {type(e).__name__}: {e}")
+            report.skip("malformed")
+            continue
+        if msg is None:
+            report.skip("empty")
+        else:
+            yield msg

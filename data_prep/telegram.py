@@ -13,7 +13,7 @@ from typing import Iterator
 
 from clonekit.schema import Message
 from data_prep.jsonfile import load_json
-from data_prep.report import ParseReport
+from data_prep.report import ParseReport, convert_records
 
 MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "poll", "location_information",
               "contact_information", "game_title", "invoice_information", "place_name")
@@ -44,18 +44,8 @@ def parse_telegram(path: Path, report: ParseReport, obj: dict | None = None) -> 
     for chat in chats_of(obj):
         name = chat.get("name") or ("Saved Messages" if chat.get("type") == "saved_messages" else None)
         name = name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip()
-        for i, m in enumerate(chat.get("messages") or [], 1):
-            report.read += 1
-            try:
-                msg = _message(m, name)
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                report.warn(path, None, f"chat {name!r} message #{i} skipped: {e}")
-                report.skip("malformed")
-                continue
-            if msg is None:
-                report.skip("empty")
-            else:
-                yield msg
+        yield from convert_records(chat.get("messages") or [], lambda m, name=name: _message(m, name), report, path,
+                                   where=f"chat {name!r} ")
 
 
 def text_of(value) -> str:
@@ -109,4 +99,6 @@ def _message(m: dict, chat: str) -> Message | None:
 
 
 def _uid(raw, name: str) -> str:
-    return f"telegram:{raw}" if raw else f"telegram:name:{name}"
+    if raw:
+        return f"telegram:{raw}"
+    return f"telegram:name:{name}" if name else ""

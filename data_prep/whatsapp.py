@@ -52,6 +52,8 @@ _MEDIA_RE = re.compile(
     r"|\S.*\.\w{2,5} \((?:file attached|Datei angehängt|archivo adjunto|fichier joint"
     r"|arquivo anexado|file allegato|dosya ekli)\)"
 )
+# iOS media lines start with U+200E and end with "<kind> omitted" (localized); only trusted after the mark
+_IOS_OMITTED = re.compile(r"(?:omitted|weggelassen|omitido|omitida|omis|absente|dahil edilmedi)$")
 DELETED_MARKERS = frozenset(
     {
         "This message was deleted", "You deleted this message",
@@ -373,6 +375,9 @@ class _MessageBuilder:
                 text = core
             elif (core[:-1] if core[-1:] == "." else core) in DELETED_MARKERS:
                 kind = "deleted"
+                text = core
+            elif text[:1] == "\u200e" and _IOS_OMITTED.search(core):
+                kind = "media"  # e.g. "Resume.pdf • ‎2 pages ‎document omitted", "‎View once photo omitted"
                 text = core
             elif text[:1] == "\u200e" or parts:
                 first, _, caption = core.partition("\n")

@@ -129,3 +129,12 @@ def test_zip_without_txt_is_an_error(tmp_path):
         z.writestr("a.jpg", b"x")
     with pytest.raises(ClonekitError):
         parse(p)
+
+
+def test_ios_document_and_view_once_lines_are_media(fixtures):
+    msgs, _ = parse(fixtures / "whatsapp/ios_documents.txt")
+    assert [(m.kind, m.text) for m in msgs] == [
+        ("media", "Resume.pdf • \u200e2 pages \u200edocument omitted"),
+        ("media", "View once photo omitted"),
+        ("text", "nothing omitted"),  # no left-to-right mark: the person typed it
+    ]
