@@ -204,6 +204,60 @@ def prep_stats(
     console.print(ds)
 
 
+train_app = typer.Typer(help="Fine-tune a clone with LoRA/QLoRA, the loss on the target's turns only: writes a PEFT adapter, tokenizer, chat template and clonekit.json (valid_loss, base_valid_loss) to --out. `clonekit train merge RUN -o DIR` merges an adapter into its base.", invoke_without_command=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.callback()
+@user_errors
+def train_cmd(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with TrainConfig fields (configs/cpu-demo.yaml)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset directory from `clonekit prep build`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Adapter directory to write (the run)."),
+    base: Optional[str] = typer.Option(None, help="Base model: default, a local HF directory, or a hub id."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in OUT."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Fine-tune with the loss on the target's turns only; writes a PEFT adapter, tokenizer, chat template
+    and clonekit.json (with valid_loss and base_valid_loss) to OUT."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if data is None or out is None:
+        raise ClonekitError("clonekit train needs --data DIR and --out RUN (and usually --config configs/cpu-demo.yaml)")
+    from clonekit.config import TrainConfig, load_config
+    from train import train
+
+    cfg = load_config(TrainConfig, config, base=base, max_steps=max_steps)
+    run = train(cfg, data, out, resume=resume, show_progress=not quiet,
+                log=lambda s: err_console.print(s, highlight=False))
+    if run is None:  # another rank of a distributed run: rank 0 reports
+        return
+    from clonekit.manifest import read_manifest
+
+    metrics = read_manifest(run)["metrics"]
+    table = Table(title=f"adapter → {run}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("base_valid_loss", "valid_loss", "train_loss", "steps", "tokens_per_second", "seconds"):
+        value = metrics.get(key)
+        table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+@train_app.command("merge")
+@user_errors
+def train_merge(
+    run: Path = typer.Argument(..., help="Adapter directory from `clonekit train`."),
+    out: Path = typer.Option(..., "-o", "--out", help="Directory for the merged model."),
+):
+    """Merge an adapter into its base model and write a plain HF model directory."""
+    from train import merge
+
+    console.print(f"merged model written to {merge(run, out)}")
+
+
 def main() -> None:
     app()
 

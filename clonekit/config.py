@@ -91,3 +91,43 @@ def load_config(model: type[M], path: str | Path | None = None, **overrides) -> 
             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
         )
         raise ClonekitError(f"invalid config: {problems}", path) from None
+
+
+class LoraSettings(StrictModel):
+    r: int = Field(16, ge=1)  # rank of the low-rank update
+    alpha: int = Field(32, ge=1)  # scaling: the update is multiplied by alpha / r
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"  # or e.g. ["q_proj", "v_proj"]
+
+
+class TrainConfig(StrictModel):
+    """`clonekit train`: LoRA/QLoRA fine-tuning with the loss on the target's turns only."""
+
+    base: str = "default"  # "default" (bundled SmolLM2-135M-Instruct), a local HF model dir, or a hub id
+    template: str = "auto"  # chat template file; auto: chatml-names for <|im_start|> models, llama3-names for Llama 3
+    max_seq_len: int = Field(1024, ge=32)  # longer examples are split on turn boundaries
+    row_tokens: int = Field(2048, ge=32)  # packed row length: examples are packed into rows of this many tokens
+    rows_per_step: int = Field(1, ge=1)  # gradient accumulation: tokens per optimizer step ~ row_tokens * rows_per_step
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = Field(3e-4, gt=0)
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    lora: LoraSettings = LoraSettings()
+    quantization: Literal["none", "nf4"] = "none"  # nf4 = QLoRA (bitsandbytes, CUDA only)
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 on CUDA, float32 on CPU
+    attn_implementation: Literal["sdpa", "flex_attention", "eager"] = "sdpa"
+    gradient_checkpointing: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
+    liger: bool = False  # Liger kernels (CUDA only, needs liger-kernel)
+    eval_every: int = Field(20, ge=1)  # steps between validation-loss evaluations (and checkpoints)
+    early_stopping_patience: int = Field(3, ge=0)  # evaluations without improvement before stopping; 0 = off
+    save_total_limit: int = Field(2, ge=1)
+    seed: int = 0
+    threads: int | None = None  # CPU threads for torch (default: all cores)
+
+    @model_validator(mode="after")
+    def _check_train(self) -> "TrainConfig":
+        if self.row_tokens < self.max_seq_len:
+            raise ValueError("row_tokens must be at least max_seq_len (a row holds at least one example)")
+        return self

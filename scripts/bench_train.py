@@ -1,0 +1,190 @@
+"""Benchmark: padded batches (the naive HF recipe) vs clonekit's packed rows, same examples, same steps.
+
+    .venv/bin/python scripts/bench_train.py [--models tiny default] [--steps 8] [--examples-per-step 8]
+
+Every step trains on the same examples in both recipes: padded puts them in a (B, longest) batch with an
+attention mask (what a plain HF Trainer + padding collator does); packed puts them in one row with
+position_ids restarting per example (clonekit). Both use LoRA r16 on all linear layers, AdamW, the same
+loss mask. Each (model, recipe) runs in a fresh process so peak memory is its own (CPU: max RSS; CUDA:
+max allocated). Prints real (non-pad) tokens/s, peak memory and the packed/padded ratio.
+On CUDA, `llama-8b` and `llama-1b` build Llama-3.1-8B / Llama-3.2-1B shapes with random weights (bf16 autocast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SHAPES = {  # random-weight Llama shapes for CUDA benchmarks
+    "llama-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+                     num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0),
+    "llama-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                     num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0, tie_word_embeddings=True),
+}
+
+
+def _examples(n: int, seed: int, vocab: int) -> list:
+    """Chat-length examples from the sample corpus (tokenized with the default template), or, for large
+    vocabularies, lognormal lengths (median 250 tokens, 32..2048) with random ids and the same mask shape."""
+    from train.tokenize import Tokenized
+
+    rnd = random.Random(seed)
+    if vocab == 49152:
+        import tempfile
+
+        from clonekit.config import PrepConfig
+        from data_prep.build import build_datasets
+        from data_prep.parse import parse_exports
+        from data_prep.sample import write_sample
+        from train.template import load_template
+        from train.tiny import default_hf_tokenizer
+        from train.tokenize import load_examples, tokenize_dataset
+
+        with tempfile.TemporaryDirectory() as d:
+            info = write_sample(Path(d) / "s")
+            parse_exports([Path(d) / "s" / info["files"]["telegram"]], Path(d) / "m.jsonl")
+            build_datasets(Path(d) / "m.jsonl", Path(d) / "ds", PrepConfig(target=info["target"], valid_fraction=0))
+            tok = default_hf_tokenizer()
+            data, _ = tokenize_dataset(tok, load_template("auto", tok), load_examples(Path(d) / "ds/train.jsonl"), 1024)
+    else:
+        data = []
+        for _ in range(n):
+            length = max(32, min(2048, int(rnd.lognormvariate(5.52, 0.6))))
+            ids = [rnd.randrange(1000, vocab) for _ in range(length)]
+            labels = [t if rnd.random() < 0.3 else -100 for t in ids]
+            data.append(Tokenized(ids, labels))
+    rnd.shuffle(data)
+    return (data * (n // max(len(data), 1) + 1))[:n]
+
+
+def _model(name: str, device: str):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if name in SHAPES:
+        with torch.device(device):
+            model = LlamaForCausalLM(LlamaConfig(**SHAPES[name], head_dim=128)).to(dtype)
+    else:
+        if name == "tiny":
+            from train.tiny import make_tiny_model
+
+            path = ROOT / "bench_out" / "tiny-model"
+            if not (path / "config.json").exists():
+                make_tiny_model(path, layers=4, heads=4, kv_heads=2)
+        else:
+            from train.base_models import resolve_base
+
+            path = resolve_base("default").path
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    model.config.use_cache = False
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+    if device == "cuda":
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    model.train()
+    return model
+
+
+def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
+    import torch
+
+    from train.packing import PackedCollator, Row
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    model = _model(model_name, device)
+    vocab = model.get_input_embeddings().weight.shape[0]
+    data = _examples(steps * per_step, 0, vocab)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    collate = PackedCollator(pad_id=0)
+
+    def batch_for(group):
+        if recipe == "packed":
+            row = Row(sum((e.input_ids for e in group), []), sum((e.labels for e in group), []),
+                      sum((list(range(len(e))) for e in group), []))
+            return collate([row])
+        width = max(len(e) for e in group)
+        ids = torch.zeros((len(group), width), dtype=torch.long)  # (B, T) right-padded
+        labels = torch.full((len(group), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(group), width), dtype=torch.long)
+        for b, e in enumerate(group):
+            ids[b, : len(e)] = torch.tensor(e.input_ids)
+            labels[b, : len(e)] = torch.tensor(e.labels)
+            mask[b, : len(e)] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+    def step(group):
+        batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch_for(group).items()}
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = model(**batch).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step(data[:per_step])  # warm-up (allocations, kernels), not timed
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    tokens = 0
+    start = time.perf_counter()
+    for s in range(steps):
+        group = data[s * per_step:(s + 1) * per_step]
+        step(group)
+        tokens += sum(len(e) for e in group)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    peak = (torch.cuda.max_memory_allocated() / 2**30 if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+    return {"model": model_name, "recipe": recipe, "device": device, "tokens_per_s": tokens / seconds,
+            "peak_gib": peak, "tokens": tokens, "seconds": seconds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="+", default=None, help="tiny default (CPU); llama-1b llama-8b (CUDA)")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--examples-per-step", type=int, default=8)
+    ap.add_argument("--one", nargs=2, metavar=("MODEL", "RECIPE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one[0], args.one[1], args.steps, args.examples_per_step)))
+        return
+    import torch
+
+    models = args.models or (["llama-1b", "llama-8b"] if torch.cuda.is_available() else ["tiny", "default"])
+    results = []
+    for model in models:
+        for recipe in ("padded", "packed"):
+            proc = subprocess.run([sys.executable, __file__, "--one", model, recipe, "--steps", str(args.steps),
+                                   "--examples-per-step", str(args.examples_per_step)],
+                                  capture_output=True, text=True, cwd=ROOT)
+            if proc.returncode != 0:
+                print(f"{model}/{recipe} failed:\n{proc.stderr[-2000:]}")
+                continue
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print(f"\ntrain benchmark: {args.steps} steps x {args.examples_per_step} examples, LoRA r16 all-linear, "
+          f"device {results[0]['device'] if results else '?'}")
+    print(f"{'model':10} {'recipe':8} {'real tok/s':>11} {'peak GiB':>9}")
+    for r in results:
+        print(f"{r['model']:10} {r['recipe']:8} {r['tokens_per_s']:11,.0f} {r['peak_gib']:9.2f}")
+    for model in models:
+        pair = {r["recipe"]: r for r in results if r["model"] == model}
+        if len(pair) == 2:
+            print(f"{model}: packed / padded = {pair['packed']['tokens_per_s'] / pair['padded']['tokens_per_s']:.2f}x "
+                  f"tokens/s, {pair['packed']['peak_gib'] / pair['padded']['peak_gib']:.2f}x peak memory")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+import json
+
+import pytest
+import torch
+
+from clonekit.errors import ClonekitError
+from train.packing import PackedCollator, pack
+from train.template import load_template, render
+from train.tiny import default_hf_tokenizer, make_tiny_model
+from train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_example, tokenize_with_limit
+
+MESSAGES = [
+    {"role": "system", "content": "You are Deniz, chatting with friends."},
+    {"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
+    {"role": "user", "name": "Oliver", "content": "I could be persuaded."},  # two users in a row
+    {"role": "assistant", "name": "Deniz", "content": "pizza mı? ben varım abi", "weight": 1},
+    {"role": "assistant", "name": "Deniz", "content": "saat kaçta?", "weight": 1},  # two target turns in a row
+    {"role": "user", "name": "Priya", "content": "8 🍕"},
+    {"role": "assistant", "name": "Deniz", "content": "tamam 8'de", "weight": 0},  # context only
+    {"role": "user", "name": "Maya", "content": "ok"},
+    {"role": "assistant", "name": "Deniz", "content": "görüşürüz", "weight": 1},
+]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return default_hf_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def template(tok):
+    return load_template("auto", tok)
+
+
+def test_template_renders_names_and_prompts_at_the_targets_turn(tok, template):
+    text = render(tok, template, MESSAGES[:3], add_generation_prompt=True)
+    assert "<|im_start|>user Maya\nanyone up for pizza lol<|im_end|>\n" in text
+    assert "<|im_start|>user Oliver\n" in text and text.startswith("<|im_start|>system\nYou are Deniz")
+    assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")
+    assert template.end_of_turn == "<|im_end|>"
+
+
+def test_only_target_turns_and_their_end_of_turn_carry_loss(tok, template):
+    ex = tokenize_example(tok, template, MESSAGES)
+    assert len(ex.input_ids) == len(ex.labels)
+    assert tok.decode(ex.input_ids) == render(tok, template, MESSAGES)
+    kept = [t for t in ex.labels if t != IGNORE]
+    assert tok.decode(kept) == "pizza mı? ben varım abi<|im_end|>saat kaçta?<|im_end|>görüşürüz<|im_end|>"
+    # every unmasked run ends with the end-of-turn token: the model learns to stop
+    eot = tok.convert_tokens_to_ids("<|im_end|>")
+    runs, cur = [], []
+    for t in ex.labels:
+        if t != IGNORE:
+            cur.append(t)
+        elif cur:
+            runs.append(cur)
+            cur = []
+    assert len(runs) == 3 and all(r[-1] == eot for r in runs)
+
+
+def test_example_without_target_turn_is_rejected(tmp_path):
+    p = tmp_path / "train.jsonl"
+    p.write_text(json.dumps({"messages": MESSAGES}) + "\n" +
+                 json.dumps({"messages": [MESSAGES[0], MESSAGES[1], MESSAGES[6]]}) + "\n", encoding="utf-8")
+    with pytest.raises(ClonekitError) as e:
+        load_examples(p)
+    assert e.value.line == 2 and "no target turn" in str(e.value)
+
+
+def test_long_examples_are_split_on_turn_boundaries(tok, template):
+    long = [MESSAGES[0]] + [{"role": "user", "name": "Maya", "content": "word " * 30} if i % 2 == 0 else
+                            {"role": "assistant", "content": f"reply {i} " * 5, "weight": 1} for i in range(12)]
+    full = tokenize_example(tok, template, long)
+    stats = TokenizeStats()
+    parts = tokenize_with_limit(tok, template, long, len(full) // 2, stats)
+    assert len(parts) >= 2 and stats.notes["split_too_long"] >= 1
+    for p in parts:
+        assert len(p) <= len(full) // 2
+        assert tok.decode(p.input_ids).startswith("<|im_start|>system\nYou are Deniz")
+        assert any(t != IGNORE for t in p.labels)
+
+
+def test_template_model_mismatch_is_a_clear_error(tok):
+    with pytest.raises(ClonekitError, match="mismatch"):
+        load_template("llama3-names.jinja", tok)
+
+
+def test_packed_logits_equal_unpacked(tmp_path, tok, template):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(make_tiny_model(tmp_path / "tiny"), dtype=torch.float32).eval()
+    a = tokenize_example(tok, template, MESSAGES[:4])
+    b = tokenize_example(tok, template, [MESSAGES[0], MESSAGES[7], MESSAGES[8]])
+    rows = pack([a, b], row_tokens=len(a) + len(b))
+    assert len(rows) == 1
+    batch = PackedCollator(tok.pad_token_id)(rows)
+    with torch.no_grad():
+        packed = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]  # (T, V)
+        alone = {len(x): model(input_ids=torch.tensor([x.input_ids])).logits[0] for x in (a, b)}
+    starts = [i for i, p in enumerate(batch["position_ids"][0].tolist()) if p == 0]
+    for s, e in zip(starts, starts[1:] + [len(rows[0].input_ids)]):
+        torch.testing.assert_close(packed[s:e], alone[e - s], atol=1e-4, rtol=1e-4)
+
+
+def test_collator_pads_rows_and_counts_real_tokens(tok, template):
+    a = tokenize_example(tok, template, MESSAGES[:4])
+    b = tokenize_example(tok, template, [MESSAGES[0], MESSAGES[7], MESSAGES[8]])
+    rows = pack([a, b], row_tokens=max(len(a), len(b)))
+    collate = PackedCollator(tok.pad_token_id)
+    batch = collate(rows)
+    assert batch["input_ids"].shape == (2, max(len(a), len(b)))
+    assert collate.tokens_seen == len(a) + len(b)
+    short = min(range(2), key=lambda i: len(rows[i].input_ids))
+    assert (batch["labels"][short, len(rows[short].input_ids):] == IGNORE).all()

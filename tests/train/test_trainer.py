@@ -1,0 +1,124 @@
+"""Real training steps on a tiny random Llama (same tokenizer as the default model)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from clonekit.config import PrepConfig, TrainConfig
+from clonekit.errors import ClonekitError
+from data_prep.build import build_datasets
+from data_prep.parse import parse_exports
+from data_prep.sample import write_sample
+from train import merge, train
+from train.template import TEMPLATES_DIR
+from train.tiny import make_tiny_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    info = write_sample(d / "sample", weeks=2)
+    parse_exports([d / "sample" / info["files"]["telegram"]], d / "messages.jsonl")
+    build_datasets(d / "messages.jsonl", d / "ds", PrepConfig(target=info["target"]))
+    return d / "ds"
+
+
+def cfg(tiny, **kw):
+    base = dict(base=str(tiny), max_seq_len=256, row_tokens=512, max_steps=4, eval_every=2, learning_rate=1e-3, seed=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
+    run = train(cfg(tiny), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja", "clonekit.json"):
+        assert (run / name).exists(), name
+    manifest = json.loads((run / "clonekit.json").read_text())
+    m = manifest["metrics"]
+    assert m["steps"] == 4 and m["valid_loss"] > 0 and m["base_valid_loss"] > 0 and m["tokens_per_second"] > 0
+    assert manifest["base"]["sha256"] and manifest["dataset"]["manifest_sha256"] and manifest["dataset"]["target"] == "Deniz"
+    assert manifest["end_of_turn"] == "<|im_end|>"
+    # the server gets the very template training used
+    assert (run / "chat_template.jinja").read_text() == (TEMPLATES_DIR / "chatml-names.jinja").read_text()
+    assert list((run / "checkpoints").glob("checkpoint-*"))
+
+
+def test_training_lowers_the_validation_loss(tiny, dataset, tmp_path):
+    run = train(cfg(tiny, max_steps=25, eval_every=25, learning_rate=3e-3), dataset, tmp_path / "run",
+                show_progress=False, log=lambda s: None)
+    m = json.loads((run / "clonekit.json").read_text())["metrics"]
+    assert m["valid_loss"] < m["base_valid_loss"]
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny, dataset, tmp_path):
+    out = tmp_path / "run"
+    train(cfg(tiny, max_steps=2), dataset, out, show_progress=False, log=lambda s: None)
+    assert (out / "checkpoints/checkpoint-2").exists()
+    with pytest.raises(ClonekitError, match="--resume"):
+        train(cfg(tiny, max_steps=4), dataset, out, show_progress=False, log=lambda s: None)
+    train(cfg(tiny, max_steps=4), dataset, out, resume=True, show_progress=False, log=lambda s: None)
+    m = json.loads((out / "clonekit.json").read_text())["metrics"]
+    assert m["steps"] == 4
+    assert m["train_tokens_this_run"] < json.loads((out / "clonekit.json").read_text())["metrics"]["train_target_tokens"] * 10
+    with pytest.raises(ClonekitError, match="no checkpoint"):
+        train(cfg(tiny), dataset, tmp_path / "fresh", resume=True, show_progress=False, log=lambda s: None)
+
+
+def test_merge_matches_the_adapter(tiny, dataset, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    run = train(cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    merged_dir = merge(run, tmp_path / "merged")
+    ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
+    with torch.no_grad():
+        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), str(run)).eval()(ids).logits
+        merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()(ids).logits
+        plain = AutoModelForCausalLM.from_pretrained(tiny).eval()(ids).logits
+    torch.testing.assert_close(merged, adapted, atol=1e-4, rtol=1e-4)
+    assert (adapted - plain).abs().max() > 1e-4  # the adapter did change the model
+    assert (merged_dir / "chat_template.jinja").exists()
+
+
+@pytest.mark.parametrize("kw,needle", [
+    ({"quantization": "nf4"}, "needs a CUDA GPU"),
+    ({"base": "no/such-model-here"}, "unknown base model"),
+    ({"base": "./not-a-dir-or-hub"}, "unknown base model"),
+])
+def test_clear_errors(tiny, dataset, tmp_path, kw, needle, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ClonekitError, match=needle):
+        train(cfg(tiny, **kw), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+
+
+def test_not_a_dataset_dir(tiny, tmp_path):
+    with pytest.raises(ClonekitError, match="not a dataset directory"):
+        train(cfg(tiny), tmp_path, tmp_path / "run", show_progress=False, log=lambda s: None)
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes(tiny, dataset, tmp_path):
+    """Data-parallel training, two CPU processes with gloo. Launched with torch.distributed.run, which is
+    what `accelerate launch` (configs/accelerate/ddp.yaml) runs for multi-GPU; accelerate's own CPU
+    launcher starts a single process unless MPI is set up."""
+    config = tmp_path / "train.yaml"
+    config.write_text(f"base: {tiny}\nmax_seq_len: 256\nrow_tokens: 512\nmax_steps: 2\neval_every: 2\nthreads: 1\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "clonekit.cli", "train", "--config",
+                           str(config), "--data", str(dataset), "--out", str(tmp_path / "run"), "--quiet"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    m = json.loads((tmp_path / "run/clonekit.json").read_text())["metrics"]
+    assert m["world_size"] == 2 and m["steps"] == 2

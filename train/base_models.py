@@ -1,0 +1,96 @@
+"""Base models: the bundled default (SmolLM2-135M-Instruct from its GGUF), a local HF directory, or a hub id.
+
+The GGUF-loaded model refuses `save_pretrained` ("quantized with gguf and is not serializable"), so the
+default is converted once: drop `quantization_config`, build a fresh model from the config, load the
+dequantized state dict, save as safetensors into the cache. Later runs load the cached directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from clonekit.errors import ClonekitError
+from clonekit.paths import DEFAULT_MODEL_NAME, cache_dir, default_model_gguf
+
+
+@dataclass
+class BaseModel:
+    id: str  # what the user asked for: "default", a path, or a hub id
+    path: str  # a directory from_pretrained can load
+    sha256: str  # of the weight files
+
+
+def default_model_dir() -> Path:
+    """The default model as a safetensors directory in the cache (converted on first use, ~20 s)."""
+    gguf = default_model_gguf()
+    stat = gguf.stat()
+    target = cache_dir() / "models" / f"{DEFAULT_MODEL_NAME}-{stat.st_size}-{int(stat.st_mtime)}"
+    if (target / "model.safetensors").exists():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def weights_sha256(path: Path) -> str:
+    """sha256 over the weight files of a model directory (cached beside them)."""
+    files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+    stamp = [(f.name, f.stat().st_size, int(f.stat().st_mtime)) for f in files]
+    cache = path / ".clonekit-sha256.json"
+    try:
+        saved = json.loads(cache.read_text())
+        if saved["files"] == [list(s) for s in stamp]:
+            return saved["sha256"]
+    except (OSError, ValueError, KeyError):
+        pass
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    digest = h.hexdigest()
+    try:
+        cache.write_text(json.dumps({"files": stamp, "sha256": digest}))
+    except OSError:
+        pass  # a read-only model directory: hash again next time
+    return digest
+
+
+def resolve_base(base: str) -> BaseModel:
+    if base == "default":
+        path = default_model_dir()
+        return BaseModel("default", str(path), weights_sha256(path))
+    local = Path(base).expanduser()
+    if local.exists():
+        if not (local / "config.json").exists():
+            raise ClonekitError("not a Hugging Face model directory (no config.json)", local)
+        return BaseModel(base, str(local.resolve()), weights_sha256(local))
+    if base.count("/") == 1 and not base.startswith((".", "/")):
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(base, allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"]))
+        except Exception as e:  # offline, gated, or unknown: one clear message
+            raise ClonekitError(f"unknown base model {base!r}: not a local directory, and the hub could not provide it "
+                                f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); use 'default' or a local "
+                                "directory") from None
+        return BaseModel(base, str(path), weights_sha256(path))
+    raise ClonekitError(f"unknown base model {base!r}: use 'default', a local model directory, or a hub id like org/name")

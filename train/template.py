@@ -1,0 +1,86 @@
+"""The chat template: one Jinja file, used for training and copied into the adapter for serving.
+
+Each template declares its end-of-turn token in a comment (`clonekit: end_of_turn=<|im_end|>`). The
+template must be concatenative (rendering messages[:k] is a prefix of rendering messages), which is
+what lets us find each target turn's characters in the rendered text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from clonekit.errors import ClonekitError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "configs" / "templates"
+_EOT = re.compile(r"clonekit:\s*end_of_turn=(\S+)")
+
+
+@dataclass
+class ChatTemplate:
+    path: Path
+    text: str
+    end_of_turn: str
+
+
+def load_template(name: str, tokenizer) -> ChatTemplate:
+    """`name`: a file path, a file name under configs/templates/, or "auto" (picked from the tokenizer)."""
+    if name == "auto":
+        vocab = tokenizer.get_vocab()
+        if "<|im_start|>" in vocab:
+            name = "chatml-names.jinja"
+        elif "<|start_header_id|>" in vocab:
+            name = "llama3-names.jinja"
+        else:
+            raise ClonekitError("no clonekit chat template fits this model's tokenizer (it has neither <|im_start|> "
+                                "nor <|start_header_id|>); write one under configs/templates/ and set `template:`")
+    path = Path(name)
+    if not path.exists():
+        path = TEMPLATES_DIR / name
+    if not path.exists():
+        raise ClonekitError(f"chat template {name!r} not found (looked in the current directory and {TEMPLATES_DIR})")
+    text = path.read_text(encoding="utf-8")
+    m = _EOT.search(text)
+    if not m:
+        raise ClonekitError("the template does not declare its end-of-turn token (`clonekit: end_of_turn=...`)", path)
+    template = ChatTemplate(path, text, m.group(1))
+    check_template_fits(template, tokenizer)
+    return template
+
+
+def check_template_fits(template: ChatTemplate, tokenizer) -> None:
+    """Every special marker the template writes must be one token of this tokenizer."""
+    markers = set(re.findall(r"<\|[a-z_]+\|>", template.text))
+    vocab = tokenizer.get_vocab()
+    missing = sorted(m for m in markers if m not in vocab)
+    if missing:
+        raise ClonekitError(f"template/model mismatch: the model's tokenizer has no {', '.join(missing)}; "
+                            "choose a template for this model (or `template: auto`)", template.path)
+
+
+def render(tokenizer, template: ChatTemplate, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    return tokenizer.apply_chat_template(messages, chat_template=template.text, tokenize=False,
+                                         add_generation_prompt=add_generation_prompt)
+
+
+def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    """Render `messages`; return the text and the character spans the loss falls on: the content of each
+    assistant message with weight 1, plus its end-of-turn marker."""
+    spans = []
+    prefix = ""
+    for i, msg in enumerate(messages):
+        upto = render(tokenizer, template, messages[: i + 1])
+        if not upto.startswith(prefix):
+            raise ClonekitError("the chat template is not concatenative (rendering more messages changed the "
+                                "earlier text); clonekit cannot place the loss mask", template.path)
+        if msg["role"] == "assistant" and msg.get("weight", 1):
+            piece = upto[len(prefix):]
+            start = piece.rfind(msg["content"])
+            eot = piece.find(template.end_of_turn, start + len(msg["content"])) if start >= 0 else -1
+            if start < 0 or eot < 0:
+                raise ClonekitError("the chat template does not write an assistant message's content followed by "
+                                    f"{template.end_of_turn}", template.path)
+            spans.append((len(prefix) + start, len(prefix) + eot + len(template.end_of_turn)))
+        prefix = upto
+    return prefix, spans
