@@ -22,7 +22,8 @@ from clonekit import __version__
 from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
 from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
-from data_prep.people import People, scan_people
+from clonekit.jsonl import iter_jsonl
+from data_prep.people import MESSAGES_HINT, People, scan_people
 from data_prep.redact import Redactor
 from data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 
@@ -160,46 +161,45 @@ def build_datasets(
             oa_lines += [orjson.dumps(p) + b"\n" for p in parts]
         writer.add(session, hf_lines, oa_lines, weighted)
 
+    def _admit(m: dict) -> Session | None:
+        """Filter, redact and sessionize one message; returns a session it closed, if any."""
+        kind = m["kind"]
+        aid = m["author_id"]
+        pid = people.canonical(aid) if aid else ""
+        reason = None
+        if kind == "system" or not pid:
+            reason = "system"
+        elif kind == "deleted":
+            reason = "deleted"
+        elif pid in excluded_ids:
+            reason = "excluded"
+        elif m.get("is_bot") and not cfg.include_bots:
+            reason = "bot"
+        elif kind == "media" and cfg.media == "drop":
+            reason = "media"
+        if reason is not None:
+            skipped[reason] += 1
+            return None
+        text = MEDIA_PLACEHOLDER if kind == "media" else redactor(m["text"])
+        if not text.strip():
+            skipped["empty"] += 1
+            return None
+        counts["kept"] += 1
+        return sessionizer.add(m["platform"], m["chat"], m["timestamp"], names[pid], pid in target_ids, text)
+
     total = messages_path.stat().st_size
-    done = 0
     try:
-        with open(messages_path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                done += len(raw)
-                if progress and lineno % 50000 == 0:
-                    progress(done, total)
-                m = orjson.loads(raw)
-                counts["read"] += 1
-                kind = m["kind"]
-                aid = m["author_id"]
-                pid = people.canonical(aid) if aid else ""
-                if kind == "system" or not pid:
-                    skipped["system"] += 1
-                    continue
-                if kind == "deleted":
-                    skipped["deleted"] += 1
-                    continue
-                if pid in excluded_ids:
-                    skipped["excluded"] += 1
-                    continue
-                if m.get("is_bot") and not cfg.include_bots:
-                    skipped["bot"] += 1
-                    continue
-                text = m["text"]
-                if kind == "media":
-                    if cfg.media == "drop":
-                        skipped["media"] += 1
-                        continue
-                    text = MEDIA_PLACEHOLDER
-                else:
-                    text = redactor(text)
-                if not text.strip():
-                    skipped["empty"] += 1
-                    continue
-                counts["kept"] += 1
-                closed = sessionizer.add(m["platform"], m["chat"], m["timestamp"], names[pid], pid in target_ids, text)
-                if closed is not None:
-                    finish(closed)
+        for lineno, m in iter_jsonl(messages_path, MESSAGES_HINT):
+            if progress and lineno % 50000 == 0:
+                progress(int(total * lineno / max(people.lines, 1)), total)
+            counts["read"] += 1
+            try:
+                closed = _admit(m)
+            except (KeyError, TypeError) as e:
+                raise ClonekitError(f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}",
+                                    messages_path, lineno) from None
+            if closed is not None:
+                finish(closed)
         for session in sessionizer.flush():
             finish(session)
         if progress:

@@ -6,9 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from clonekit.errors import ClonekitError
+from clonekit.jsonl import iter_jsonl
 
 
 @dataclass
@@ -38,9 +37,10 @@ class Person:
 class People:
     """Identities by canonical author_id. Built by one streaming pass over messages.jsonl."""
 
-    def __init__(self, persons: dict[str, Person], alias_of: dict[str, str]):
+    def __init__(self, persons: dict[str, Person], alias_of: dict[str, str], lines: int = 0):
         self.persons = persons
         self.alias_of = alias_of  # raw author_id -> canonical author_id
+        self.lines = lines  # lines of the messages file (for progress)
 
     def canonical(self, author_id: str) -> str:
         return self.alias_of.get(author_id, author_id)
@@ -64,11 +64,14 @@ class People:
         return {pid: p.name for pid, p in self.persons.items()}
 
 
+MESSAGES_HINT = "clonekit messages (run `clonekit prep parse` on the export first)"
+
+
 def scan_people(path: str | Path, aliases: dict[str, str] | None = None) -> People:
     raw: dict[str, Person] = {}
-    with open(path, "rb") as f:
-        for raw_line in f:
-            m = orjson.loads(raw_line)
+    lineno = 0
+    for lineno, m in iter_jsonl(path, MESSAGES_HINT):
+        try:
             aid = m["author_id"]
             if not aid:
                 continue  # system lines without an author
@@ -81,7 +84,12 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None) -> Peop
             p.chats.add(m["chat"])
             p.is_bot = p.is_bot or bool(m.get("is_bot"))
             p.last = m["timestamp"]
-    return merge_aliases(raw, aliases or {})
+        except (KeyError, TypeError) as e:
+            raise ClonekitError(f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}",
+                                path, lineno) from None
+    people = merge_aliases(raw, aliases or {})
+    people.lines = lineno
+    return people
 
 
 def merge_aliases(raw: dict[str, Person], aliases: dict[str, str]) -> People:

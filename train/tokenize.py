@@ -7,9 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from clonekit.errors import ClonekitError
+from clonekit.jsonl import iter_jsonl
 from train.template import ChatTemplate, target_spans
 
 IGNORE = -100
@@ -73,29 +72,25 @@ def tokenize_with_limit(tokenizer, template, messages: list[dict], max_len: int,
     return out
 
 
+EXAMPLES_HINT = '{"messages": [{"role": ..., "content": ...}, ...]} (run `clonekit prep build` first)'
+
+
 def load_examples(path: Path) -> list[list[dict]]:
     """Read train/valid.jsonl; an example with no target turn is an error naming file and line."""
-    if not path.exists():
-        raise ClonekitError("dataset file not found (run `clonekit prep build` first)", path)
     examples = []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-                messages = obj["messages"]
-                roles = [m["role"] for m in messages]
-                _ = [m["content"] for m in messages]
-            except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-                raise ClonekitError(f"not a chat example ({type(e).__name__}: {e}); expected "
-                                    '{"messages": [{"role": ..., "content": ...}, ...]}', path, lineno) from None
-            if not has_target(messages):
-                raise ClonekitError("example has no target turn (an assistant message with weight 1): nothing to "
-                                    "learn; rebuild the dataset with `clonekit prep build --target NAME`", path, lineno)
-            if any(r not in ("system", "user", "assistant") for r in roles):
-                raise ClonekitError(f"unknown role in {sorted(set(roles))}", path, lineno)
-            examples.append(messages)
+    for lineno, obj in iter_jsonl(path, EXAMPLES_HINT):
+        try:
+            messages = obj["messages"]
+            roles = [m["role"] for m in messages]
+            _ = [m["content"] for m in messages]
+        except (KeyError, TypeError) as e:
+            raise ClonekitError(f"not a chat example (missing or bad {e}); expected {EXAMPLES_HINT}", path, lineno) from None
+        if not has_target(messages):
+            raise ClonekitError("example has no target turn (an assistant message with weight 1): nothing to "
+                                "learn; rebuild the dataset with `clonekit prep build --target NAME`", path, lineno)
+        if any(r not in ("system", "user", "assistant") for r in roles):
+            raise ClonekitError(f"unknown role in {sorted(set(roles))}", path, lineno)
+        examples.append(messages)
     return examples
 
 

@@ -198,3 +198,14 @@ def test_system_prompt_from_persona(tmp_path):
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0,
                                                           persona={"facts": ["lives in Istanbul"], "style": "short"}))
     assert "lives in Istanbul" in m["system_prompt"] and "short" in m["system_prompt"] and len(m["system_prompt"]) < 300
+
+
+@pytest.mark.parametrize("line,needle", [("{not json", "not JSON"), ('{"text": "hi"}', "not a clonekit message"),
+                                         ("[1, 2]", "not a JSON object")])
+def test_malformed_messages_file_names_the_line(tmp_path, line, needle):
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b")])
+    with open(msgs, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+    with pytest.raises(ClonekitError, match=needle) as e:
+        build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
+    assert e.value.line == 3
