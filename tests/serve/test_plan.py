@@ -1,0 +1,88 @@
+"""Checks before vLLM starts: they must fail fast and clearly."""
+
+import json
+import shutil
+import socket
+
+import pytest
+
+from clonekit.errors import ClonekitError
+from serve.launcher import lora_rank_for, parse_adapter_args, plan_server, Adapter
+
+
+def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template="T"):
+    run = tmp_path / name
+    run.mkdir()
+    base = tmp_path / "base"
+    base.mkdir(exist_ok=True)
+    (run / "clonekit.json").write_text(json.dumps({"base": {"id": base_id, "path": str(base), "sha256": sha},
+                                                   "config": {"max_seq_len": 512}, "dataset": {}}))
+    (run / "adapter_config.json").write_text(json.dumps({"r": r}))
+    (run / "adapter_model.safetensors").write_bytes(b"x")
+    (run / "chat_template.jinja").write_text(template)
+    return run
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_plan_builds_vllms_command(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "generation_config.json").write_text("{}")
+    plan = plan_server([f"clone={run}"], port=free_port(), device="cpu")
+    argv = plan.argv
+    assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--lora-modules") + 1] == f"clone={run.resolve()}"
+    assert argv[argv.index("--chat-template") + 1] == str(run.resolve() / "chat_template.jinja")
+    assert argv[argv.index("--dtype") + 1] == "float32" and "--enable-lora" in argv
+    assert argv[argv.index("--max-lora-rank") + 1] == "16"
+    assert argv[argv.index("--generation-config") + 1] == str(run.resolve())
+    assert argv[argv.index("--served-model-name") + 1] == "org/base" and argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert plan.env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0" and int(plan.env["VLLM_CPU_KVCACHE_SPACE"]) >= 1
+
+
+def test_bare_run_is_served_as_clone(tmp_path):
+    assert parse_adapter_args([str(tmp_path)]) == [("clone", tmp_path)]
+    with pytest.raises(ClonekitError, match="distinct"):
+        parse_adapter_args(["a=x", "a=y"])
+
+
+def test_adapters_of_different_bases_are_refused(tmp_path):
+    a = fake_run(tmp_path, "a", sha="aaa")
+    b = fake_run(tmp_path, "b", sha="bbb")
+    with pytest.raises(ClonekitError, match="different base models"):
+        plan_server([f"a={a}", f"b={b}"], port=free_port())
+
+
+def test_missing_adapter_files(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "adapter_model.safetensors").unlink()
+    with pytest.raises(ClonekitError, match="adapter_model.safetensors"):
+        plan_server([str(run)], port=free_port())
+    with pytest.raises(ClonekitError, match="not a clonekit adapter"):
+        plan_server([str(tmp_path / "nothing")], port=free_port())
+
+
+def test_port_in_use(tmp_path):
+    run = fake_run(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        with pytest.raises(ClonekitError, match="cannot listen"):
+            plan_server([str(run)], port=s.getsockname()[1])
+
+
+def test_rank_too_high(tmp_path):
+    assert lora_rank_for([Adapter("a", tmp_path, {}, 12)]) == 16
+    with pytest.raises(ClonekitError, match="rank 1024"):
+        lora_rank_for([Adapter("a", tmp_path, {}, 1024)])
+
+
+def test_non_loopback_needs_an_api_key(tmp_path):
+    run = fake_run(tmp_path)
+    with pytest.raises(ClonekitError, match="--api-key"):
+        plan_server([str(run)], host="0.0.0.0", port=free_port())
+    assert "--api-key" in plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="k").argv
