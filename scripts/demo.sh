@@ -36,7 +36,7 @@ $CK serve --adapter clone=runs/demo --port 8765 > runs/demo-serve.log 2>&1 &
 SERVER=$!
 trap 'kill -INT $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
 for _ in $(seq 600); do
-  curl -sf http://127.0.0.1:8765/health >/dev/null 2>&1 && break
+  .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/health', timeout=2)" 2>/dev/null && break
   kill -0 $SERVER 2>/dev/null || { tail -20 runs/demo-serve.log; exit 1; }
   sleep 1
 done

@@ -64,6 +64,8 @@ def served(tmp_path_factory):
         log.close()
     banner = (d / "serve.log").read_text()
     assert "ready" in banner and "from openai import OpenAI" in banner and "stopping vLLM" in banner
+    # vLLM took the clone's sampling defaults from RUN/generation_config.json
+    assert "sampling parameters have been overridden" in banner and "'frequency_penalty': 0.6" in banner
     with pytest.raises(OSError):  # vLLM is gone with it
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
 
@@ -100,6 +102,7 @@ def test_adapter_greedy_output_equals_hf_peft(served):
         out = model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, repetition_penalty=1.0)
     expected = tok.decode(out[0][len(ids):], skip_special_tokens=True)
     r = client.completions.create(model="clone", prompt=ids, max_tokens=16, temperature=0,
+                                  frequency_penalty=0, presence_penalty=0,  # the served defaults would apply
                                   extra_body={"repetition_penalty": 1.0, "top_p": 1.0, "top_k": -1})
     assert r.choices[0].text == expected and expected
 
