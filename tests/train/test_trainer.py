@@ -122,3 +122,22 @@ def test_ddp_with_two_cpu_processes(tiny, dataset, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     m = json.loads((tmp_path / "run/clonekit.json").read_text())["metrics"]
     assert m["world_size"] == 2 and m["steps"] == 2
+
+
+def test_negated_adapter_on_the_merged_model_gives_back_the_base(tiny, dataset, tmp_path, monkeypatch):
+    """What `clonekit serve --merged` serves: the merged clone, and the base as a negated adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from serve.merged import merged_dirs
+
+    monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path / "cache"))
+    run = train(cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    model_dir, negated = merged_dirs(run)
+    ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
+    with torch.no_grad():
+        base = AutoModelForCausalLM.from_pretrained(tiny).eval()(ids).logits
+        back = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), str(negated)).eval()(ids).logits
+        clone = AutoModelForCausalLM.from_pretrained(model_dir).eval()(ids).logits
+    torch.testing.assert_close(back, base, atol=1e-4, rtol=1e-4)
+    assert (clone - base).abs().max() > 1e-3
