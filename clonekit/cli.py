@@ -273,8 +273,17 @@ def serve(
 ):
     """Serve the clone(s) and their base model with vLLM's OpenAI-compatible server (foreground; Ctrl-C stops it).
     `model=NAME` selects a clone, the base model's name selects the base."""
+    import signal
+
     from serve import Server, client_snippet, plan_server
 
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C and `kill` both stop vLLM cleanly. SIGINT is set explicitly: a shell starts background jobs with
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged)
     names = ", ".join(a.name for a in plan.adapters)
     err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/] (this takes a minute)")

@@ -34,7 +34,7 @@ PY
 echo "== 7. serve the clone and its base model with vLLM (OpenAI-compatible API on 127.0.0.1:8765)"
 $CK serve --adapter clone=runs/demo --port 8765 > runs/demo-serve.log 2>&1 &
 SERVER=$!
-trap 'kill -INT $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
 for _ in $(seq 600); do
   .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/health', timeout=2)" 2>/dev/null && break
   kill -0 $SERVER 2>/dev/null || { tail -20 runs/demo-serve.log; exit 1; }

@@ -62,7 +62,8 @@ def served(tmp_path_factory, request):
         yield SimpleNamespace(base_url=base_url, base_name="tiny"), run, tiny, \
             openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0, timeout=120)
     finally:
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        # Ctrl-C for the lora server, `kill` (SIGTERM) for the merged one: both must stop vLLM cleanly
+        proc.send_signal(signal.SIGINT if request.param == "lora" else signal.SIGTERM)
         proc.wait(90)
         log.close()
     banner = (d / "serve.log").read_text()
