@@ -300,6 +300,39 @@ def serve(
         server.stop()
 
 
+@app.command()
+@user_errors
+def chat(
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
+    model: Optional[str] = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
+    adapter: Optional[Path] = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields."),
+    script: Optional[Path] = typer.Option(None, help="Run a script of `Speaker: text` lines (blank line = let the clone answer)."),
+    quiet: Optional[float] = typer.Option(None, help="Quiet window in seconds before the clone answers (default 25; 0 in scripts)."),
+    speaker: str = typer.Option("me", "--as", help="Who you are in the chat (switch with /as NAME)."),
+    name: Optional[str] = typer.Option(None, help="The clone's name (default: the adapter's target)."),
+):
+    """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
+    (or the config's api_key_env)."""
+    import asyncio
+    import logging
+
+    from bot.core import CloneChat
+    from bot.terminal import read_script, run_interactive, run_script
+    from clonekit.config import BotConfig, load_config
+
+    logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
+    cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
+                      quiet_seconds=quiet if quiet is not None else (0.0 if script else None), clone_name=name)
+    core = CloneChat(cfg)
+    if script:
+        asyncio.run(run_script(core, read_script(script), quiet=cfg.quiet_seconds))
+    else:
+        asyncio.run(run_interactive(core, speaker))
+    if core.events:
+        err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
+
+
 def main() -> None:
     app()
 

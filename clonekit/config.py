@@ -131,3 +131,24 @@ class TrainConfig(StrictModel):
         if self.row_tokens < self.max_seq_len:
             raise ValueError("row_tokens must be at least max_seq_len (a row holds at least one example)")
         return self
+
+
+class BotConfig(StrictModel):
+    """The bot core (Discord and terminal): which endpoint, how to talk, when to answer."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"  # a `clonekit serve` URL, or https://api.openai.com/v1
+    model: str = "clone"  # a served clone name, or a hosted fine-tuned model id
+    api_key_env: str = "CLONEKIT_API_KEY"  # the key is read from this environment variable (never from YAML)
+    clone_name: str | None = None  # the person's name (default: the adapter's target)
+    system_prompt: str | None = None  # default: the adapter's dataset system prompt
+    adapter: str | None = None  # an adapter dir: fills clone_name and system_prompt from its clonekit.json
+    history_turns: int = Field(20, ge=1)  # turns kept per channel
+    quiet_seconds: float = Field(25.0, ge=0)  # reply only after this long without a human message
+    mode: Literal["always", "mention", "probability"] = "always"
+    probability: float = Field(0.3, ge=0, le=1)  # for mode: probability
+    typing_seconds_per_char: float = Field(0.03, ge=0)  # typing delay before each bubble
+    max_typing_seconds: float = Field(4.0, ge=0)
+    max_tokens: int = Field(96, ge=1)
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0)  # transport retries (timeouts, 429, 5xx) with exponential backoff
+    loop_retries: int = Field(2, ge=0)  # new attempts when a reply loops or repeats a recent one

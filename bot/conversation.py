@@ -1,0 +1,59 @@
+"""A channel's conversation log, rendered the way the training data was: other speakers as named `user`
+turns, the clone as `assistant`, consecutive messages of one person joined with newlines (as in prep)."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass
+class Turn:
+    speaker: str
+    text: str
+    is_clone: bool = False
+
+
+class ChannelLog:
+    """The last `max_turns` merged turns of one channel."""
+
+    def __init__(self, max_turns: int = 20):
+        self.turns: deque[Turn] = deque(maxlen=max_turns)
+
+    def add(self, speaker: str, text: str, is_clone: bool = False) -> None:
+        last = self.turns[-1] if self.turns else None
+        if last is not None and last.speaker == speaker and last.is_clone == is_clone:
+            last.text += "\n" + text
+        else:
+            self.turns.append(Turn(speaker, text, is_clone))
+
+    def trim(self, keep: int) -> None:
+        """Forget all but the last `keep` turns (the loop breaker's way out of a stuck context)."""
+        while len(self.turns) > keep:
+            self.turns.popleft()
+
+    def clear(self) -> None:
+        self.turns.clear()
+
+    def messages(self, system_prompt: str | None) -> list[dict]:
+        out = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        for t in self.turns:
+            if t.is_clone:
+                out.append({"role": "assistant", "content": t.text})
+            else:
+                out.append({"role": "user", "name": t.speaker, "content": t.text})
+        return out
+
+
+def strip_name_prefix(text: str, names: list[str]) -> str:
+    """Remove "Deniz: " / "Deniz:" the model may echo at the start of a reply or of its lines."""
+    if not names:
+        return text
+    pattern = re.compile(r"^\s*(?:" + "|".join(re.escape(n) for n in names) + r")\s*:\s*", re.IGNORECASE | re.MULTILINE)
+    return pattern.sub("", text)
+
+
+def bubbles(text: str) -> list[str]:
+    """One message per non-empty line, as people send them."""
+    return [line.strip() for line in text.split("\n") if line.strip()]

@@ -1,0 +1,162 @@
+"""The client core shared by the Discord bot and the terminal chat.
+
+Any OpenAI-compatible endpoint: a local `clonekit serve` or a hosted fine-tuned model, chosen by base_url,
+model and key alone. Per channel: a named conversation log, a debouncer and a loop guard. No torch here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.conversation import ChannelLog, bubbles, strip_name_prefix
+from bot.debounce import Debouncer
+from bot.loops import LoopGuard
+from clonekit.config import BotConfig
+from clonekit.errors import ClonekitError
+
+log = logging.getLogger("clonekit.bot")
+
+
+@dataclass
+class Channel:
+    log: ChannelLog
+    debounce: Debouncer
+    guard: LoopGuard
+    task: asyncio.Task | None = None
+
+
+@dataclass
+class Identity:
+    clone_name: str
+    system_prompt: str | None
+
+
+def resolve_identity(cfg: BotConfig) -> Identity:
+    """The clone's name and system prompt: from the config, else from the adapter's clonekit.json."""
+    name, system = cfg.clone_name, cfg.system_prompt
+    if cfg.adapter:
+        path = Path(cfg.adapter) / "clonekit.json"
+        if not path.exists():
+            raise ClonekitError("not an adapter directory (no clonekit.json)", cfg.adapter)
+        dataset = json.loads(path.read_text(encoding="utf-8")).get("dataset", {})
+        name = name or dataset.get("target")
+        system = system or dataset.get("system_prompt")
+    return Identity(name or "clone", system)
+
+
+@dataclass
+class CloneChat:
+    cfg: BotConfig
+    clock: callable = time.monotonic
+    channels: dict[str, Channel] = field(default_factory=dict)
+    events: Counter = field(default_factory=Counter)
+
+    def __post_init__(self):
+        import openai
+
+        self.identity = resolve_identity(self.cfg)
+        key = os.environ.get(self.cfg.api_key_env) or "none"  # a local server without --api-key takes any key
+        # retries are ours (below), so that each one is logged and counted
+        self.client = openai.AsyncOpenAI(base_url=self.cfg.base_url, api_key=key, max_retries=0,
+                                         timeout=self.cfg.timeout_seconds)
+
+    def channel(self, name: str) -> Channel:
+        ch = self.channels.get(name)
+        if ch is None:
+            ch = self.channels[name] = Channel(ChannelLog(self.cfg.history_turns),
+                                               Debouncer(self.cfg.quiet_seconds, self.cfg.mode, self.cfg.probability),
+                                               LoopGuard())
+        return ch
+
+    def heard(self, channel: str, speaker: str, text: str, mentioned: bool = False) -> None:
+        """A human message: into the log, and the quiet window starts again."""
+        ch = self.channel(channel)
+        ch.log.add(speaker, text)
+        ch.debounce.message(self.clock(), mentioned)
+
+    def reset(self, channel: str) -> None:
+        ch = self.channel(channel)
+        ch.log.clear()
+        ch.guard.reset()
+        ch.debounce.answered()
+
+    async def reply(self, channel: str) -> list[str]:
+        """Generate the clone's answer for a channel (bubbles to send; [] when nothing should be sent).
+        The answer goes into the log; a reply that loops is retried with higher penalties and a shorter log."""
+        ch = self.channel(channel)
+        generation = ch.debounce.generation
+        text, problem = "", "empty"
+        for attempt in range(self.cfg.loop_retries + 1):
+            if attempt == self.cfg.loop_retries and attempt > 0:
+                ch.log.trim(max(2, len(ch.log.turns) // 2))  # last try: less of the stuck context
+            raw = await self._complete(ch.log.messages(self.identity.system_prompt), attempt)
+            if raw is None:
+                ch.debounce.answered()
+                return []  # transport failure after retries: logged; the chat sees nothing broken
+            text = _dedupe_lines(strip_name_prefix(raw, [self.identity.clone_name]))
+            problem = ch.guard.problem(text)
+            if problem is None:
+                break
+            ch.guard.record(problem)
+            self.events[f"loop_{problem}"] += 1
+            log.info("channel %s: reply rejected (%s), attempt %d: %r", channel, problem, attempt + 1, text[:80])
+        if ch.debounce.generation != generation:
+            self.events["stale_reply_dropped"] += 1  # someone wrote meanwhile: answer that instead
+            return []
+        ch.debounce.answered()
+        if problem in ("empty", "degenerate") or ch.guard.same_as_last_two(text):
+            self.events["reply_suppressed"] += 1
+            log.warning("channel %s: no reply sent after %d attempts (%s)", channel, self.cfg.loop_retries + 1, problem)
+            return []
+        ch.guard.sent(text)
+        ch.log.add(self.identity.clone_name, text, is_clone=True)
+        self.events["replies"] += 1
+        return bubbles(text)
+
+    async def _complete(self, messages: list[dict], attempt: int) -> str | None:
+        import openai
+
+        extra = {}
+        if attempt:  # escalate against loops; the first attempt uses the served defaults
+            extra = {"frequency_penalty": min(2.0, 0.6 + 0.5 * attempt), "presence_penalty": min(2.0, 0.4 * attempt),
+                     "temperature": min(1.3, 0.8 + 0.15 * attempt)}
+        for retry in range(self.cfg.max_retries + 1):
+            try:
+                r = await self.client.chat.completions.create(model=self.cfg.model, messages=messages,
+                                                              max_tokens=self.cfg.max_tokens, **extra)
+                return r.choices[0].message.content or ""
+            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
+                    openai.InternalServerError) as e:
+                self.events[f"transport_{type(e).__name__}"] += 1
+                if retry == self.cfg.max_retries:
+                    log.error("endpoint %s failed %d times, giving up on this reply: %s", self.cfg.base_url, retry + 1, e)
+                    self.events["transport_gave_up"] += 1
+                    return None
+                delay = min(30.0, 0.5 * 2 ** retry) * (0.5 + random.random())
+                log.warning("endpoint %s: %s; retry %d in %.1f s", self.cfg.base_url, type(e).__name__, retry + 1, delay)
+                await asyncio.sleep(delay)
+            except openai.APIStatusError as e:  # 4xx other than 429: a configuration problem, not transient
+                self.events["endpoint_error"] += 1
+                log.error("endpoint %s refused the request (%s): %s", self.cfg.base_url, e.status_code, e.message)
+                return None
+        return None
+
+    def typing_delay(self, bubble: str) -> float:
+        return min(self.cfg.max_typing_seconds, len(bubble) * self.cfg.typing_seconds_per_char)
+
+
+def _dedupe_lines(text: str) -> str:
+    """Drop a line that repeats the line before it ("ok\\nok" is one message, not two)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        if not out or line.strip().lower() != out[-1].strip().lower():
+            out.append(line)
+    return "\n".join(out).strip()

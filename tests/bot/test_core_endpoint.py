@@ -1,0 +1,110 @@
+"""The core against a real HTTP endpoint on loopback that injects faults the hosted API and vLLM produce:
+429 and 5xx answers, and a model stuck repeating itself."""
+
+import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot.core import CloneChat
+from clonekit.config import BotConfig
+
+
+class Endpoint:
+    """Answers /v1/chat/completions from a queue of (status, reply text); records the requests."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.requests = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                endpoint.requests.append(body)
+                status, text = endpoint.answers.pop(0) if len(endpoint.answers) > 1 else endpoint.answers[0]
+                payload = {"error": {"message": "slow down"}} if status != 200 else {
+                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def endpoint():
+    made = []
+
+    def make(answers):
+        e = Endpoint(answers)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.close()
+
+
+def chat_with(url, **kw):
+    return CloneChat(BotConfig(base_url=url, model="clone", clone_name="Deniz", system_prompt="You are Deniz.",
+                               quiet_seconds=0, **kw))
+
+
+def test_429_and_5xx_are_retried_and_the_chat_sees_a_reply(endpoint, monkeypatch):
+    monkeypatch.setattr("bot.core.asyncio.sleep", _no_sleep)
+    e = endpoint([(429, ""), (503, ""), (200, "Deniz: tamam abi\ngeliyorum")])
+    chat = chat_with(e.url)
+    chat.heard("c", "Maya", "pizza?")
+    assert asyncio.run(chat.reply("c")) == ["tamam abi", "geliyorum"]  # name prefix stripped, two bubbles
+    assert chat.events["transport_RateLimitError"] == 1 and chat.events["transport_InternalServerError"] == 1
+    sent = e.requests[-1]["messages"]
+    assert sent == [{"role": "system", "content": "You are Deniz."}, {"role": "user", "name": "Maya", "content": "pizza?"}]
+
+
+def test_giving_up_sends_nothing_and_says_so(endpoint, monkeypatch):
+    monkeypatch.setattr("bot.core.asyncio.sleep", _no_sleep)
+    e = endpoint([(500, "")])
+    chat = chat_with(e.url, max_retries=2)
+    chat.heard("c", "Maya", "pizza?")
+    assert asyncio.run(chat.reply("c")) == []
+    assert chat.events["transport_gave_up"] == 1 and len(e.requests) == 3
+
+
+def test_a_looping_model_is_retried_with_higher_penalties_then_silenced(endpoint):
+    e = endpoint([(200, "lol lol lol lol lol")])
+    chat = chat_with(e.url, loop_retries=2)
+    chat.heard("c", "Maya", "say something")
+    assert asyncio.run(chat.reply("c")) == []
+    assert chat.events["loop_degenerate"] == 3 and chat.events["reply_suppressed"] == 1
+    assert "frequency_penalty" not in e.requests[0] and e.requests[2]["frequency_penalty"] > e.requests[1]["frequency_penalty"]
+
+
+def test_never_the_same_reply_three_times_in_a_row(endpoint):
+    e = endpoint([(200, "tamam abi")])
+    chat = chat_with(e.url, loop_retries=1)
+    replies = []
+    for _ in range(6):
+        chat.heard("c", "Maya", "say something")
+        replies.append(asyncio.run(chat.reply("c")))
+    texts = [r[0] if r else None for r in replies]
+    assert not any(a == b == c and a is not None for a, b, c in zip(texts, texts[1:], texts[2:]))
+    assert chat.events["loop_repeat"] > 0 and chat.events["reply_suppressed"] > 0
+
+
+async def _no_sleep(_):
+    return None
