@@ -68,8 +68,8 @@ class PrepConfig(StrictModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_config(model: type[M], path: str | Path | None = None, **overrides) -> M:
-    """Read YAML at `path` (if any) into `model`, apply non-None overrides, validate."""
+def load_config(schema: type[M], path: str | Path | None = None, **overrides) -> M:
+    """Read YAML at `path` (if any) into the `schema` model, apply non-None overrides, validate."""
     data: dict = {}
     if path is not None:
         path = Path(path)
@@ -85,7 +85,7 @@ def load_config(model: type[M], path: str | Path | None = None, **overrides) -> 
         data = loaded or {}
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return model.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
