@@ -108,3 +108,22 @@ def test_never_the_same_reply_three_times_in_a_row(endpoint):
 
 async def _no_sleep(_):
     return None
+
+
+def test_scripted_chat_through_the_cli(endpoint, tmp_path):
+    from typer.testing import CliRunner
+
+    from clonekit.cli import app
+
+    e = endpoint([(200, "Deniz: ben varım abi\nsaat kaçta?")])
+    script = tmp_path / "chat.txt"
+    script.write_text("Maya: anyone up for pizza lol\nOliver: I could be persuaded.\n\nMaya: 8?\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["chat", "--base-url", e.url, "--model", "clone", "--name", "Deniz",
+                                 "--script", str(script), "--quiet", "0"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.output.splitlines() if ": " in line and not line.startswith("events")]
+    assert lines[:4] == ["Maya: anyone up for pizza lol", "Oliver: I could be persuaded.", "Deniz: ben varım abi",
+                         "Deniz: saat kaçta?"]
+    assert lines[4] == "Maya: 8?"
+    assert e.requests[0]["messages"][-2:] == [{"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
+                                              {"role": "user", "name": "Oliver", "content": "I could be persuaded."}]
