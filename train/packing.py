@@ -54,11 +54,10 @@ def pack(examples: list[Tokenized], row_tokens: int, seed: int = 0) -> list[Row]
 
 
 class PackedCollator:
-    """Stacks rows (B, T), padding shorter rows at the end; counts the real tokens it has seen."""
+    """Stacks rows (B, T), padding shorter rows at the end."""
 
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
-        self.tokens_seen = 0
 
     def __call__(self, rows: list[Row]) -> dict:
         width = max(len(r.input_ids) for r in rows)
@@ -71,5 +70,4 @@ class PackedCollator:
             labels[b, :n] = torch.tensor(r.labels)
             pos[b, :n] = torch.tensor(r.position_ids)
             pos[b, n:] = torch.arange(width - n)
-            self.tokens_seen += n
         return {"input_ids": ids, "labels": labels, "position_ids": pos, "use_cache": False}

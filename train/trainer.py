@@ -29,16 +29,21 @@ CHECKPOINTS = "checkpoints"
 
 
 class _Rows:
-    """A map-style dataset over packed rows (the Trainer's sampler shuffles them per epoch)."""
+    """A map-style dataset over packed rows (the Trainer's sampler shuffles them per epoch). It counts the
+    real tokens it hands out: the training set's count is training throughput. The Trainer runs its
+    evaluations through the same collator, so the count cannot live there."""
 
     def __init__(self, rows: list[Row]):
         self.rows = rows
+        self.tokens_served = 0
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> Row:
-        return self.rows[i]
+        row = self.rows[i]
+        self.tokens_served += len(row.input_ids)
+        return row
 
 
 def evaluate_loss(model, rows: list[Row], collator: PackedCollator) -> float | None:
@@ -52,7 +57,6 @@ def evaluate_loss(model, rows: list[Row], collator: PackedCollator) -> float | N
     model.eval()
     device = next(model.parameters()).device
     total, count = 0.0, 0
-    seen = collator.tokens_seen
     with torch.no_grad():
         for row in rows:
             batch = collator([row])
@@ -62,7 +66,6 @@ def evaluate_loss(model, rows: list[Row], collator: PackedCollator) -> float | N
             loss = F.cross_entropy(logits[0, :-1], labels[0, 1:], ignore_index=-100, reduction="sum")
             total += loss.item()
             count += int((labels[0, 1:] != -100).sum())
-    collator.tokens_seen = seen  # evaluation tokens are not training throughput
     model.train(was_training)
     return total / max(count, 1)
 
@@ -98,7 +101,7 @@ def _load_model(base: BaseModel, cfg: TrainConfig, device: str):
     return model, dtype, checkpointing
 
 
-def _progress_callback(collator: PackedCollator, enabled: bool):
+def _progress_callback(train_set: _Rows, enabled: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from transformers import TrainerCallback
@@ -120,7 +123,7 @@ def _progress_callback(collator: PackedCollator, enabled: bool):
                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
             self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step, info="")
             self.bar.start()
-            self.start, self.tokens0 = time.perf_counter(), collator.tokens_seen
+            self.start, self.tokens0 = time.perf_counter(), train_set.tokens_served
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
@@ -132,7 +135,7 @@ def _progress_callback(collator: PackedCollator, enabled: bool):
         def on_step_end(self, args, state, control, **kw):
             if self.bar is None:
                 return
-            rate = (collator.tokens_seen - self.tokens0) / max(time.perf_counter() - self.start, 1e-9)
+            rate = (train_set.tokens_served - self.tokens0) / max(time.perf_counter() - self.start, 1e-9)
             info = f"loss {self.loss:.3f}" + (f"  valid {self.eval_loss:.3f}" if self.eval_loss is not None else "")
             self.bar.update(self.task, completed=state.global_step, info=f"{info}  {rate:,.0f} tok/s")
 
@@ -209,17 +212,17 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
             remove_unused_columns=False, dataloader_pin_memory=device == "cuda",
             ddp_find_unused_parameters=False, gradient_checkpointing=False,  # enabled on the model above
         )
-        callbacks = [_progress_callback(collator, show_progress)]
+        train_set = _Rows(train_rows)
+        callbacks = [_progress_callback(train_set, show_progress)]
         if eval_on and cfg.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
-        trainer = Trainer(model=model, args=args, train_dataset=_Rows(train_rows),
+        trainer = Trainer(model=model, args=args, train_dataset=train_set,
                           eval_dataset=_Rows(valid_rows) if eval_on else None, data_collator=collator, callbacks=callbacks)
         trainer.remove_callback(PrinterCallback)  # the rich bar shows loss; TensorBoard keeps every log
         started = time.perf_counter()
-        tokens_before = collator.tokens_seen
         result = trainer.train(resume_from_checkpoint=last if resume else None)
         seconds = time.perf_counter() - started
-        trained_tokens = collator.tokens_seen - tokens_before
+        trained_tokens = train_set.tokens_served
         valid_loss = evaluate_loss(trainer.model, valid_rows, collator)
     except torch.OutOfMemoryError:
         raise ClonekitError("out of memory: lower `row_tokens` (tokens per row) or `max_seq_len`, raise `rows_per_step` "

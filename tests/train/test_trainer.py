@@ -40,6 +40,15 @@ def cfg(tiny, **kw):
     return TrainConfig(**{**base, **kw})
 
 
+def test_training_throughput_counts_training_rows_only():
+    from train.packing import Row
+    from train.trainer import _Rows
+
+    train_set, eval_set = _Rows([Row([1, 2, 3], [-100] * 3, [0, 1, 2])]), _Rows([Row([4, 5], [-100] * 2, [0, 1])])
+    train_set[0], eval_set[0], train_set[0]
+    assert train_set.tokens_served == 6 and eval_set.tokens_served == 2
+
+
 def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
     run = train(cfg(tiny), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja", "clonekit.json"):
