@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import shutil
 import zipfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -153,14 +152,7 @@ def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: Pars
                 raise ClonekitError(result["error"], path, result.get("line"))
             with open(part, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
-            report.read += result["read"]
-            report.kinds.update(result["kinds"])
-            report.skipped.update(result["skipped"])
-            for w in result["warnings"]:
-                report.warnings_total += 1
-                if len(report.warnings) < 200:
-                    report.warnings.append(w)
-        report.kept = sum(report.kinds.values())
+            report.absorb(result)
     finally:
         for part in parts:
             Path(part).unlink(missing_ok=True)
@@ -203,7 +195,6 @@ def _whatsapp_chunk(job) -> dict:
     if start == 0 and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     report = ParseReport()
-    kinds: Counter = Counter()
     builder = whatsapp._MessageBuilder(chat)
     stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
     lines = (line.rstrip("\r\n") for line in stream)
@@ -212,7 +203,7 @@ def _whatsapp_chunk(job) -> dict:
             write = out.write
             for msg in whatsapp._parse_lines(lines, first_line, path, dayfirst, bracket, builder, report):
                 write(dump_message(msg))
-                kinds[msg.kind] += 1
+                report.kinds[msg.kind] += 1
     except UnicodeDecodeError:
         try:
             data.decode("utf-8")
@@ -220,5 +211,5 @@ def _whatsapp_chunk(job) -> dict:
             e = decode_error(path, data, err)
             return {"error": e.message, "line": first_line - 1 + e.line}
         raise
-    return {"read": builder.count, "kinds": dict(kinds), "skipped": dict(report.skipped),
-            "warnings": report.warnings}
+    report.read = builder.count
+    return report.to_dict()

@@ -31,6 +31,15 @@ class ParseReport:
             where = f"{path}:{line}" if line is not None else f"{path}"
             self.warnings.append(f"{where}: {message}")
 
+    def absorb(self, part: dict) -> None:
+        """Add another report's counts (a parse worker's `to_dict()`), warnings under the same cap."""
+        self.read += part["read"]
+        self.kinds.update(part["kinds"])
+        self.kept = sum(self.kinds.values())
+        self.skipped.update(part["skipped"])
+        self.warnings_total += part["warnings_total"]
+        self.warnings += part["warnings"][: MAX_WARNINGS - len(self.warnings)]
+
     def balanced(self) -> bool:
         return self.read == self.kept + sum(self.skipped.values())
 

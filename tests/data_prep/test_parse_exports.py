@@ -37,3 +37,19 @@ def test_chunks_start_on_headers(tmp_path):
     assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
     for start, end, line in bounds:
         assert data[start:].startswith(b"1/") and data[:start].count(b"\n") + 1 == line
+
+
+def test_worker_reports_merge_with_the_warning_cap():
+    from data_prep.report import MAX_WARNINGS, ParseReport
+
+    total = ParseReport()
+    for _ in range(2):
+        part = ParseReport()
+        part.read = 10
+        part.kinds["text"] = 9
+        part.skip("empty")
+        for i in range(150):
+            part.warn("chat.txt", i, "odd line")
+        total.absorb(part.to_dict())
+    assert (total.read, total.kept, total.skipped["empty"]) == (20, 18, 2) and total.balanced()
+    assert total.warnings_total == 300 and len(total.warnings) == MAX_WARNINGS
