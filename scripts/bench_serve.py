@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -87,14 +86,13 @@ def main() -> None:
     import openai
 
     from serve import Server, plan_server
+    from serve.launcher import free_port
 
     prompts = prompts_from(run, args.requests)
     (ROOT / "bench_out").mkdir(exist_ok=True)
     rates = {}
     for merged in (False, True):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         plan = plan_server([f"clone={run}"], port=port, merged=merged)
         mode = "merged" if merged else "lora"
         with Server(plan, log_path=ROOT / "bench_out" / f"bench_serve_vllm_{mode}.log") as server:

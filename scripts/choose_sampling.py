@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -59,13 +58,12 @@ def main() -> None:
 
     from clonekit.repetition import is_degenerate, normalize
     from serve import Server, plan_server
+    from serve.launcher import free_port
 
     run = Path(args.run)
     ctx = contexts(run, args.contexts)
     real_median = statistics.median(len(r.split()) for _, r in ctx)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     plan = plan_server([f"clone={run}"], port=port)
     (ROOT / "bench_out").mkdir(exist_ok=True)
     rows = []

@@ -86,6 +86,13 @@ def lora_rank_for(adapters: list[Adapter]) -> int:
                         "retrain with a smaller `lora.r`")
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for tests, benchmarks and scripts)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def check_port(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from clonekit.errors import ClonekitError
-from serve.launcher import lora_rank_for, parse_adapter_args, plan_server, Adapter
+from serve.launcher import Adapter, free_port, lora_rank_for, parse_adapter_args, plan_server
 
 
 def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template="T"):
@@ -21,12 +21,6 @@ def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template
     (run / "adapter_model.safetensors").write_bytes(b"x")
     (run / "chat_template.jinja").write_text(template)
     return run
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_plan_builds_vllms_command(tmp_path):

@@ -3,7 +3,6 @@ adapter, used through the openai client, and stopped with Ctrl-C (SIGINT)."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,12 @@ from clonekit.config import PrepConfig, TrainConfig
 from data_prep.build import build_datasets
 from data_prep.parse import parse_exports
 from data_prep.sample import write_sample
+from serve.launcher import free_port
 from train import train
 from train.tiny import make_tiny_model
 
 pytestmark = pytest.mark.slow
 KEY = "test-key-123"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module", params=["lora", "merged"])
