@@ -55,5 +55,5 @@ def strip_name_prefix(text: str, names: list[str]) -> str:
 
 
 def bubbles(text: str) -> list[str]:
-    """One message per non-empty line, as people send them."""
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    """One message per non-empty line, as people send them (any line break counts: \\r, U+2028, ...)."""
+    return [line.strip() for line in text.splitlines() if line.strip()]

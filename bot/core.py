@@ -13,6 +13,8 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +32,8 @@ class Channel:
     log: ChannelLog
     debounce: Debouncer
     guard: LoopGuard
-    task: asyncio.Task | None = None
+    task: asyncio.Task | None = None  # the pending answer: waiting for quiet, generating, or sending
+    sending: bool = False  # bubbles are going out: a new message no longer cancels this answer
 
 
 @dataclass
@@ -95,8 +98,8 @@ class CloneChat:
         generation = ch.debounce.generation
         text, problem = "", "empty"
         for attempt in range(self.cfg.loop_retries + 1):
-            if attempt == self.cfg.loop_retries and attempt > 0:
-                ch.log.trim(max(2, len(ch.log.turns) // 2))  # last try: less of the stuck context
+            if attempt:  # the clone's own stuck replies in the log feed the loop: keep less of it each try
+                ch.log.trim(2 if attempt == self.cfg.loop_retries else max(2, len(ch.log.turns) // 2))
             raw = await self._complete(ch.log.messages(self.identity.system_prompt), attempt)
             if raw is None:
                 ch.debounce.answered()
@@ -125,9 +128,9 @@ class CloneChat:
         import openai
 
         extra = {}
-        if attempt:  # escalate against loops; the first attempt uses the served defaults
-            extra = {"frequency_penalty": min(2.0, 0.6 + 0.5 * attempt), "presence_penalty": min(2.0, 0.4 * attempt),
-                     "temperature": min(1.3, 0.8 + 0.15 * attempt)}
+        if attempt:  # escalate against loops with penalties only; the first attempt uses the served defaults.
+            # Not temperature: a hotter retry of a 135M clone drifts into gibberish (seen in the goad check).
+            extra = {"frequency_penalty": min(2.0, 0.6 + 0.6 * attempt), "presence_penalty": min(2.0, 0.5 * attempt)}
         for retry in range(self.cfg.max_retries + 1):
             try:
                 r = await self.client.chat.completions.create(model=self.cfg.model, messages=messages,
@@ -151,6 +154,42 @@ class CloneChat:
 
     def typing_delay(self, bubble: str) -> float:
         return min(self.cfg.max_typing_seconds, len(bubble) * self.cfg.typing_seconds_per_char)
+
+    def schedule(self, channel: str, send: Send, typing: Typing = None) -> asyncio.Task:
+        """After a human message: (re)start the channel's pending answer. A message that arrives while the
+        answer waits or is generated cancels it and starts the wait again; one being sent is left to finish."""
+        ch = self.channel(channel)
+        if ch.task and not ch.task.done() and not ch.sending:
+            ch.task.cancel()
+            self.events["answer_restarted"] += 1
+        ch.task = asyncio.create_task(self._answer_when_due(channel, send, typing or _no_typing))
+        return ch.task
+
+    async def _answer_when_due(self, channel: str, send: Send, typing: Typing) -> None:
+        ch = self.channel(channel)
+        while (wait := ch.debounce.wait_seconds(self.clock())) is not None and wait > 0:
+            await asyncio.sleep(wait)
+        if not ch.debounce.due(self.clock()):
+            return  # nothing calls for an answer (mode mention/probability)
+        async with typing():
+            parts = await self.reply(channel)
+        ch.sending = True
+        try:
+            for bubble in parts:
+                async with typing():
+                    await asyncio.sleep(self.typing_delay(bubble))
+                await send(bubble)
+        finally:
+            ch.sending = False
+
+
+Send = Callable[[str], Awaitable[None]]
+Typing = Callable[[], AbstractAsyncContextManager] | None
+
+
+@asynccontextmanager
+async def _no_typing():
+    yield
 
 
 def _dedupe_lines(text: str) -> str:

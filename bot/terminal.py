@@ -56,12 +56,8 @@ async def run_interactive(chat: CloneChat, speaker: str) -> None:
     print(f"chatting with {name} ({chat.cfg.model} at {chat.cfg.base_url}); you are {speaker}. "
           "/as NAME switches speaker, /reset, /quit", flush=True)
 
-    async def answer_later():
-        while (wait := ch.debounce.wait_seconds(chat.clock())) is not None and wait > 0:
-            await asyncio.sleep(wait)
-        for bubble in await chat.reply(CHANNEL):
-            await asyncio.sleep(chat.typing_delay(bubble))
-            print(f"\n  {name}: {bubble}", flush=True)
+    async def show(bubble: str) -> None:
+        print(f"\n  {name}: {bubble}", flush=True)
 
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
@@ -80,9 +76,10 @@ async def run_interactive(chat: CloneChat, speaker: str) -> None:
             continue
         if not line:
             continue
-        if ch.task and not ch.task.done():
-            ch.task.cancel()  # a new message restarts the wait (and drops a reply in progress)
         chat.heard(CHANNEL, speaker, line, mentioned=name.lower() in line.lower())
-        ch.task = asyncio.create_task(answer_later())
+        chat.schedule(CHANNEL, show)  # a new line restarts the wait (and drops a reply in progress)
     if ch.task and not ch.task.done():
-        ch.task.cancel()
+        if line:  # /quit: leave now
+            ch.task.cancel()
+        else:  # end of input (piped lines): let the clone answer the last of them
+            await ch.task

@@ -333,6 +333,80 @@ def chat(
         err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
 
 
+@app.command("discord")
+@user_errors
+def discord_cmd(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields (see configs/bot.yaml)."),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
+    model: Optional[str] = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
+    adapter: Optional[Path] = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
+    channel: Optional[list[str]] = typer.Option(None, "--channel", help="Allowed channel id or name (repeatable; replaces the config's list)."),
+    store: Optional[Path] = typer.Option(None, help="SQLite file for opt-in conversation logging (`!consent on` per channel)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every event, not only warnings."),
+):
+    """Run the clone as a Discord bot in allow-listed channels. The token comes from $DISCORD_TOKEN; enable the
+    Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off."""
+    import logging
+
+    from bot.core import CloneChat
+    from bot.discord_bot import CloneBot, read_token
+    from bot.store import ConversationStore
+    from clonekit.config import BotConfig, load_config
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s [%(levelname)s %(name)s] %(message)s")
+    cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
+                      store=str(store) if store else None)
+    if channel:
+        cfg.discord.channels = list(channel)
+    token = read_token(cfg.discord)
+    db = ConversationStore(cfg.store) if cfg.store else None
+    bot = CloneBot(CloneChat(cfg), cfg.discord, db)
+    console.print(f"Discord bot for {bot.chat.identity.clone_name} ({cfg.model} at {cfg.base_url}); channels: "
+                  f"{', '.join(str(c) for c in cfg.discord.channels)}; logging: {cfg.store or 'off'}", highlight=False)
+    import aiohttp
+    import discord as discord_py
+
+    try:
+        bot.run(token, log_handler=None)
+    except discord_py.LoginFailure:
+        raise ClonekitError(f"Discord refused the token in ${cfg.discord.token_env} (reset it in the Developer Portal)") from None
+    except discord_py.PrivilegedIntentsRequired:
+        raise ClonekitError("Discord refused the Message Content intent: turn on \"Message Content Intent\" under "
+                            "Bot in the Developer Portal") from None
+    except aiohttp.ClientConnectorError as e:
+        raise ClonekitError(f"cannot reach Discord: {e}") from None
+    finally:
+        if db:
+            db.close()
+
+
+@app.command()
+@user_errors
+def conversations(
+    store: Path = typer.Argument(..., help="The bot's SQLite conversation store."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write consenting channels' messages as messages.jsonl (input of `clonekit prep build`)."),
+    channel: Optional[str] = typer.Option(None, help="Only this channel id."),
+):
+    """Show what the bot's conversation store holds (per channel: consent, messages), or export it for retraining.
+    The clone's own replies are exported as bot messages, so `prep build` never trains on them."""
+    from bot.store import ConversationStore
+
+    if not store.exists():
+        raise ClonekitError("store not found", store)
+    db = ConversationStore(store)
+    try:
+        table = Table("channel", "consent", "messages", "changed by", "changed at")
+        for ch, granted, by, at in db.db.execute("SELECT channel, granted, changed_by, changed_at FROM consent"):
+            table.add_row(ch, "on" if granted else "off", str(db.count(ch)), by, at)
+        console.print(table)
+        if out:
+            n = db.export_messages(out, channel)
+            console.print(f"wrote {n} messages to {out}; next: clonekit prep build {out} --target NAME -o DIR")
+    finally:
+        db.close()
+
+
 def main() -> None:
     app()
 

@@ -133,6 +133,15 @@ class TrainConfig(StrictModel):
         return self
 
 
+class DiscordSettings(StrictModel):
+    """`clonekit discord`: the Discord front end of the bot."""
+
+    token_env: str = "DISCORD_TOKEN"  # the bot token is read from this environment variable (never from YAML)
+    channels: list[int | str] = []  # allow-list: channel ids or names; the bot reads and writes nowhere else
+    command_prefix: str = "!"  # !reset, !status, !consent
+    profile: str | None = None  # presence text; default "AI clone of NAME (clonekit), not a person"
+
+
 class BotConfig(StrictModel):
     """The bot core (Discord and terminal): which endpoint, how to talk, when to answer."""
 
@@ -152,3 +161,5 @@ class BotConfig(StrictModel):
     timeout_seconds: float = Field(60.0, gt=0)
     max_retries: int = Field(4, ge=0)  # transport retries (timeouts, 429, 5xx) with exponential backoff
     loop_retries: int = Field(2, ge=0)  # new attempts when a reply loops or repeats a recent one
+    store: str | None = None  # SQLite file for opt-in conversation logging (per-channel consent); None = off
+    discord: DiscordSettings = DiscordSettings()

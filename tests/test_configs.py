@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from clonekit.config import PrepConfig, TrainConfig, load_config
+from clonekit.config import BotConfig, PrepConfig, TrainConfig, load_config
 
 CONFIGS_DIR = Path(__file__).parent.parent / "configs"
 CONFIGS = sorted(CONFIGS_DIR.rglob("*.yaml"))
@@ -15,6 +15,8 @@ def model_for(path: Path):
         return "accelerate"
     if path.stem == "prep":
         return PrepConfig
+    if path.stem == "bot":
+        return BotConfig
     if path.stem == "cpu-demo" or path.stem.startswith("gpu-"):
         return TrainConfig
     return None

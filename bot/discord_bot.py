@@ -1,0 +1,152 @@
+"""The Discord front end: the client core (bot/core.py) behind a discord.py bot.
+
+Intents: `guilds`, `guild_messages` and the privileged `message_content` (turn on "Message Content Intent" under
+Bot in the Discord Developer Portal, or the bot sees empty messages). Nothing else: no members, no presences.
+
+The bot reads and writes only in allow-listed channels, ignores every bot (itself included), waits for a quiet
+window before answering (a new message restarts the wait), shows the typing indicator and sends a reply as one
+message per line. Commands (in allowed channels): `!reset` clears the channel's log, `!status` shows model,
+endpoint and counters, `!consent on|off` turns conversation logging for the channel on or off (on needs the
+Manage Channels permission; anyone may turn it off, which also deletes what was logged there).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import discord
+from discord.ext import commands
+
+from bot.core import CloneChat
+from bot.store import ConversationStore
+from clonekit.config import DiscordSettings
+from clonekit.errors import ClonekitError
+
+log = logging.getLogger("clonekit.bot.discord")
+
+
+def intents() -> discord.Intents:
+    out = discord.Intents.none()
+    out.guilds = True
+    out.guild_messages = True
+    out.message_content = True  # privileged: enable it in the Developer Portal
+    return out
+
+
+def read_token(settings: DiscordSettings) -> str:
+    token = os.environ.get(settings.token_env, "").strip()
+    if not token:
+        raise ClonekitError(f"no Discord bot token: set ${settings.token_env} (Developer Portal -> your application "
+                            "-> Bot -> Reset Token), and enable the Message Content Intent there")
+    return token
+
+
+def profile_text(chat: CloneChat, settings: DiscordSettings) -> str:
+    return settings.profile or f"AI clone of {chat.identity.clone_name} (clonekit), not a person"
+
+
+class CloneBot(commands.Bot):
+    def __init__(self, chat: CloneChat, settings: DiscordSettings, store: ConversationStore | None = None):
+        if not settings.channels:
+            raise ClonekitError("no channels allowed: list channel ids or names under discord.channels in the "
+                                "config (or pass --channel); the bot reads and writes nowhere else")
+        self.profile = discord.CustomActivity(name=profile_text(chat, settings))  # shown under the bot's name
+        super().__init__(command_prefix=settings.command_prefix, intents=intents(), help_command=None,
+                         activity=self.profile)
+        self.chat = chat
+        self.settings = settings
+        self.store = store
+        self.allowed = {str(c) for c in settings.channels}
+        self.add_command(reset)
+        self.add_command(status)
+        self.add_command(consent)
+
+    def is_allowed(self, channel) -> bool:
+        return str(channel.id) in self.allowed or getattr(channel, "name", None) in self.allowed
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s; answering in %s", self.user, ", ".join(sorted(self.allowed)))
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot:  # other bots and the clone itself
+            return
+        if not self.is_allowed(message.channel):
+            return
+        if message.content.startswith(self.settings.command_prefix):
+            await self.process_commands(message)
+            return
+        text = message.clean_content.strip()
+        if message.attachments:
+            text = (text + "\n<media>").strip() if text else "<media>"  # as prep renders media
+        if not text:
+            return
+        key = str(message.channel.id)
+        speaker = message.author.display_name
+        if self.store:
+            self.store.record(key, speaker, str(message.author.id), text)
+        name = self.chat.identity.clone_name
+        mentioned = (self.user is not None and self.user in message.mentions) or name.lower() in text.lower()
+        self.chat.heard(key, speaker, text, mentioned=mentioned)
+        channel = message.channel
+
+        async def send(bubble: str) -> None:
+            await channel.send(bubble)
+            if self.store:
+                self.store.record(key, name, str(self.user.id if self.user else "clone"), bubble, is_clone=True)
+
+        self.chat.schedule(key, send, channel.typing)
+
+
+def _bot(ctx: commands.Context) -> CloneBot:
+    return ctx.bot  # type: ignore[return-value]
+
+
+@commands.command()
+async def reset(ctx: commands.Context) -> None:
+    """Clear this channel's conversation log."""
+    _bot(ctx).chat.reset(str(ctx.channel.id))
+    await ctx.send("(conversation log cleared)")
+
+
+@commands.command()
+async def status(ctx: commands.Context) -> None:
+    """Model, endpoint, this channel's log and consent, and the counters."""
+    b = _bot(ctx)
+    key = str(ctx.channel.id)
+    ch = b.chat.channel(key)
+    events = ", ".join(f"{k} {v}" for k, v in sorted(b.chat.events.items())) or "none yet"
+    logging_state = "off (no store configured)"
+    if b.store:
+        logging_state = f"consent {'on' if b.store.has_consent(key) else 'off'}, {b.store.count(key)} messages stored"
+    await ctx.send(f"{profile_text(b.chat, b.settings)}\n"
+                   f"model: {b.chat.cfg.model} at {b.chat.cfg.base_url}\n"
+                   f"this channel: {len(ch.log.turns)} turns in the log; mode {b.chat.cfg.mode}, "
+                   f"quiet window {b.chat.cfg.quiet_seconds:g} s; logging {logging_state}\n"
+                   f"events: {events}")
+
+
+@commands.command()
+async def consent(ctx: commands.Context, choice: str = "") -> None:
+    """`!consent on|off`: log this channel's conversation for retraining, or stop and delete it."""
+    b = _bot(ctx)
+    if b.store is None:
+        await ctx.send("conversation logging is not configured for this bot (no store)")
+        return
+    key = str(ctx.channel.id)
+    who = f"{ctx.author.display_name} ({ctx.author.id})"
+    if choice == "on":
+        if not ctx.channel.permissions_for(ctx.author).manage_channels:
+            await ctx.send("turning logging on needs the Manage Channels permission")
+            return
+        b.store.set_consent(key, True, who)
+        log.info("channel %s: logging turned on by %s", key, who)
+        await ctx.send("logging this channel's messages for retraining the clone (`!consent off` stops it and "
+                       "deletes them)")
+    elif choice == "off":
+        deleted = b.store.set_consent(key, False, who)
+        log.info("channel %s: logging turned off by %s, %d messages deleted", key, who, deleted)
+        await ctx.send(f"logging off; {deleted} stored messages of this channel deleted")
+    else:
+        state = "on" if b.store.has_consent(key) else "off"
+        await ctx.send(f"logging is {state} here; `!consent on` or `!consent off`")

