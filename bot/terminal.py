@@ -34,18 +34,24 @@ def read_script(path: Path) -> list[tuple[str, str] | None]:
     return steps
 
 
-async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0) -> None:
+async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0) -> list[str]:
+    """Play the script; returns the clone's replies as sent (bubbles joined with newlines)."""
     name = chat.identity.clone_name
+    replies = []
     for step in steps:
         if step is None:
             if quiet:
                 await asyncio.sleep(quiet)
-            for bubble in await chat.reply(CHANNEL):
+            parts = await chat.reply(CHANNEL)
+            for bubble in parts:
                 print(f"{name}: {bubble}", file=out, flush=True)
+            if parts:
+                replies.append("\n".join(parts))
         else:
             speaker, text = step
             chat.heard(CHANNEL, speaker, text, mentioned=name.lower() in text.lower())
             print(f"{speaker}: {text}", file=out, flush=True)
+    return replies
 
 
 async def run_interactive(chat: CloneChat, speaker: str) -> None:

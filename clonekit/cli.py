@@ -311,6 +311,8 @@ def chat(
     quiet: Optional[float] = typer.Option(None, help="Quiet window in seconds before the clone answers (default 25; 0 in scripts)."),
     speaker: str = typer.Option("me", "--as", help="Who you are in the chat (switch with /as NAME)."),
     name: Optional[str] = typer.Option(None, help="The clone's name (default: the adapter's target)."),
+    loop_check: bool = typer.Option(False, help="With --script: summarize the clone's replies and exit 1 if one "
+                                                "reply was sent three or more times in a row."),
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
     (or the config's api_key_env)."""
@@ -320,17 +322,26 @@ def chat(
     from bot.core import CloneChat
     from bot.terminal import read_script, run_interactive, run_script
     from clonekit.config import BotConfig, load_config
+    from clonekit.repetition import longest_run, normalize
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
     cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
                       quiet_seconds=quiet if quiet is not None else (0.0 if script else None), clone_name=name)
     core = CloneChat(cfg)
+    replies = None
     if script:
-        asyncio.run(run_script(core, read_script(script), quiet=cfg.quiet_seconds))
+        replies = asyncio.run(run_script(core, read_script(script), quiet=cfg.quiet_seconds))
     else:
         asyncio.run(run_interactive(core, speaker))
     if core.events:
         err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
+    if loop_check and replies is not None:
+        norm = [normalize(r) for r in replies]
+        longest = longest_run(norm)
+        err_console.print(f"loop check: {len(replies)} replies, {len(set(norm))} distinct, the same reply at most "
+                          f"{longest} times in a row: {'ok' if longest < 3 else 'LOOP'}", highlight=False)
+        if longest >= 3:
+            raise typer.Exit(1)
 
 
 @app.command("discord")

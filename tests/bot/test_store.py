@@ -29,3 +29,21 @@ def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "ds" / "train.jsonl").read_text().splitlines()]
     assistant = [m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"]
     assert "tamam abi" not in " ".join(assistant) and "saat kaçta?" in assistant
+
+
+def test_conversations_command_lists_and_exports(tmp_path):
+    from typer.testing import CliRunner
+
+    from clonekit.cli import app
+
+    db = ConversationStore(tmp_path / "c.sqlite")
+    db.set_consent("123", True, "Maya (1)")
+    db.record("123", "Maya", "1", "pizza?")
+    db.set_consent("456", False, "Oliver (3)")
+    db.close()
+    r = CliRunner().invoke(app, ["conversations", str(tmp_path / "c.sqlite"), "-o", str(tmp_path / "m.jsonl")])
+    assert r.exit_code == 0, r.output
+    assert "123" in r.output and "456" in r.output and "wrote 1 messages" in r.output
+    assert json.loads((tmp_path / "m.jsonl").read_text())["text"] == "pizza?"
+    r = CliRunner().invoke(app, ["conversations", str(tmp_path / "missing.sqlite")])
+    assert r.exit_code == 2 and "store not found" in r.output
