@@ -7,6 +7,8 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from clonekit.chat import render_turns
+
 
 @dataclass
 class Turn:
@@ -37,13 +39,7 @@ class ChannelLog:
         self.turns.clear()
 
     def messages(self, system_prompt: str | None) -> list[dict]:
-        out = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        for t in self.turns:
-            if t.is_clone:
-                out.append({"role": "assistant", "content": t.text})
-            else:
-                out.append({"role": "user", "name": t.speaker, "content": t.text})
-        return out
+        return render_turns(((t.speaker, t.text, t.is_clone) for t in self.turns), system_prompt)
 
 
 def strip_name_prefix(text: str, names: list[str]) -> str:

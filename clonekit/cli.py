@@ -418,6 +418,55 @@ def conversations(
         db.close()
 
 
+@app.command()
+@user_errors
+def compare(
+    data: Path = typer.Option(..., "--data", help="Dataset dir from `clonekit prep build` (its held-out sessions are asked)."),
+    endpoint: list[str] = typer.Option(..., "--endpoint", "-e", help="NAME=BASE_URL,MODEL[,KEY_ENV] (repeatable), e.g. clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini-...,OPENAI_API_KEY"),
+    out: Path = typer.Option(..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Ask at most N held-out turns (spread over the sessions)."),
+    adapter: list[str] = typer.Option([], "--adapter", help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the base). Repeatable."),
+    selfplay_chats: int = typer.Option(8, min=0, help="Self-play chats per endpoint for loop_rate."),
+    selfplay_turns: int = typer.Option(8, min=1, help="Clone turns per self-play chat."),
+    max_tokens: int = typer.Option(64, min=1, help="Max new tokens per reply."),
+    temperature: Optional[float] = typer.Option(None, help="Same temperature for every endpoint (default: each endpoint's own)."),
+    concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
+    ab: Optional[str] = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
+):
+    """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
+    relevance, repetition, loop_rate from self-play, latency and tokens/s, held-out loss; real replies are the
+    reference. Writes report.json, report.md, report.html with plots, and a blind A/B sheet."""
+    from compare.endpoints import parse_endpoint
+    from compare.report import markdown_table, write_report
+    from compare.run import CompareSettings, run_compare
+
+    endpoints = [parse_endpoint(e) for e in endpoint]
+    names = [e.name for e in endpoints]
+    if len(set(names)) != len(names):
+        raise ClonekitError(f"endpoint names must differ: {names}")
+    adapters = {}
+    for a in adapter:
+        name, sep, run = a.partition("=")
+        if not sep or name not in names:
+            raise ClonekitError(f"--adapter {a!r}: expected NAME=RUN with NAME one of the endpoints {names}")
+        adapters[name] = run
+    if ab is not None and ab not in names:
+        raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
+    settings = CompareSettings(limit=limit, max_tokens=max_tokens, temperature=temperature, concurrency=concurrency,
+                               selfplay_chats=selfplay_chats, selfplay_turns=selfplay_turns, adapters=adapters)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+        def progress(description: str, total: int):
+            task = bar.add_task(description, total=total)
+            return lambda: bar.advance(task)
+
+        report, held, replies = run_compare(data, endpoints, settings, log=lambda m: bar.console.print(m, highlight=False),
+                                            progress=progress)
+    write_report(report, held, replies, out, ab_endpoint=ab)
+    console.print(markdown_table(report), highlight=False, soft_wrap=True)
+    console.print(f"report: {out / 'report.html'} (and report.md, report.json, replies.jsonl, ab_sheet.md + ab_key.json)")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,67 @@
+"""What compare asks: every target turn of the held-out sessions, with the conversation before it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clonekit.errors import ClonekitError
+from clonekit.jsonl import iter_jsonl
+
+Turn = tuple[str, str, bool]  # (speaker, text, is_target)
+
+
+@dataclass
+class Case:
+    id: str  # "session:turn"
+    context: list[Turn]  # the turns before the reply (at most history_turns)
+    reply: str  # what the person really wrote
+
+
+@dataclass
+class HeldOut:
+    target: str
+    system_prompt: str
+    cases: list[Case]
+    train_turns: list[tuple[str, str]] = field(default_factory=list)  # (speaker, text) of the train split
+    partner_scripts: list[list[tuple[str, str]]] = field(default_factory=list)  # others' turns per session
+
+
+def _turn_text(turn: dict) -> str:
+    return "\n".join(turn["messages"]).strip()
+
+
+def _is_media(text: str) -> bool:
+    return not text or all(line.strip() == "<media>" for line in text.splitlines())
+
+
+def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: int = 20) -> HeldOut:
+    data = Path(data_dir)
+    manifest_path, sessions_path = data / "manifest.json", data / "sessions.jsonl"
+    for p in (manifest_path, sessions_path):
+        if not p.exists():
+            raise ClonekitError(f"not a dataset directory (no {p.name}): run `clonekit prep build` first", data)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    cases: list[Case] = []
+    train_turns: list[tuple[str, str]] = []
+    scripts: list[list[tuple[str, str]]] = []
+    train_scripts: list[list[tuple[str, str]]] = []
+    for lineno, session in iter_jsonl(sessions_path, "sessions.jsonl from `clonekit prep build`"):
+        turns = [(t["name"], _turn_text(t), bool(t["target"])) for t in session["turns"]]
+        if session["split"] == "train":
+            train_turns += [(name, text) for name, text, _ in turns if not _is_media(text)]
+        others = [(name, text) for name, text, is_target in turns if not is_target and not _is_media(text)]
+        if len(others) >= 2:  # self-play partners: held-out sessions first, then training ones
+            (scripts if session["split"] == "valid" else train_scripts).append(others)
+        if session["split"] == "valid":
+            for i, (name, text, is_target) in enumerate(turns):
+                if is_target and i > 0 and not _is_media(text):
+                    cases.append(Case(f"{lineno}:{i}", turns[max(0, i - history_turns):i], text))
+    if not cases:
+        raise ClonekitError("no held-out target turns: the dataset's valid split is empty "
+                            "(build it with a valid_fraction > 0)", sessions_path)
+    if limit and len(cases) > limit:  # spread over all held-out sessions, not only the first ones
+        step = len(cases) / limit
+        cases = [cases[int(i * step)] for i in range(limit)]
+    return HeldOut(manifest["target"], manifest["system_prompt"], cases, train_turns, scripts + train_scripts)

@@ -1,0 +1,200 @@
+"""The report: report.json (metrics), replies.jsonl and selfplay.jsonl (what was said), report.md and
+report.html (table, plots, side-by-side samples), and a blind A/B sheet with its key in a separate file."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import random
+from pathlib import Path
+
+from compare.cases import HeldOut
+from compare.lexical import words
+
+# (key, label, better): the table's rows; better = "high" / "low" / "ref" (closest to the real replies)
+METRICS = [
+    ("style_target_prob", "style: P(target) (classifier)", "high"),
+    ("style_top1_rate", "style: classified as target", "high"),
+    ("lexical_distance", "lexical distance to target", "low"),
+    ("length_distance_words", "length distance (words, W1)", "low"),
+    ("relevance", "relevance to context (cosine)", "ref"),
+    ("distinct_2", "distinct-2", "ref"),
+    ("self_repetition", "self-repetition", "low"),
+    ("degenerate_rate", "degenerate replies", "low"),
+    ("loop_rate", "loop_rate (self-play)", "low"),
+    ("heldout_perplexity", "held-out perplexity", "low"),
+    ("latency_median_s", "latency median (s)", "low"),
+    ("tokens_per_s", "tokens/s", "high"),
+    ("errors", "failed requests", "low"),
+]
+PLOTTED = ["style_target_prob", "lexical_distance", "relevance", "distinct_2", "degenerate_rate", "loop_rate",
+           "latency_median_s", "tokens_per_s"]
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}"
+    return str(v)
+
+
+def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    names = list(report["endpoints"])
+    header = ["metric", "real replies"] + names
+    rows = []
+    for key, label, _ in METRICS:
+        values = [report["endpoints"][n].get(key) for n in names]
+        if all(v is None for v in values):
+            continue
+        rows.append([label, _fmt(report["reference"].get(key))] + [_fmt(v) for v in values])
+    return header, rows
+
+
+def markdown_table(report: dict) -> str:
+    header, rows = table_rows(report)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["endpoints"])
+    keys = [k for k in PLOTTED if any(report["endpoints"][n].get(k) is not None for n in names)]
+    cols = 4
+    rows = math.ceil(len(keys) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, key in zip(axes.flat, keys):
+        labels, values, cs = [], [], []
+        ref = report["reference"].get(key)
+        if ref is not None:
+            labels.append("real")
+            values.append(ref)
+            cs.append("0.6")
+        for i, n in enumerate(names):
+            labels.append(n)
+            values.append(report["endpoints"][n].get(key) or 0.0)
+            cs.append(colors[i % len(colors)])
+        ax.bar(labels, values, color=cs)
+        ax.set_title(key, fontsize=10)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    bars = out / "metrics.png"
+    fig.savefig(bars, dpi=90)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    series = {"real": [c.reply for c in held.cases], **replies}
+    top = max(1, max((len(words(t)) for ts in series.values() for t in ts), default=1))
+    bins = list(range(0, min(top, 60) + 2, max(1, min(top, 60) // 20)))
+    for i, (n, ts) in enumerate(series.items()):
+        ax.hist([min(len(words(t)), bins[-1]) for t in ts], bins=bins, histtype="step", linewidth=1.8,
+                label=n, color="0.4" if n == "real" else colors[(i - 1) % len(colors)])
+    ax.set_xlabel("words per reply")
+    ax.set_ylabel("replies")
+    ax.legend()
+    ax.set_title("reply length")
+    fig.tight_layout()
+    hist = out / "lengths.png"
+    fig.savefig(hist, dpi=90)
+    plt.close(fig)
+    return [bars, hist]
+
+
+def ab_sheet(held: HeldOut, replies: dict[str, list[str]], endpoint: str, out: Path, items: int = 20,
+             seed: int = 0) -> None:
+    """For a human test: each item shows the context and two replies, one real and one from `endpoint`, in a
+    random order. The key (which is which) goes to ab_key.json, apart from the sheet."""
+    rng = random.Random(seed)
+    chosen = [i for i, t in enumerate(replies[endpoint]) if t.strip()]
+    rng.shuffle(chosen)
+    chosen = sorted(chosen[:items])
+    lines = [f"# Blind test: which reply did {held.target} really write?", "",
+             "For each item, read the conversation and mark A or B. Do not open ab_key.json until you are done.", ""]
+    key = {"endpoint": endpoint, "items": {}}
+    for n, i in enumerate(chosen, 1):
+        case = held.cases[i]
+        pair = [("real", case.reply), (endpoint, replies[endpoint][i])]
+        rng.shuffle(pair)
+        key["items"][str(n)] = {"case": case.id, "A": pair[0][0], "B": pair[1][0]}
+        lines.append(f"## {n}")
+        lines += [f"> **{s if not t else held.target}:** {x}".replace("\n", " / ") for s, x, t in case.context[-6:]]
+        lines += ["", f"- **A:** {pair[0][1]}".replace("\n", " / "), f"- **B:** {pair[1][1]}".replace("\n", " / "),
+                  "", "Real one: A / B", ""]
+    (out / "ab_sheet.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / "ab_key.json").write_text(json.dumps(key, indent=2), encoding="utf-8")
+
+
+def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out_dir: str | Path,
+                 ab_endpoint: str | None = None, samples: int = 12) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    transcripts = {n: r.pop("selfplay_transcripts", []) for n, r in report["endpoints"].items()}
+    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    with open(out / "replies.jsonl", "w", encoding="utf-8") as f:
+        for i, case in enumerate(held.cases):
+            f.write(json.dumps({"case": case.id, "context": [{"speaker": s, "text": t} for s, t, _ in case.context],
+                                "real": case.reply, "replies": {n: r[i] for n, r in replies.items()}},
+                               ensure_ascii=False) + "\n")
+    with open(out / "selfplay.jsonl", "w", encoding="utf-8") as f:
+        for n, chats in transcripts.items():
+            for j, chat in enumerate(chats):
+                f.write(json.dumps({"endpoint": n, "chat": j, "replies": chat}, ensure_ascii=False) + "\n")
+    images = plots(report, replies, held, out)
+    ab_sheet(held, replies, ab_endpoint or next(iter(replies)), out)
+
+    names = list(replies)
+    step = max(1, len(held.cases) // samples)
+    picked = list(range(0, len(held.cases), step))[:samples]
+    md = [f"# clonekit compare: {held.target}", "",
+          f"{report['cases']} held-out turns from `{report['data']}`; real replies are the reference column. "
+          "Style = an authorship classifier (char n-gram TF-IDF + logistic regression) trained on the training split "
+          "of every speaker; loop_rate = share of self-play chats with 3+ near-identical consecutive replies.", "",
+          markdown_table(report), "", "![metrics](metrics.png)", "", "![lengths](lengths.png)", "",
+          "## Samples", ""]
+    for i in picked:
+        case = held.cases[i]
+        md.append(f"**{case.id}** " + " / ".join(f"{s}: {t}" for s, t, _ in case.context[-3:]).replace("\n", " "))
+        md.append("")
+        md.append(f"- real: {case.reply}".replace("\n", " / "))
+        md += [f"- {n}: {replies[n][i]}".replace("\n", " / ") for n in names]
+        md.append("")
+    md.append("Blind A/B sheet for a human test: `ab_sheet.md` (key: `ab_key.json`).")
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+
+    header, rows = table_rows(report)
+    esc = html.escape
+    imgs = "".join(f'<img alt="{p.stem}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+                   for p in images)
+    trs = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    sample_rows = []
+    for i in picked:
+        case = held.cases[i]
+        ctx = "<br>".join(f"<b>{esc(s if not t else held.target)}:</b> {esc(x)}" for s, x, t in case.context[-3:])
+        cells = "".join(f"<td>{esc(replies[n][i])}</td>" for n in names)
+        sample_rows.append(f"<tr><td class=ctx>{ctx}</td><td>{esc(case.reply)}</td>{cells}</tr>")
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>clonekit compare: {esc(held.target)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;white-space:pre-wrap}}th{{background:#f3f3f3}}
+td.ctx{{color:#555;font-size:90%}}img{{max-width:100%;display:block;margin:1em 0}}</style></head><body>
+<h1>clonekit compare: {esc(held.target)}</h1>
+<p>{report['cases']} held-out turns from <code>{esc(report['data'])}</code>. Real replies are the reference column.
+Style: authorship classifier (char n-gram TF-IDF + logistic regression) over every speaker's training turns.
+loop_rate: share of self-play chats with three or more near-identical consecutive clone replies.</p>
+<table><tr>{''.join(f'<th>{esc(h)}</th>' for h in header)}</tr>{trs}</table>{imgs}
+<h2>Samples</h2><table><tr><th>context</th><th>real</th>{''.join(f'<th>{esc(n)}</th>' for n in names)}</tr>
+{''.join(sample_rows)}</table>
+<p>Blind A/B sheet for a human test: <code>ab_sheet.md</code>; its key is in <code>ab_key.json</code>.</p>
+</body></html>"""
+    (out / "report.html").write_text(doc, encoding="utf-8")
+    return out

@@ -1,0 +1,49 @@
+"""Held-out loss on the target's turns, base model vs adapter, measured the way training measures it (same
+template, same loss mask, token-weighted mean). Used by `clonekit compare` for local models."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from clonekit.errors import ClonekitError
+from clonekit.manifest import TEMPLATE_FILE, read_manifest
+from train.base_models import resolve_base
+from train.packing import PackedCollator, pack
+from train.template import load_template
+from train.tokenize import load_examples, tokenize_dataset
+from train.trainer import evaluate_loss
+
+
+def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid") -> dict:
+    """{"base": {"loss", "perplexity"}, "adapter": {...}, "examples", "target_tokens"} on DATA/{split}.jsonl."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run, data = Path(run_dir), Path(data_dir)
+    path = data / f"{split}.jsonl"
+    if not path.exists():
+        raise ClonekitError(f"no {split}.jsonl: not a dataset directory from `clonekit prep build`", data)
+    manifest = read_manifest(run)
+    base = resolve_base(manifest["base"]["id"])
+    if base.sha256 != manifest["base"]["sha256"]:
+        raise ClonekitError(f"the base model {base.id!r} changed since training (sha256 differs)", run)
+    tokenizer = AutoTokenizer.from_pretrained(run)
+    template = load_template(str(run / TEMPLATE_FILE), tokenizer)
+    tokenizer.chat_template = template.text
+    max_len = manifest.get("config", {}).get("max_seq_len", 1024)
+    examples, stats = tokenize_dataset(tokenizer, template, load_examples(path), max_len)
+    if not examples:
+        raise ClonekitError(f"no examples with a target turn in {split}.jsonl", path)
+    rows = pack(examples, max(max_len, 2048))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.convert_tokens_to_ids(
+        template.end_of_turn)
+    collator = PackedCollator(pad)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32), str(run))
+    adapter = evaluate_loss(model, rows, collator)
+    with model.disable_adapter():
+        base_loss = evaluate_loss(model, rows, collator)
+    return {"base": {"loss": base_loss, "perplexity": math.exp(base_loss)},
+            "adapter": {"loss": adapter, "perplexity": math.exp(adapter)},
+            "examples": stats.pieces, "target_tokens": stats.target_tokens, "split": split}
