@@ -24,7 +24,7 @@ def signature_words(turns: list[tuple[str, str]], target: str, top: int = 100) -
     for speaker, text in turns:
         (mine if speaker == target else theirs).update(words(text))
     n_mine, n_theirs = max(1, sum(mine.values())), max(1, sum(theirs.values()))
-    picked = [w for w, c in mine.most_common() if c >= 3 and c / n_mine >= 2 * (theirs[w] + 1) / n_theirs]
+    picked = [w for w, c in mine.most_common() if c >= 3 and c / n_mine >= 2 * (theirs[w] + 0.5) / n_theirs]
     return set(picked[:top])
 
 

