@@ -38,8 +38,8 @@ class ChannelLog:
     def clear(self) -> None:
         self.turns.clear()
 
-    def messages(self, system_prompt: str | None) -> list[dict]:
-        return render_turns(((t.speaker, t.text, t.is_clone) for t in self.turns), system_prompt)
+    def messages(self, system_prompt: str | None, name=None) -> list[dict]:
+        return render_turns(((t.speaker, t.text, t.is_clone) for t in self.turns), system_prompt, name)
 
 
 def strip_name_prefix(text: str, names: list[str]) -> str:

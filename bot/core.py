@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.conversation import ChannelLog, bubbles, strip_name_prefix
 from bot.debounce import Debouncer
 from bot.loops import LoopGuard
+from clonekit.chat import NameSanitizer, is_openai_api
 from clonekit.config import BotConfig
 from clonekit.errors import ClonekitError
 
@@ -66,6 +67,8 @@ class CloneChat:
         import openai
 
         self.identity = resolve_identity(self.cfg)
+        hosted = self.cfg.openai_names if self.cfg.openai_names is not None else is_openai_api(self.cfg.base_url)
+        self.names = NameSanitizer() if hosted else None  # the hosted API rejects names like "Zeynep Ş."
         key = os.environ.get(self.cfg.api_key_env) or "none"  # a local server without --api-key takes any key
         # retries are ours (below), so that each one is logged and counted
         self.client = openai.AsyncOpenAI(base_url=self.cfg.base_url, api_key=key, max_retries=0,
@@ -100,7 +103,7 @@ class CloneChat:
         for attempt in range(self.cfg.loop_retries + 1):
             if attempt:  # the clone's own stuck replies in the log feed the loop: keep less of it each try
                 ch.log.trim(2 if attempt == self.cfg.loop_retries else max(2, len(ch.log.turns) // 2))
-            raw = await self._complete(ch.log.messages(self.identity.system_prompt), attempt)
+            raw = await self._complete(ch.log.messages(self.identity.system_prompt, self.names), attempt)
             if raw is None:
                 ch.debounce.answered()
                 return []  # transport failure after retries: logged; the chat sees nothing broken

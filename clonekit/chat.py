@@ -3,15 +3,59 @@ datasets prep builds (other speakers as named `user` turns, the clone as `assist
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from urllib.parse import urlparse
 
 
-def render_turns(turns: Iterable[tuple[str, str, bool]], system_prompt: str | None) -> list[dict]:
-    """(speaker, text, is_clone) turns -> OpenAI chat messages."""
+def render_turns(turns: Iterable[tuple[str, str, bool]], system_prompt: str | None,
+                 name: Callable[[str], str] | None = None) -> list[dict]:
+    """(speaker, text, is_clone) turns -> OpenAI chat messages. `name` maps speaker names (for the hosted API:
+    a NameSanitizer, so that names match those the hosted model was fine-tuned with)."""
     out = [{"role": "system", "content": system_prompt}] if system_prompt else []
     for speaker, text, is_clone in turns:
         if is_clone:
             out.append({"role": "assistant", "content": text})
         else:
-            out.append({"role": "user", "name": speaker, "content": text})
+            out.append({"role": "user", "name": name(speaker) if name else speaker, "content": text})
     return out
+
+
+def is_openai_api(base_url: str) -> bool:
+    """The hosted OpenAI API accepts only names matching NAME_PATTERN (a local vLLM takes any name)."""
+    return (urlparse(base_url).hostname or "").endswith("api.openai.com")
+
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_FOLD = str.maketrans({"ı": "i", "İ": "I", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE",
+                       "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "ð": "d"})
+
+
+class NameSanitizer:
+    """Maps display names to unique names OpenAI accepts; the mapping goes to the manifest."""
+
+    def __init__(self):
+        self.mapping: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        found = self.mapping.get(name)
+        if found is not None:
+            return found
+        ascii_name = unicodedata.normalize("NFKD", name.translate(_FOLD)).encode("ascii", "ignore").decode()
+        clean = re.sub(r"[^a-zA-Z0-9_-]+", "_", ascii_name).strip("_")[:60] or "user"
+        candidate, k = clean, 2
+        while candidate in self._used:
+            candidate, k = f"{clean}_{k}", k + 1
+        self._used.add(candidate)
+        self.mapping[name] = candidate
+        return candidate
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, str]) -> "NameSanitizer":
+        """Start from the mapping prep wrote (DATASET/openai_names.json), so names match the fine-tuning data."""
+        s = cls()
+        s.mapping, s._used = dict(mapping), set(mapping.values())
+        return s
+

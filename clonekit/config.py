@@ -161,5 +161,6 @@ class BotConfig(StrictModel):
     timeout_seconds: float = Field(60.0, gt=0)
     max_retries: int = Field(4, ge=0)  # transport retries (timeouts, 429, 5xx) with exponential backoff
     loop_retries: int = Field(2, ge=0)  # new attempts when a reply loops or repeats a recent one
+    openai_names: bool | None = None  # speaker names as the OpenAI API accepts them; None: on for api.openai.com
     store: str | None = None  # SQLite file for opt-in conversation logging (per-channel consent); None = off
     discord: DiscordSettings = DiscordSettings()

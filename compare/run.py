@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from clonekit.chat import render_turns
+from clonekit.chat import NameSanitizer, is_openai_api, render_turns
 from compare.cases import HeldOut, load_heldout
 from compare.endpoints import Endpoint, check_reachable, generate
 from compare.lexical import distances, length_distance, signature, signature_words
@@ -63,7 +64,8 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
     embedder = Embedder()
     contexts = [context_text(c.context) for c in held.cases]
     real = [c.reply for c in held.cases]
-    conversations = [render_turns(c.context, held.system_prompt) for c in held.cases]
+    names_file = Path(data_dir) / "openai_names.json"
+    openai_names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.exists() else {}
 
     report = {"target": held.target, "cases": len(held.cases), "data": str(data_dir),
               "settings": {k: v for k, v in settings.__dict__.items()},
@@ -72,6 +74,9 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
               "endpoints": {}}
     replies: dict[str, list[str]] = {}
     for ep in endpoints:
+        # the hosted API takes only sanitized names: the ones prep wrote for the OpenAI fine-tuning files
+        names = NameSanitizer.from_mapping(openai_names) if is_openai_api(ep.base_url) else None
+        conversations = [render_turns(c.context, held.system_prompt, names) for c in held.cases]
         advance = progress(f"{ep.name}: held-out replies", len(conversations)) if progress else None
         gens, wall = asyncio.run(generate(ep, conversations, settings.max_tokens, settings.concurrency,
                                           settings.temperature, advance))
@@ -92,7 +97,7 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
             if progress else None
         play = asyncio.run(self_play(ep, held.partner_scripts, held.system_prompt, settings.selfplay_chats,
                                      settings.selfplay_turns, settings.max_tokens, settings.history_turns,
-                                     settings.temperature, settings.concurrency, advance))
+                                     settings.temperature, settings.concurrency, advance, names))
         row["loop_rate"] = play["loop_rate"]
         row["selfplay"] = {k: v for k, v in play.items() if k != "transcripts"}
         row["selfplay_transcripts"] = play.get("transcripts", [])

@@ -14,7 +14,7 @@ from compare.repetition import has_loop
 
 async def self_play(ep: Endpoint, scripts: list[list[tuple[str, str]]], system_prompt: str, chats: int, turns: int,
                     max_tokens: int, history_turns: int = 20, temperature: float | None = None,
-                    concurrency: int = 4, progress=None) -> dict:
+                    concurrency: int = 4, progress=None, names=None) -> dict:
     if not scripts:
         return {"loop_rate": None, "chats": 0, "note": "no partner scripts (sessions with 2+ turns of others)"}
     client = client_for(ep)
@@ -27,7 +27,7 @@ async def self_play(ep: Endpoint, scripts: list[list[tuple[str, str]]], system_p
             speaker, text = script[t % len(script)]
             log.append((speaker, text, False))
             async with gate:
-                gen = await complete(client, ep, render_turns(log[-history_turns:], system_prompt), max_tokens,
+                gen = await complete(client, ep, render_turns(log[-history_turns:], system_prompt, names), max_tokens,
                                      temperature)
             replies.append(gen.text)
             if gen.text:

@@ -3,33 +3,7 @@ assistant messages (0 or 1), no other keys, and a size limit per example."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_FOLD = str.maketrans({"ı": "i", "İ": "I", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE",
-                       "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "ð": "d"})
-
-
-class NameSanitizer:
-    """Maps display names to unique names OpenAI accepts; the mapping goes to the manifest."""
-
-    def __init__(self):
-        self.mapping: dict[str, str] = {}
-        self._used: set[str] = set()
-
-    def __call__(self, name: str) -> str:
-        found = self.mapping.get(name)
-        if found is not None:
-            return found
-        ascii_name = unicodedata.normalize("NFKD", name.translate(_FOLD)).encode("ascii", "ignore").decode()
-        clean = re.sub(r"[^a-zA-Z0-9_-]+", "_", ascii_name).strip("_")[:60] or "user"
-        candidate, k = clean, 2
-        while candidate in self._used:
-            candidate, k = f"{clean}_{k}", k + 1
-        self._used.add(candidate)
-        self.mapping[name] = candidate
-        return candidate
+from clonekit.chat import NAME_PATTERN, NameSanitizer  # noqa: F401  (re-exported: prep writes the mapping)
 
 
 def estimate_tokens(messages: list[dict], chars_per_token: float) -> int:

@@ -3,7 +3,6 @@
 
 import asyncio
 
-import pytest
 
 from bot.core import CloneChat
 from clonekit.config import BotConfig
@@ -76,3 +75,14 @@ def test_scripted_chat_through_the_cli(endpoint, tmp_path):
     assert lines[4] == "Maya: 8?"
     assert e.requests[0]["messages"][-2:] == [{"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
                                               {"role": "user", "name": "Oliver", "content": "I could be persuaded."}]
+
+
+def test_names_the_hosted_api_accepts(endpoint):
+    from clonekit.chat import is_openai_api
+
+    assert is_openai_api("https://api.openai.com/v1") and not is_openai_api("http://127.0.0.1:8000/v1")
+    e = endpoint([(200, "tamam")])
+    chat = chat_with(e.url, openai_names=True)  # what a hosted base_url turns on by itself
+    chat.heard("c", "Zeynep Ş.", "geliyor musun?")
+    asyncio.run(chat.reply("c"))
+    assert e.requests[0]["messages"][-1]["name"] == "Zeynep_S"

@@ -1,7 +1,6 @@
 """Checks before vLLM starts: they must fail fast and clearly."""
 
 import json
-import shutil
 import socket
 
 import pytest
