@@ -23,7 +23,7 @@ def local_clone(tmp_path_factory):
     import signal
     from types import SimpleNamespace
 
-    from tests.local_server import start_serve, train_tiny_clone
+    from tests.helpers import start_serve, train_tiny_clone
 
     d = tmp_path_factory.mktemp("local_clone")
     run, tiny, dataset = train_tiny_clone(d)

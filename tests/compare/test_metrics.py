@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
 from compare.cases import load_heldout
 from compare.endpoints import parse_endpoint
@@ -14,18 +13,12 @@ from compare.lexical import distances, length_distance, signature, signature_wor
 from compare.report import write_report
 from compare.repetition import distinct_n, has_loop, repetition_metrics, self_repetition
 from compare.style import train_authorship
-from data_prep.build import build_datasets
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
+from tests.helpers import sample_dataset
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    d = tmp_path_factory.mktemp("compare_ds")
-    info = write_sample(d / "sample", weeks=6)
-    parse_exports([d / "sample" / info["files"]["whatsapp"]], d / "m.jsonl")
-    build_datasets(d / "m.jsonl", d / "ds", PrepConfig(target=info["target"]))
-    return d / "ds"
+    return sample_dataset(tmp_path_factory.mktemp("compare_ds"), weeks=6, export="whatsapp")
 
 
 def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):

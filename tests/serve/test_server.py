@@ -9,7 +9,7 @@ import openai
 import pytest
 import torch
 
-from tests.local_server import start_serve, train_tiny_clone
+from tests.helpers import start_serve, train_tiny_clone
 
 pytestmark = pytest.mark.slow
 KEY = "test-key-123"

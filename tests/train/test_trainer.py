@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from clonekit.config import PrepConfig, TrainConfig
+from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from data_prep.build import build_datasets
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
 from train import merge, train
 from train.template import TEMPLATES_DIR
 from train.tiny import make_tiny_model
+from tests.helpers import sample_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,11 +26,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    d = tmp_path_factory.mktemp("data")
-    info = write_sample(d / "sample", weeks=2)
-    parse_exports([d / "sample" / info["files"]["telegram"]], d / "messages.jsonl")
-    build_datasets(d / "messages.jsonl", d / "ds", PrepConfig(target=info["target"]))
-    return d / "ds"
+    return sample_dataset(tmp_path_factory.mktemp("data"))
 
 
 def cfg(tiny, **kw):

