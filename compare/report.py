@@ -13,21 +13,21 @@ from pathlib import Path
 from compare.cases import HeldOut
 from compare.lexical import words
 
-# (key, label, better): the table's rows; better = "high" / "low" / "ref" (closest to the real replies)
+# (key, label): the table's rows
 METRICS = [
-    ("style_target_prob", "style: P(target) (classifier)", "high"),
-    ("style_top1_rate", "style: classified as target", "high"),
-    ("lexical_distance", "lexical distance to target", "low"),
-    ("length_distance_words", "length distance (words, W1)", "low"),
-    ("relevance", "relevance to context (cosine)", "ref"),
-    ("distinct_2", "distinct-2", "ref"),
-    ("self_repetition", "self-repetition", "low"),
-    ("degenerate_rate", "degenerate replies", "low"),
-    ("loop_rate", "loop_rate (self-play)", "low"),
-    ("heldout_perplexity", "held-out perplexity", "low"),
-    ("latency_median_s", "latency median (s)", "low"),
-    ("tokens_per_s", "tokens/s", "high"),
-    ("errors", "failed requests", "low"),
+    ("style_target_prob", "style: P(target) (classifier)"),
+    ("style_top1_rate", "style: classified as target"),
+    ("lexical_distance", "lexical distance to target"),
+    ("length_distance_words", "length distance (words, W1)"),
+    ("relevance", "relevance to context (cosine)"),
+    ("distinct_2", "distinct-2"),
+    ("self_repetition", "self-repetition"),
+    ("degenerate_rate", "degenerate replies"),
+    ("loop_rate", "loop_rate (self-play)"),
+    ("heldout_perplexity", "held-out perplexity"),
+    ("latency_median_s", "latency median (s)"),
+    ("tokens_per_s", "tokens/s"),
+    ("errors", "failed requests"),
 ]
 PLOTTED = ["style_target_prob", "lexical_distance", "relevance", "distinct_2", "degenerate_rate", "loop_rate",
            "latency_median_s", "tokens_per_s"]
@@ -45,7 +45,7 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     names = list(report["endpoints"])
     header = ["metric", "real replies"] + names
     rows = []
-    for key, label, _ in METRICS:
+    for key, label in METRICS:
         values = [report["endpoints"][n].get(key) for n in names]
         if all(v is None for v in values):
             continue
@@ -128,7 +128,7 @@ def ab_sheet(held: HeldOut, replies: dict[str, list[str]], endpoint: str, out: P
         rng.shuffle(pair)
         key["items"][str(n)] = {"case": case.id, "A": pair[0][0], "B": pair[1][0]}
         lines.append(f"## {n}")
-        lines += [f"> **{s if not t else held.target}:** {x}".replace("\n", " / ") for s, x, t in case.context[-6:]]
+        lines += [f"> **{s}:** {x}".replace("\n", " / ") for s, x, _ in case.context[-6:]]
         lines += ["", f"- **A:** {pair[0][1]}".replace("\n", " / "), f"- **B:** {pair[1][1]}".replace("\n", " / "),
                   "", "Real one: A / B", ""]
     (out / "ab_sheet.md").write_text("\n".join(lines), encoding="utf-8")
@@ -180,7 +180,7 @@ def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out
     sample_rows = []
     for i in picked:
         case = held.cases[i]
-        ctx = "<br>".join(f"<b>{esc(s if not t else held.target)}:</b> {esc(x)}" for s, x, t in case.context[-3:])
+        ctx = "<br>".join(f"<b>{esc(s)}:</b> {esc(x)}" for s, x, _ in case.context[-3:])
         cells = "".join(f"<td>{esc(replies[n][i])}</td>" for n in names)
         sample_rows.append(f"<tr><td class=ctx>{ctx}</td><td>{esc(case.reply)}</td>{cells}</tr>")
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>clonekit compare: {esc(held.target)}</title>

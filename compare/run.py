@@ -37,14 +37,15 @@ def _score(texts: list[str], held: HeldOut, style, vocab, profile, ctx_emb_texts
     probs = style.target_probs(texts)
     top1 = style.pipeline.predict([t or " " for t in texts]) if texts else []
     sig = signature(texts, vocab)
+    dist = distances(sig, profile)
     target_train = [t for s, t in held.train_turns if s == held.target]
     return {
         "style_target_prob": float(np.mean(probs)),
         "style_top1_rate": float(np.mean([p == held.target for p in top1])),
         "relevance": float(np.mean(similarities(embedder, ctx_emb_texts, texts))),
         "lexical": sig,
-        "lexical_distance": distances(sig, profile)["mean"],
-        "lexical_distances": distances(sig, profile),
+        "lexical_distance": dist["mean"],
+        "lexical_distances": dist,
         "length_distance_words": length_distance(texts, target_train),
         **repetition_metrics(texts),
     }
