@@ -83,9 +83,11 @@ class CloneChat:
         return ch
 
     def heard(self, channel: str, speaker: str, text: str, mentioned: bool = False) -> None:
-        """A human message: into the log, and the quiet window starts again."""
+        """A human message: into the log, and the quiet window starts again. It mentions the clone when the
+        front end says so (a Discord @mention) or when it names the clone."""
         ch = self.channel(channel)
         ch.log.add(speaker, text)
+        mentioned = mentioned or self.identity.clone_name.lower() in text.lower()
         ch.debounce.message(self.clock(), mentioned)
 
     def reset(self, channel: str) -> None:

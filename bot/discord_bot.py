@@ -86,8 +86,7 @@ class CloneBot(commands.Bot):
         if self.store:
             self.store.record(key, speaker, str(message.author.id), text)
         name = self.chat.identity.clone_name
-        mentioned = (self.user is not None and self.user in message.mentions) or name.lower() in text.lower()
-        self.chat.heard(key, speaker, text, mentioned=mentioned)
+        self.chat.heard(key, speaker, text, mentioned=self.user is not None and self.user in message.mentions)
         channel = message.channel
 
         async def send(bubble: str) -> None:

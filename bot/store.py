@@ -1,7 +1,7 @@
 """Opt-in conversation store: SQLite, with a consent flag per channel, for later retraining.
 
 Nothing is written for a channel until someone turns consent on for it (`!consent on` in Discord); turning it off
-stops logging and, by default, deletes what was logged there. `export_messages` writes the normalized
+stops logging and deletes what was logged there. `export_messages` writes the normalized
 messages.jsonl that `clonekit prep build` reads; the clone's own replies are marked `is_bot` so a retrained
 clone never learns from its own output.
 """
@@ -51,14 +51,14 @@ class ConversationStore:
     def close(self) -> None:
         self.db.close()
 
-    def set_consent(self, channel: str, granted: bool, changed_by: str, forget: bool = True) -> int:
-        """Record a channel's consent; revoking it deletes the channel's logged messages (unless forget=False).
+    def set_consent(self, channel: str, granted: bool, changed_by: str) -> int:
+        """Record a channel's consent; revoking it deletes the channel's logged messages.
         Returns how many messages were deleted."""
         with self.db:
             self.db.execute("INSERT INTO consent VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET "
                             "granted=excluded.granted, changed_by=excluded.changed_by, changed_at=excluded.changed_at",
                             (channel, int(granted), changed_by, _now()))
-            if granted or not forget:
+            if granted:
                 return 0
             return self.db.execute("DELETE FROM messages WHERE channel = ?", (channel,)).rowcount
 
@@ -76,6 +76,11 @@ class ConversationStore:
                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (self.platform, channel, timestamp or _now(), author, author_id, text, int(is_clone)))
         return True
+
+    def channels(self) -> list[tuple[str, bool, str, str]]:
+        """(channel, consent granted, changed by, changed at) for every channel that ever set consent."""
+        rows = self.db.execute("SELECT channel, granted, changed_by, changed_at FROM consent ORDER BY channel")
+        return [(ch, bool(granted), by, at) for ch, granted, by, at in rows]
 
     def count(self, channel: str | None = None) -> int:
         if channel is None:

@@ -49,7 +49,7 @@ async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0)
                 replies.append("\n".join(parts))
         else:
             speaker, text = step
-            chat.heard(CHANNEL, speaker, text, mentioned=name.lower() in text.lower())
+            chat.heard(CHANNEL, speaker, text)
             print(f"{speaker}: {text}", file=out, flush=True)
     return replies
 
@@ -82,7 +82,7 @@ async def run_interactive(chat: CloneChat, speaker: str) -> None:
             continue
         if not line:
             continue
-        chat.heard(CHANNEL, speaker, line, mentioned=name.lower() in line.lower())
+        chat.heard(CHANNEL, speaker, line)
         chat.schedule(CHANNEL, show)  # a new line restarts the wait (and drops a reply in progress)
     if ch.task and not ch.task.done():
         if line:  # /quit: leave now

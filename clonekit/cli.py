@@ -408,7 +408,7 @@ def conversations(
     db = ConversationStore(store)
     try:
         table = Table("channel", "consent", "messages", "changed by", "changed at")
-        for ch, granted, by, at in db.db.execute("SELECT channel, granted, changed_by, changed_at FROM consent"):
+        for ch, granted, by, at in db.channels():
             table.add_row(ch, "on" if granted else "off", str(db.count(ch)), by, at)
         console.print(table)
         if out:

@@ -76,3 +76,14 @@ def test_loop_guard():
     assert not g.same_as_last_two("tamam abi")
     g.sent("tamam abi")
     assert g.same_as_last_two("TAMAM ABI")
+
+
+def test_naming_the_clone_is_a_mention():
+    from bot.core import CloneChat
+    from clonekit.config import BotConfig
+
+    chat = CloneChat(BotConfig(clone_name="Deniz", mode="mention", quiet_seconds=0), clock=lambda: 0.0)
+    chat.heard("c", "Maya", "pizza?")
+    assert not chat.channel("c").debounce.due(0.0)
+    chat.heard("c", "Maya", "deniz you in?")
+    assert chat.channel("c").debounce.due(0.0)
