@@ -113,14 +113,13 @@ class CloneChat:
             problem = ch.guard.problem(text)
             if problem is None:
                 break
-            ch.guard.record(problem)
             self.events[f"loop_{problem}"] += 1
             log.info("channel %s: reply rejected (%s), attempt %d: %r", channel, problem, attempt + 1, text[:80])
         if ch.debounce.generation != generation:
             self.events["stale_reply_dropped"] += 1  # someone wrote meanwhile: answer that instead
             return []
         ch.debounce.answered()
-        if problem in ("empty", "degenerate") or ch.guard.same_as_last_two(text):
+        if problem in ("empty", "degenerate") or ch.guard.would_loop(text):
             self.events["reply_suppressed"] += 1
             log.warning("channel %s: no reply sent after %d attempts (%s)", channel, self.cfg.loop_retries + 1, problem)
             return []

@@ -270,6 +270,11 @@ def serve(
     max_model_len: Optional[int] = typer.Option(None, help="Context length (default: max(2048, training max_seq_len))."),
     merged: bool = typer.Option(False, "--merged", help="One clone at full speed: its adapter merged into the weights, "
                                 "the base served as a negated adapter (LoRA costs the base instead of the clone)."),
+    anti_loop: bool = typer.Option(True, "--anti-loop/--no-anti-loop", help="Load clonekit's loop-prevention logits "
+                                   "processor for every request (a request can still turn it off with "
+                                   "vllm_xargs={\"antiloop_enabled\": 0})."),
+    anti_loop_settings: Optional[str] = typer.Option(None, help="JSON with anti-loop defaults, e.g. "
+                                                     "'{\"copy_penalty\": 8, \"multiplier\": 1.5}' (fields: serve/antiloop.py)."),
 ):
     """Serve the clone(s) and their base model with vLLM's OpenAI-compatible server (foreground; Ctrl-C stops it).
     `model=NAME` selects a clone, the base model's name selects the base."""
@@ -284,9 +289,16 @@ def serve(
     # SIGINT ignored, and Python then never raises KeyboardInterrupt.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged)
+    try:
+        loop_settings = json.loads(anti_loop_settings) if anti_loop_settings else None
+    except json.JSONDecodeError as e:
+        raise ClonekitError(f"--anti-loop-settings is not JSON: {e}") from None
+    if loop_settings is not None and not isinstance(loop_settings, dict):
+        raise ClonekitError("--anti-loop-settings must be a JSON object")
+    plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings)
     names = ", ".join(a.name for a in plan.adapters)
-    err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/] (this takes a minute)")
+    err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/], anti-loop "
+                      f"{'on' if '--logits-processors' in plan.argv else 'off'} (this takes a minute)")
     server = Server(plan)
     try:
         server.wait_ready()
@@ -311,8 +323,8 @@ def chat(
     quiet: Optional[float] = typer.Option(None, help="Quiet window in seconds before the clone answers (default 25; 0 in scripts)."),
     speaker: str = typer.Option("me", "--as", help="Who you are in the chat (switch with /as NAME)."),
     name: Optional[str] = typer.Option(None, help="The clone's name (default: the adapter's target)."),
-    loop_check: bool = typer.Option(False, help="With --script: summarize the clone's replies and exit 1 if one "
-                                                "reply was sent three or more times in a row."),
+    loop_check: bool = typer.Option(False, help="With --script: summarize the clone's replies and exit 1 if they "
+                                                "loop (3+ near-identical replies in a row, clonekit.repetition)."),
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
     (or the config's api_key_env)."""
@@ -322,7 +334,7 @@ def chat(
     from bot.core import CloneChat
     from bot.terminal import read_script, run_interactive, run_script
     from clonekit.config import BotConfig, load_config
-    from clonekit.repetition import longest_run, normalize
+    from clonekit.repetition import LOOP_RUN, longest_near_identical_run, normalize
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
     cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
@@ -336,11 +348,11 @@ def chat(
     if core.events:
         err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
     if loop_check and replies is not None:
-        norm = [normalize(r) for r in replies]
-        longest = longest_run(norm)
-        err_console.print(f"loop check: {len(replies)} replies, {len(set(norm))} distinct, the same reply at most "
-                          f"{longest} times in a row: {'ok' if longest < 3 else 'LOOP'}", highlight=False)
-        if longest >= 3:
+        longest = longest_near_identical_run(replies)
+        err_console.print(f"loop check: {len(replies)} replies, {len({normalize(r) for r in replies})} distinct, "
+                          f"near-identical replies at most {longest} in a row: "
+                          f"{'ok' if longest < LOOP_RUN else 'LOOP'}", highlight=False)
+        if longest >= LOOP_RUN:
             raise typer.Exit(1)
 
 

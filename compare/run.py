@@ -15,7 +15,7 @@ from compare.cases import HeldOut, load_heldout
 from compare.endpoints import Endpoint, check_reachable, generate
 from compare.lexical import distances, length_distance, signature, signature_words
 from compare.relevance import Embedder, context_text, similarities
-from compare.repetition import repetition_metrics
+from compare.diversity import diversity_metrics
 from compare.selfplay import self_play
 from compare.style import train_authorship
 
@@ -47,7 +47,7 @@ def _score(texts: list[str], held: HeldOut, style, vocab, profile, ctx_emb_texts
         "lexical_distance": dist["mean"],
         "lexical_distances": dist,
         "length_distance_words": length_distance(texts, target_train),
-        **repetition_metrics(texts),
+        **diversity_metrics(texts),
     }
 
 

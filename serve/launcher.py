@@ -8,6 +8,7 @@ start (files, port, one base model, rank, binding), starts it, and waits for /he
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -123,10 +124,21 @@ def has_cuda() -> bool:
         return False
 
 
+ANTILOOP_PROCESSOR = "serve.logits_processor:AntiLoopLogitsProcessor"
+
+
 def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-                device: str = "auto", max_model_len: int | None = None, merged: bool = False) -> ServerPlan:
+                device: str = "auto", max_model_len: int | None = None, merged: bool = False,
+                anti_loop: bool = True, anti_loop_settings: dict | None = None) -> ServerPlan:
     """Check everything checkable and build vLLM's command line. `merged`: serve the (single) clone with its
-    adapter merged into the weights and the base as a negated adapter (serve/merged.py)."""
+    adapter merged into the weights and the base as a negated adapter (serve/merged.py). `anti_loop`: load
+    clonekit's logits processor (serve/antiloop.py) for every request, with `anti_loop_settings` as defaults."""
+    from serve.antiloop import ENV_VAR, AntiLoopSettings
+
+    try:
+        settings = AntiLoopSettings.from_dict(anti_loop_settings or {})
+    except ValueError as e:
+        raise ClonekitError(f"--anti-loop-settings: {e}") from None
     if not adapter_args:
         raise ClonekitError("pass at least one --adapter NAME=RUN (an adapter directory from `clonekit train`)")
     if host not in LOOPBACK and not api_key:
@@ -174,6 +186,11 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
     if (first.path / "generation_config.json").exists():
         argv += ["--generation-config", str(first.path)]
     env = dict(os.environ)
+    if anti_loop and settings.enabled:
+        argv += ["--logits-processors", ANTILOOP_PROCESSOR]
+        env[ENV_VAR] = json.dumps(dataclasses.asdict(settings))
+        # the processor implements the V1 model runner's interface; vLLM on CUDA defaults to Model Runner V2
+        env.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     if device == "cpu":
         # float32 matches HF token for token (engines.md); LoRA forces eager mode on CPU anyway
         argv += ["--enforce-eager"]

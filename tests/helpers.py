@@ -53,3 +53,25 @@ def start_serve(args: list[str], d: Path) -> tuple[subprocess.Popen, int]:
             time.sleep(0.5)
     time.sleep(0.5)  # the CLI prints its banner right after /health answers
     return proc, port
+
+
+LOOP_PHRASE = "lol same here"
+
+
+def train_looping_clone(d: Path, steps: int = 40) -> Path:
+    """A tiny clone made to loop: every one of its training turns is LOOP_PHRASE, and greedy decoding then gives
+    (nearly) the same reply in every turn of a chat. Returns the adapter run dir."""
+    import json
+
+    tiny = make_tiny_model(d / "tiny")
+    ds = sample_dataset(d, weeks=1)
+    for name in ("train.jsonl", "valid.jsonl"):
+        rows = [json.loads(line) for line in (ds / name).read_text(encoding="utf-8").splitlines()]
+        for row in rows:
+            for m in row["messages"]:
+                if m["role"] == "assistant":
+                    m["content"] = LOOP_PHRASE
+        (ds / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return train(TrainConfig(base=str(tiny), max_steps=steps, learning_rate=2e-2, max_seq_len=256, row_tokens=512,
+                             eval_every=steps, early_stopping_patience=0), ds, d / "run", show_progress=False,
+                 log=lambda s: None)

@@ -73,9 +73,12 @@ def test_loop_guard():
     assert g.problem("tamam abi") is None
     g.sent("tamam abi")
     assert g.problem("Tamam abi!") == "repeat"  # normalized
-    assert not g.same_as_last_two("tamam abi")
-    g.sent("tamam abi")
-    assert g.same_as_last_two("TAMAM ABI")
+    assert g.problem("tamam abi, bence") is None  # similar, not near-identical
+    assert not g.would_loop("tamam abi")
+    g.sent("tamam abi!")
+    assert g.would_loop("TAMAM ABI")
+    g.reset()
+    assert g.problem("tamam abi") is None
 
 
 def test_naming_the_clone_is_a_mention():

@@ -11,7 +11,7 @@ from compare.cases import load_heldout
 from compare.endpoints import parse_endpoint
 from compare.lexical import distances, length_distance, signature, signature_words
 from compare.report import write_report
-from compare.repetition import distinct_n, has_loop, repetition_metrics, self_repetition
+from compare.diversity import distinct_n, diversity_metrics, self_repetition
 from compare.style import train_authorship
 from tests.helpers import sample_dataset
 
@@ -28,7 +28,11 @@ def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):
                    if t["target"] and i > 0 and "\n".join(t["messages"]).strip() != "<media>")
     assert held.target == "Deniz" and len(held.cases) == expected > 5
     for case in held.cases:
-        assert case.context and case.reply and not case.context[-1][2] or case.context[-1][0] != "Deniz"
+        assert case.context, case.id
+        assert case.reply, case.id
+        last_speaker, _, last_is_target = case.context[-1]
+        assert not last_is_target, case.id  # the turn before a target turn is someone else's (turns are merged)
+        assert last_speaker != "Deniz", case.id
     assert {s for s, _ in held.train_turns} == {"Deniz", "Maya", "Oliver", "Priya"}
     limited = load_heldout(dataset, limit=4)
     assert len(limited.cases) == 4 and limited.cases[-1].id != held.cases[3].id  # spread, not the first four
@@ -61,12 +65,10 @@ def test_lexical_signature_and_distances():
     assert length_distance(["a"], ["a b c d e"]) == 4.0
 
 
-def test_repetition_and_loops():
+def test_diversity():
     assert distinct_n(["a b c", "a b c"], 1) == 0.5
     assert self_repetition(["lol", "LOL!", "ok"]) == pytest.approx(2 / 3)
-    assert has_loop(["lol", "lol", "lol."]) and not has_loop(["lol", "lol", "ok", "lol"])
-    assert has_loop(["benim yes, benim mi", "benim yes, benim mi!", "benim yes benim mi"])  # near-identical
-    m = repetition_metrics(["lol lol lol lol", "", "ok"])
+    m = diversity_metrics(["lol lol lol lol", "", "ok"])
     assert m["degenerate_rate"] == 0.5 and m["empty_rate"] == pytest.approx(1 / 3)
 
 

@@ -1,9 +1,7 @@
-"""Repetition across an endpoint's replies (distinct-n, self-repetition, degenerate replies) and `loop_rate`
-from self-play."""
+"""Diversity of an endpoint's replies across held-out contexts: distinct-n, self-repetition, degenerate and empty
+replies. What counts as a loop or a near-identical reply lives in clonekit.repetition."""
 
 from __future__ import annotations
-
-from difflib import SequenceMatcher
 
 from clonekit.repetition import is_degenerate, normalize
 from compare.lexical import words
@@ -25,22 +23,7 @@ def self_repetition(texts: list[str]) -> float:
     return sum(c for c in counts.values() if c > 1) / len(norm)
 
 
-def near_identical(a: str, b: str, threshold: float = 0.9) -> bool:
-    a, b = normalize(a), normalize(b)
-    return a == b or SequenceMatcher(None, a, b).ratio() >= threshold
-
-
-def has_loop(replies: list[str], run: int = 3) -> bool:
-    """Three (run) or more near-identical consecutive replies."""
-    streak = 1
-    for prev, cur in zip(replies, replies[1:]):
-        streak = streak + 1 if near_identical(prev, cur) else 1
-        if streak >= run:
-            return True
-    return False
-
-
-def repetition_metrics(texts: list[str]) -> dict:
+def diversity_metrics(texts: list[str]) -> dict:
     nonempty = [t for t in texts if t.strip()]
     return {
         "distinct_1": distinct_n(texts, 1),
