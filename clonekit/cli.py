@@ -40,17 +40,36 @@ def user_errors(fn):
     return wrapper
 
 
+def dataset_quality_lines(manifest: dict) -> list[str]:
+    """Leakage and de-duplication figures of a built dataset (manifests from before they existed have none)."""
+    lines = []
+    leak = manifest.get("leakage")
+    if leak:
+        lines.append(f"leakage: {leak['in_train_verbatim']} of {leak['valid_target_turns']} validation target replies "
+                     f"appear verbatim in train ({leak['rate']:.1%})")
+    dd = manifest.get("dedupe")
+    if dd and dd.get("max_copies"):
+        lines.append(f"de-duplication: {dd['end_only_turns']} repeated target turns in train keep only their "
+                     f"end-of-turn loss (more than {dd['max_copies']} copies of one text)")
+    return lines
+
+
 @app.command()
 @user_errors
 def sample(
     out: Path = typer.Option(..., "-o", "--out", help="Directory to write the sample exports into."),
+    corpus: str = typer.Option("group", help="group: the realistic 5-person group chat (~6,400 messages over 24 "
+                               "weeks, target Maya); small: the 4-person chat used by fast tests (target Deniz)."),
     seed: int = typer.Option(7, help="Random seed: the same seed writes the same chat."),
-    weeks: int = typer.Option(6, min=1, max=52, help="How many weeks of chat to generate."),
+    weeks: Optional[int] = typer.Option(None, min=1, max=104, help="How many weeks of chat (default: 24 for group, "
+                                        "6 for small)."),
 ):
-    """Write the bundled sample group chat as WhatsApp, Discord and Telegram exports, plus sample.json."""
-    from data_prep.sample import write_sample
+    """Write a sample group chat as WhatsApp, Discord and Telegram exports, plus sample.json."""
+    from data_prep.sample import CORPORA, write_sample
 
-    info = write_sample(out, seed=seed, weeks=weeks)
+    if corpus not in CORPORA:
+        raise ClonekitError(f"--corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
+    info = write_sample(out, seed=seed, weeks=weeks, corpus=corpus)
     console.print(f"wrote {info['messages']} messages by {', '.join(info['people'])} to {out}/")
     for platform, name in info["files"].items():
         console.print(f"  {platform:9} {out / name}")
@@ -165,6 +184,8 @@ def prep_build(
                   f"dropped {oa['dropped_too_long']} too long)")
     if oa["train"] < 10:
         console.print("[yellow]warning:[/] OpenAI fine-tuning needs at least 10 training examples")
+    for line in dataset_quality_lines(manifest):
+        console.print(line, highlight=False)
     console.print(f"wrote {out}/: " + ", ".join(manifest["files"]))
 
 
@@ -188,13 +209,17 @@ def prep_stats(
         console.print_json(json.dumps(stats["people"], ensure_ascii=False))
         return
     table = Table(title=f"people in {dataset} (tokens: {'SmolLM2-135M tokenizer' if tokenizer else 'not counted'})")
-    for col in ("name", "messages", "sessions", "tokens", "median chars", "emoji", "lowercase", "punctuated"):
+    for col in ("name", "messages", "sessions", "tokens", "median chars", "emoji", "lowercase", "punctuated",
+                "repeats"):
         table.add_column(col, justify="left" if col == "name" else "right")
     for r in stats["people"]:
         table.add_row(("[bold]" + r["name"] + "[/] (target)") if r["target"] else r["name"], str(r["messages"]),
                       str(r["sessions"]), str(r["tokens"]) if tokenizer else "-", f"{r['median_chars']:g}",
-                      f"{r['emoji_rate']:.0%}", f"{r['lowercase_rate']:.0%}", f"{r['punctuation_rate']:.0%}")
+                      f"{r['emoji_rate']:.0%}", f"{r['lowercase_rate']:.0%}", f"{r['punctuation_rate']:.0%}",
+                      f"{r['repeat_rate']:.1%}")
     console.print(table)
+    console.print("repeats: messages that repeat the same person's earlier message word for word (reactions of up "
+                  "to two words, such as \"lol\", aside)", highlight=False)
     m = stats["manifest"]
     ds = Table(title="dataset")
     for col in ("split", "sessions", "examples", "target turns"):
@@ -202,6 +227,8 @@ def prep_stats(
     for split in ("train", "valid"):
         ds.add_row(split, str(m["sessions"][split]), str(m["examples"][split]), str(m["examples"][f"target_turns_{split}"]))
     console.print(ds)
+    for line in dataset_quality_lines(m):
+        console.print(line, highlight=False)
 
 
 train_app = typer.Typer(help="Fine-tune a clone with LoRA/QLoRA, the loss on the target's turns only: writes a PEFT adapter, tokenizer, chat template and clonekit.json (valid_loss, base_valid_loss) to --out. `clonekit train merge RUN -o DIR` merges an adapter into its base.", invoke_without_command=True)

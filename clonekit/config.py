@@ -55,6 +55,9 @@ class PrepConfig(StrictModel):
     max_chars: int = Field(6000, ge=200)  # characters per example window
     context_turns: int = Field(4, ge=1)  # turns carried over as context into the next window
     valid_fraction: float = Field(0.1, ge=0, lt=1)  # latest sessions held out for validation
+    # near-duplicate target turns in train (same text after lowercasing, whitespace and end punctuation): the first
+    # `dedupe_max_copies` keep their loss, later copies keep only their end-of-turn token's; 0 = off
+    dedupe_max_copies: int = Field(2, ge=0)
     persona: PersonaConfig = PersonaConfig()
     openai: OpenAIExportConfig = OpenAIExportConfig()
 

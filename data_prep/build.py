@@ -23,6 +23,7 @@ from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
 from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.jsonl import iter_jsonl
+from clonekit.repetition import normalize
 from data_prep.people import MESSAGES_HINT, People, scan_people
 from data_prep.redact import Redactor
 from data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
@@ -205,7 +206,7 @@ def build_datasets(
         if progress:
             progress(total, total)
         writer.close()
-        split = _write_splits(writer, out, cfg.valid_fraction)
+        split = _write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
     finally:
         writer.close()
         writer.cleanup()
@@ -233,6 +234,8 @@ def build_datasets(
         "examples": {"train": split["train_examples"], "valid": split["valid_examples"],
                      "target_turns_train": split["train_turns"], "target_turns_valid": split["valid_turns"]},
         "split": {"valid_from": split["valid_from"], "by": "session start time"},
+        "dedupe": split["dedupe"],
+        "leakage": split["leakage"],
         "redaction": dict(redactor.counts),
         "openai": {"train": split["train_openai"], "valid": split["valid_openai"],
                    "split_too_long": counts["openai_split"], "dropped_too_long": counts["openai_dropped_too_long"],
@@ -245,7 +248,59 @@ def build_datasets(
     return manifest
 
 
-def _write_splits(writer: _Writer, out: Path, valid_fraction: float) -> dict:
+class TurnDeduper:
+    """Repetition in the data teaches repetition: a target turn whose text the clone was already trained on
+    `max_copies` times keeps only the loss on its end-of-turn token (`"weight": 0, "end_weight": 1`: the clone still
+    learns where such a turn ends). The OpenAI files have no end-only weight: there the copy gets weight 0, and an
+    example left with no weighted turn is dropped (counted)."""
+
+    def __init__(self, max_copies: int):
+        self.max_copies = max_copies
+        self.seen: Counter = Counter()
+        self.end_only = 0
+        self.dropped = 0
+
+    def block(self, lines: bytes, end_weight: bool) -> bytes:
+        out = []
+        for line in lines.splitlines():
+            example = orjson.loads(line)
+            changed = False
+            for m in example["messages"]:
+                if m["role"] != "assistant" or not m.get("weight", 1):
+                    continue
+                key = normalize(m["content"])
+                self.seen[key] += 1
+                if self.seen[key] > self.max_copies:
+                    m["weight"] = 0
+                    if end_weight:
+                        m["end_weight"] = 1
+                    self.end_only += 1
+                    changed = True
+            if not end_weight and not any(m["role"] == "assistant" and m.get("weight", 1) for m in example["messages"]):
+                self.dropped += 1
+                continue
+            out.append(orjson.dumps(example) if changed else line)
+        return b"\n".join(out) + b"\n" if out else b""
+
+
+def leakage(train_path: Path, valid_path: Path) -> dict:
+    """How many validation target replies (weight 1) appear verbatim among the train split's target turns."""
+    def turns(path: Path, weighted: bool) -> list[str]:
+        found = []
+        with open(path, "rb") as f:
+            for line in f:
+                found += [m["content"].strip() for m in orjson.loads(line)["messages"]
+                          if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)]
+        return found
+
+    train = set(turns(train_path, weighted=False))
+    valid = turns(valid_path, weighted=True)
+    leaked = sum(1 for t in valid if t in train)
+    return {"valid_target_turns": len(valid), "in_train_verbatim": leaked,
+            "rate": round(leaked / len(valid), 4) if valid else 0.0}
+
+
+def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
     """The latest sessions (by start time) with examples become validation; whole sessions only."""
     order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
     with_examples = [i for i in order if writer.n_hf[i]]
@@ -259,6 +314,7 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float) -> dict:
         result[f"{split}_turns"] = sum(writer.turns[i] for i in ids)
     if valid_ids:
         result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.timezone.utc).isoformat()
+    dedupe = {kind: TurnDeduper(max_copies) for kind in ("hf", "oa")}
     for kind, names in (("hf", ("train.jsonl", "valid.jsonl")), ("oa", ("openai_train.jsonl", "openai_valid.jsonl"))):
         with open(writer.paths[kind], "rb") as src:
             for name, ids in zip(names, (train_ids, valid_ids)):
@@ -266,7 +322,14 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float) -> dict:
                     for i in ids:
                         start, end = writer.span(kind, i)
                         src.seek(start)
-                        dst.write(src.read(end - start))
+                        block = src.read(end - start)
+                        if name.endswith("train.jsonl") and max_copies:
+                            block = dedupe[kind].block(block, end_weight=kind == "hf")
+                        dst.write(block)
+    result["dedupe"] = {"max_copies": max_copies, "by": "target turn text, lowercased, whitespace and end punctuation "
+                        "ignored", "end_only_turns": dedupe["hf"].end_only, "distinct_texts": len(dedupe["hf"].seen),
+                        "openai_examples_dropped": dedupe["oa"].dropped}
+    result["leakage"] = leakage(out / "train.jsonl", out / "valid.jsonl")
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
     valid = set(valid_ids)
     with open(writer.paths["sessions"], "rb") as src, open(out / "sessions.jsonl", "wb") as dst:

@@ -23,6 +23,8 @@ PEOPLE = {
     "Oliver": {"discord_id": "402119233755668480", "discord_name": "obennett", "telegram_id": "user310558421"},
     "Priya": {"discord_id": "402119900129906688", "discord_name": "priya_s", "telegram_id": "user452290718"},
 }
+# ids of everyone who speaks in either corpus (Sam only in the group corpus, data_prep/sample_group.py)
+IDS = {**PEOPLE, "Sam": {"discord_id": "402121133388877312", "discord_name": "sam.w", "telegram_id": "user519930264"}}
 BOT = {"name": "QuizBot", "discord_id": "402120011122233344"}
 TZ = dt.timezone(dt.timedelta(hours=3))  # the friends live in Istanbul
 
@@ -189,7 +191,7 @@ def write_discord(msgs: list[SampleMessage], path: Path, seed: int) -> None:
         if name == BOT["name"]:
             return {"id": BOT["discord_id"], "name": BOT["name"], "discriminator": "4821", "nickname": None,
                     "color": None, "isBot": True, "roles": [], "avatarUrl": ""}
-        p = PEOPLE[name]
+        p = IDS[name]
         return {"id": p["discord_id"], "name": p["discord_name"], "discriminator": "0000", "nickname": name,
                 "color": None, "isBot": False, "roles": [], "avatarUrl": ""}
 
@@ -227,17 +229,18 @@ def write_discord(msgs: list[SampleMessage], path: Path, seed: int) -> None:
 def write_telegram(msgs: list[SampleMessage], path: Path) -> None:
     """Telegram Desktop single-chat result.json, with entity lists for links and service messages."""
     out = []
+    speakers = sorted({m.author for m in msgs if m.kind != "system"})
     for i, m in enumerate(msgs, 1):
         local = m.time.astimezone(TZ)
         base = {"id": i, "date": local.replace(tzinfo=None).isoformat(), "date_unixtime": str(int(m.time.timestamp()))}
         if m.kind == "deleted":
             continue
         if m.kind == "system":
-            out.append({**base, "type": "service", "actor": m.author, "actor_id": PEOPLE[m.author]["telegram_id"],
+            out.append({**base, "type": "service", "actor": m.author, "actor_id": IDS[m.author]["telegram_id"],
                         "action": "create_group" if "created" in m.text else "invite_members",
-                        "members": [n for n in PEOPLE if n != m.author], "text": "", "text_entities": []})
+                        "members": [n for n in speakers if n != m.author], "text": "", "text_entities": []})
             continue
-        entry = {**base, "type": "message", "from": m.author, "from_id": PEOPLE[m.author]["telegram_id"]}
+        entry = {**base, "type": "message", "from": m.author, "from_id": IDS[m.author]["telegram_id"]}
         if m.edited:
             entry["edited"] = (local + dt.timedelta(minutes=1)).replace(tzinfo=None).isoformat()
             entry["edited_unixtime"] = str(int(m.time.timestamp()) + 60)
@@ -258,17 +261,32 @@ def write_telegram(msgs: list[SampleMessage], path: Path) -> None:
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def write_sample(out_dir: str | Path, seed: int = 7, weeks: int = 6) -> dict:
-    """Write the sample corpus in all three formats plus sample.json; return sample.json's content."""
+CORPORA = ("group", "small")
+
+
+def write_sample(out_dir: str | Path, seed: int = 7, weeks: int | None = None, corpus: str = "group") -> dict:
+    """Write a sample corpus in all three formats plus sample.json; return sample.json's content.
+    `group`: the realistic group chat (data_prep/sample_group.py, 24 weeks, ~6,400 messages, target Maya);
+    `small`: the small chat of this module (6 weeks, ~800 messages, target Deniz), for fast tests."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    msgs = generate(seed, weeks)
+    if corpus == "group":
+        from data_prep import sample_group
+
+        weeks = weeks or 24
+        msgs, target = sample_group.generate_group(seed, weeks), sample_group.TARGET
+        people = list(sample_group.NAMES)
+    elif corpus == "small":
+        weeks = weeks or 6
+        msgs, target, people = generate(seed, weeks), TARGET, list(PEOPLE)
+    else:
+        raise ValueError(f"unknown sample corpus {corpus!r} (one of {CORPORA})")
     files = {"whatsapp": "WhatsApp Chat with weekend crew.txt", "discord": "weekend crew - general [1215000000000000000].json",
              "telegram": "result.json"}
     write_whatsapp(msgs, out / files["whatsapp"])
     write_discord(msgs, out / files["discord"], seed)
     write_telegram(msgs, out / files["telegram"])
-    info = {"target": TARGET, "people": list(PEOPLE), "bots": {"discord": [BOT["name"]]}, "seed": seed, "weeks": weeks,
-            "messages": len(msgs), "files": files}
+    info = {"corpus": corpus, "target": target, "people": people, "bots": {"discord": [BOT["name"]]}, "seed": seed,
+            "weeks": weeks, "messages": len(msgs), "files": files}
     (out / "sample.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return info

@@ -28,13 +28,15 @@ class PersonStats:
     lowercase: int = 0
     with_letters: int = 0
     punctuated: int = 0
+    repeats: int = 0  # messages repeating this person's earlier message word for word (not short reactions)
+    said: set = field(default_factory=set)
 
     def row(self) -> dict:
         n = max(self.messages, 1)
         return {"name": self.name, "target": self.is_target, "messages": self.messages, "sessions": self.sessions,
                 "tokens": self.tokens, "median_chars": statistics.median(self.lengths) if self.lengths else 0,
                 "emoji_rate": self.emoji / n, "lowercase_rate": self.lowercase / max(self.with_letters, 1),
-                "punctuation_rate": self.punctuated / n}
+                "punctuation_rate": self.punctuated / n, "repeat_rate": self.repeats / n}
 
 
 def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
@@ -66,6 +68,9 @@ def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
                         p.with_letters += 1
                         p.lowercase += text == text.lower()
                     p.punctuated += text.rstrip()[-1:] in (".", "!", "?", "…")
+                    if len(text.split()) > 2:
+                        p.repeats += text in p.said
+                        p.said.add(text)
                     if tokenizer is not None:
                         texts[turn["name"]].append(text)
     if tokenizer is not None:

@@ -50,7 +50,7 @@ def _examples(n: int, seed: int, vocab: int) -> list:
         from train.tokenize import load_examples, tokenize_dataset
 
         with tempfile.TemporaryDirectory() as d:
-            info = write_sample(Path(d) / "s")
+            info = write_sample(Path(d) / "s", corpus="small")
             parse_exports([Path(d) / "s" / info["files"]["telegram"]], Path(d) / "m.jsonl")
             build_datasets(Path(d) / "m.jsonl", Path(d) / "ds", PrepConfig(target=info["target"], valid_fraction=0))
             tok = default_hf_tokenizer()

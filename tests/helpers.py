@@ -19,7 +19,7 @@ from train.tiny import make_tiny_model
 
 def sample_dataset(d: Path, weeks: int = 2, export: str = "telegram") -> Path:
     """The sample group chat (`weeks` of it, one platform's export) built into d/ds for its target."""
-    info = write_sample(d / "sample", weeks=weeks)
+    info = write_sample(d / "sample", weeks=weeks, corpus="small")
     parse_exports([d / "sample" / info["files"][export]], d / "messages.jsonl")
     build_datasets(d / "messages.jsonl", d / "ds", PrepConfig(target=info["target"]))
     return d / "ds"

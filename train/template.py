@@ -66,7 +66,8 @@ def render(tokenizer, template: ChatTemplate, messages: list[dict], add_generati
 
 def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
     """Render `messages`; return the text and the character spans the loss falls on: the content of each
-    assistant message with weight 1, plus its end-of-turn marker."""
+    assistant message with weight 1, plus its end-of-turn marker; only the marker for one with weight 0 and
+    end_weight 1 (a near-duplicate turn, see data_prep/build.py TurnDeduper)."""
     spans = []
     prefix = ""
     for i, msg in enumerate(messages):
@@ -74,13 +75,15 @@ def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tup
         if not upto.startswith(prefix):
             raise ClonekitError("the chat template is not concatenative (rendering more messages changed the "
                                 "earlier text); clonekit cannot place the loss mask", template.path)
-        if msg["role"] == "assistant" and msg.get("weight", 1):
+        end_only = not msg.get("weight", 1) and msg.get("end_weight", 0)
+        if msg["role"] == "assistant" and (msg.get("weight", 1) or end_only):
             piece = upto[len(prefix):]
             start = piece.rfind(msg["content"])
             eot = piece.find(template.end_of_turn, start + len(msg["content"])) if start >= 0 else -1
             if start < 0 or eot < 0:
                 raise ClonekitError("the chat template does not write an assistant message's content followed by "
                                     f"{template.end_of_turn}", template.path)
-            spans.append((len(prefix) + start, len(prefix) + eot + len(template.end_of_turn)))
+            first = len(prefix) + (eot if end_only else start)
+            spans.append((first, len(prefix) + eot + len(template.end_of_turn)))
         prefix = upto
     return prefix, spans

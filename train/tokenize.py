@@ -33,7 +33,7 @@ class TokenizeStats:
 
 
 def has_target(messages: list[dict]) -> bool:
-    return any(m.get("role") == "assistant" and m.get("weight", 1) for m in messages)
+    return any(m.get("role") == "assistant" and (m.get("weight", 1) or m.get("end_weight", 0)) for m in messages)
 
 
 def tokenize_example(tokenizer, template: ChatTemplate, messages: list[dict]) -> Tokenized:
@@ -66,7 +66,7 @@ def tokenize_with_limit(tokenizer, template, messages: list[dict], max_len: int,
     for part in (turns[:half], turns[half:]):
         part = [dict(m) for m in part]
         if part[0]["role"] == "assistant":
-            part[0]["weight"] = 0  # no context before it in this part
+            part[0]["weight"] = part[0]["end_weight"] = 0  # no context before it in this part
         if has_target(part):
             out += tokenize_with_limit(tokenizer, template, system + part, max_len, stats)
     return out

@@ -31,7 +31,7 @@ def read_jsonl(path):
 @pytest.fixture
 def sample_messages(tmp_path_factory):
     d = tmp_path_factory.mktemp("sample")
-    info = write_sample(d)
+    info = write_sample(d, corpus="small")
     out = d / "messages.jsonl"
     parse_exports([d / info["files"]["whatsapp"]], out)
     return out

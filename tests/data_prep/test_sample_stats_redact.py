@@ -27,7 +27,7 @@ def test_sample_is_seeded_and_the_three_exports_agree(tmp_path):
 
 
 def test_stats_show_distinct_styles(tmp_path):
-    info = write_sample(tmp_path / "s")
+    info = write_sample(tmp_path / "s", corpus="small")
     parse_exports([tmp_path / "s" / info["files"]["telegram"]], tmp_path / "m.jsonl")
     build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=info["target"]))
     stats = compute_stats(tmp_path / "ds", default_tokenizer())
