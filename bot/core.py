@@ -105,6 +105,7 @@ class CloneChat:
         for attempt in range(self.cfg.loop_retries + 1):
             if attempt:  # the clone's own stuck replies in the log feed the loop: keep less of it each try
                 ch.log.trim(2 if attempt == self.cfg.loop_retries else max(2, len(ch.log.turns) // 2))
+            self.events["attempts"] += 1
             raw = await self._complete(ch.log.messages(self.identity.system_prompt, self.names), attempt)
             if raw is None:
                 ch.debounce.answered()

@@ -465,16 +465,19 @@ def compare(
     out: Path = typer.Option(..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Ask at most N held-out turns (spread over the sessions)."),
     adapter: list[str] = typer.Option([], "--adapter", help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the base). Repeatable."),
-    selfplay_chats: int = typer.Option(8, min=0, help="Self-play chats per endpoint for loop_rate."),
-    selfplay_turns: int = typer.Option(8, min=1, help="Clone turns per self-play chat."),
+    selfplay_chats: int = typer.Option(100, min=0, help="Self-play chats per endpoint for loop_rate."),
+    selfplay_turns: int = typer.Option(10, min=1, help="Clone turns per self-play chat."),
+    guarded: bool = typer.Option(True, "--guarded/--no-guarded", help="Also self-play through the bot's core with "
+                                 "its loop guard on (loop_rate_guarded, guard rejection rate)."),
     max_tokens: int = typer.Option(64, min=1, help="Max new tokens per reply."),
     temperature: Optional[float] = typer.Option(None, help="Same temperature for every endpoint (default: each endpoint's own)."),
     concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
     ab: Optional[str] = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
 ):
     """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
-    relevance, repetition, loop_rate from self-play, latency and tokens/s, held-out loss; real replies are the
-    reference. Writes report.json, report.md, report.html with plots, and a blind A/B sheet."""
+    relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
+    phrase over-use, guard rejections, latency and tokens/s, held-out loss, each with a 95 % bootstrap interval;
+    real replies are the reference. Writes report.json, report.md, report.html with plots, and a blind A/B sheet."""
     from compare.endpoints import parse_endpoint
     from compare.report import markdown_table, write_report
     from compare.run import CompareSettings, run_compare
@@ -492,7 +495,8 @@ def compare(
     if ab is not None and ab not in names:
         raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
     settings = CompareSettings(limit=limit, max_tokens=max_tokens, temperature=temperature, concurrency=concurrency,
-                               selfplay_chats=selfplay_chats, selfplay_turns=selfplay_turns, adapters=adapters)
+                               selfplay_chats=selfplay_chats, selfplay_turns=selfplay_turns, guarded=guarded,
+                               adapters=adapters)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err_console, transient=True) as bar:
         def progress(description: str, total: int):

@@ -23,14 +23,20 @@ METRICS = [
     ("distinct_2", "distinct-2"),
     ("self_repetition", "self-repetition"),
     ("degenerate_rate", "degenerate replies"),
-    ("loop_rate", "loop_rate (self-play)"),
+    ("loop_rate", "loop_rate (self-play, plain client)"),
+    ("loop_rate_guarded", "loop_rate (self-play, bot guard on)"),
+    ("cross_turn_repeat_rate", "cross-turn repeat rate (plain client)"),
+    ("cross_turn_repeat_rate_guarded", "cross-turn repeat rate (bot guard on)"),
+    ("guard_rejection_rate", "guard rejections (share of attempts)"),
+    ("phrase_overuse_worst", "worst phrase over-use (x real rate)"),
     ("heldout_perplexity", "held-out perplexity"),
     ("latency_median_s", "latency median (s)"),
     ("tokens_per_s", "tokens/s"),
     ("errors", "failed requests"),
 ]
-PLOTTED = ["style_target_prob", "lexical_distance", "relevance", "distinct_2", "degenerate_rate", "loop_rate",
-           "latency_median_s", "tokens_per_s"]
+PLOTTED = ["style_target_prob", "lexical_distance", "relevance", "distinct_2", "loop_rate", "loop_rate_guarded",
+           "cross_turn_repeat_rate", "phrase_overuse_worst", "guard_rejection_rate", "latency_median_s",
+           "tokens_per_s"]
 
 
 def _fmt(v) -> str:
@@ -41,6 +47,13 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _cell(row: dict, key: str) -> str:
+    """The value with its 95 % bootstrap interval, e.g. `0.812 [0.790, 0.833]`."""
+    iv = row.get("intervals", {}).get(key)
+    value = _fmt(row.get(key))
+    return f"{value} [{_fmt(iv[0])}, {_fmt(iv[1])}]" if iv and value != "–" else value
+
+
 def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     names = list(report["endpoints"])
     header = ["metric", "real replies"] + names
@@ -49,7 +62,7 @@ def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
         values = [report["endpoints"][n].get(key) for n in names]
         if all(v is None for v in values):
             continue
-        rows.append([label, _fmt(report["reference"].get(key))] + [_fmt(v) for v in values])
+        rows.append([label, _cell(report["reference"], key)] + [_cell(report["endpoints"][n], key) for n in names])
     return header, rows
 
 
@@ -73,17 +86,17 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, key in zip(axes.flat, keys):
-        labels, values, cs = [], [], []
-        ref = report["reference"].get(key)
-        if ref is not None:
-            labels.append("real")
-            values.append(ref)
-            cs.append("0.6")
-        for i, n in enumerate(names):
-            labels.append(n)
-            values.append(report["endpoints"][n].get(key) or 0.0)
-            cs.append(colors[i % len(colors)])
-        ax.bar(labels, values, color=cs)
+        labels, values, cs, errs = [], [], [], []
+        rows = ([("real", report["reference"], "0.6")] if report["reference"].get(key) is not None else []) + \
+            [(n, report["endpoints"][n], colors[i % len(colors)]) for i, n in enumerate(names)]
+        for label, row, color in rows:
+            v = row.get(key) or 0.0
+            iv = row.get("intervals", {}).get(key) or [v, v]
+            labels.append(label)
+            values.append(v)
+            cs.append(color)
+            errs.append((max(0.0, v - iv[0]), max(0.0, iv[1] - v)))
+        ax.bar(labels, values, color=cs, yerr=list(zip(*errs)) if errs else None, capsize=3)
         ax.set_title(key, fontsize=10)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     for ax in list(axes.flat)[len(keys):]:
@@ -147,9 +160,11 @@ def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out
                                 "real": case.reply, "replies": {n: r[i] for n, r in replies.items()}},
                                ensure_ascii=False) + "\n")
     with open(out / "selfplay.jsonl", "w", encoding="utf-8") as f:
-        for n, chats in transcripts.items():
-            for j, chat in enumerate(chats):
-                f.write(json.dumps({"endpoint": n, "chat": j, "replies": chat}, ensure_ascii=False) + "\n")
+        for n, modes in transcripts.items():
+            for mode, chats in modes.items():
+                for j, chat in enumerate(chats):
+                    f.write(json.dumps({"endpoint": n, "mode": mode, "chat": j, "replies": chat},
+                                       ensure_ascii=False) + "\n")
     images = plots(report, replies, held, out)
     ab_sheet(held, replies, ab_endpoint or next(iter(replies)), out)
 
@@ -159,7 +174,9 @@ def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out
     md = [f"# clonekit compare: {held.target}", "",
           f"{report['cases']} held-out turns from `{report['data']}`; real replies are the reference column. "
           "Style = an authorship classifier (char n-gram TF-IDF + logistic regression) trained on the training split "
-          "of every speaker; loop_rate = share of self-play chats with 3+ near-identical consecutive replies.", "",
+          "of every speaker; loop_rate = share of self-play chats with 3+ near-identical consecutive replies "
+          "(clonekit/repetition.py), through a plain OpenAI client and through the bot's core with its guard on. "
+          "Brackets: 95 % bootstrap intervals (replies or chats resampled).", "",
           markdown_table(report), "", "![metrics](metrics.png)", "", "![lengths](lengths.png)", "",
           "## Samples", ""]
     for i in picked:
@@ -190,7 +207,8 @@ td.ctx{{color:#555;font-size:90%}}img{{max-width:100%;display:block;margin:1em 0
 <h1>clonekit compare: {esc(held.target)}</h1>
 <p>{report['cases']} held-out turns from <code>{esc(report['data'])}</code>. Real replies are the reference column.
 Style: authorship classifier (char n-gram TF-IDF + logistic regression) over every speaker's training turns.
-loop_rate: share of self-play chats with three or more near-identical consecutive clone replies.</p>
+loop_rate: share of self-play chats with three or more near-identical consecutive clone replies, through a plain
+OpenAI client and through the bot's core with its guard on. Brackets: 95 % bootstrap intervals.</p>
 <table><tr>{''.join(f'<th>{esc(h)}</th>' for h in header)}</tr>{trs}</table>{imgs}
 <h2>Samples</h2><table><tr><th>context</th><th>real</th>{''.join(f'<th>{esc(n)}</th>' for n in names)}</tr>
 {''.join(sample_rows)}</table>

