@@ -467,9 +467,12 @@ def compare(
     adapter: list[str] = typer.Option([], "--adapter", help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the base). Repeatable."),
     selfplay_chats: int = typer.Option(100, min=0, help="Self-play chats per endpoint for loop_rate."),
     selfplay_turns: int = typer.Option(10, min=1, help="Clone turns per self-play chat."),
-    guarded: bool = typer.Option(True, "--guarded/--no-guarded", help="Also self-play through the bot's core with "
-                                 "its loop guard on (loop_rate_guarded, guard rejection rate)."),
+    guarded: list[str] = typer.Option([], "--guarded", help="Endpoint to also self-play through the bot's core with "
+                                      "its loop guard on (loop_rate_guarded, guard rejections); repeatable; default: "
+                                      "every endpoint; `--guarded none` for none."),
     max_tokens: int = typer.Option(64, min=1, help="Max new tokens per reply."),
+    history_turns: int = typer.Option(20, min=1, help="Turns of conversation before each reply (held-out contexts "
+                                      "and self-play), as the bot's history_turns."),
     temperature: Optional[float] = typer.Option(None, help="Same temperature for every endpoint (default: each endpoint's own)."),
     concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
     ab: Optional[str] = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
@@ -492,10 +495,13 @@ def compare(
         if not sep or name not in names:
             raise ClonekitError(f"--adapter {a!r}: expected NAME=RUN with NAME one of the endpoints {names}")
         adapters[name] = run
+    if guarded and guarded != ["none"] and not set(guarded) <= set(names):
+        raise ClonekitError(f"--guarded {guarded}: expected endpoint names among {names}, or `none`")
     if ab is not None and ab not in names:
         raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
-    settings = CompareSettings(limit=limit, max_tokens=max_tokens, temperature=temperature, concurrency=concurrency,
-                               selfplay_chats=selfplay_chats, selfplay_turns=selfplay_turns, guarded=guarded,
+    settings = CompareSettings(limit=limit, max_tokens=max_tokens, history_turns=history_turns, temperature=temperature, concurrency=concurrency,
+                               selfplay_chats=selfplay_chats, selfplay_turns=selfplay_turns,
+                               guarded=[] if guarded == ["none"] else (guarded or list(names)),
                                adapters=adapters)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeRemainingColumn(), console=err_console, transient=True) as bar:

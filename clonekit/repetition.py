@@ -32,9 +32,10 @@ def near_identical(a: str, b: str) -> bool:
     a, b = normalize(a), normalize(b)
     if a == b:
         return True
-    if not a or not b:
-        return False
-    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_IDENTICAL_RATIO
+    if not a or not b or 2 * min(len(a), len(b)) / (len(a) + len(b)) < NEAR_IDENTICAL_RATIO:
+        return False  # the ratio can never reach the threshold with lengths this far apart
+    m = SequenceMatcher(None, a, b, autojunk=False)
+    return m.quick_ratio() >= NEAR_IDENTICAL_RATIO and m.ratio() >= NEAR_IDENTICAL_RATIO  # quick_ratio: upper bound
 
 
 def longest_near_identical_run(replies: list[str]) -> int:

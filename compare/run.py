@@ -31,7 +31,7 @@ class CompareSettings:
     concurrency: int = 4
     selfplay_chats: int = 100
     selfplay_turns: int = 10
-    guarded: bool = True  # also self-play through the bot core with its loop guard
+    guarded: list[str] | None = None  # endpoints also played through the bot core with its loop guard; None = all
     history_turns: int = 20
     adapters: dict[str, str] = field(default_factory=dict)  # endpoint name -> adapter run dir (held-out loss)
     seed: int = 0
@@ -203,7 +203,7 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
         row["intervals"].update(intervals)
         row["selfplay"] = {k: v for k, v in play.items() if k not in ("transcripts", "per_chat")}
         transcripts = {"raw": play.get("transcripts", [])}
-        if settings.guarded and settings.selfplay_chats:
+        if (settings.guarded is None or ep.name in settings.guarded) and settings.selfplay_chats:
             advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
             guarded = asyncio.run(guarded_self_play(ep, held.partner_scripts, held.system_prompt, held.target,
                                                     settings.selfplay_chats, settings.selfplay_turns,

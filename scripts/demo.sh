@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh train serve-cpu compare
 CK=.venv/bin/clonekit
-DEMO_SERVE_FLAGS=${DEMO_SERVE_FLAGS:---merged}  # the clone at full speed (its adapter merged); the base as a negated adapter
 
 echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
 $CK sample -o data/sample
@@ -35,42 +34,53 @@ import json
 m = json.load(open("runs/demo/clonekit.json"))["metrics"]
 print(f"validation loss on the target's turns: base {m['base_valid_loss']:.3f} -> clone {m['valid_loss']:.3f}")
 PY
-echo "== 7. serve the clone and its base model with vLLM (OpenAI-compatible API on 127.0.0.1:8765)"
-$CK serve --adapter clone=runs/demo --port 8765 $DEMO_SERVE_FLAGS > runs/demo-serve.log 2>&1 &
+echo "== 7. serve the clone and its base model with vLLM (OpenAI-compatible API; anti-loop logits processor on)"
+# Two servers on 2 cores, each idle while the other works: the clone with its adapter merged (--merged: full speed)
+# on :8765, and `clonekit serve` as it starts by default (base model at full speed, clone as a LoRA adapter) on :8766.
+$CK serve --adapter clone=runs/demo --port 8765 --merged > runs/demo-serve.log 2>&1 &
 SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
-for _ in $(seq 600); do
-  .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8765/health', timeout=2)" 2>/dev/null && break
-  kill -0 $SERVER 2>/dev/null || { tail -20 runs/demo-serve.log; exit 1; }
-  sleep 1
+$CK serve --adapter clone=runs/demo --port 8766 > runs/demo-serve-base.log 2>&1 &
+SERVER_BASE=$!
+trap 'kill -TERM $SERVER $SERVER_BASE 2>/dev/null; wait $SERVER $SERVER_BASE 2>/dev/null' EXIT
+for port in 8765 8766; do
+  for _ in $(seq 600); do
+    .venv/bin/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=2)" 2>/dev/null && break
+    kill -0 $SERVER 2>/dev/null && kill -0 $SERVER_BASE 2>/dev/null || { tail -20 runs/demo-serve*.log; exit 1; }
+    sleep 1
+  done
 done
 .venv/bin/python - <<'PY'
 import json
 from openai import OpenAI
 system = json.load(open("runs/demo/clonekit.json"))["dataset"]["system_prompt"]
-client = OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="none")
+clients = {"clone": OpenAI(base_url="http://127.0.0.1:8765/v1", api_key="none"),
+           "smollm2-135m-instruct": OpenAI(base_url="http://127.0.0.1:8766/v1", api_key="none")}
 messages = [{"role": "system", "content": system},
             {"role": "user", "name": "Oliver", "content": "Would anyone fancy sushi this evening? I have had a long day."}]
 target = json.load(open("runs/demo/clonekit.json"))["dataset"]["target"]
 print("Oliver: Would anyone fancy sushi this evening? I have had a long day.")
 for model in ("clone", "smollm2-135m-instruct"):
-    reply = client.chat.completions.create(model=model, messages=messages, seed=0)
+    reply = clients[model].chat.completions.create(model=model, messages=messages, seed=0)
     print(f"{target + ' (clone)' if model == 'clone' else 'base model'}: {reply.choices[0].message.content}")
 PY
 echo "== 8. a scripted group chat through the terminal client (clonekit chat --script), answered by the clone"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/demo_chat.txt --quiet 0
-echo "== 9. loop check: Oliver goads the clone with the same message twenty times"
+echo "== 9. loop check: Sam goads the clone with the same message twenty times"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/goad_chat.txt \
   --quiet 0 --loop-check | tail -6
 echo "== 10. compare the clone with its base model on $TARGET's held-out turns (clonekit compare)"
 $CK compare --data data/demo/dataset --out reports/demo --adapter clone=runs/demo \
-  -e clone=http://127.0.0.1:8765/v1,clone -e base=http://127.0.0.1:8765/v1,smollm2-135m-instruct \
-  --selfplay-chats 100 --selfplay-turns 10 --max-tokens 32 --guarded clone --concurrency 32
+  -e clone=http://127.0.0.1:8765/v1,clone -e base=http://127.0.0.1:8766/v1,smollm2-135m-instruct \
+  --selfplay-chats 100 --selfplay-turns 10 --max-tokens 24 --guarded clone --concurrency 64
 .venv/bin/python - <<'PY'
 import json
 r = json.load(open("reports/demo/report.json"))
-clone, base = (r["endpoints"][n]["style_target_prob"] for n in ("clone", "base"))
-print(f"style fidelity (P(target) by the authorship classifier): clone {clone:.3f} vs base {base:.3f}, "
-      f"real replies {r['reference']['style_target_prob']:.3f}: {'the clone is closer' if clone > base else 'the clone is NOT closer'}")
+clone, base = (r["endpoints"][n] for n in ("clone", "base"))
+print(f"style fidelity (P(target) by the authorship classifier): clone {clone['style_target_prob']:.3f} vs base "
+      f"{base['style_target_prob']:.3f}, real replies {r['reference']['style_target_prob']:.3f}")
+print(f"loops in {clone['selfplay']['chats']} self-play chats x {clone['selfplay']['turns']} turns: plain client clone "
+      f"{clone['loop_rate']:.0%} vs base {base['loop_rate']:.0%}; through the bot's guard {clone['loop_rate_guarded']:.0%} "
+      f"(guard rejected {clone['guard_rejection_rate']:.0%} of replies); worst phrase over-use "
+      f"{clone['phrase_overuse_worst']:.2f}x ({clone['phrase_overuse_worst_phrase']!r})")
 PY
 echo "done: datasets in data/demo/dataset, adapter in runs/demo, report in reports/demo/report.html"

@@ -209,3 +209,22 @@ def test_malformed_messages_file_names_the_line(tmp_path, line, needle):
     with pytest.raises(ClonekitError, match=needle) as e:
         build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
     assert e.value.line == 3
+
+
+def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
+    rows = []
+    for k in range(6):  # six sessions, the target says "lol same" in each, plus something new
+        rows += [(k * 60, "Maya", f"question {k}?"), (k * 60 + 1, "Deniz", "lol same"),
+                 (k * 60 + 2, "Maya", f"and {k}?"), (k * 60 + 3, "Deniz", f"fresh reply number {k}")]
+    msgs = write_messages(tmp_path / "m.jsonl", rows)
+    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=2))
+    assert m["dedupe"]["end_only_turns"] == 4 and m["dedupe"]["max_copies"] == 2
+    turns = [t for ex in read_jsonl(tmp_path / "ds/train.jsonl") for t in ex["messages"] if t["role"] == "assistant"]
+    same = [(t["weight"], t.get("end_weight")) for t in turns if t["content"] == "lol same"]
+    assert same == [(1, None), (1, None), (0, 1), (0, 1), (0, 1), (0, 1)]
+    assert all(t["weight"] == 1 for t in turns if t["content"].startswith("fresh"))
+    oa = [t for ex in read_jsonl(tmp_path / "ds/openai_train.jsonl") for t in ex["messages"] if t["role"] == "assistant"]
+    assert [t["weight"] for t in oa if t["content"] == "lol same"] == [1, 1, 0, 0, 0, 0]
+    assert all("end_weight" not in t for t in oa)  # not part of OpenAI's format
+    off = build_datasets(msgs, tmp_path / "ds0", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=0))
+    assert off["dedupe"]["end_only_turns"] == 0

@@ -32,6 +32,14 @@ def template(tok):
     return load_template("auto", tok)
 
 
+def test_a_deduplicated_turn_keeps_only_its_end_of_turn_loss(tok, template):
+    messages = MESSAGES[:4] + [{"role": "user", "name": "Maya", "content": "again?"},
+                               {"role": "assistant", "name": "Deniz", "content": "pizza mı? ben varım abi",
+                                "weight": 0, "end_weight": 1}]
+    kept = [t for t in tokenize_example(tok, template, messages).labels if t != IGNORE]
+    assert tok.decode(kept) == "pizza mı? ben varım abi<|im_end|><|im_end|>"
+
+
 def test_template_renders_names_and_prompts_at_the_targets_turn(tok, template):
     text = render(tok, template, MESSAGES[:3], add_generation_prompt=True)
     assert "<|im_start|>user Maya\nanyone up for pizza lol<|im_end|>\n" in text
