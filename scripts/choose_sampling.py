@@ -32,10 +32,13 @@ GRID = [  # (temperature, top_p, frequency_penalty, presence_penalty)
 ]
 
 
-async def _play(client, model, scripts, system, chats, turns, max_tokens, sampling, history=20):
+async def _play(base_url, model, scripts, system, chats, turns, max_tokens, sampling, history=20):
+    import openai
+
     from clonekit.chat import render_turns
 
-    gate = asyncio.Semaphore(32)
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="none", timeout=600)  # one per event loop
+    gate = asyncio.Semaphore(64)
 
     async def one(script):
         log, replies, finish = [], [], []
@@ -52,7 +55,10 @@ async def _play(client, model, scripts, system, chats, turns, max_tokens, sampli
                 log.append(("clone", reply, True))
         return replies, finish
 
-    return await asyncio.gather(*(one(scripts[i % len(scripts)]) for i in range(chats)))
+    try:
+        return await asyncio.gather(*(one(scripts[i % len(scripts)]) for i in range(chats)))
+    finally:
+        await client.close()
 
 
 def main() -> None:
@@ -63,8 +69,6 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--merged", action="store_true", help="serve with --merged (faster clone on CPU)")
     args = ap.parse_args()
-
-    import openai
 
     from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
     from compare.cases import load_heldout
@@ -82,12 +86,11 @@ def main() -> None:
     rows = []
     with Server(plan, log_path=ROOT / "bench_out" / "choose_sampling_vllm.log") as server:
         server.wait_ready()
-        client = openai.AsyncOpenAI(base_url=plan.base_url, api_key="none", timeout=600)
         for temperature, top_p, frequency, presence in GRID:
             sampling = {"temperature": temperature, "top_p": top_p, "frequency_penalty": frequency,
                         "presence_penalty": presence, "seed": 0}
             start = time.perf_counter()
-            chats = asyncio.run(_play(client, "clone", held.partner_scripts, held.system_prompt, args.chats,
+            chats = asyncio.run(_play(plan.base_url, "clone", held.partner_scripts, held.system_prompt, args.chats,
                                       args.turns, args.max_tokens, sampling))
             flat = [r for replies, _ in chats for r in replies if r]
             rows.append({**sampling, "loop_rate": sum(is_loop([r for r in c if r]) for c, _ in chats) / len(chats),

@@ -197,7 +197,12 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
     if api_key:
-        argv += ["--api-key", api_key]
+        # never on the command line (/proc/PID/cmdline is readable by every local user): vLLM reads VLLM_API_KEY,
+        # and serve/auth.py puts the key on every route, not only under /v1
+        from serve.auth import KEY_ENV
+
+        env["VLLM_API_KEY"] = env[KEY_ENV] = api_key
+        argv += ["--middleware", "serve.auth.RequireApiKey"]
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     return ServerPlan(argv, env, f"http://{shown}:{port}/v1", base_name, adapters, api_key)
 

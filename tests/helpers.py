@@ -34,13 +34,13 @@ def train_tiny_clone(d: Path) -> tuple[Path, Path, Path]:
     return run, tiny, d / "ds"
 
 
-def start_serve(args: list[str], d: Path) -> tuple[subprocess.Popen, int]:
+def start_serve(args: list[str], d: Path, env: dict | None = None) -> tuple[subprocess.Popen, int]:
     """`clonekit serve ARGS --port P --device cpu`, logging to d/serve.log; returns once /health answers."""
     port = free_port()
     log = open(d / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "clonekit.cli", "serve", *args, "--port", str(port),
                              "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "CLONEKIT_CACHE": str(d / "cache")})
+                            env={**os.environ, "CLONEKIT_CACHE": str(d / "cache"), **(env or {})})
     log.close()
     deadline = time.monotonic() + 600
     while True:

