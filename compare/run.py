@@ -17,7 +17,7 @@ from compare.lexical import distances, signature, signature_words, words
 from compare.relevance import Embedder, context_text, similarities
 from clonekit.repetition import is_degenerate
 from compare.diversity import distinct_n, diversity_metrics, self_repetition
-from compare.intervals import interval, mean_interval
+from compare.intervals import interval, jackknife_interval, mean_interval
 from compare.phrases import overuse, target_phrases
 from compare.selfplay import guarded_self_play, self_play
 from compare.style import train_authorship
@@ -82,8 +82,8 @@ class _Scorer:
                 "style_target_prob": mean_interval(probs, s), "style_top1_rate": mean_interval(top1, s),
                 "relevance": mean_interval(sims, s), "lexical_distance": interval(texts, lexical, s, 300),
                 "length_distance_words": interval(list(lengths), length, s, 300),
-                "distinct_2": interval(texts, lambda xs: distinct_n(xs, 2), s, 300),
-                "self_repetition": interval(texts, self_repetition, s, 300),
+                "distinct_2": jackknife_interval(texts, lambda xs: distinct_n(xs, 2)),
+                "self_repetition": jackknife_interval(texts, self_repetition),
                 "degenerate_rate": mean_interval([float(is_degenerate(t)) for t in nonempty], s),
             },
         }

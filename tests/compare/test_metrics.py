@@ -120,6 +120,13 @@ def test_bootstrap_intervals():
     assert mean_interval([1.0] * 20) == [1.0, 1.0]
     lo, hi = interval(list(range(100)), lambda xs: float(max(xs)), resamples=200)
     assert 90 <= lo <= hi == 99
+    from compare.diversity import distinct_n
+    from compare.intervals import jackknife_interval
+
+    texts = [f"reply number {i} about pizza" for i in range(40)] + ["ok lol"] * 10
+    value = distinct_n(texts, 2)
+    lo, hi = jackknife_interval(texts, lambda xs: distinct_n(xs, 2))
+    assert lo < value < hi  # a bootstrap resample repeats replies: for distinct-n it would fall below the value
 
 
 def test_phrase_overuse():

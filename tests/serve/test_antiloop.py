@@ -51,7 +51,7 @@ def test_copying_an_earlier_reply_is_penalized_more_the_longer_the_copy(tok, mar
     for t in ids:
         penalties.append(st.penalties().get(t, 0.0))
         output.append(t)
-    assert penalties[0] == 0.0  # starting like an earlier reply is free (match of the start token only)
+    assert penalties[0] == 0.0  # starting like an earlier reply is free (a match of the start token only)
     assert penalties[1] == pytest.approx(1.0)  # start + first token matched: multiplier * base ** 0
     assert all(b > a for a, b in zip(penalties[1:], penalties[2:]))  # grows with the match
     assert st.penalties()[markers.end] > 100  # ending as an exact copy: DRY and the copy stop together
@@ -78,9 +78,23 @@ def test_third_repetition_inside_a_reply_is_forbidden(tok, markers):
     assert once.penalties().get(unit[-1], 0.0) != float("inf")  # a second "lol" is allowed
 
 
+def test_an_opening_used_before_costs_more_the_more_often(tok, markers):
+    wait = tok.encode("wait", add_special_tokens=False)[0]
+    prompt = _prompt(tok, [("Oliver", "a"), ("Maya", "wait what"), ("Oliver", "b"), ("Maya", "wait really"),
+                           ("Oliver", "c"), ("Maya", "ok sure"), ("Oliver", "d")])
+    p = _state(tok, markers, prompt, [], opening_penalty=0.7).penalties()
+    assert p[wait] == pytest.approx(2 * 0.7)
+    assert p[tok.encode("ok", add_special_tokens=False)[0]] == pytest.approx(0.7)
+    assert _state(tok, markers, prompt, []).penalties() == {}  # off by default
+    late = _state(tok, markers, prompt, tok.encode("so yeah i think", add_special_tokens=False),
+                  opening_penalty=0.7).penalties()
+    assert wait not in late  # only the first opening_tokens tokens of a reply
+
+
 def test_no_earlier_turns_no_penalty(tok, markers):
     st = _state(tok, markers, _prompt(tok, [("Oliver", "Hi there")]), tok.encode("hey", add_special_tokens=False))
     assert st.penalties() == {}
+    assert _state(tok, markers, _prompt(tok, [("Oliver", "Hi there")]), []).penalties() == {}
     assert START not in st.penalties()
 
 
