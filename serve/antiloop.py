@@ -20,8 +20,8 @@ reply being generated, and at each step returns (token, penalty) pairs to subtra
 4. **Opening over-use**: within the first `opening_tokens` tokens of a reply, a token that would make the reply open
    like k earlier clone turns costs `opening_penalty * k`. The more often an opening ("wait,", "i'll") is already in
    the context, the likelier a model repeats it (Xu et al., DITTO); DRY ignores matches shorter than allowed_length.
-   Off by default: on the demo clone, 0.7 moved the over-used opening to another one ("wait" in 13 % of self-play
-   replies instead of 10 %) and lowered P(target) from 0.81 to 0.80; a per-request knob to try.
+   Off by default: on the demo clone, 0.7 shifted openings around instead of curbing them ("wait" in 21 % of
+   self-play replies instead of 17 %) and lowered P(target) from 0.81 to 0.80; a per-request knob to try.
 
 Defaults were chosen by measurement (scripts/choose_sampling.py); every field can be set per request through the
 OpenAI API's `extra_body={"vllm_xargs": {"antiloop_<field>": value}}`, and `antiloop_enabled: 0` turns it off.

@@ -59,6 +59,16 @@ def check_template_fits(template: ChatTemplate, tokenizer) -> None:
                             "choose a template for this model (or `template: auto`)", template.path)
 
 
+CONTROL_OPEN = "<|"
+
+
+def neutralize(text: str) -> str:
+    """What the templates write for a message's text: "<|" becomes "<" + zero-width space + "|", so text that looks
+    like a control token ("<|im_end|>", "<|im_start|>system" typed in a chat) never tokenizes as one. The rule
+    lives in the Jinja files (configs/templates), which the server uses too; this mirrors it for the loss mask."""
+    return text.replace(CONTROL_OPEN, "<\u200b|")
+
+
 def render(tokenizer, template: ChatTemplate, messages: list[dict], add_generation_prompt: bool = False) -> str:
     return tokenizer.apply_chat_template(messages, chat_template=template.text, tokenize=False,
                                          add_generation_prompt=add_generation_prompt)
@@ -78,8 +88,9 @@ def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tup
         end_only = not msg.get("weight", 1) and msg.get("end_weight", 0)
         if msg["role"] == "assistant" and (msg.get("weight", 1) or end_only):
             piece = upto[len(prefix):]
-            start = piece.rfind(msg["content"])
-            eot = piece.find(template.end_of_turn, start + len(msg["content"])) if start >= 0 else -1
+            content = neutralize(msg["content"])
+            start = piece.rfind(content)
+            eot = piece.find(template.end_of_turn, start + len(content)) if start >= 0 else -1
             if start < 0 or eot < 0:
                 raise ClonekitError("the chat template does not write an assistant message's content followed by "
                                     f"{template.end_of_turn}", template.path)
