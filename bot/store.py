@@ -8,6 +8,7 @@ clone never learns from its own output.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,9 +45,20 @@ class ConversationStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.platform = platform
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        old_umask = os.umask(0o077)  # the database and its -wal/-shm files: readable by the owner only
+        try:
+            self.path.touch(exist_ok=True)
+            os.chmod(self.path, 0o600)
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
+            self.db.executescript(SCHEMA)
+        finally:
+            os.umask(old_umask)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.chmod(side, 0o600)
 
     def close(self) -> None:
         self.db.close()
@@ -60,7 +72,10 @@ class ConversationStore:
                             (channel, int(granted), changed_by, _now()))
             if granted:
                 return 0
-            return self.db.execute("DELETE FROM messages WHERE channel = ?", (channel,)).rowcount
+            deleted = self.db.execute("DELETE FROM messages WHERE channel = ?", (channel,)).rowcount
+        # the deleted rows' old pages may still sit in the write-ahead log: write it back and truncate it
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
 
     def has_consent(self, channel: str) -> bool:
         row = self.db.execute("SELECT granted FROM consent WHERE channel = ?", (channel,)).fetchone()

@@ -219,7 +219,11 @@ def build_datasets(
     (out / "openai_names.json").write_bytes(orjson.dumps(sanitizer.mapping, option=orjson.OPT_INDENT_2))
     config = cfg.model_dump()
     # consent: the manifest names nobody who was excluded
-    config["exclude"] = [hashlib.sha256(n.encode()).hexdigest()[:16] for n in cfg.exclude]
+    # consent: the manifest names nobody who was excluded, not even as a hash (hashing the people list would find
+    # it): only how many; aliases that touch an excluded person are left out too
+    config["exclude"] = ["<excluded>"] * len(cfg.exclude)
+    gone = {n.lower() for n in excluded_names} | {i.lower() for pid in excluded_ids for i in people.persons[pid].ids}
+    config["aliases"] = {k: v for k, v in cfg.aliases.items() if k.lower() not in gone and v.lower() not in gone}
     manifest = {
         "clonekit_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

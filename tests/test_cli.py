@@ -27,7 +27,8 @@ def test_sample_parse_people_build_stats(tmp_path):
     assert r.exit_code == 0, r.output
     assert "excluded" in r.output and (tmp_path / "ds/train.jsonl").exists()
     manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
-    assert manifest["config"]["exclude"] != ["Priya"]
+    assert manifest["config"]["exclude"] == ["<excluded>"]  # how many, not who: not even a hash of the name
+    assert "Priya" not in (tmp_path / "ds/manifest.json").read_text()
     assert manifest["target"] == "Maya"  # the group corpus's target: the lowercase "lol" writer
     r = invoke("prep", "stats", tmp_path / "ds")
     assert r.exit_code == 0, r.output

@@ -47,3 +47,23 @@ def test_conversations_command_lists_and_exports(tmp_path):
     assert json.loads((tmp_path / "m.jsonl").read_text())["text"] == "pizza?"
     r = CliRunner().invoke(app, ["conversations", str(tmp_path / "missing.sqlite")])
     assert r.exit_code == 2 and "store not found" in r.output
+
+
+def test_store_files_are_private_and_revoking_leaves_nothing_behind(tmp_path):
+    import os
+    import stat
+
+    from bot.store import ConversationStore
+
+    path = tmp_path / "conv.sqlite"
+    db = ConversationStore(path)
+    db.set_consent("general", True, "admin")
+    secret = "my very secret plan number 7731"
+    for i in range(50):
+        assert db.record("general", "Maya", "discord:1", f"{secret} {i}")
+    for f in tmp_path.iterdir():
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
+    assert db.set_consent("general", False, "Maya") == 50
+    for f in tmp_path.iterdir():  # the database, its write-ahead log and shared memory file
+        assert secret.encode() not in f.read_bytes(), f
+    db.close()
