@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,10 +70,37 @@ class People:
 MESSAGES_HINT = "clonekit messages (run `clonekit prep parse` on the export first)"
 
 
+_KINDS = ("text", "media", "system", "deleted")
+_STRING_FIELDS = ("platform", "chat", "timestamp", "author", "text")
+
+
+def message_problem(m) -> str | None:
+    """What is wrong with a (possibly hand-edited) line of messages.jsonl, or None."""
+    if not isinstance(m, dict):
+        return f"a message must be a JSON object, not {type(m).__name__}"
+    for name in _STRING_FIELDS:
+        if not isinstance(m.get(name), str):
+            return f"field {name!r} must be a string, got {json.dumps(m.get(name))}"
+    if m.get("author_id") is not None and not isinstance(m["author_id"], str):
+        return f"field 'author_id' must be a string, got {json.dumps(m['author_id'])}"
+    if m.get("kind") not in _KINDS:
+        return f"field 'kind' must be one of {', '.join(_KINDS)}, got {json.dumps(m.get('kind'))}"
+    try:
+        dt.datetime.fromisoformat(m["timestamp"])
+    except ValueError:
+        return f"field 'timestamp' is not an ISO 8601 time: {m['timestamp']!r}"
+    return None
+
+
 def scan_people(path: str | Path, aliases: dict[str, str] | None = None) -> People:
+    """First pass over messages.jsonl: who is there. Every line is checked here, so a hand-edited file fails with
+    file:line before anything is built."""
     raw: dict[str, Person] = {}
     lineno = 0
     for lineno, m in iter_jsonl(path, MESSAGES_HINT):
+        problem = message_problem(m)
+        if problem:
+            raise ClonekitError(f"not a clonekit message: {problem}; expected {MESSAGES_HINT}", path, lineno)
         try:
             aid = m["author_id"]
             if not aid:

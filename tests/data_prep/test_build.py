@@ -228,3 +228,21 @@ def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
     assert all("end_weight" not in t for t in oa)  # not part of OpenAI's format
     off = build_datasets(msgs, tmp_path / "ds0", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=0))
     assert off["dedupe"]["end_only_turns"] == 0
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"timestamp": "yesterday at 5"}, "not an ISO 8601 time"),
+    ({"author_id": 12345}, "'author_id' must be a string"),
+    ({"text": None}, "'text' must be a string"),
+    ({"kind": "sticker"}, "'kind' must be one of"),
+])
+def test_hand_edited_messages_give_file_and_line(tmp_path, change, expected):
+    from clonekit.errors import ClonekitError
+
+    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "hi"), (1, "Deniz", "selam"), (2, "Maya", "ok")])
+    lines = msgs.read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), **change})
+    msgs.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ClonekitError, match=expected) as e:
+        build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
+    assert "m.jsonl" in str(e.value) and ":2" in str(e.value)
