@@ -49,11 +49,15 @@ def signature(texts: list[str], vocab: set[str]) -> dict:
 
 def length_distance(a: list[str], b: list[str]) -> float:
     """Wasserstein-1 distance between the word-count distributions of two sets of texts (in words)."""
-    la, lb = [len(words(t)) for t in a if t.strip()], [len(words(t)) for t in b if t.strip()]
-    if not la or not lb:
+    return w1_distance([len(words(t)) for t in a if t.strip()], [len(words(t)) for t in b if t.strip()])
+
+
+def w1_distance(a, b) -> float:
+    """Wasserstein-1 distance between two samples of numbers (over 101 quantiles); nan if one is empty."""
+    if not len(a) or not len(b):
         return float("nan")
     q = np.linspace(0, 1, 101)
-    return float(np.mean(np.abs(np.quantile(la, q) - np.quantile(lb, q))))
+    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
 
 
 def distances(sig: dict, ref: dict) -> dict:

@@ -13,7 +13,7 @@ import numpy as np
 from clonekit.chat import NameSanitizer, is_openai_api, render_turns
 from compare.cases import HeldOut, load_heldout
 from compare.endpoints import Endpoint, check_reachable, generate
-from compare.lexical import distances, signature, signature_words, words
+from compare.lexical import distances, signature, signature_words, w1_distance, words
 from compare.relevance import Embedder, context_text, similarities
 from clonekit.repetition import is_degenerate
 from compare.diversity import distinct_n, diversity_metrics, self_repetition
@@ -65,7 +65,7 @@ class _Scorer:
             return distances(signature(xs, self.vocab), self.profile)["mean"]
 
         def length(xs):
-            return _w1(np.asarray(xs, dtype=float), self.target_lengths)
+            return w1_distance(np.asarray(xs, dtype=float), self.target_lengths)
 
         div = diversity_metrics(texts)
         s = self.seed
@@ -87,13 +87,6 @@ class _Scorer:
                 "degenerate_rate": mean_interval([float(is_degenerate(t)) for t in nonempty], s),
             },
         }
-
-
-def _w1(a: np.ndarray, b: np.ndarray) -> float:
-    if not len(a) or not len(b):
-        return float("nan")
-    q = np.linspace(0, 1, 101)
-    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
 
 
 def _loop_metrics(play: dict, prefix: str, seed: int) -> tuple[dict, dict]:
