@@ -18,7 +18,8 @@ what which who whom whose when where why how not no so too very just can could w
 ill im its dont cant ve s t re ll d""".split())
 
 
-def _grams(text: str, max_n: int = 3) -> set[tuple[str, ...]]:
+def phrase_grams(text: str, max_n: int = 3) -> set[tuple[str, ...]]:
+    """The word 1-3-grams of a text: what a phrase is matched against."""
     ws = words(text)
     return {tuple(ws[i:i + n]) for n in range(1, max_n + 1) for i in range(len(ws) - n + 1)}
 
@@ -27,7 +28,7 @@ def target_phrases(turns: list[str], top: int = 20) -> list[tuple[str, float]]:
     """[(phrase, real rate)] for the target's `top` most frequent short phrases."""
     counts: Counter = Counter()
     for t in turns:
-        counts.update(g for g in _grams(t) if not all(w in FUNCTION_WORDS for w in g))
+        counts.update(g for g in phrase_grams(t) if not all(w in FUNCTION_WORDS for w in g))
     n = max(1, len(turns))
     return [(" ".join(g), c / n) for g, c in counts.most_common(top)]
 
@@ -35,7 +36,7 @@ def target_phrases(turns: list[str], top: int = 20) -> list[tuple[str, float]]:
 def overuse(replies: list[str], phrases: list[tuple[str, float]]) -> dict:
     """Per phrase: the replies' rate and rate / real rate; `worst` names the most over-used phrase."""
     replies = [r for r in replies if r.strip()]
-    grams = [_grams(r) for r in replies]
+    grams = [phrase_grams(r) for r in replies]
     n = max(1, len(replies))
     rows = []
     for phrase, real in phrases:
@@ -45,7 +46,3 @@ def overuse(replies: list[str], phrases: list[tuple[str, float]]) -> dict:
     worst = max(rows, key=lambda r: r["ratio"] or 0.0) if rows else None
     return {"phrases": rows, "worst_phrase": worst["phrase"] if worst else None,
             "worst_ratio": worst["ratio"] if worst else None}
-
-
-def worst_ratio(replies: list[str], phrases: list[tuple[str, float]]) -> float:
-    return overuse(replies, phrases)["worst_ratio"] or 0.0

@@ -18,7 +18,7 @@ from compare.relevance import Embedder, context_text, similarities
 from clonekit.repetition import is_degenerate
 from compare.diversity import distinct_n, diversity_metrics, self_repetition
 from compare.intervals import interval, jackknife_interval, mean_interval
-from compare.phrases import overuse, target_phrases
+from compare.phrases import overuse, phrase_grams, target_phrases
 from compare.selfplay import guarded_self_play, self_play
 from compare.style import train_authorship
 
@@ -130,8 +130,7 @@ def _overuse_metrics(transcripts: list[list[str]], phrases: list[tuple[str, floa
 
 
 def _has_phrases(reply: str, phrases: list[tuple[str, float]]) -> np.ndarray:
-    ws = words(reply)
-    grams = {tuple(ws[i:i + n]) for n in (1, 2, 3) for i in range(len(ws) - n + 1)}
+    grams = phrase_grams(reply)
     return np.array([tuple(p.split()) in grams for p, _ in phrases], dtype=float)
 
 

@@ -263,6 +263,7 @@ class TurnDeduper:
         self.seen: Counter = Counter()
         self.end_only = 0
         self.dropped = 0
+        self.texts: set[str] = set()  # every target turn's text seen, for the leakage figure (same pass)
 
     def block(self, lines: bytes, end_weight: bool) -> bytes:
         out = []
@@ -270,7 +271,10 @@ class TurnDeduper:
             example = orjson.loads(line)
             changed = False
             for m in example["messages"]:
-                if m["role"] != "assistant" or not m.get("weight", 1):
+                if m["role"] != "assistant":
+                    continue
+                self.texts.add(m["content"].strip())
+                if not self.max_copies or not m.get("weight", 1):
                     continue
                 key = normalize(m["content"])
                 self.seen[key] += 1
@@ -287,18 +291,22 @@ class TurnDeduper:
         return b"\n".join(out) + b"\n" if out else b""
 
 
+def _target_turns(path: Path, weighted: bool) -> list[str]:
+    found = []
+    with open(path, "rb") as f:
+        for line in f:
+            found += [m["content"].strip() for m in orjson.loads(line)["messages"]
+                      if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)]
+    return found
+
+
 def leakage(train_path: Path, valid_path: Path) -> dict:
     """How many validation target replies (weight 1) appear verbatim among the train split's target turns."""
-    def turns(path: Path, weighted: bool) -> list[str]:
-        found = []
-        with open(path, "rb") as f:
-            for line in f:
-                found += [m["content"].strip() for m in orjson.loads(line)["messages"]
-                          if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)]
-        return found
+    return leakage_against(set(_target_turns(train_path, weighted=False)), valid_path)
 
-    train = set(turns(train_path, weighted=False))
-    valid = turns(valid_path, weighted=True)
+
+def leakage_against(train: set[str], valid_path: Path) -> dict:
+    valid = _target_turns(valid_path, weighted=True)
     leaked = sum(1 for t in valid if t in train)
     return {"valid_target_turns": len(valid), "in_train_verbatim": leaked,
             "rate": round(leaked / len(valid), 4) if valid else 0.0}
@@ -327,13 +335,13 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
                         start, end = writer.span(kind, i)
                         src.seek(start)
                         block = src.read(end - start)
-                        if name.endswith("train.jsonl") and max_copies:
+                        if name == "train.jsonl" or (name == "openai_train.jsonl" and max_copies):
                             block = dedupe[kind].block(block, end_weight=kind == "hf")
                         dst.write(block)
     result["dedupe"] = {"max_copies": max_copies, "by": "target turn text, lowercased, whitespace and end punctuation "
                         "ignored", "end_only_turns": dedupe["hf"].end_only, "distinct_texts": len(dedupe["hf"].seen),
                         "openai_examples_dropped": dedupe["oa"].dropped}
-    result["leakage"] = leakage(out / "train.jsonl", out / "valid.jsonl")
+    result["leakage"] = leakage_against(dedupe["hf"].texts, out / "valid.jsonl")
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
     valid = set(valid_ids)
     with open(writer.paths["sessions"], "rb") as src, open(out / "sessions.jsonl", "wb") as dst:

@@ -61,7 +61,7 @@ class AntiLoopSettings:
     @classmethod
     def from_dict(cls, values: dict) -> "AntiLoopSettings":
         known = {f.name for f in fields(cls)}
-        unknown = set(values) - set(known)
+        unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown anti-loop settings {sorted(unknown)}; known: {sorted(known)}")
         return cls()._with(values)
@@ -210,7 +210,5 @@ def _match_back(seq: Sequence[int], p: int, cur: Sequence[int]) -> int:
     """How many tokens, ending at seq[p] and at cur[-1], agree going backwards."""
     k = 0
     while k <= p and k < len(cur) and seq[p - k] == cur[-1 - k]:
-        if p - k == len(cur) - 1 - k and seq is cur:  # the same position: nothing before it to compare
-            break
         k += 1
     return k
