@@ -87,11 +87,15 @@ def prep_parse(
                                             help="WhatsApp date order when the file cannot tell (no day above 12)."),
     self_name: Optional[str] = typer.Option(None, help="Discord data package: your name (default: the account's)."),
     workers: Optional[int] = typer.Option(None, min=1, help="Processes for large WhatsApp files (default: cores, max 4)."),
+    max_unzipped_mb: int = typer.Option(2048, min=1, help="A zip export may unzip to at most this many MiB."),
 ):
-    """Parse chat exports into normalized messages (one JSON object per line) and report what was kept."""
+    """Parse chat exports into normalized messages (one JSON object per line) and report what was kept.
+
+    Messages are sorted by time within each file, and messages read twice (the same export given twice, or two
+    exports of one chat that overlap) are skipped as duplicates."""
     from data_prep.parse import ParseOptions, parse_exports
 
-    report = parse_exports(files, out, ParseOptions(format, dayfirst, self_name, workers),
+    report = parse_exports(files, out, ParseOptions(format, dayfirst, self_name, workers, max_unzipped_mb),
                            progress=lambda s: err_console.print(f"parsing {s}", highlight=False))
     table = Table(title=f"parse report → {out}")
     table.add_column("file")
@@ -149,7 +153,7 @@ def prep_build(
     media: Optional[str] = typer.Option(None, help="placeholder | drop: media-only messages as <media> or dropped."),
     valid_fraction: Optional[float] = typer.Option(None, help="Share of the latest sessions held out (default 0.1)."),
     include_bots: Optional[bool] = typer.Option(None, "--include-bots/--no-bots", help="Keep bot messages as turns."),
-    redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace emails, phones, links, long numbers."),
+    redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace emails, phones, links, IBANs, cards, SSNs, IPs, long numbers."),
 ):
     """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
     from clonekit.config import PrepConfig, load_config
@@ -164,7 +168,7 @@ def prep_build(
     if alias:
         overrides["aliases"] = {**base.aliases, **dict(parse_alias(a) for a in alias)}
     if not redact:
-        overrides["redact"] = {"emails": False, "phones": False, "urls": False, "numbers": False}
+        overrides["redact"] = {"emails": False, "phones": False, "ids": False, "urls": False, "numbers": False}
     cfg = load_config(PrepConfig, None, **{**base.model_dump(), **overrides})
     with Progress(TextColumn("building"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                   console=err_console, transient=True) as bar:

@@ -19,10 +19,12 @@ class RedactConfig(StrictModel):
     """Personal data replaced by typed placeholders (never dropped silently; counts go to the manifest)."""
 
     emails: bool = True  # alice@example.com -> <email>
-    phones: bool = True  # +44 7700 900123 -> <phone> (9-15 digits, separators allowed)
-    urls: bool = True  # https://..., www.... -> <url>
-    numbers: bool = True  # digit runs of `min_digits` or more (cards, ids) -> <number>
+    phones: bool = True  # +44 7700 900123, (415) 555-2671 -> <phone> (any locale; `region` for national numbers)
+    urls: bool = True  # https://..., ftp://..., www...., example.com/x, t.me/x -> <url>
+    ids: bool = True  # IBANs, Luhn-valid card numbers, SSN-style numbers, IP addresses -> <iban> <card> <ssn> <ip>
+    numbers: bool = True  # remaining digit runs of `min_digits` or more -> <number>
     min_digits: int = Field(7, ge=4)
+    region: str = Field("US", min_length=2, max_length=2)  # country for phone numbers written without +code
 
 
 class PersonaConfig(StrictModel):

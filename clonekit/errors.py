@@ -23,9 +23,23 @@ def decode_error(path: str | Path, data: bytes, err: UnicodeDecodeError) -> Clon
     line = data.count(b"\n", 0, err.start) + 1
     col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
     bad = data[err.start : err.start + 1].hex()
-    return ClonekitError(
-        f"column {col}: not valid UTF-8 (byte 0x{bad} at offset {err.start}); "
-        "re-export the chat or convert the file to UTF-8",
-        path,
-        line,
-    )
+    hint = "re-export the chat or convert the file to UTF-8"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = "the file is UTF-16: convert it to UTF-8 (iconv -f utf-16 -t utf-8)"
+    elif _is_cp1252(data):
+        hint = "the file looks like Latin-1/Windows-1252 text: convert it to UTF-8 (iconv -f cp1252 -t utf-8)"
+    return ClonekitError(f"column {col}: not valid UTF-8 (byte 0x{bad} at offset {err.start}); {hint}", path, line)
+
+
+def _is_cp1252(data: bytes) -> bool:
+    """Bytes that read as Windows-1252 letters and hold no valid UTF-8 character beyond ASCII (a UTF-8 file with a
+    damaged byte still has those)."""
+    sample = data[: 1 << 16]
+    as_utf8 = sample.decode("utf-8", "replace")
+    if any(not c.isascii() and c != "\ufffd" for c in as_utf8):
+        return False
+    try:
+        text = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return any(c.isalpha() and not c.isascii() for c in text)

@@ -11,6 +11,8 @@ One JSON object per line in `messages.jsonl`:
     kind       "text" | "media" | "system" | "deleted"
     reply_to   id of the message replied to, or null
     edited, forwarded, is_bot   flags
+    aka        other names the export gives the author on this message (a Discord username beside the nickname),
+               or null
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Message:
     edited: bool = False
     forwarded: bool = False
     is_bot: bool = False
+    aka: list[str] | None = None
 
 
 MESSAGE_FIELDS = tuple(f.name for f in fields(Message))

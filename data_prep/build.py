@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from array import array
 from collections import Counter
 from pathlib import Path
@@ -25,7 +26,7 @@ from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.jsonl import iter_jsonl
 from clonekit.repetition import normalize
 from data_prep.people import MESSAGES_HINT, People, scan_people
-from data_prep.redact import Redactor
+from clonekit.redact import PLACEHOLDERS, Redactor
 from data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 
 OUTPUT_FILES = ("train.jsonl", "valid.jsonl", "openai_train.jsonl", "openai_valid.jsonl", "sessions.jsonl",
@@ -44,6 +45,46 @@ def system_prompt(cfg: PrepConfig, target_name: str) -> str:
     if persona.style:
         text += " Your style: " + persona.style.rstrip(".") + "."
     return text
+
+
+_PHONE_NAME = re.compile(r"\+?[\d\s().\-\u202f\u00a0\u2011]{7,}")
+
+
+def is_phone_name(name: str) -> bool:
+    """A display name that is a phone number: WhatsApp shows unsaved contacts so ("+44 7700 900123")."""
+    name = name.strip(" ~\u202a\u202c\u200e\u2068\u2069")
+    return bool(_PHONE_NAME.fullmatch(name)) and sum(c.isdigit() for c in name) >= 7
+
+
+def phone_pseudonyms(people: People) -> dict[str, str]:
+    """Canonical id -> "Contact N" for every identity whose name is a phone number, numbered by first message (stable
+    for the same input; no hash of the number, which a search over phone numbers would reverse)."""
+    taken = {n.casefold() for p in people.persons.values() for n in p.names}
+    found = {}
+    n = 0
+    for pid, person in sorted(people.persons.items(), key=lambda kv: (kv[1].first, kv[0])):
+        if is_phone_name(person.name):
+            n += 1
+            while f"contact {n}" in taken:
+                n += 1
+            found[pid] = f"Contact {n}"
+    return found
+
+
+def excluded_name_list(people: People, excluded_ids: set[str], requested: list[str]) -> list[str]:
+    """Every name an excluded person goes by: what the user typed, every display name of every merged identity,
+    other names the export gives (a Discord username), and the names inside their ids."""
+    found = set(requested)
+    for pid in excluded_ids:
+        person = people.persons[pid]
+        found |= set(person.names) | set(person.aka)
+        for i in person.ids:
+            found.add(i.split(":")[-1])
+    return sorted(n for n in found if n.strip())
+
+
+def _shown_id(author_id: str, name: str) -> str:
+    return author_id.split(":")[0] + ":" + name if is_phone_name(author_id.split(":")[-1]) else author_id
 
 
 def sha256_file(path: Path) -> str:
@@ -115,18 +156,13 @@ def build_datasets(
     if target_ids & excluded_ids:
         raise ClonekitError(f"the target {cfg.target!r} is also excluded")
     names = people.display_names()
+    pseudonyms = phone_pseudonyms(people)
+    names.update(pseudonyms)  # unsaved WhatsApp contacts speak as "Contact 1", never as their number
     target_name = names[sorted(target_ids, key=lambda i: -people.persons[i].messages)[0]]
     for pid in target_ids:
         names[pid] = target_name  # all matched identities speak under one name
-    excluded_names = set(cfg.exclude)
-    for pid in excluded_ids:
-        for n in people.persons[pid].names:
-            excluded_names.add(n)
-            first = n.split()[0] if n.split() else ""
-            if len(first) >= 3:
-                excluded_names.add(first)
-    excluded_names.discard(target_name)
-    redactor = Redactor(cfg.redact, people=sorted(excluded_names))
+    excluded_names = excluded_name_list(people, excluded_ids, cfg.exclude)
+    redactor = Redactor(cfg.redact, people=excluded_names, keep=[target_name])
     sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
 
     out.mkdir(parents=True, exist_ok=True)
@@ -162,6 +198,8 @@ def build_datasets(
             oa_lines += [orjson.dumps(p) + b"\n" for p in parts]
         writer.add(session, hf_lines, oa_lines, weighted)
 
+    chats: dict[str, str] = {}  # chat name -> as written to the outputs (redacted once per chat)
+
     def _admit(m: dict) -> Session | None:
         """Filter, redact and sessionize one message; returns a session it closed, if any."""
         kind = m["kind"]
@@ -170,6 +208,8 @@ def build_datasets(
         reason = None
         if kind == "system" or not pid:
             reason = "system"
+        elif m.get("forwarded"):
+            reason = "forwarded"  # someone else's words (perhaps an excluded person's), never the sender's style
         elif kind == "deleted":
             reason = "deleted"
         elif pid in excluded_ids:
@@ -186,7 +226,10 @@ def build_datasets(
             skipped["empty"] += 1
             return None
         counts["kept"] += 1
-        return sessionizer.add(m["platform"], m["chat"], m["timestamp"], names[pid], pid in target_ids, text)
+        chat = chats.get(m["chat"])
+        if chat is None:
+            chat = chats[m["chat"]] = redactor(m["chat"])
+        return sessionizer.add(m["platform"], chat, m["timestamp"], names[pid], pid in target_ids, text)
 
     total = messages_path.stat().st_size
     try:
@@ -222,13 +265,14 @@ def build_datasets(
     # consent: the manifest names nobody who was excluded, not even as a hash (hashing the people list would find
     # it): only how many; aliases that touch an excluded person are left out too
     config["exclude"] = ["<excluded>"] * len(cfg.exclude)
-    gone = {n.lower() for n in excluded_names} | {i.lower() for pid in excluded_ids for i in people.persons[pid].ids}
-    config["aliases"] = {k: v for k, v in cfg.aliases.items() if k.lower() not in gone and v.lower() not in gone}
+    gone = {n.casefold() for n in excluded_names} | {i.casefold() for pid in excluded_ids for i in people.persons[pid].ids}
+    config["aliases"] = {k: v for k, v in cfg.aliases.items()
+                         if not {k.casefold(), v.casefold()} & gone and not is_phone_name(k) and not is_phone_name(v)}
     manifest = {
         "clonekit_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "target": target_name,
-        "target_ids": sorted(i for pid in target_ids for i in people.persons[pid].ids),
+        "target_ids": sorted({_shown_id(i, names[pid]) for pid in target_ids for i in people.persons[pid].ids}),
         "system_prompt": sysmsg["content"],
         "config": config,
         "inputs": [{"path": str(messages_path), "bytes": total, "sha256": sha256_file(messages_path)}],
@@ -240,7 +284,7 @@ def build_datasets(
         "split": {"valid_from": split["valid_from"], "by": "session start time"},
         "dedupe": split["dedupe"],
         "leakage": split["leakage"],
-        "redaction": dict(redactor.counts),
+        "redaction": {kind: redactor.counts[kind] for kind in PLACEHOLDERS},
         "openai": {"train": split["train_openai"], "valid": split["valid_openai"],
                    "split_too_long": counts["openai_split"], "dropped_too_long": counts["openai_dropped_too_long"],
                    "names": sanitizer.mapping},

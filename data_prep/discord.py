@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import io
 import re
-import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
@@ -21,8 +20,9 @@ import orjson
 
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
+from data_prep.archive import SafeZip, is_zip
 from data_prep.jsonfile import load_json
-from data_prep.report import ParseReport, convert_records
+from data_prep.report import ParseReport, as_dict, as_records, convert_records
 
 USER_TYPES = ("Default", "Reply")  # every other DCE message type is a system event
 DCE_CSV_HEADER = ["AuthorID", "Author", "Date", "Content", "Attachments", "Reactions"]
@@ -57,17 +57,19 @@ def is_dce_json(obj) -> bool:
 
 def parse_dce_json(path: Path, report: ParseReport, obj: dict | None = None) -> Iterator[Message]:
     obj = obj if obj is not None else load_json(path)
-    channel = obj.get("channel") or {}
-    guild = (obj.get("guild") or {}).get("name")
+    channel = as_dict(obj.get("channel"))
+    guild = as_dict(obj.get("guild")).get("name")
     chat = str(channel.get("name") or channel.get("id") or path.stem)
     if guild and guild != "Direct Messages":
         chat = f"{guild} / {chat}"
-    yield from convert_records(obj.get("messages") or [], lambda m: _dce_message(m, chat), report, path)
+    records = as_records(obj.get("messages"), path, "messages")
+    yield from convert_records(records, lambda m: _dce_message(m, chat), report, path)
 
 
 def _dce_message(m: dict, chat: str) -> Message | None:
     author = m["author"]
     name = author.get("nickname") or author.get("name") or str(author["id"])
+    aka = sorted({str(n) for n in (author.get("name"), author.get("nickname")) if n and n != name}) or None
     text = m.get("content") or ""
     mtype = m.get("type") or "Default"
     reference = m.get("reference") or {}
@@ -96,23 +98,29 @@ def _dce_message(m: dict, chat: str) -> Message | None:
         bool(m.get("timestampEdited")),
         reference.get("type") == "Forward" or bool(m.get("isForwarded")),
         bool(author.get("isBot")),
+        aka,
     )
 
 
 def read_csv_header(path: Path) -> list[str] | None:
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            return next(csv.reader(f), None)
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:  # bad bytes: found when parsing
+            return next(csv.reader(io.StringIO(f.readline())), None)
     except (UnicodeDecodeError, OSError, csv.Error):
         return None
 
 
+CSV_FIELD_LIMIT = 1 << 20  # a Discord message is at most 4,000 characters; a megabyte means a quote never closed
+
+
 def parse_dce_csv(path: Path, report: ParseReport) -> Iterator[Message]:
     chat = _dce_chat_from_filename(path)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = csv.reader(f)
-        next(rows, None)
+        rows = csv.reader(f, strict=True)
         for i, row in _rows_with_lines(rows, path):
+            if i == 1:
+                continue  # the header
             report.read += 1
             if len(row) < 4:
                 report.warn(path, i, f"expected {len(DCE_CSV_HEADER)} columns, got {len(row)}: skipped")
@@ -135,8 +143,10 @@ def parse_dce_csv(path: Path, report: ParseReport) -> Iterator[Message]:
                           content if kind == "text" else attachments, kind)
 
 
-def _rows_with_lines(rows, path: Path):
-    """csv rows with the line number each row starts on (rows can span lines)."""
+def _rows_with_lines(rows, path):
+    """csv rows with the line number each row starts on (rows can span lines). A quote that never closes is one
+    error naming the line where its row starts, not the rest of the file folded into one message."""
+    line = 1
     try:
         while True:
             line = rows.line_num + 1
@@ -145,6 +155,9 @@ def _rows_with_lines(rows, path: Path):
     except StopIteration:
         return
     except csv.Error as e:
+        if "field larger than field limit" in str(e) or "unexpected end of data" in str(e):
+            raise ClonekitError("malformed CSV: a quoted field starts in this row and never ends (unterminated "
+                                "quote)", path, line) from None
         raise ClonekitError(f"malformed CSV: {e}", path, rows.line_num) from None
     except UnicodeDecodeError as e:
         raise ClonekitError(f"not valid UTF-8: {e.reason}", path, rows.line_num + 1) from None
@@ -163,16 +176,21 @@ def _dce_chat_from_filename(path: Path) -> str:
 class _Package:
     """A data package as a folder or a zip: list files, read them."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, max_bytes: int | None = None):
         self.root = root
-        self.zip = zipfile.ZipFile(root) if zipfile.is_zipfile(root) else None
-        names = self.zip.namelist() if self.zip else [
+        self.zip = SafeZip(root, max_bytes) if is_zip(root) else None
+        names = self.zip.names if self.zip else [
             p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
         ]
         self.names = names
 
     def read(self, name: str) -> bytes:
-        return self.zip.read(name) if self.zip else (self.root / name).read_bytes()
+        if self.zip:
+            return self.zip.read(name)
+        try:
+            return (self.root / name).read_bytes()
+        except OSError as e:
+            raise ClonekitError(f"cannot read: {e.strerror}", self.root / name) from None
 
     def find(self, suffix: str) -> str | None:
         suffix = suffix.lower()
@@ -189,20 +207,21 @@ class _Package:
 
 def is_package(path: Path) -> bool:
     try:
-        if path.is_dir() or zipfile.is_zipfile(path):
+        if path.is_dir() or is_zip(path):
             return bool(_Package(path).channel_files())
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, ClonekitError):
         return False
     return False
 
 
-def parse_package(path: Path, report: ParseReport, self_name: str | None = None) -> Iterator[Message]:
+def parse_package(path: Path, report: ParseReport, self_name: str | None = None,
+                  max_bytes: int | None = None) -> Iterator[Message]:
     only = None
-    if path.is_file() and not zipfile.is_zipfile(path):  # one channel's messages.json|csv
+    if path.is_file() and not is_zip(path):  # one channel's messages.json|csv
         if not re.fullmatch(r"c\d+", path.parent.name):
             raise ClonekitError("a Discord package messages file must sit in its messages/c<channel id>/ folder", path)
         only, path = path.parent.name[1:], path.parent.parent
-    pkg = _Package(path)
+    pkg = _Package(path, max_bytes)
     channels = [c for c in pkg.channel_files() if only is None or c[0] == only]
     if not channels:
         raise ClonekitError("no messages/c<id>/messages.json|csv found in this Discord data package", path)
@@ -282,8 +301,11 @@ def _package_rows_csv(data: bytes, shown: str):
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ClonekitError(f"not valid UTF-8 at offset {e.start}", shown, data.count(b"\n", 0, e.start) + 1) from None
-    rows = csv.DictReader(io.StringIO(text, newline=""))
-    line = 1
-    for row in rows:
-        yield line + 1, row
-        line = rows.line_num
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = None
+    for line, row in _rows_with_lines(reader, shown):
+        if header is None:
+            header = row
+            continue
+        yield line, dict(zip(header, row))

@@ -11,7 +11,8 @@ import io
 import multiprocessing
 import os
 import shutil
-import zipfile
+import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,7 +22,9 @@ import orjson
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.schema import Message, dump_message
 from data_prep import discord, telegram, whatsapp
+from data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
 from data_prep.jsonfile import load_json
+from data_prep.sessions import epoch_of
 from data_prep.report import ParseReport
 
 FORMATS = ("auto", "whatsapp", "discord", "telegram")
@@ -36,13 +39,24 @@ class ParseOptions:
     dayfirst: bool | None = None  # WhatsApp: force day/month order when a file cannot tell
     self_name: str | None = None  # Discord data package: the name of the package's owner
     workers: int | None = None  # processes for large WhatsApp files (default: CPU count, at most 4)
+    max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB  # a zip export may inflate to at most this much
+
+    @property
+    def max_unzipped_bytes(self) -> int:
+        return self.max_unzipped_mb << 20
 
 
-def detect_format(path: Path, fmt: str = "auto") -> tuple[str, object]:
-    """Return (variant, preloaded JSON or None). Variants: whatsapp, discord-dce-json,
-    discord-dce-csv, discord-package, telegram."""
+def _check_readable(path: Path) -> None:
     if not path.exists():
         raise ClonekitError("file not found", path)
+    if not os.access(path, os.R_OK):
+        raise ClonekitError("cannot read the file (permission denied)", path)
+
+
+def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -> tuple[str, object]:
+    """Return (variant, preloaded JSON or None). Variants: whatsapp, discord-dce-json,
+    discord-dce-csv, discord-package, telegram."""
+    _check_readable(path)
     want = {"auto": ("whatsapp", "discord", "telegram")}.get(fmt, (fmt,))
     suffix = path.suffix.lower()
     if "discord" in want and discord.is_package(path):
@@ -61,7 +75,7 @@ def detect_format(path: Path, fmt: str = "auto") -> tuple[str, object]:
             return "discord-dce-csv", None
         if header and header[:3] == discord.PACKAGE_CSV_HEADER[:3]:
             return "discord-package", None
-    elif path.is_file() and "whatsapp" in want and whatsapp.sniff(path):
+    elif path.is_file() and "whatsapp" in want and whatsapp.sniff(path, max_bytes=max_bytes):
         return "whatsapp", None
     tried = [t for t in TRIED if t.split()[0].lower() in want or fmt == "auto"]
     raise ClonekitError(f"unknown export format (tried: {'; '.join(tried)})", path)
@@ -71,15 +85,16 @@ def parse_file(path: str | Path, report: ParseReport, options: ParseOptions | No
     """Yield the messages of one export, in file order."""
     options = options or ParseOptions()
     path = Path(path)
-    variant, obj = detect_format(path, options.format)
+    limit = options.max_unzipped_bytes
+    variant, obj = detect_format(path, options.format, limit)
     if variant == "whatsapp":
-        yield from whatsapp.parse_whatsapp(path, report, options.dayfirst)
+        yield from whatsapp.parse_whatsapp(path, report, options.dayfirst, limit)
     elif variant == "discord-dce-json":
         yield from discord.parse_dce_json(path, report, obj)
     elif variant == "discord-dce-csv":
         yield from discord.parse_dce_csv(path, report)
     elif variant == "discord-package":
-        yield from discord.parse_package(path, report, options.self_name)
+        yield from discord.parse_package(path, report, options.self_name, limit)
     else:
         yield from telegram.parse_telegram(path, report, obj)
 
@@ -90,33 +105,53 @@ def parse_exports(
     options: ParseOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ParseReport:
-    """Parse every export into one messages.jsonl; write `<out>.report.json` beside it."""
+    """Parse every export into one messages.jsonl; write `<out>.report.json` beside it.
+
+    Each file's messages come out in time order (a file written out of order, such as a reversed Telegram export,
+    is sorted, with a counted warning), and a message already read is skipped as "duplicate": the same file twice,
+    or overlapping exports of one chat (see `DuplicateFilter`)."""
     options = options or ParseOptions()
     if options.format not in FORMATS:
         raise ClonekitError(f"unknown --format {options.format!r} (choose from {', '.join(FORMATS)})")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_output_file(Path(out))
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        _check_readable(path)
     report = ParseReport()
     tmp = out.with_name(out.name + ".tmp")
+    duplicates = DuplicateFilter(keyed_text=len(paths) > 1)
     try:
-        with open(tmp, "wb") as f:
-            for path in map(Path, paths):
+        with open(tmp, "w+b") as f:
+            for path in paths:
                 before = (report.read, report.kept)
-                variant, _ = detect_format(path, options.format)
+                variant, _ = detect_format(path, options.format, options.max_unzipped_bytes)
                 if progress:
                     progress(f"{path} ({variant})")
+                start = f.tell()
                 workers = options.workers or min(os.cpu_count() or 1, 4)
-                if variant == "whatsapp" and workers > 1 and _splittable(path):
-                    _parse_whatsapp_parallel(path, f, report, options, workers)
+                order = TimeOrder()
+                if variant == "whatsapp" and workers > 1 and len(paths) == 1 and _splittable(path):
+                    _parse_whatsapp_parallel(path, f, report, options, workers, order)
                 else:
                     write = f.write
                     kinds = report.kinds
+                    admit = duplicates.admit
+                    see = order.see
                     for msg in parse_file(path, report, options):
+                        if not admit(msg):
+                            report.skip("duplicate")
+                            continue
+                        see(msg.chat, msg.timestamp)
                         write(dump_message(msg))
                         kinds[msg.kind] += 1
                     report.kept = sum(report.kinds.values())
-                report.files.append({"path": str(path), "format": variant,
-                                     "read": report.read - before[0], "kept": report.kept - before[1]})
+                    duplicates.end_file()
+                if order.backwards:
+                    _sort_since(f, start)
+                    report.warn(path, None, f"{order.backwards} messages were out of time order: sorted by time")
+                    report.reordered += order.backwards
+                report.files.append({"path": str(path), "format": variant, "read": report.read - before[0],
+                                     "kept": report.kept - before[1], "reordered": order.backwards})
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -126,15 +161,91 @@ def parse_exports(
     return report
 
 
+def check_output_file(out: Path) -> Path:
+    """An output file path that can be written: not a folder, its folder creatable and writable."""
+    if out.is_dir():
+        raise ClonekitError("is a folder: -o names the output file (e.g. messages.jsonl)", out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ClonekitError(f"cannot create the output folder: {e.strerror}", out.parent) from None
+    if not os.access(out.parent, os.W_OK):
+        raise ClonekitError("cannot write to the output folder (permission denied)", out.parent)
+    return out
+
+
+class TimeOrder:
+    """Counts messages that come earlier than the one before them in the same chat."""
+
+    def __init__(self):
+        self.last: dict[str, float] = {}
+        self.backwards = 0
+
+    def see(self, chat: str, ts: str) -> None:
+        epoch = epoch_of(ts)
+        if epoch < self.last.get(chat, epoch):
+            self.backwards += 1
+        self.last[chat] = epoch
+
+
+def _sort_since(f, start: int) -> None:
+    """Sort the lines written since byte `start` by time (stable: equal times keep their file order)."""
+    f.flush()
+    f.seek(start)
+    lines = f.read().splitlines(keepends=True)
+    lines.sort(key=lambda line: epoch_of(orjson.loads(line)["timestamp"]))
+    f.seek(start)
+    f.truncate()
+    f.writelines(lines)
+
+
+class DuplicateFilter:
+    """Drops messages read before. Messages with a platform id are keyed by (platform, chat, id), within a file
+    and across files. WhatsApp (and DiscordChatExporter CSV) rows have no id: they are keyed by author, timestamp and
+    text across files only, and counted: a file that holds a message k times keeps k copies; a later file holding it
+    m times adds max(0, m - k) (two people can send "ok" in the same minute; an overlapping export repeats them)."""
+
+    def __init__(self, keyed_text: bool):
+        self.keyed_text = keyed_text  # only needed when there is more than one file
+        self.ids: set[tuple[str, str, str]] = set()
+        self.before: Counter = Counter()
+        self.current: Counter = Counter()
+
+    def admit(self, msg: Message) -> bool:
+        if msg.platform != "whatsapp" and not msg.id.startswith("row"):
+            key = (msg.platform, msg.chat, msg.id)
+            if key in self.ids:
+                return False
+            self.ids.add(key)
+            return True
+        if not self.keyed_text:
+            return True
+        key = hashlib.blake2b(f"{msg.platform}\0{msg.author_id}\0{msg.timestamp}\0{msg.text}".encode(),
+                              digest_size=12).digest()
+        self.current[key] += 1
+        return self.current[key] > self.before[key]
+
+    def end_file(self) -> None:
+        for key, n in self.current.items():
+            if n > self.before[key]:
+                self.before[key] = n
+        self.current.clear()
+
+
 # ----------------------------------------------------------------------------- parallel WhatsApp
 
 
 def _splittable(path: Path) -> bool:
-    return path.is_file() and not zipfile.is_zipfile(path) and path.stat().st_size >= PARALLEL_MIN_BYTES
+    """Large plain UTF-8 files with LF line endings are cut into chunks; anything else is read in one piece."""
+    if not path.is_file() or is_zip(path) or path.stat().st_size < PARALLEL_MIN_BYTES:
+        return False
+    with open(path, "rb") as f:
+        return whatsapp.text_layout(f.read(1 << 16)) == ("utf-8-sig", "\n")
 
 
-def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: ParseOptions, workers: int) -> None:
-    dayfirst, bracket, warning = whatsapp.infer_dayfirst(whatsapp._lines(path, None), options.dayfirst)
+def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: ParseOptions, workers: int,
+                             times: TimeOrder) -> None:
+    order, bracket, warning = whatsapp.infer_order(whatsapp._lines(path, None), options.dayfirst)
     if bracket is None:
         raise ClonekitError("no WhatsApp message header found", path)
     if warning:
@@ -142,7 +253,7 @@ def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: Pars
     chunks = _chunk_bounds(path, workers, bracket)
     chat = whatsapp.chat_name_from_path(path)
     parts = [out.name + f".part{i}" for i in range(len(chunks))]
-    jobs = [(str(path), s, e, line, dayfirst, bracket, chat, part) for (s, e, line), part in zip(chunks, parts)]
+    jobs = [(str(path), s, e, line, order, bracket, chat, part) for (s, e, line), part in zip(chunks, parts)]
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(len(jobs)) as pool:
@@ -152,6 +263,11 @@ def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: Pars
                 raise ClonekitError(result["error"], path, result.get("line"))
             with open(part, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 20)
+            times.backwards += result.pop("backwards")
+            first, last = result.pop("first"), result.pop("last")
+            if first is not None:  # the chunk's first message against the previous chunk's last
+                times.see(chat, first)
+                times.last[chat] = epoch_of(last)
             report.absorb(result)
     finally:
         for part in parts:
@@ -188,7 +304,7 @@ def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int
 
 
 def _whatsapp_chunk(job) -> dict:
-    path, start, end, first_line, dayfirst, bracket, chat, part = job
+    path, start, end, first_line, order, bracket, chat, part = job
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(end - start)
@@ -198,12 +314,18 @@ def _whatsapp_chunk(job) -> dict:
     builder = whatsapp._MessageBuilder(chat)
     stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
     lines = (line.rstrip("\r\n") for line in stream)
+    times = TimeOrder()
+    first = last = None
     try:
         with open(part, "wb") as out:
             write = out.write
-            for msg in whatsapp._parse_lines(lines, first_line, path, dayfirst, bracket, builder, report):
+            for msg in whatsapp._parse_lines(lines, first_line, path, order, bracket, builder, report):
                 write(dump_message(msg))
                 report.kinds[msg.kind] += 1
+                times.see(chat, msg.timestamp)
+                if first is None:
+                    first = msg.timestamp
+                last = msg.timestamp
     except UnicodeDecodeError:
         try:
             data.decode("utf-8")
@@ -212,4 +334,4 @@ def _whatsapp_chunk(job) -> dict:
             return {"error": e.message, "line": first_line - 1 + e.line}
         raise
     report.read = builder.count
-    return report.to_dict()
+    return {**report.to_dict(), "backwards": times.backwards, "first": first, "last": last}

@@ -20,6 +20,7 @@ class Person:
     kinds: Counter = field(default_factory=Counter)
     platforms: set = field(default_factory=set)
     chats: set = field(default_factory=set)
+    aka: set = field(default_factory=set)  # other names from the export (usernames), for redaction
     is_bot: bool = False
     first: str = ""
     last: str = ""
@@ -83,6 +84,9 @@ def message_problem(m) -> str | None:
             return f"field {name!r} must be a string, got {json.dumps(m.get(name))}"
     if m.get("author_id") is not None and not isinstance(m["author_id"], str):
         return f"field 'author_id' must be a string, got {json.dumps(m['author_id'])}"
+    aka = m.get("aka")
+    if aka is not None and not (isinstance(aka, list) and all(isinstance(a, str) for a in aka)):
+        return f"field 'aka' must be a list of strings or null, got {json.dumps(aka)}"
     if m.get("kind") not in _KINDS:
         return f"field 'kind' must be one of {', '.join(_KINDS)}, got {json.dumps(m.get('kind'))}"
     try:
@@ -112,6 +116,8 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None) -> Peop
             p.kinds[m["kind"]] += 1
             p.platforms.add(m["platform"])
             p.chats.add(m["chat"])
+            if m.get("aka"):
+                p.aka.update(m["aka"])
             p.is_bot = p.is_bot or bool(m.get("is_bot"))
             p.last = m["timestamp"]
         except (KeyError, TypeError) as e:
@@ -149,6 +155,7 @@ def merge_aliases(raw: dict[str, Person], aliases: dict[str, str]) -> People:
         q.kinds.update(p.kinds)
         q.platforms |= p.platforms
         q.chats |= p.chats
+        q.aka |= p.aka
         q.is_bot = q.is_bot or p.is_bot
         q.first = min(q.first, p.first)
         q.last = max(q.last, p.last)

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from clonekit.errors import ClonekitError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -21,6 +23,7 @@ class ParseReport:
     warnings: list[str] = field(default_factory=list)
     warnings_total: int = 0
     files: list[dict] = field(default_factory=list)
+    reordered: int = 0  # messages that came earlier than the one before them (the file was sorted)
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] += n
@@ -51,26 +54,52 @@ class ParseReport:
             "skipped": dict(self.skipped),
             "warnings_total": self.warnings_total,
             "warnings": self.warnings,
+            "reordered": self.reordered,
             "files": self.files,
         }
 
 
-RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+RECORD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError)
+
+
+def as_dict(value) -> dict:
+    """A JSON value that should be an object, or {} (a damaged export may hold a list or a string there)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_records(value, path, what: str) -> list:
+    """A JSON value that must be a list of records: missing is empty, anything else is one clear error."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ClonekitError(f"{what} must be a JSON list, not {type(value).__name__}", path)
+    return value
 
 
 def convert_records(records: Iterable[T], convert: Callable[[T], R | None], report: ParseReport, path,
                     where: str = "") -> Iterator[R]:
     """Convert each record of a JSON export, accounting for every one: kept, skipped as "empty"
-    (convert returned None) or skipped as "malformed" with a warning naming the record."""
+    (convert returned None), as "missing <field>" (a KeyError), or as "malformed" with a warning naming the
+    record."""
     for i, record in enumerate(records, 1):
         report.read += 1
         try:
             msg = convert(record)
         except RECORD_ERRORS as e:
+            reason = f"missing {e.args[0]}" if type(e) is KeyError and isinstance(e.args[0], str) else "malformed"
             report.warn(path, None, f"{where}message #{i} skipped: {type(e).__name__}: {e}")
-            report.skip("malformed")
+            report.skip(reason)
             continue
         if msg is None:
             report.skip("empty")
+        elif not _well_typed(msg):
+            report.warn(path, None, f"{where}message #{i} skipped: a field has the wrong JSON type")
+            report.skip("malformed")
         else:
             yield msg
+
+
+def _well_typed(msg) -> bool:
+    """A converted record holds strings where messages.jsonl needs them (a damaged export can put a list there)."""
+    return all(type(v) is str for v in (msg.chat, msg.id, msg.timestamp, msg.author, msg.author_id, msg.text)) and (
+        msg.reply_to is None or type(msg.reply_to) is str)

@@ -13,38 +13,46 @@ from typing import Iterator
 
 from clonekit.schema import Message
 from data_prep.jsonfile import load_json
-from data_prep.report import ParseReport, convert_records
+from clonekit.errors import ClonekitError
+from data_prep.report import ParseReport, as_dict, as_records, convert_records
 
 MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "poll", "location_information",
               "contact_information", "game_title", "invoice_information", "place_name")
 
 
 def is_telegram(obj) -> bool:
-    if not isinstance(obj, dict):
+    """By structure: a chat whose messages carry `date` or `date_unixtime`, or an account export's chat list."""
+    if not isinstance(obj, dict) or "guild" in obj:
         return False
     if isinstance(obj.get("chats"), dict) and isinstance(obj["chats"].get("list"), list):
         return True
     msgs = obj.get("messages")
-    return isinstance(msgs, list) and ("type" in obj or "name" in obj) and "guild" not in obj and (
-        not msgs or isinstance(msgs[0], dict) and "date" in msgs[0]
-    )
+    if not isinstance(msgs, list):
+        return False
+    records = [m for m in msgs[:20] if isinstance(m, dict)]
+    if not records:
+        return not msgs and ("type" in obj or "name" in obj or "id" in obj)
+    return any("date" in m or "date_unixtime" in m for m in records)
 
 
-def chats_of(obj: dict) -> list[dict]:
+def chats_of(obj: dict, path=None) -> list[dict]:
     """The chats in a single-chat or full-account export."""
     if "messages" in obj:
         return [obj]
-    chats = list((obj.get("chats") or {}).get("list") or [])
-    chats += list((obj.get("left_chats") or {}).get("list") or [])
+    chats = list(as_records(as_dict(obj.get("chats")).get("list"), path, "chats.list") or [])
+    chats += list(as_records(as_dict(obj.get("left_chats")).get("list"), path, "left_chats.list") or [])
     return [c for c in chats if isinstance(c, dict)]
 
 
 def parse_telegram(path: Path, report: ParseReport, obj: dict | None = None) -> Iterator[Message]:
     obj = obj if obj is not None else load_json(path)
-    for chat in chats_of(obj):
+    if not isinstance(obj, dict):
+        raise ClonekitError("a Telegram export must be a JSON object", path)
+    for chat in chats_of(obj, path):
         name = chat.get("name") or ("Saved Messages" if chat.get("type") == "saved_messages" else None)
-        name = name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip()
-        yield from convert_records(chat.get("messages") or [], lambda m, name=name: _message(m, name), report, path,
+        name = str(name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip())
+        records = as_records(chat.get("messages"), path, f"chat {name!r}: messages")
+        yield from convert_records(records, lambda m, name=name: _message(m, name), report, path,
                                    where=f"chat {name!r} ")
 
 

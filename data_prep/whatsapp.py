@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.schema import Message
+from data_prep import whatsapp_locales as locales
+from data_prep.archive import SafeZip, is_zip
 from data_prep.report import ParseReport
 
 _SP = "[ \u202f\u00a0]"
@@ -33,50 +34,29 @@ HEADER = re.compile(
 _DATE_SPLIT = re.compile(r"[./-]")
 _TIME_SPLIT = re.compile(r"[:.]")
 
-MEDIA_MARKERS = frozenset(
-    {
-        "<Media omitted>", "<Medien ausgeschlossen>", "<Multimedia omitido>", "<Multimedia omitidos>",
-        "<Médias omis>", "<Média omis>", "<Media weggelaten>", "<Mídia oculta>", "<Arquivo de mídia oculto>",
-        "<Medya dahil edilmedi>", "<Media omessi>", "<Media dihilangkan>", "<Медиа отсутствует>",
-        "<Без медиафайлов>",
-        "image omitted", "video omitted", "audio omitted", "sticker omitted", "GIF omitted",
-        "document omitted", "Contact card omitted", "contact omitted",
-        "Bild weggelassen", "Video weggelassen", "Audio weggelassen", "Sticker weggelassen",
-        "GIF weggelassen", "Dokument weggelassen",
-        "imagen omitida", "video omitido", "audio omitido", "sticker omitido", "GIF omitido",
-        "image absente", "vidéo absente", "audio omis", "görüntü dahil edilmedi",
-    }
-)
+def marker_key(text: str) -> str:
+    """A marker as the tables spell it: lowercased, invisible marks and spaces inside angle brackets dropped."""
+    key = text.strip(_MARKS).casefold()
+    if key[:1] == "<":
+        key = "<" + key[1:-1].strip(_MARKS) + ">" if key[-1:] == ">" else key
+    return key
+
+
+MEDIA_MARKERS = frozenset(map(str.casefold, locales.MEDIA_OMITTED))
+DELETED_MARKERS = frozenset(map(str.casefold, locales.DELETED))
+EDITED_MARKERS = tuple(map(str.casefold, locales.EDITED))
+_ENCRYPTION = tuple(map(str.casefold, locales.ENCRYPTION_NOTICES))
 _MEDIA_RE = re.compile(
-    r"<(?:attached|angehängt|adjunto|pièce jointe|anexado|allegato|ekli): [^>]+>"
-    r"|\S.*\.\w{2,5} \((?:file attached|Datei angehängt|archivo adjunto|fichier joint"
-    r"|arquivo anexado|file allegato|dosya ekli)\)"
+    r"<[ \u200e]*(?:" + "|".join(map(re.escape, locales.ATTACHED_WORDS)) + r")[ \u202f]?:[^>]+>"
+    r"|\S.*\.\w+ \((?:" + "|".join(map(re.escape, locales.FILE_ATTACHED)) + r")\)",
+    re.IGNORECASE,
 )
 # iOS media lines start with U+200E and end with "<kind> omitted" (localized); only trusted after the mark
-_IOS_OMITTED = re.compile(r"(?:omitted|weggelassen|omitido|omitida|omis|absente|dahil edilmedi)$")
-DELETED_MARKERS = frozenset(
-    {
-        "This message was deleted", "You deleted this message",
-        "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht",
-        "Se eliminó este mensaje", "Eliminaste este mensaje",
-        "Ce message a été supprimé", "Vous avez supprimé ce message",
-        "Bu mesaj silindi", "Bu mesajı sildiniz",
-        "Esta mensagem foi apagada", "Você apagou esta mensagem",
-        "Questo messaggio è stato eliminato", "Hai eliminato questo messaggio",
-        "Dit bericht is verwijderd", "Je hebt dit bericht verwijderd",
-    }
-)
-EDITED_MARKERS = (
-    "<This message was edited>", "<Diese Nachricht wurde bearbeitet>", "<Se editó este mensaje.>",
-    "<Ce message a été modifié>", "<Bu mesaj düzenlendi>", "<Esta mensagem foi editada>",
-    "<Questo messaggio è stato modificato>", "<Dit bericht is bewerkt>",
-)
-# Android system lines carry no "Author: ", but some contain ": " inside quotes or after a verb.
-_SYSTEM_AUTHOR = re.compile(
-    r"[\"“”«»]|\b(?:created group|created this group|changed the subject|changed the group|changed this group"
-    r"|added|removed|left|joined using|pinned a message|changed their phone number|changed to"
-    r"|hat die Gruppe|hat den Betreff|creó el grupo|cambió el asunto)\b"
-)
+_IOS_OMITTED = re.compile(r"(?:" + "|".join(map(re.escape, locales.IOS_OMITTED_ENDINGS)) + r")$", re.IGNORECASE)
+# Android system lines carry no "Author: ", but some contain ": " inside quotes or after a verb (case-sensitive:
+# system verbs are lowercase, names are not)
+_SYSTEM_AUTHOR = re.compile(r"[\"“”«»]|\b(?:" + "|".join(map(re.escape, locales.SYSTEM_VERBS)) + r")(?!\w)")
+MAX_MESSAGE_CHARS = 200_000  # WhatsApp caps a message at 65,536 characters; longer means a damaged file
 _MARKS = " \u200e\u200f\u202a\u202c\ufeff"
 _CHAT_NAME = re.compile(
     r"^(?:WhatsApp[ -]Chat(?: with| mit| con| avec| ile)?|Chat de WhatsApp con|Conversa do WhatsApp com)"
@@ -95,74 +75,97 @@ def chat_name_from_path(path: Path, member: str | None = None) -> str:
     return path.stem
 
 
-def _pick_member(path: Path, zf: zipfile.ZipFile) -> str:
-    txts = [n for n in zf.namelist() if n.lower().endswith(".txt") and not n.startswith("__MACOSX")]
+def _pick_member(path: Path, names: list[str]) -> str:
+    txts = [n for n in names if n.lower().endswith(".txt") and not n.startswith("__MACOSX")]
     if not txts:
         raise ClonekitError("zip file holds no .txt chat export", path)
     chat = [n for n in txts if Path(n).name == "_chat.txt" or Path(n).name.lower().startswith("whatsapp")]
     return (chat or txts)[0]
 
 
-@contextmanager
-def _open_text(path: Path, member: str | None):
-    if member is None:
-        f = open(path, encoding="utf-8-sig", newline="\n")
+def text_layout(head: bytes) -> tuple[str, str | None]:
+    """(encoding, newline) from a file's first bytes: UTF-16 (iOS writes it, with a BOM) or UTF-8; CR-only line
+    endings (old Mac tools) read with universal newlines, everything else splits on LF only (a stray CR inside a
+    message stays part of it)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif len(head) >= 4 and head[1:2] == b"\x00" and head[3:4] == b"\x00" and head[0:1] != b"\x00":
+        encoding = "utf-16-le"
+    elif len(head) >= 4 and head[0:1] == b"\x00" and head[2:3] == b"\x00" and head[1:2] != b"\x00":
+        encoding = "utf-16-be"
     else:
-        zf = zipfile.ZipFile(path)
-        f = io.TextIOWrapper(zf.open(member), encoding="utf-8-sig", newline="\n")
-    try:
-        yield f
-    finally:
-        f.close()
+        encoding = "utf-8-sig"
+    sample = head.decode(encoding, "replace")
+    return encoding, (None if "\r" in sample and "\n" not in sample else "\n")
 
 
-def _raw_bytes(path: Path, member: str | None) -> bytes:
+@contextmanager
+def _binary(path: Path, member: str | None, max_bytes: int | None):
     if member is None:
-        return path.read_bytes()
-    with zipfile.ZipFile(path) as zf:
-        return zf.read(member)
+        f = open(path, "rb", buffering=1 << 16)
+        try:
+            yield f
+        finally:
+            f.close()
+    else:
+        with SafeZip(path, max_bytes) as archive, archive.open(member) as f:
+            yield f
 
 
-def _lines(path: Path, member: str | None) -> Iterator[str]:
+def _lines(path: Path, member: str | None, max_bytes: int | None = None) -> Iterator[str]:
     """Lines without their line ending; a bad encoding raises an error with line and column."""
-    with _open_text(path, member) as f:
+    shown = f"{path}" + (f"!{member}" if member else "")
+    with _binary(path, member, max_bytes) as raw:
+        encoding, newline = text_layout(raw.peek(1 << 16)[: 1 << 16])
+        f = io.TextIOWrapper(raw, encoding=encoding, newline=newline)
         try:
             for line in f:
                 yield line.rstrip("\r\n")
-        except UnicodeDecodeError:
-            data = _raw_bytes(path, member)
+        except UnicodeDecodeError as err:
+            if encoding != "utf-8-sig":
+                raise ClonekitError(f"not valid {encoding.upper()} ({err.reason}); re-export the chat", shown) from None
+            with _binary(path, member, max_bytes) as again:
+                data = again.read()
             try:
                 data.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise decode_error(f"{path}" + (f"!{member}" if member else ""), data, err) from None
+            except UnicodeDecodeError as e:
+                raise decode_error(shown, data, e) from None
             raise
 
 
-def sniff(path: Path, max_lines: int = 50) -> bool:
-    """True if one of the first lines is a WhatsApp header."""
-    member = None
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            try:
-                member = _pick_member(path, zf)
-            except ClonekitError:
-                return False
+def find_member(path: Path, max_bytes: int | None = None) -> str | None:
+    """The chat's .txt inside a zip export; None for a plain file."""
+    if not is_zip(path):
+        return None
+    with SafeZip(path, max_bytes) as archive:
+        return _pick_member(path, archive.names)
+
+
+def sniff(path: Path, max_lines: int = 50, max_bytes: int | None = None) -> bool:
+    """True if one of the first lines is a WhatsApp header. Decoding is lenient here: a file in the wrong encoding
+    is still recognized, and then refused with the position of its first bad byte."""
     try:
-        for i, line in enumerate(_lines(path, member)):
-            if i >= max_lines:
-                break
-            if HEADER.match(line):
-                return True
-    except (ClonekitError, UnicodeDecodeError, OSError):
-        return False
-    return False
+        member = find_member(path, max_bytes)
+    except ClonekitError as e:
+        if "no .txt" in e.message:
+            return False
+        raise  # a damaged or encrypted zip: say so, not "unknown format"
+    with _binary(path, member, max_bytes) as raw:
+        head = raw.read(1 << 16)
+    encoding, newline = text_layout(head)
+    text = head.decode(encoding, "replace")
+    lines = text.split("\r") if newline is None else text.split("\n")
+    return any(HEADER.match(line) for line in lines[:max_lines])
 
 
-def _iso_date(raw: str, dayfirst: bool) -> str | None:
+ORDERS = ("dmy", "mdy", "ymd")  # day/month/year order of a file's header dates
+
+
+def _iso_date(raw: str, order: str) -> str | None:
     a, b, c = _DATE_SPLIT.split(raw)
-    if len(a) == 4:
+    if len(a) >= 3 or order == "ymd":
         y, m, d = a, b, c
-    elif dayfirst:
+    elif order == "dmy":
         d, m, y = a, b, c
     else:
         m, d, y = a, b, c
@@ -180,25 +183,31 @@ def _iso_time(raw: str, ampm: str | None) -> str | None:
     h, mi = int(parts[0]), int(parts[1])
     s = int(parts[2]) if len(parts) > 2 else 0
     if ampm:
-        if not 1 <= h <= 12:
+        if h > 12:
             return None
         pm = ampm[0] in "pP"
-        h = (h % 12) + (12 if pm else 0)
+        h = (h % 12) + (12 if pm else 0)  # "00:08 a. m." (Latin American Spanish) is 12:08 AM
     if h > 23 or mi > 59 or s > 59:
         return None
     return f"{h:02d}:{mi:02d}:{s:02d}"
 
 
-def infer_dayfirst(lines: Iterator[str], dayfirst: bool | None) -> tuple[bool, bool | None, str | None]:
-    """Decide day/month order from the header dates of the whole file.
+FIRST_YEAR = 2009  # WhatsApp's first release: an order that puts a date earlier is not the file's
+MAX_SAMPLED_DATES = 400  # distinct header dates read to decide the order (more than a year of daily chat)
 
-    Returns (dayfirst, bracket_style, warning). Any first field > 12 means day first, any
-    second field > 12 means month first. Undecided: the order under which the dates run
-    forward in time wins; still undecided: the `dayfirst` flag, else day first with a warning.
+
+def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool | None, str | None]:
+    """Decide the order of the header dates: `dmy`, `mdy` or `ymd` (four-digit or two-digit year first, as in
+    `20.02.04 03:50`). Returns (order, bracket_style, warning).
+
+    A field above 12 rules out its being the month, above 31 its being the day; a four-digit year settles it.
+    Between what is left, the order under which the dates run forward in time, over the shortest span, wins
+    (a two-digit-year-first file read day first jumps years from one day to the next). Still undecided between day
+    and month first: dotted dates and `--dayfirst/--monthfirst` decide, else day first with a warning.
     """
-    first_big = second_big = False
-    year_first = dotted = False
+    candidates = set(ORDERS)
     bracket: bool | None = None
+    dotted = False
     seen: dict[str, None] = {}
     for line in lines:
         m = HEADER.match(line)
@@ -210,76 +219,111 @@ def infer_dayfirst(lines: Iterator[str], dayfirst: bool | None) -> tuple[bool, b
         if raw in seen:
             continue
         seen[raw] = None
-        a, b, _ = _DATE_SPLIT.split(raw)
-        if len(a) == 4:
-            year_first = True
-            break
+        a, b, c = _DATE_SPLIT.split(raw)
+        if len(a) >= 3:
+            return "ymd", bracket, None
         dotted = dotted or "." in raw
-        first_big = first_big or int(a) > 12
-        second_big = second_big or int(b) > 12
-        if first_big or second_big:
+        ai, bi, ci = int(a), int(b), int(c)
+        if bi > 12:
+            candidates -= {"dmy", "ymd"}
+        if ai > 12:
+            candidates.discard("mdy")
+        if ai > 31:
+            candidates -= {"dmy", "mdy"}
+        if not len(a) == len(b) == len(c) == 2 or ci > 31 or ci == 0:
+            candidates.discard("ymd")  # two-digit years first come zero-padded: "20.02.04"
+        if len(candidates) <= 1 or len(seen) >= MAX_SAMPLED_DATES:
             break
-    if year_first:
-        return True, bracket, None
-    if first_big and not second_big:
-        return True, bracket, None
-    if second_big and not first_big:
-        return False, bracket, None
+    if len(candidates) == 1:
+        return candidates.pop(), bracket, None
+    if not candidates:
+        return "dmy", bracket, "the header dates fit no single day/month/year order; read day first"
+    warning = None
+    if "ymd" in candidates:
+        scores = {o: _disorder(list(seen), o) for o in candidates}
+        best = min(scores.values())
+        winners = {o for o in candidates if scores[o] == best}
+        if winners == {"ymd"}:
+            return "ymd", bracket, None
+        if "ymd" in winners:
+            warning = ("the header dates could be year first (yy.mm.dd) or year last; read year last: check the "
+                       "timestamps in messages.jsonl")
+        candidates = winners - {"ymd"} or candidates - {"ymd"}
+    if len(candidates) == 1:
+        return candidates.pop(), bracket, warning
     if dotted:
-        return True, bracket, None
+        return "dmy", bracket, warning
     if dayfirst is not None:
-        return dayfirst, bracket, None
-    order = _order_by_monotonic(list(seen))
-    if order is not None:
-        return order, bracket, None
-    return True, bracket, (
+        return ("dmy" if dayfirst else "mdy"), bracket, warning
+    d, m = (_disorder(list(seen), o)[0] for o in ("dmy", "mdy"))
+    if d != m:
+        return ("dmy" if d < m else "mdy"), bracket, warning
+    return "dmy", bracket, warning or (
         "day/month order is ambiguous (no day above 12); assuming day first: "
         "pass --monthfirst if dates are month/day"
     )
 
 
-def _order_by_monotonic(raw_dates: list[str]) -> bool | None:
-    def backwards(dayfirst: bool) -> int:
-        isos = [_iso_date(r, dayfirst) for r in raw_dates]
-        if None in isos:
-            return len(isos) + 1
-        return sum(1 for x, y in zip(isos, isos[1:]) if y < x)
-
-    d, m = backwards(True), backwards(False)
-    if d == m:
-        return None
-    return d < m
+def _disorder(raw_dates: list[str], order: str) -> tuple[int, int]:
+    """(steps backwards in time, days spanned) of the distinct dates in file order, read in `order`."""
+    isos = [_iso_date(r, order) for r in raw_dates]
+    if None in isos or not isos or not FIRST_YEAR <= int(min(isos)[:4]) <= dt.date.today().year + 1:
+        return len(isos) + 1, 1 << 30
+    back = sum(1 for x, y in zip(isos, isos[1:]) if y < x)
+    span = (dt.date.fromisoformat(max(isos)) - dt.date.fromisoformat(min(isos))).days
+    return back, span
 
 
-def parse_whatsapp(path: str | Path, report: ParseReport, dayfirst: bool | None = None) -> Iterator[Message]:
+def parse_whatsapp(path: str | Path, report: ParseReport, dayfirst: bool | None = None,
+                   max_bytes: int | None = None) -> Iterator[Message]:
     """Yield every message of a WhatsApp export. `report` counts read/skipped and collects warnings."""
     path = Path(path)
-    member = None
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            member = _pick_member(path, zf)
+    member = find_member(path, max_bytes)
     shown = f"{path}" + (f"!{member}" if member else "")
-    dayfirst, bracket, warning = infer_dayfirst(_lines(path, member), dayfirst)
+    order, bracket, warning = infer_order(_lines(path, member, max_bytes), dayfirst)
     if bracket is None:
         raise ClonekitError("no WhatsApp message header found (expected e.g. '31/12/21, 23:59 - Name: text')", path)
     if warning:
         report.warn(shown, None, warning)
     builder = _MessageBuilder(chat_name_from_path(path, member))
-    yield from _parse_lines(_lines(path, member), 1, shown, dayfirst, bracket, builder, report)
+    yield from _parse_lines(_lines(path, member, max_bytes), 1, shown, order, bracket, builder, report)
     report.read += builder.count
 
 
-def _parse_lines(lines, first_lineno, shown, dayfirst, bracket, builder, report) -> Iterator[Message]:
-    """The hot loop: one regex match per line; timestamps cached per header and per date."""
+def _parse_lines(lines, first_lineno, shown, order, bracket, builder, report) -> Iterator[Message]:
+    """The hot loop: one regex match per line; timestamps cached per header and per date.
+
+    A header whose date or time is impossible (month 13, 25:00) starts a message that is skipped as
+    "invalid date", with a warning: it is never glued onto the message before it. A message longer than
+    `MAX_MESSAGE_CHARS` (a damaged file, or blank lines by the million) is skipped as "too long"."""
     time_cache: dict[tuple[str, str | None], str | None] = {}
     build = builder.build
     match = HEADER.match
     groups = ("bd", "bt", "ba") if bracket else ("d", "t", "a")
     last_header = last_date = None
-    iso_d = ts = None
+    iso_d = None
+    ts: str | None = None
     cur_line = 0
-    cur_ts = cur_rest = ""
+    cur_ts: str | None = ""
+    cur_rest = ""
+    size = 0
     parts: list[str] = []
+
+    def finish() -> Message | None:
+        if cur_ts is None:
+            builder.count += 1
+            report.skip("invalid date")
+            return None
+        if size > MAX_MESSAGE_CHARS:
+            builder.count += 1
+            report.warn(shown, cur_line, f"message longer than {MAX_MESSAGE_CHARS} characters: skipped")
+            report.skip("too long")
+            return None
+        msg = build(cur_line, cur_ts, cur_rest, parts)
+        if msg is None:
+            report.skip("empty")
+        return msg
+
     for lineno, line in enumerate(lines, first_lineno):
         m = match(line)
         if m is not None:
@@ -290,41 +334,40 @@ def _parse_lines(lines, first_lineno, shown, dayfirst, bracket, builder, report)
                     m = None
                 else:
                     if raw_d != last_date:
-                        iso_d = _iso_date(raw_d, dayfirst)
+                        iso_d = _iso_date(raw_d, order)
                         last_date = raw_d
                     key = (raw_t, raw_a)
                     iso_t = time_cache.get(key, "")
                     if iso_t == "":
                         iso_t = time_cache[key] = _iso_time(raw_t, raw_a)
                     if iso_d is None or iso_t is None:
-                        report.warn(shown, lineno, f"invalid date/time {raw_d} {raw_t}: kept as message text")
-                        m = None
+                        report.warn(shown, lineno, f"invalid date/time {raw_d} {raw_t}: message skipped")
+                        ts = None
                         last_header = None
                     else:
                         ts = f"{iso_d}T{iso_t}"
                         last_header = header
         if m is None:
             if cur_line:
-                parts.append(line)
+                if size <= MAX_MESSAGE_CHARS:
+                    parts.append(line)
+                size += len(line) + 1
             elif line.strip(_MARKS):
                 report.warn(shown, lineno, "text before the first message header ignored")
             continue
         if cur_line:
-            msg = build(cur_line, cur_ts, cur_rest, parts)
-            if msg is None:
-                report.skip("empty")
-            else:
+            msg = finish()
+            if msg is not None:
                 yield msg
             if parts:
                 parts = []
         cur_line = lineno
         cur_ts = ts
         cur_rest = line[m.end() :]
+        size = len(cur_rest)
     if cur_line:
-        msg = build(cur_line, cur_ts, cur_rest, parts)
-        if msg is None:
-            report.skip("empty")
-        else:
+        msg = finish()
+        if msg is not None:
             yield msg
 
 
@@ -370,25 +413,30 @@ class _MessageBuilder:
         edited = False
         if kind == "text":
             core = text.strip(_MARKS) if text[:1] in _MARKS or text[-1:] in _MARKS else text
-            if core in MEDIA_MARKERS or (core[:1] == "<" or core[-1:] == ")") and _MEDIA_RE.fullmatch(core):
+            key = marker_key(core) if len(core) < 120 else ""
+            if key in MEDIA_MARKERS or (core[:1] == "<" or core[-1:] == ")") and _MEDIA_RE.fullmatch(core):
                 kind = "media"
                 text = core
-            elif (core[:-1] if core[-1:] == "." else core) in DELETED_MARKERS:
+            elif (key[:-1] if key[-1:] == "." else key) in DELETED_MARKERS:
                 kind = "deleted"
                 text = core
             elif text[:1] == "\u200e" and _IOS_OMITTED.search(core):
                 kind = "media"  # e.g. "Resume.pdf • ‎2 pages ‎document omitted", "‎View once photo omitted"
                 text = core
+            elif core[:160].casefold().startswith(_ENCRYPTION):
+                kind = "system"  # the encryption notice, under the chat's name, with or without its U+200E
+                text = core
             elif text[:1] == "\u200e" or parts:
                 first, _, caption = core.partition("\n")
-                if first in MEDIA_MARKERS or _MEDIA_RE.fullmatch(first):
+                if marker_key(first) in MEDIA_MARKERS or _MEDIA_RE.fullmatch(first):
                     text = caption  # media with a caption: the caption is the person's words
                 elif text[:1] == "\u200e":  # iOS marks system lines with a left-to-right mark
                     kind = "system"
                     text = core
             if kind == "text" and text[-1:] == ">":
+                tail = text[-60:].casefold()
                 for marker in EDITED_MARKERS:
-                    if text.endswith(marker):
+                    if tail.endswith(marker):
                         text = text[: -len(marker)].rstrip(_MARKS)
                         edited = True
                         break

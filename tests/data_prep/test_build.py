@@ -125,12 +125,14 @@ def test_redaction_placeholders_and_counts(tmp_path):
     ])
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0))
     text = (tmp_path / "ds/train.jsonl").read_text(encoding="utf-8")
-    assert "mail me at <email> or call <phone>" in text and "link: <url> and card <number>" in text
-    assert m["redaction"] == {"email": 1, "phone": 1, "url": 1, "number": 1}
+    assert "mail me at <email> or call <phone>" in text and "link: <url> and card <card>" in text
+    assert m["redaction"] == {"url": 1, "email": 1, "ip": 0, "iban": 0, "card": 1, "ssn": 0, "phone": 1, "number": 0,
+                              "person": 0}  # every type, found or not
     off = build_datasets(msgs, tmp_path / "ds2", PrepConfig(target="Deniz", valid_fraction=0,
-                                                             redact={"emails": False, "phones": False,
+                                                             redact={"emails": False, "phones": False, "ids": False,
                                                                      "urls": False, "numbers": False}))
-    assert off["redaction"] == {} and "maya@example.com" in (tmp_path / "ds2/train.jsonl").read_text(encoding="utf-8")
+    assert not any(off["redaction"].values())
+    assert "maya@example.com" in (tmp_path / "ds2/train.jsonl").read_text(encoding="utf-8")
 
 
 def test_media_drop_mode(tmp_path):

@@ -13,7 +13,7 @@ def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):
     assert len(lines) == report.kept == 24 and report.read == report.kept + sum(report.skipped.values())
     first = json.loads(lines[0])
     assert set(first) == {"platform", "chat", "id", "timestamp", "author", "author_id", "text", "kind", "reply_to",
-                          "edited", "forwarded", "is_bot"}
+                          "edited", "forwarded", "is_bot", "aka"}
     saved = json.loads((tmp_path / "messages.report.json").read_text())
     assert saved["read"] == report.read and [f["format"] for f in saved["files"]] == ["whatsapp", "telegram", "discord-package"]
 

@@ -79,7 +79,10 @@ def test_ios_brackets_seconds_lrm_crlf_and_zip(fixtures):
 def test_locales(fixtures, name, expected):
     msgs, report = parse(fixtures / "whatsapp" / name)
     assert rows(msgs) == expected
-    assert not report.warnings
+    if name == "android_de_24h.txt":  # one day of dd.mm.yy dates: it could be yy.mm.dd, and the report says so
+        assert len(report.warnings) == 1 and "yy.mm.dd" in report.warnings[0]
+    else:
+        assert not report.warnings
 
 
 def test_day_month_order_from_dates_running_forward(fixtures):

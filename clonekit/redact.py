@@ -1,0 +1,167 @@
+"""Replace personal data with typed placeholders: <url>, <email>, <ip>, <iban>, <card>, <ssn>, <phone>, <number>,
+<person>. Shared by prep (training data, chat names) and the bot (every reply, whatever the adapter learned).
+
+Nothing is dropped: every replacement is counted by type. Detectors run in this order, each on what the ones before
+left, so a placeholder is never matched again:
+  email
+  url     scheme links (http, https, ftp, ...), www., and scheme-less ones: a domain with a path (example.com/x,
+          t.me/x, discord.gg/x, bit.ly/x) or a bare domain under a common top-level domain
+  ip      IPv4 and IPv6 addresses, checked by `ipaddress`
+  iban    IBANs, with or without spaces, checked by python-stdnum (country format and mod-97)
+  card    13-19 digits in groups, passing the Luhn check (python-stdnum)
+  ssn     SSN-style 3-2-4 digit groups
+  phone   phone numbers in any locale (`phonenumbers`, with `region` for national numbers), then any 9-15 digits
+          with phone separators
+  number  any remaining run of `min_digits` or more digits
+  person  the given names: case-insensitive, as @handles, and handles built from them (@priya_s)
+Dates and times ("2024-05-01", "21:30") have too few digits to look like phones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+
+import phonenumbers
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+
+from clonekit.config import RedactConfig
+
+_TLDS = ("com|org|net|edu|gov|io|gg|me|ly|co|app|dev|ai|tv|to|xyz|info|biz|link|page|site|online|shop|club|"
+         "[a-z]{2}")
+_COMMON_TLDS = "com|org|net|io|gg|ly|me|app|dev"
+_URL = re.compile(
+    r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"
+    rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})/[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"
+    rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_COMMON_TLDS})\b(?![.\w@-])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?(?![\w:])", re.IGNORECASE)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
+_PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{6,}\d(?!\w)")
+_DATE_LIKE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}(?!\d)")
+_DIGITS7 = re.compile(r"(?:\d\D?){7}")
+# names that are also common words: matched as written with a capital (or all capitals), not as the word
+_WORD_NAMES = frozenset("will mark bill may june april grace hope joy rose faith summer art ray sky sunny rich jack "
+                        "pat sue guy max chase dean drew frank gene hunter lane miles page bob rob sam ben don "
+                        "dawn eve holly ivy jade amber pearl ruby jay kit pip tim".split())
+
+
+PLACEHOLDERS = ("url", "email", "ip", "iban", "card", "ssn", "phone", "number", "person")
+
+
+def name_tokens(names: list[str], keep: list[str] = ()) -> list[str]:
+    """Every name and its words of three or more letters (a first name, a surname from another display name),
+    less the words of the names in `keep` (the target's own name is not personal data to hide from the clone)."""
+    kept = {w.casefold() for n in keep for w in [n, *re.split(r"[\s_.,()\[\]/|-]+", n)]}
+    found: set[str] = set()
+    for name in names:
+        name = name.strip().lstrip("@~")
+        if not any(c.isalpha() for c in name):
+            continue
+        found.add(name)
+        for word in re.split(r"[\s_.,()\[\]/|-]+", name):
+            if len(word) >= 3 and any(c.isalpha() for c in word):
+                found.add(word)
+    return sorted((n for n in found if n.casefold() not in kept), key=len, reverse=True)
+
+
+class Redactor:
+    def __init__(self, config: RedactConfig | None = None, people: list[str] | None = None, keep: list[str] = ()):
+        self.config = config = config or RedactConfig()
+        self.counts: Counter = Counter()
+        names = name_tokens(people or [], keep)
+        self.person = None
+        if names:
+            loose = [n for n in names if n.casefold() not in _WORD_NAMES]
+            strict = [n for n in names if n.casefold() in _WORD_NAMES]
+            alternatives = []
+            if loose:
+                alternatives.append("(?i:" + "|".join(map(re.escape, loose)) + ")")
+            for n in strict:
+                alternatives.append("(?:" + "|".join(map(re.escape, {n.capitalize(), n.upper(), n})) + ")")
+            body = "|".join(alternatives)
+            # "@priya_s", "@Priya", "Priya", "PRIYA's": a handle holding the name as one of its parts goes whole
+            self.person = re.compile(rf"@[\w.]*?(?<![^\W_])(?:{body})(?![^\W_])[\w.]*|(?<!\w)(?:{body})(?!\w)")
+
+    def __call__(self, text: str) -> str:
+        cfg = self.config
+        has_digit = any(c.isdigit() for c in text)
+        if cfg.emails and "@" in text:
+            text = _EMAIL.sub(self._count("email"), text)
+        if cfg.urls and ("." in text or "/" in text):
+            text = _URL.sub(self._count("url"), text)
+        if has_digit or ":" in text:
+            if cfg.ids:
+                text = _IPV6.sub(self._ip, text) if ":" in text else text
+                text = _IPV4.sub(self._ip, text) if "." in text else text
+        if has_digit and _DIGITS7.search(text):
+            if cfg.ids:
+                text = _IBAN.sub(self._iban, text)
+                text = _CARD.sub(self._card, text)
+                text = _SSN.sub(self._count("ssn"), text)
+            if cfg.phones:
+                text = self._phones(text)
+            if cfg.numbers:
+                text = re.sub(rf"\d{{{cfg.min_digits},}}", self._count("number"), text)
+        if self.person is not None:
+            text = self.person.sub(self._count("person"), text)
+        return text
+
+    def _count(self, kind: str):
+        placeholder = f"<{kind}>"
+
+        def replace(m: re.Match) -> str:
+            self.counts[kind] += 1
+            return placeholder
+        return replace
+
+    def _ip(self, m: re.Match) -> str:
+        value = m.group().split("%")[0]
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return m.group()
+        if ":" in value and value.count(":") < 2:
+            return m.group()
+        if ":" in value and not any(c.isdigit() for c in value) and len(value) < 6:
+            return m.group()  # "a::b" in a sentence is not an address anyone typed
+        self.counts["ip"] += 1
+        return "<ip>"
+
+    def _iban(self, m: re.Match) -> str:
+        words = m.group().split(" ")
+        for n in range(len(words), 0, -1):  # "DE89 3704 0044 0532 0130 00 thanks": the longest valid prefix
+            if stdnum_iban.is_valid(" ".join(words[:n])):
+                self.counts["iban"] += 1
+                return " ".join(["<iban>"] + words[n:])
+        return m.group()
+
+    def _card(self, m: re.Match) -> str:
+        digits = re.sub(r"\D", "", m.group())
+        if not 13 <= len(digits) <= 19 or not luhn.is_valid(digits) or _DATE_LIKE.fullmatch(m.group()):
+            return m.group()
+        self.counts["card"] += 1
+        return "<card>"
+
+    def _phones(self, text: str) -> str:
+        spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(
+            text, self.config.region, leniency=phonenumbers.Leniency.POSSIBLE)]
+        for start, end in reversed(spans):
+            self.counts["phone"] += 1
+            text = text[:start] + "<phone>" + text[end:]
+        return _PHONE.sub(self._loose_phone, text)
+
+    def _loose_phone(self, m: re.Match) -> str:
+        value = m.group()
+        digits = sum(c.isdigit() for c in value)
+        if not 9 <= digits <= 15 or _DATE_LIKE.match(value):
+            return value  # not a phone; a long digit run inside it is still caught as <number>
+        self.counts["phone"] += 1
+        return "<phone>"
