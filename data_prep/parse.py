@@ -12,11 +12,14 @@ import multiprocessing
 import os
 import shutil
 import hashlib
+import tempfile
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import orjson
 
 from clonekit.errors import ClonekitError, decode_error
@@ -189,14 +192,54 @@ class TimeOrder:
 
 
 def _sort_since(f, start: int) -> None:
-    """Sort the lines written since byte `start` by time (stable: equal times keep their file order)."""
+    """Sort the lines written since byte `start` by time (stable: equal times keep their file order).
+
+    Held in memory: each line's offset and timestamp (sliced from the JSON, which `dump_message` writes in field
+    order), never the lines. Naive timestamps of one length (all of WhatsApp's) sort as text; others by epoch. The
+    lines are then copied in sorted order through a temporary file, a run of lines that stays in place as one block:
+    a few late messages in a million cost one pass, not the file in memory."""
     f.flush()
     f.seek(start)
-    lines = f.read().splitlines(keepends=True)
-    lines.sort(key=lambda line: epoch_of(orjson.loads(line)["timestamp"]))
-    f.seek(start)
-    f.truncate()
-    f.writelines(lines)
+    offsets = array("q")
+    stamps: list[bytes] = []
+    add_offset, add_stamp = offsets.append, stamps.append
+    pos = start
+    for line in f:
+        i = line.index(b'"timestamp":"') + 13
+        add_offset(pos)
+        add_stamp(line[i:line.index(b'"', i)])
+        pos += len(line)
+    offsets.append(pos)
+    if all(len(t) == 19 for t in stamps):
+        keys = np.array(stamps, dtype="S19")
+    else:
+        keys = np.fromiter((epoch_of(t.decode()) for t in stamps), dtype=np.float64, count=len(stamps))
+    del stamps
+    order = np.argsort(keys, kind="stable")
+    with tempfile.TemporaryFile(dir=Path(f.name).parent) as sorted_file:
+        run_start = prev = None
+        for i in order.tolist():
+            if prev is not None and i == prev + 1:
+                prev = i
+                continue
+            if run_start is not None:
+                _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
+            run_start = prev = i
+        if run_start is not None:
+            _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
+        f.seek(start)
+        f.truncate()
+        sorted_file.seek(0)
+        shutil.copyfileobj(sorted_file, f, 1 << 20)
+
+
+def _copy_range(src, dst, begin: int, end: int) -> None:
+    src.seek(begin)
+    remaining = end - begin
+    while remaining:
+        block = src.read(min(remaining, 1 << 20))
+        dst.write(block)
+        remaining -= len(block)
 
 
 class DuplicateFilter:
