@@ -265,6 +265,8 @@ def build_datasets(
     # consent: the manifest names nobody who was excluded, not even as a hash (hashing the people list would find
     # it): only how many; aliases that touch an excluded person are left out too
     config["exclude"] = ["<excluded>"] * len(cfg.exclude)
+    if is_phone_name(cfg.target):
+        config["target"] = target_name
     gone = {n.casefold() for n in excluded_names} | {i.casefold() for pid in excluded_ids for i in people.persons[pid].ids}
     config["aliases"] = {k: v for k, v in cfg.aliases.items()
                          if not {k.casefold(), v.casefold()} & gone and not is_phone_name(k) and not is_phone_name(v)}
