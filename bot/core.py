@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.conversation import ChannelLog, bubbles, strip_name_prefix
 from bot.debounce import Debouncer
 from bot.loops import LoopGuard
+from clonekit.redact import Redactor
 from clonekit.chat import NameSanitizer, is_openai_api
 from clonekit.config import BotConfig
 from clonekit.errors import ClonekitError
@@ -69,6 +70,8 @@ class CloneChat:
         self.identity = resolve_identity(self.cfg)
         hosted = self.cfg.openai_names if self.cfg.openai_names is not None else is_openai_api(self.cfg.base_url)
         self.names = NameSanitizer() if hosted else None  # the hosted API rejects names like "Zeynep Ş."
+        # what the adapter may have memorized (a phone number, a card, an excluded person's name) is never sent
+        self.redactor = Redactor(self.cfg.redact, people=self.cfg.exclude, keep=[self.identity.clone_name])
         key = os.environ.get(self.cfg.api_key_env) or "none"  # a local server without --api-key takes any key
         # retries are ours (below), so that each one is logged and counted
         self.client = openai.AsyncOpenAI(base_url=self.cfg.base_url, api_key=key, max_retries=0,
@@ -110,7 +113,7 @@ class CloneChat:
             if raw is None:
                 ch.debounce.answered()
                 return []  # transport failure after retries: logged; the chat sees nothing broken
-            text = _dedupe_lines(strip_name_prefix(raw, [self.identity.clone_name]))
+            text = self._redact(_dedupe_lines(strip_name_prefix(raw, [self.identity.clone_name])))
             problem = ch.guard.problem(text)
             if problem is None:
                 break
@@ -128,6 +131,12 @@ class CloneChat:
         ch.log.add(self.identity.clone_name, text, is_clone=True)
         self.events["replies"] += 1
         return bubbles(text)
+
+    def _redact(self, text: str) -> str:
+        before = sum(self.redactor.counts.values())
+        text = self.redactor(text)
+        self.events["redacted"] += sum(self.redactor.counts.values()) - before
+        return text
 
     async def _complete(self, messages: list[dict], attempt: int) -> str | None:
         import openai

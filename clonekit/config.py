@@ -168,4 +168,6 @@ class BotConfig(StrictModel):
     loop_retries: int = Field(2, ge=0)  # new attempts when a reply loops or repeats a recent one
     openai_names: bool | None = None  # speaker names as the OpenAI API accepts them; None: on for api.openai.com
     store: str | None = None  # SQLite file for opt-in conversation logging (per-channel consent); None = off
+    redact: RedactConfig = RedactConfig()  # every reply passes the prep redactor, whatever the adapter learned
+    exclude: list[str] = []  # people whose names the clone never writes (as in prep's exclude)
     discord: DiscordSettings = DiscordSettings()

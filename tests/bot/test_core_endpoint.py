@@ -86,3 +86,11 @@ def test_names_the_hosted_api_accepts(endpoint):
     chat.heard("c", "Zeynep Ş.", "geliyor musun?")
     asyncio.run(chat.reply("c"))
     assert e.requests[0]["messages"][-1]["name"] == "Zeynep_S"
+
+
+def test_replies_pass_the_redactor_whatever_the_adapter_learned(endpoint):
+    e = endpoint([(200, "call Priya on +44 7700 900123 or mail p@example.com, card 4111 1111 1111 1111")])
+    chat = chat_with(e.url, exclude=["Priya"])
+    chat.heard("c", "Maya", "how do I reach her?")
+    assert asyncio.run(chat.reply("c")) == ["call <person> on <phone> or mail <email>, card <card>"]
+    assert chat.events["redacted"] == 4
