@@ -26,13 +26,69 @@ def write_manifest(run_dir: Path, data: dict) -> Path:
 
 
 def read_manifest(run_dir: str | Path) -> dict:
+    """The adapter's manifest, checked: a JSON object naming its base model (`base.id` and `base.path`)."""
     path = Path(run_dir) / MANIFEST
     if not path.exists():
         raise ClonekitError(f"not a clonekit adapter directory (no {MANIFEST}); train one with `clonekit train`", run_dir)
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ClonekitError(f"must be a JSON object, not {type(data).__name__}", path)
+    base = data.get("base")
+    if not isinstance(base, dict) or not isinstance(base.get("id"), str) or not isinstance(base.get("path"), str):
+        raise ClonekitError("names no base model (expected \"base\": {\"id\": ..., \"path\": ...}); "
+                            "re-run `clonekit train`", path)
+    return data
+
+
+def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ClonekitError(f"invalid JSON: {e.msg}", path, e.lineno) from None
+        raise ClonekitError(f"column {e.colno}: invalid JSON: {e.msg}", path, e.lineno) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ClonekitError(f"cannot read: {e}", path) from None
+
+
+def read_adapter_config(run_dir: str | Path) -> dict:
+    """PEFT's adapter_config.json, checked: a JSON object with an integer rank `r` and the LoRA target modules."""
+    path = Path(run_dir) / "adapter_config.json"
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ClonekitError(f"must be a JSON object, not {type(data).__name__}", path)
+    if not isinstance(data.get("r"), int) or data["r"] < 1 or not data.get("target_modules"):
+        raise ClonekitError("is not a LoRA adapter config (needs an integer rank \"r\" and \"target_modules\")", path)
+    return data
+
+
+def safetensors_problem(path: str | Path) -> str | None:
+    """Why a .safetensors file cannot be loaded, or None. Reads only the header: an 8-byte length, a JSON header of
+    tensor offsets; the file must be exactly as long as the header says (a truncated copy is found here, before a
+    server spends half a minute starting)."""
+    import struct
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"{path.name} is truncated (no header)"
+            (n,) = struct.unpack("<Q", head)
+            if n > size - 8 or n > 100 << 20:
+                return f"{path.name} is truncated or not a safetensors file (header length {n})"
+            header = json.loads(f.read(n))
+    except OSError as e:
+        return f"{path.name} cannot be read ({e.strerror})"
+    except (ValueError, UnicodeDecodeError):
+        return f"{path.name} has a damaged header"
+    if not isinstance(header, dict):
+        return f"{path.name} has a damaged header"
+    ends = [t["data_offsets"][1] for k, t in header.items()
+            if k != "__metadata__" and isinstance(t, dict) and isinstance(t.get("data_offsets"), list)]
+    expected = 8 + n + max(ends, default=0)
+    if size != expected:
+        return f"{path.name} is truncated ({size:,} bytes, the header describes {expected:,})"
+    return None
 
 
 # Sampling defaults for a chatty clone, written as RUN/generation_config.json: vLLM applies them to every

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
-from clonekit.manifest import TEMPLATE_FILE, read_manifest
+from clonekit.manifest import TEMPLATE_FILE, read_adapter_config, read_manifest, safetensors_problem
 
 ALLOWED_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE)
@@ -64,12 +64,18 @@ def parse_adapter_args(values: list[str]) -> list[tuple[str, Path]]:
 
 
 def load_adapter(name: str, path: Path) -> Adapter:
+    """An adapter directory, checked before vLLM starts: a broken one is one clear error, not a failed start."""
+    if not path.is_dir():
+        raise ClonekitError("not an adapter directory (not found, or a file)", path)
     manifest = read_manifest(path)
     missing = [f for f in ADAPTER_FILES if not (path / f).exists()]
     if missing:
         raise ClonekitError(f"adapter directory is missing {', '.join(missing)} (re-run `clonekit train`)", path)
-    config = json.loads((path / "adapter_config.json").read_text())
-    return Adapter(name, path.resolve(), manifest, int(config.get("r", 0)))
+    config = read_adapter_config(path)
+    problem = safetensors_problem(path / "adapter_model.safetensors")
+    if problem:
+        raise ClonekitError(f"{problem}: copy the adapter again or re-run `clonekit train`", path)
+    return Adapter(name, path.resolve(), manifest, config["r"])
 
 
 def base_served_name(base_id: str) -> str:

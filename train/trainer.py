@@ -9,6 +9,7 @@ evaluation, early stopping, TensorBoard, DDP/FSDP through accelerate. The HF Tra
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 from clonekit import __version__
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from clonekit.manifest import TEMPLATE_FILE, write_generation_config, write_manifest
+from clonekit.manifest import TEMPLATE_FILE, safetensors_problem, write_generation_config, write_manifest
 from data_prep.build import sha256_file
 from train.base_models import BaseModel, resolve_base
 from train.packing import PackedCollator, Row, pack
@@ -167,6 +168,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     last = get_last_checkpoint(str(out / CHECKPOINTS)) if (out / CHECKPOINTS).is_dir() else None
     if resume and last is None:
         raise ClonekitError(f"--resume: no checkpoint found under {out / CHECKPOINTS}")
+    if resume:
+        last = last_complete_checkpoint(out / CHECKPOINTS, log)
     if not resume and last is not None:
         raise ClonekitError(f"{out} already holds checkpoints of an earlier run: pass --resume to continue it, "
                             "or choose another --out")
@@ -237,11 +240,11 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     shutil.copyfile(template.path, out / TEMPLATE_FILE)
     write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
     ds_manifest = (data_dir / "manifest.json")
-    import json
 
     ds = json.loads(ds_manifest.read_text(encoding="utf-8"))
     metrics = {
-        "valid_loss": valid_loss, "base_valid_loss": base_valid_loss, "train_loss": result.training_loss,
+        "valid_loss": valid_loss, "base_valid_loss": base_valid_loss,
+        "train_loss": whole_run_train_loss(trainer.state.log_history, result.training_loss),
         "steps": trainer.state.global_step, "train_tokens_this_run": trained_tokens,
         "tokens_per_second": trained_tokens / seconds if seconds else None, "seconds": seconds,
         "train_examples": train_stats.pieces, "valid_examples": valid_stats.pieces,
@@ -262,6 +265,57 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
         "metrics": metrics,
     })
     return out
+
+
+CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
+
+
+def checkpoint_problem(ckpt: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (a kill during the save leaves one torn), or None. Checked: every
+    file the Trainer reads is there, the state is JSON, the adapter's safetensors header and sizes hold, and the torch
+    archives (optimizer, scheduler, RNG states) are whole zip files (torch.save writes zips; a truncated one has no
+    central directory)."""
+    import zipfile
+
+    for name in CHECKPOINT_FILES:
+        if not (ckpt / name).is_file():
+            return f"{name} is missing"
+    try:
+        json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        return f"trainer_state.json is not valid JSON ({e})"
+    problem = safetensors_problem(ckpt / "adapter_model.safetensors")
+    if problem:
+        return problem
+    for path in [ckpt / "optimizer.pt", ckpt / "scheduler.pt", *ckpt.glob("rng_state*.pth")]:
+        try:
+            with zipfile.ZipFile(path) as z:
+                if z.testzip() is not None:
+                    return f"{path.name} is damaged"
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return f"{path.name} is truncated or damaged"
+    return None
+
+
+def last_complete_checkpoint(checkpoints: Path, log=print) -> str:
+    """The newest checkpoint that can be resumed from; torn ones (newer) are named and skipped."""
+    found = sorted((p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for ckpt in found:
+        problem = checkpoint_problem(ckpt)
+        if problem is None:
+            return str(ckpt)
+        log(f"warning: skipping {ckpt.name}: {problem} (a save that was interrupted); resuming from an older one")
+    raise ClonekitError(f"--resume: no complete checkpoint under {checkpoints} (all {len(found)} are damaged): "
+                        "start again with another --out")
+
+
+def whole_run_train_loss(log_history: list[dict], this_run: float) -> float:
+    """Mean training loss over every step of the run, resumed parts included. (After a resume, the Trainer's own
+    figure divides this run's losses by all steps.) Steps are logged one by one (`logging_steps=1`), and the log
+    history comes back with the checkpoint."""
+    losses = [entry["loss"] for entry in log_history if "loss" in entry and "eval_loss" not in entry]
+    return sum(losses) / len(losses) if losses else this_run
 
 
 def _has_tensorboard() -> bool:

@@ -78,6 +78,28 @@ def test_resume_continues_from_the_last_checkpoint(tiny, dataset, tmp_path):
         train(cfg(tiny), dataset, tmp_path / "fresh", resume=True, show_progress=False, log=lambda s: None)
 
 
+@pytest.mark.parametrize("tear", ["state", "optimizer"])
+def test_resume_after_a_torn_checkpoint_falls_back_to_the_last_complete_one(tiny, dataset, tmp_path, tear):
+    out = tmp_path / "run"
+    train(cfg(tiny, max_steps=4, eval_every=2, save_total_limit=3, early_stopping_patience=0), dataset, out,
+          show_progress=False, log=lambda s: None)
+    whole = json.loads((out / "clonekit.json").read_text())["metrics"]["train_loss"]
+    newest = out / "checkpoints/checkpoint-4"
+    if tear == "state":  # killed before trainer_state.json was written
+        (newest / "trainer_state.json").unlink()
+    else:  # killed while optimizer.pt was being written
+        data = (newest / "optimizer.pt").read_bytes()
+        (newest / "optimizer.pt").write_bytes(data[: len(data) // 2])
+    said = []
+    train(cfg(tiny, max_steps=4, eval_every=2, save_total_limit=3, early_stopping_patience=0), dataset, out,
+          resume=True, show_progress=False, log=said.append)
+    assert any("skipping checkpoint-4" in s for s in said)
+    m = json.loads((out / "clonekit.json").read_text())["metrics"]
+    assert m["steps"] == 4
+    # the loss covers the whole run (steps 1-4), not this run's two steps spread over four
+    assert m["train_loss"] == pytest.approx(whole, rel=0.05)
+
+
 def test_merge_matches_the_adapter(tiny, dataset, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
