@@ -12,6 +12,7 @@ Manage Channels permission; anyone may turn it off, which also deletes what was 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -84,7 +85,7 @@ class CloneBot(commands.Bot):
         key = str(message.channel.id)
         speaker = message.author.display_name
         if self.store:
-            self.store.record(key, speaker, str(message.author.id), text)
+            self.store.record_later(key, speaker, str(message.author.id), text)
         name = self.chat.identity.clone_name
         self.chat.heard(key, speaker, text, mentioned=self.user is not None and self.user in message.mentions)
         channel = message.channel
@@ -92,7 +93,7 @@ class CloneBot(commands.Bot):
         async def send(bubble: str) -> None:
             await channel.send(bubble)
             if self.store:
-                self.store.record(key, name, str(self.user.id if self.user else "clone"), bubble, is_clone=True)
+                self.store.record_later(key, name, str(self.user.id if self.user else "clone"), bubble, is_clone=True)
 
         self.chat.schedule(key, send, channel.typing)
 
@@ -138,12 +139,12 @@ async def consent(ctx: commands.Context, choice: str = "") -> None:
         if not ctx.channel.permissions_for(ctx.author).manage_channels:
             await ctx.send("turning logging on needs the Manage Channels permission")
             return
-        b.store.set_consent(key, True, who)
+        await asyncio.to_thread(b.store.set_consent, key, True, who)
         log.info("channel %s: logging turned on by %s", key, who)
         await ctx.send("logging this channel's messages for retraining the clone (`!consent off` stops it and "
                        "deletes them)")
     elif choice == "off":
-        deleted = b.store.set_consent(key, False, who)
+        deleted = await asyncio.to_thread(b.store.set_consent, key, False, who)
         log.info("channel %s: logging turned off by %s, %d messages deleted", key, who, deleted)
         await ctx.send(f"logging off; {deleted} stored messages of this channel deleted")
     else:

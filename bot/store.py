@@ -4,16 +4,29 @@ Nothing is written for a channel until someone turns consent on for it (`!consen
 stops logging and deletes what was logged there. `export_messages` writes the normalized
 messages.jsonl that `clonekit prep build` reads; the clone's own replies are marked `is_bot` so a retrained
 clone never learns from its own output.
+
+The bot never waits on the database: consent is answered from memory, and `record_later` hands the row to a writer
+thread with its own connection, which retries while the file is locked (another process, a slow disk) and says so in
+the log. `close()` writes what is still queued.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import sqlite3
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clonekit.errors import ClonekitError
 from clonekit.schema import Message, dump_message
+
+log = logging.getLogger(__name__)
+_INSERT = ("INSERT INTO messages (platform, channel, timestamp, author, author_id, text, is_clone) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS consent (
@@ -36,60 +49,150 @@ CREATE INDEX IF NOT EXISTS messages_channel ON messages (channel, id);
 """
 
 
+def _open_problem(e: sqlite3.DatabaseError) -> str:
+    text = str(e)
+    if "not a database" in text or "malformed" in text:
+        return f"the conversation store is damaged ({text}): move it away and start a new one"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return f"the conversation store cannot be written ({text}): check the file's and its folder's permissions"
+    return f"cannot open the conversation store: {text}"
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _connect(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
+    return db
 
 
 class ConversationStore:
     def __init__(self, path: str | Path, platform: str = "discord"):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.platform = platform
+        self._lock = threading.Lock()  # one statement at a time on the main connection (commands run in threads)
+        self._consent_lock = threading.Lock()  # a consent check and its insert happen together
+        if self.path.is_dir():
+            raise ClonekitError("is a folder, not a conversation store file", self.path)
         old_umask = os.umask(0o077)  # the database and its -wal/-shm files: readable by the owner only
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.touch(exist_ok=True)
             os.chmod(self.path, 0o600)
-            self.db = sqlite3.connect(self.path)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
+            self.db = _connect(self.path)
             self.db.executescript(SCHEMA)
+            self._consent = {ch: bool(g) for ch, g in self.db.execute("SELECT channel, granted FROM consent")}
+        except sqlite3.DatabaseError as e:
+            raise ClonekitError(_open_problem(e), self.path) from None
+        except OSError as e:
+            raise ClonekitError(f"cannot open the conversation store: {e.strerror}", self.path) from None
         finally:
             os.umask(old_umask)
         for suffix in ("-wal", "-shm"):
             side = self.path.with_name(self.path.name + suffix)
             if side.exists():
                 os.chmod(side, 0o600)
+        self._queue: queue.Queue | None = None
+        self._writer: threading.Thread | None = None
+        self.written = 0
+        self.retries = 0
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
         self.db.close()
+
+    # ----------------------------------------------------------------------------- the bot's path: never blocks
+
+    def start_writer(self, retry_seconds: float = 0.5) -> None:
+        """Start the background writer used by `record_later`."""
+        if self._writer is None:
+            self._queue = queue.Queue()
+            self._writer = threading.Thread(target=self._write_loop, args=(retry_seconds,), name="store-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    def record_later(self, channel: str, author: str, author_id: str, text: str, is_clone: bool = False) -> bool:
+        """Queue one message for the writer if the channel has consent (answered from memory); returns whether it
+        was queued. Never touches the database on the caller's thread."""
+        if not self._consent.get(channel):
+            return False
+        if self._writer is None:
+            self.start_writer()
+        self._queue.put((self.platform, channel, _now(), author, author_id, text, int(is_clone)))
+        return True
+
+    def _write_loop(self, retry_seconds: float) -> None:
+        db = _connect(self.path, timeout=0.2)
+        try:
+            while True:
+                row = self._queue.get()
+                try:
+                    if row is None:
+                        return
+                    self._write_one(db, row, retry_seconds)
+                finally:
+                    self._queue.task_done()
+        finally:
+            db.close()
+
+    def _write_one(self, db: sqlite3.Connection, row: tuple, retry_seconds: float) -> None:
+        warned = False
+        while True:
+            try:
+                with self._consent_lock:  # consent may have been withdrawn while the row waited
+                    if not self._consent.get(row[1]):
+                        return
+                    with db:
+                        db.execute(_INSERT, row)
+                self.written += 1
+                return
+            except sqlite3.OperationalError as e:  # locked or busy: keep the row and try again
+                self.retries += 1
+                if not warned:
+                    log.warning("conversation store %s: %s; retrying in the background", self.path, e)
+                    warned = True
+                time.sleep(retry_seconds)
+
+    def flush(self) -> None:
+        """Wait until every queued message is written (tests, shutdown)."""
+        if self._queue is not None:
+            self._queue.join()
 
     def set_consent(self, channel: str, granted: bool, changed_by: str) -> int:
         """Record a channel's consent; revoking it deletes the channel's logged messages.
         Returns how many messages were deleted."""
-        with self.db:
+        if not granted:
+            with self._consent_lock:  # no queued row of this channel is written from here on
+                self._consent[channel] = False
+        with self._lock, self.db:
             self.db.execute("INSERT INTO consent VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET "
                             "granted=excluded.granted, changed_by=excluded.changed_by, changed_at=excluded.changed_at",
                             (channel, int(granted), changed_by, _now()))
-            if granted:
-                return 0
-            deleted = self.db.execute("DELETE FROM messages WHERE channel = ?", (channel,)).rowcount
-        # the deleted rows' old pages may still sit in the write-ahead log: write it back and truncate it
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            deleted = 0 if granted else self.db.execute("DELETE FROM messages WHERE channel = ?", (channel,)).rowcount
+        self._consent[channel] = granted
+        if not granted:
+            with self._lock:  # the deleted rows' old pages may still sit in the write-ahead log: write it back
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
 
     def has_consent(self, channel: str) -> bool:
-        row = self.db.execute("SELECT granted FROM consent WHERE channel = ?", (channel,)).fetchone()
-        return bool(row and row[0])
+        return bool(self._consent.get(channel))
 
     def record(self, channel: str, author: str, author_id: str, text: str, is_clone: bool = False,
                timestamp: str | None = None) -> bool:
-        """Log one message if the channel has consent; returns whether it was logged."""
+        """Log one message now (blocking) if the channel has consent; returns whether it was logged. The bot uses
+        `record_later`."""
         if not self.has_consent(channel):
             return False
-        with self.db:
-            self.db.execute("INSERT INTO messages (platform, channel, timestamp, author, author_id, text, is_clone) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (self.platform, channel, timestamp or _now(), author, author_id, text, int(is_clone)))
+        with self._lock, self.db:
+            self.db.execute(_INSERT, (self.platform, channel, timestamp or _now(), author, author_id, text,
+                                      int(is_clone)))
         return True
 
     def channels(self) -> list[tuple[str, bool, str, str]]:

@@ -145,6 +145,7 @@ async def test_conversations_are_stored_only_with_consent(make_bot, tmp_path):
     assert sent()[-1].startswith("logging this channel")
     await dpytest.message("pizza at 8?", member=member(1))
     await answered(bot)
+    bot.store.flush()  # rows are written by the store's background writer
     rows = sqlite3.connect(tmp_path / "conversations.sqlite").execute(
         "SELECT author, text, is_clone FROM messages WHERE channel = ? ORDER BY id", (key,)).fetchall()
     assert rows == [("Oliver", "pizza at 8?", 0), ("Deniz", "tamam abi", 1), ("Deniz", "geliyorum", 1)]

@@ -1,9 +1,17 @@
 """The opt-in conversation store (a real SQLite file) feeds `prep build` for retraining."""
 
 import json
+import os
+import sqlite3
+import time
+
+import pytest
+from typer.testing import CliRunner
 
 from bot.store import ConversationStore
+from clonekit.cli import app
 from clonekit.config import PrepConfig
+from clonekit.errors import ClonekitError
 from data_prep.build import build_datasets
 
 
@@ -67,3 +75,42 @@ def test_store_files_are_private_and_revoking_leaves_nothing_behind(tmp_path):
     for f in tmp_path.iterdir():  # the database, its write-ahead log and shared memory file
         assert secret.encode() not in f.read_bytes(), f
     db.close()
+
+
+def test_a_locked_store_never_blocks_the_caller_and_loses_nothing(tmp_path):
+    store = ConversationStore(tmp_path / "c.sqlite")
+    store.set_consent("ch", True, "mod")
+    other = sqlite3.connect(tmp_path / "c.sqlite")
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    started = time.perf_counter()
+    for i in range(20):
+        assert store.record_later("ch", "Maya", "1", f"message {i}")
+    assert time.perf_counter() - started < 0.1  # handed to the writer thread, not waited for
+    time.sleep(0.5)
+    assert store.retries > 0 and store.written == 0
+    other.rollback()
+    other.close()
+    store.flush()
+    assert store.written == 20 and [m.text for m in store.messages("ch")] == [f"message {i}" for i in range(20)]
+    store.close()
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda p: p.write_bytes(b"this is not a database at all" * 100), "damaged"),
+    (lambda p: (p.write_bytes(b""), p.chmod(0o400), p.parent.chmod(0o500)), "cannot be written|cannot open"),
+    (lambda p: p.mkdir(), "is a folder"),
+])
+def test_a_corrupt_or_read_only_store_is_one_clear_error(tmp_path, damage, message):
+    if os.geteuid() == 0 and "written" in message:
+        pytest.skip("root writes read-only files")
+    path = tmp_path / "s" / "c.sqlite"
+    path.parent.mkdir()
+    damage(path)
+    try:
+        with pytest.raises(ClonekitError, match=message):
+            ConversationStore(path)
+        r = CliRunner().invoke(app, ["conversations", str(path)])
+        assert r.exit_code != 0 and isinstance(r.exception, SystemExit), r.output  # a user error, not a crash
+        assert "Traceback" not in r.output and "c.sqlite" in r.output
+    finally:
+        path.parent.chmod(0o700)
