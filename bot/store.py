@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
+from clonekit.paths import writable_file
 from clonekit.schema import Message, dump_message
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ class ConversationStore:
     def export_messages(self, out: str | Path, channel: str | None = None) -> int:
         """Write messages.jsonl for `clonekit prep build`; returns the number of messages written."""
         msgs = self.messages(channel)
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        out = writable_file(out, "messages.jsonl")
         with open(out, "wb") as f:
             for m in msgs:
                 f.write(dump_message(m))

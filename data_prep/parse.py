@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 
 from clonekit.errors import ClonekitError, decode_error
+from clonekit.paths import writable_file
 from clonekit.schema import Message, dump_message
 from data_prep import discord, telegram, whatsapp
 from data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
@@ -50,10 +51,11 @@ class ParseOptions:
 
 
 def _check_readable(path: Path) -> None:
+    """An export is a file or (a Discord data package) a folder, and readable."""
     if not path.exists():
         raise ClonekitError("file not found", path)
     if not os.access(path, os.R_OK):
-        raise ClonekitError("cannot read the file (permission denied)", path)
+        raise ClonekitError("cannot read (permission denied)", path)
 
 
 def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -> tuple[str, object]:
@@ -116,7 +118,7 @@ def parse_exports(
     options = options or ParseOptions()
     if options.format not in FORMATS:
         raise ClonekitError(f"unknown --format {options.format!r} (choose from {', '.join(FORMATS)})")
-    out = check_output_file(Path(out))
+    out = writable_file(out, "messages.jsonl")
     paths = [Path(p) for p in paths]
     for path in paths:
         _check_readable(path)
@@ -162,19 +164,6 @@ def parse_exports(
         raise RuntimeError(f"parse accounting is off: read {report.read} != kept {report.kept} + skipped")
     out.with_name(out.stem + ".report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     return report
-
-
-def check_output_file(out: Path) -> Path:
-    """An output file path that can be written: not a folder, its folder creatable and writable."""
-    if out.is_dir():
-        raise ClonekitError("is a folder: -o names the output file (e.g. messages.jsonl)", out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ClonekitError(f"cannot create the output folder: {e.strerror}", out.parent) from None
-    if not os.access(out.parent, os.W_OK):
-        raise ClonekitError("cannot write to the output folder (permission denied)", out.parent)
-    return out
 
 
 class TimeOrder:

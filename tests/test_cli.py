@@ -1,6 +1,7 @@
 """The CLI through typer's runner, every user path in a temporary directory."""
 
 import json
+import re
 
 from typer.testing import CliRunner
 
@@ -49,6 +50,22 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path, fixtures):
         r = invoke(*args)
         assert r.exit_code == 2, (args, r.output)
         assert "error:" in r.output and "Traceback" not in r.output
+
+
+def test_paths_are_one_clear_error(tmp_path, fixtures):
+    invoke("prep", "parse", fixtures / "telegram/result.json", "-o", tmp_path / "m.jsonl")
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["prep", "parse", fixtures / "telegram/result.json", "-o", tmp_path], "is a folder"),
+        (["prep", "parse", fixtures / "telegram/result.json", "-o", tmp_path / "afile/m.jsonl"], "is a file"),
+        (["prep", "build", tmp_path / "m.jsonl", "--target", "Deniz", "-o", tmp_path / "afile"], "is a file"),
+        (["prep", "build", tmp_path, "--target", "Deniz", "-o", tmp_path / "ds"], "is a folder"),
+        (["train", "--data", tmp_path / "ds", "--out", tmp_path / "afile"], "is a file"),
+    ]
+    for args, message in cases:
+        r = invoke(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert re.search(message, r.output) and "Traceback" not in r.output, (args, r.output)
 
 
 def test_build_rejects_unknown_config_keys(tmp_path, fixtures):

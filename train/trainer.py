@@ -19,6 +19,7 @@ from pathlib import Path
 from clonekit import __version__
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
+from clonekit.paths import writable_dir
 from clonekit.manifest import TEMPLATE_FILE, safetensors_problem, write_generation_config, write_manifest
 from data_prep.build import sha256_file
 from train.base_models import BaseModel, resolve_base
@@ -155,7 +156,7 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
-    data_dir, out = Path(data_dir), Path(out_dir)
+    data_dir, out = Path(data_dir), writable_dir(out_dir, "adapter")
     if not (data_dir / "manifest.json").exists():
         raise ClonekitError("not a dataset directory (no manifest.json): run `clonekit prep build` first", data_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
