@@ -114,6 +114,10 @@ class Redactor:
             text = self.person.sub(self._count("person"), text)
         return text
 
+    def names(self, text: str) -> str:
+        """Only the person names (a file path, where the other detectors would see links and numbers)."""
+        return self.person.sub("<person>", text) if self.person is not None else text
+
     def _count(self, kind: str):
         placeholder = f"<{kind}>"
 

@@ -276,7 +276,7 @@ def build_datasets(
         "target_ids": sorted({_shown_id(i, names[pid]) for pid in target_ids for i in people.persons[pid].ids}),
         "system_prompt": sysmsg["content"],
         "config": config,
-        "inputs": [{"path": str(messages_path), "bytes": total, "sha256": sha256_file(messages_path)}],
+        "inputs": [{"path": redactor.names(str(messages_path)), "bytes": total, "sha256": sha256_file(messages_path)}],
         "messages": {"read": counts["read"], "kept": counts["kept"], "skipped": dict(skipped)},
         "sessions": {"total": counts["sessions"], "without_target": counts["sessions_without_target"],
                      "train": split["train_sessions"], "valid": split["valid_sessions"]},

@@ -228,16 +228,16 @@ def parse_package(path: Path, report: ParseReport, self_name: str | None = None,
     index = {}
     index_name = pkg.find("messages/index.json")
     if index_name:
-        index = _load(pkg, index_name, path) or {}
+        index = as_dict(_load(pkg, index_name, path))
     user_id, user_name = "self", None
     user_file = pkg.find("account/user.json")
     if user_file:
-        user = _load(pkg, user_file, path) or {}
+        user = as_dict(_load(pkg, user_file, path))
         user_id = str(user.get("id") or "self")
         user_name = user.get("global_name") or user.get("username")
     author = self_name or user_name or "me"
     for channel_id, name, ext in channels:
-        chat = _package_chat(pkg, name, channel_id, index.get(channel_id))
+        chat = str(_package_chat(pkg, name, channel_id, index.get(channel_id)))
         shown = f"{path}!{name}" if pkg.zip else str(path / name)
         data = pkg.read(name)
         rows = _package_rows_json(data, shown) if ext == "json" else _package_rows_csv(data, shown)
@@ -247,18 +247,22 @@ def parse_package(path: Path, report: ParseReport, self_name: str | None = None,
                 ts = iso_timestamp(str(row.get("Timestamp") or row.get("timestamp")))
                 if len(ts) == 19 or (len(ts) > 19 and ts[19] == "." and "+" not in ts[19:]):
                     ts += "+00:00"
-            except ValueError as e:
+            except (ValueError, OverflowError) as e:
                 report.warn(shown, line, f"{e}: skipped")
                 report.skip("malformed")
                 continue
             text = row.get("Contents") or row.get("contents") or ""
             attachments = row.get("Attachments") or row.get("attachments") or ""
+            if not isinstance(text, str):
+                report.warn(shown, line, "Contents is not text: skipped")
+                report.skip("malformed")
+                continue
             kind = "text" if text.strip() else "media" if str(attachments).strip() else None
             if kind is None:
                 report.skip("empty")
                 continue
             yield Message("discord", chat, str(row.get("ID") or row.get("id") or f"row{line}"), ts,
-                          author, f"discord:{user_id}", text if kind == "text" else str(attachments), kind)
+                          str(author), f"discord:{user_id}", text if kind == "text" else str(attachments), kind)
 
 
 def _load(pkg: _Package, name: str, shown_root: Path):
@@ -273,8 +277,8 @@ def _package_chat(pkg: _Package, name: str, channel_id: str, indexed: str | None
     channel_file = str(PurePosixPath(name).parent / "channel.json")
     if channel_file in pkg.names:
         try:
-            info = orjson.loads(pkg.read(channel_file))
-            guild = (info.get("guild") or {}).get("name")
+            info = as_dict(orjson.loads(pkg.read(channel_file)))
+            guild = as_dict(info.get("guild")).get("name")
             cname = info.get("name")
             if guild and cname:
                 return f"{guild} / {cname}"

@@ -11,6 +11,7 @@ fields, and for zips both a corrupted archive and a re-zipped mutated member (so
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import random
@@ -34,7 +35,7 @@ def seed_files(work: Path) -> list[Path]:
              and "package" not in p.parts]
     info = write_sample(work / "sample", weeks=1, corpus="small")
     files += [work / "sample" / name for name in info["files"].values()]
-    return files
+    return files + [FIXTURES / "discord" / "package"]  # a Discord data package folder: one file inside is mutated
 
 
 def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
@@ -79,14 +80,14 @@ def _mutate_json(data: bytes, rng: random.Random) -> bytes:
         path, node = rng.choice(nodes)
         op = rng.choice(("replace", "drop", "wrap", "listify"))
         if not path:
-            obj = [obj] if op in ("wrap", "listify") else rng.choice(_ODD_VALUES)
+            obj = [obj] if op in ("wrap", "listify") else copy.deepcopy(rng.choice(_ODD_VALUES))
             continue
         parent = obj
         for key in path[:-1]:
             parent = parent[key]
         key = path[-1]
         if op == "replace":
-            parent[key] = rng.choice(_ODD_VALUES)
+            parent[key] = copy.deepcopy(rng.choice(_ODD_VALUES))  # a fresh copy: mutants never share objects
         elif op == "drop" and isinstance(parent, dict):
             del parent[key]
         elif op == "wrap":
@@ -135,7 +136,10 @@ def _mutate_zip(path: Path, rng: random.Random) -> bytes:
     return bytes(raw)
 
 
-def mutant(src: Path, rng: random.Random) -> bytes:
+def mutant(src: Path, rng: random.Random):
+    if src.is_dir():
+        inner = rng.choice(sorted(p for p in src.rglob("*") if p.is_file()))
+        return inner, mutant(inner, rng)
     if src.suffix == ".zip":
         return _mutate_zip(src, rng)
     data = src.read_bytes()
@@ -147,9 +151,10 @@ def mutant(src: Path, rng: random.Random) -> bytes:
     return _mutate_text(data, rng)
 
 
-def run_case(src: Path, data: bytes, work: Path) -> tuple[str, str | None]:
+def run_case(src: Path, data: bytes | tuple[Path, bytes], work: Path) -> tuple[str, str | None]:
     """("parsed" | "refused", None), or ("crash", traceback). A parse that succeeds must write only valid messages
-    (what `prep build` checks line by line) and account for every one it read."""
+    (what `prep build` checks line by line) and account for every one it read. For a folder source, `data` is
+    (the file inside it, its mutated bytes)."""
     import orjson
 
     from clonekit.errors import ClonekitError
@@ -157,7 +162,12 @@ def run_case(src: Path, data: bytes, work: Path) -> tuple[str, str | None]:
     from data_prep.people import message_problem
 
     target = work / src.name
-    target.write_bytes(data)
+    if src.is_dir():
+        shutil.copytree(src, target)
+        inner, content = data
+        (target / inner.relative_to(src)).write_bytes(content)
+    else:
+        target.write_bytes(data)
     out = work / "messages.jsonl"
     try:
         report = parse_exports([target], out, ParseOptions(workers=1, max_unzipped_mb=64))
@@ -166,7 +176,10 @@ def run_case(src: Path, data: bytes, work: Path) -> tuple[str, str | None]:
     except Exception:  # noqa: BLE001 - the point of the fuzzer
         return "crash", traceback.format_exc()
     finally:
-        target.unlink(missing_ok=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
     with open(out, "rb") as f:
         for i, line in enumerate(f, 1):
             problem = message_problem(orjson.loads(line))

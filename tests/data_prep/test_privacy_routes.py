@@ -65,9 +65,10 @@ def test_no_trace_of_an_excluded_person_or_personal_data(tmp_path):
     _telegram(tmp_path / "result.json")
     _discord(tmp_path / "Friends - priya-fans [1].json")
     _whatsapp(tmp_path / "WhatsApp Chat with Priya.txt")
+    messages = tmp_path / "priya-chat" / "messages.jsonl"  # the user named the folder after her: the manifest may not
     parse_exports([tmp_path / "result.json", tmp_path / "Friends - priya-fans [1].json",
-                   tmp_path / "WhatsApp Chat with Priya.txt"], tmp_path / "messages.jsonl", ParseOptions(workers=1))
-    manifest = build_datasets(tmp_path / "messages.jsonl", tmp_path / "ds",
+                   tmp_path / "WhatsApp Chat with Priya.txt"], messages, ParseOptions(workers=1))
+    manifest = build_datasets(messages, tmp_path / "ds",
                               PrepConfig(target="Maya", exclude=["Priya"], valid_fraction=0,
                                          aliases={"Priya Sharma": "Priya"}))
     forbidden = ["priya", "sharma", "qx_handle", "quince", *PII.values(), "7700", "900123"]
@@ -87,7 +88,7 @@ def test_no_trace_of_an_excluded_person_or_personal_data(tmp_path):
     assert manifest["config"]["exclude"] == ["<excluded>"] and manifest["config"]["aliases"] == {}
     assert all(manifest["redaction"][k] > 0 for k in ("card", "iban", "ssn", "ip", "url", "email", "phone", "person"))
     # an alias written with the number: the manifest keeps neither the number nor the alias
-    aliased = build_datasets(tmp_path / "messages.jsonl", tmp_path / "ds2",
+    aliased = build_datasets(messages, tmp_path / "ds2",
                              PrepConfig(target="+44 7700 900123", exclude=["Priya"], valid_fraction=0,
                                         aliases={"+44 7700 900123": "whatsapp:+44 7700 900123"}))
     text = (tmp_path / "ds2/manifest.json").read_text(encoding="utf-8")
