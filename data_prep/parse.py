@@ -86,12 +86,14 @@ def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -
     raise ClonekitError(f"unknown export format (tried: {'; '.join(tried)})", path)
 
 
-def parse_file(path: str | Path, report: ParseReport, options: ParseOptions | None = None) -> Iterator[Message]:
-    """Yield the messages of one export, in file order."""
+def parse_file(path: str | Path, report: ParseReport, options: ParseOptions | None = None,
+               detected: tuple[str, object] | None = None) -> Iterator[Message]:
+    """Yield the messages of one export, in file order. `detected`: what `detect_format` already found (a JSON
+    export is then not read twice)."""
     options = options or ParseOptions()
     path = Path(path)
     limit = options.max_unzipped_bytes
-    variant, obj = detect_format(path, options.format, limit)
+    variant, obj = detected or detect_format(path, options.format, limit)
     if variant == "whatsapp":
         yield from whatsapp.parse_whatsapp(path, report, options.dayfirst, limit)
     elif variant == "discord-dce-json":
@@ -129,7 +131,8 @@ def parse_exports(
         with open(tmp, "w+b") as f:
             for path in paths:
                 before = (report.read, report.kept)
-                variant, _ = detect_format(path, options.format, options.max_unzipped_bytes)
+                detected = detect_format(path, options.format, options.max_unzipped_bytes)
+                variant = detected[0]
                 if progress:
                     progress(f"{path} ({variant})")
                 start = f.tell()
@@ -142,7 +145,7 @@ def parse_exports(
                     kinds = report.kinds
                     admit = duplicates.admit
                     see = order.see
-                    for msg in parse_file(path, report, options):
+                    for msg in parse_file(path, report, options, detected):
                         if not admit(msg):
                             report.skip("duplicate")
                             continue
