@@ -49,8 +49,8 @@ _DATE_LIKE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}(?!\d)")
 _DIGITS7 = re.compile(r"(?:\d\D?){7}")
 # names that are also common words: matched as written with a capital (or all capitals), not as the word
 _WORD_NAMES = frozenset("will mark bill may june april grace hope joy rose faith summer art ray sky sunny rich jack "
-                        "pat sue guy max chase dean drew frank gene hunter lane miles page bob rob sam ben don "
-                        "dawn eve holly ivy jade amber pearl ruby jay kit pip tim".split())
+                        "pat sue guy max chase dean drew frank gene hunter lane miles page bob rob don dawn eve "
+                        "holly ivy jade amber pearl ruby kit".split())
 
 
 PLACEHOLDERS = ("url", "email", "ip", "iban", "card", "ssn", "phone", "number", "person")
@@ -87,8 +87,9 @@ class Redactor:
             for n in strict:
                 alternatives.append("(?:" + "|".join(map(re.escape, {n.capitalize(), n.upper(), n})) + ")")
             body = "|".join(alternatives)
+            handle = "(?i:" + "|".join(map(re.escape, names)) + ")"  # a handle is an identifier: any case
             # "@priya_s", "@Priya", "Priya", "PRIYA's": a handle holding the name as one of its parts goes whole
-            self.person = re.compile(rf"@[\w.]*?(?<![^\W_])(?:{body})(?![^\W_])[\w.]*|(?<!\w)(?:{body})(?!\w)")
+            self.person = re.compile(rf"@[\w.]*?(?<![^\W_])(?:{handle})(?![^\W_])[\w.]*|(?<!\w)(?:{body})(?!\w)")
 
     def __call__(self, text: str) -> str:
         cfg = self.config

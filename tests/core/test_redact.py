@@ -45,8 +45,10 @@ def test_excluded_names_in_every_spelling():
     r = Redactor(RedactConfig(), people=["Priya Sharma", "Priya", "priya_s", "Will"])
     assert r("priya and PRIYA and Priya's @priya_s, also Sharma") == \
         "<person> and <person> and <person>'s <person>, also <person>"
-    assert r("we will go, Will? WILL!") == "we will go, <person>? <person>!"  # a name that is a word: as a name only
-    assert r.counts == {"person": 7}
+    assert r("we will go, Will? WILL! @will_x") == "we will go, <person>? <person>! <person>"  # a word: as a name only
+    assert r.counts == {"person": 8}
+    sam = Redactor(RedactConfig(), people=["Sam"])
+    assert sam("sam, Sam, SAM, @sam_k") == "<person>, <person>, <person>, <person>"
 
 
 def test_switches():
