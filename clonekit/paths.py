@@ -36,12 +36,13 @@ def default_model_gguf() -> Path:
     return path
 
 
-def readable_file(path: str | Path, what: str) -> Path:
-    """An input file that exists, is a file and can be read; else one clear error naming it."""
+def readable_file(path: str | Path, what: str, folder_ok: bool = False) -> Path:
+    """An input file that exists, is a file (or a folder, with `folder_ok`) and can be read; else one clear error
+    naming it."""
     path = Path(path)
     if not path.exists():
         raise ClonekitError(f"file not found ({what})", path)
-    if path.is_dir():
+    if path.is_dir() and not folder_ok:
         raise ClonekitError(f"is a folder; expected {what}", path)
     if not os.access(path, os.R_OK):
         raise ClonekitError("cannot read the file (permission denied)", path)

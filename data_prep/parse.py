@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from clonekit.errors import ClonekitError, decode_error
-from clonekit.paths import writable_file
+from clonekit.paths import readable_file, writable_file
 from clonekit.schema import Message, dump_message
 from data_prep import discord, telegram, whatsapp
 from data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
@@ -35,6 +35,7 @@ FORMATS = ("auto", "whatsapp", "discord", "telegram")
 TRIED = ("WhatsApp .txt/.zip", "DiscordChatExporter JSON/CSV", "Discord data package (folder, zip, "
          "messages.json/csv)", "Telegram Desktop result.json")
 PARALLEL_MIN_BYTES = 8 << 20
+EXPORT_HINT = "a chat export"
 
 
 @dataclass
@@ -50,18 +51,10 @@ class ParseOptions:
         return self.max_unzipped_mb << 20
 
 
-def _check_readable(path: Path) -> None:
-    """An export is a file or (a Discord data package) a folder, and readable."""
-    if not path.exists():
-        raise ClonekitError("file not found", path)
-    if not os.access(path, os.R_OK):
-        raise ClonekitError("cannot read (permission denied)", path)
-
-
 def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -> tuple[str, object]:
     """Return (variant, preloaded JSON or None). Variants: whatsapp, discord-dce-json,
     discord-dce-csv, discord-package, telegram."""
-    _check_readable(path)
+    readable_file(path, EXPORT_HINT, folder_ok=True)  # a Discord data package may be a folder
     want = {"auto": ("whatsapp", "discord", "telegram")}.get(fmt, (fmt,))
     suffix = path.suffix.lower()
     if "discord" in want and discord.is_package(path):
@@ -123,7 +116,7 @@ def parse_exports(
     out = writable_file(out, "messages.jsonl")
     paths = [Path(p) for p in paths]
     for path in paths:
-        _check_readable(path)
+        readable_file(path, EXPORT_HINT, folder_ok=True)
     report = ParseReport()
     tmp = out.with_name(out.name + ".tmp")
     duplicates = DuplicateFilter(keyed_text=len(paths) > 1)
