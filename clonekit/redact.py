@@ -133,8 +133,6 @@ class Redactor:
             ipaddress.ip_address(value)
         except ValueError:
             return m.group()
-        if ":" in value and value.count(":") < 2:
-            return m.group()
         if ":" in value and not any(c.isdigit() for c in value) and len(value) < 6:
             return m.group()  # "a::b" in a sentence is not an address anyone typed
         self.counts["ip"] += 1
