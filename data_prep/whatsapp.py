@@ -75,12 +75,11 @@ def chat_name_from_path(path: Path, member: str | None = None) -> str:
     return path.stem
 
 
-def _pick_member(path: Path, names: list[str]) -> str:
+def _chat_member(names: list[str]) -> str | None:
+    """The chat's .txt among a zip's files (iOS `_chat.txt`, Android `WhatsApp Chat ....txt`), or None."""
     txts = [n for n in names if n.lower().endswith(".txt") and not n.startswith("__MACOSX")]
-    if not txts:
-        raise ClonekitError("zip file holds no .txt chat export", path)
     chat = [n for n in txts if Path(n).name == "_chat.txt" or Path(n).name.lower().startswith("whatsapp")]
-    return (chat or txts)[0]
+    return (chat or txts or [None])[0]
 
 
 def text_layout(head: bytes) -> tuple[str, str | None]:
@@ -138,18 +137,21 @@ def find_member(path: Path, max_bytes: int | None = None) -> str | None:
     if not is_zip(path):
         return None
     with SafeZip(path, max_bytes) as archive:
-        return _pick_member(path, archive.names)
+        member = _chat_member(archive.names)
+    if member is None:
+        raise ClonekitError("zip file holds no .txt chat export", path)
+    return member
 
 
 def sniff(path: Path, max_lines: int = 50, max_bytes: int | None = None) -> bool:
     """True if one of the first lines is a WhatsApp header. Decoding is lenient here: a file in the wrong encoding
     is still recognized, and then refused with the position of its first bad byte."""
-    try:
-        member = find_member(path, max_bytes)
-    except ClonekitError as e:
-        if "no .txt" in e.message:
+    member = None
+    if is_zip(path):  # a damaged or encrypted zip raises here: say so, not "unknown format"
+        with SafeZip(path, max_bytes) as archive:
+            member = _chat_member(archive.names)
+        if member is None:
             return False
-        raise  # a damaged or encrypted zip: say so, not "unknown format"
     with _binary(path, member, max_bytes) as raw:
         head = raw.read(1 << 16)
     encoding, newline = text_layout(head)
