@@ -121,7 +121,7 @@ class ConversationStore:
     def record_later(self, channel: str, author: str, author_id: str, text: str, is_clone: bool = False) -> bool:
         """Queue one message for the writer if the channel has consent (answered from memory); returns whether it
         was queued. Never touches the database on the caller's thread."""
-        if not self._consent.get(channel):
+        if not self.has_consent(channel):
             return False
         if self._writer is None:
             self.start_writer()
