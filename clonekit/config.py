@@ -120,16 +120,20 @@ class TrainConfig(StrictModel):
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     lora: LoraSettings = LoraSettings()
-    quantization: Literal["none", "nf4"] = "none"  # nf4 = QLoRA (bitsandbytes, CUDA only)
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 on CUDA, float32 on CPU
+    quantization: Literal["none", "nf4"] = "none"  # nf4 = QLoRA (bitsandbytes 4-bit NF4; CUDA, and CPU for tests)
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # weights: auto = bfloat16 on CUDA, float32 on CPU
+    # bf16 autocast of the compute: auto = on for CUDA and for CPUs with native bf16 (AVX512-BF16 or AMX)
+    mixed_precision: Literal["auto", "bf16", "no"] = "auto"
     attn_implementation: Literal["sdpa", "flex_attention", "eager"] = "sdpa"
     gradient_checkpointing: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
-    liger: bool = False  # Liger kernels (CUDA only, needs liger-kernel)
+    liger: bool = False  # Liger kernels (CUDA only, needs liger-kernel); the loss is TRL's chunked one either way
     eval_every: int = Field(20, ge=1)  # steps between validation-loss evaluations (and checkpoints)
     early_stopping_patience: int = Field(3, ge=0)  # evaluations without improvement before stopping; 0 = off
     save_total_limit: int = Field(2, ge=1)
     seed: int = 0
     threads: int | None = None  # CPU threads for torch (default: all cores)
+    # DPO (`clonekit train --method dpo`): preference pairs; the reference is the adapter training starts from
+    dpo_beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference (TRL's beta)
 
     @model_validator(mode="after")
     def _check_train(self) -> "TrainConfig":

@@ -9,7 +9,6 @@ session. At the end the latest sessions become the validation split, whole sessi
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 from array import array
@@ -22,6 +21,7 @@ import orjson
 from clonekit import __version__
 from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
+from clonekit.hashing import sha256_file
 from clonekit.paths import readable_file, writable_dir
 from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.jsonl import iter_jsonl
@@ -86,14 +86,6 @@ def excluded_name_list(people: People, excluded_ids: set[str], requested: list[s
 
 def _shown_id(author_id: str, name: str) -> str:
     return author_id.split(":")[0] + ":" + name if is_phone_name(author_id.split(":")[-1]) else author_id
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Writer:

@@ -25,12 +25,13 @@ def sample_dataset(d: Path, weeks: int = 2, export: str = "telegram") -> Path:
     return d / "ds"
 
 
-def train_tiny_clone(d: Path) -> tuple[Path, Path, Path]:
-    """(adapter run dir, tiny base model dir, dataset dir) for the sample chat's target."""
+def train_tiny_clone(d: Path, **settings) -> tuple[Path, Path, Path]:
+    """(adapter run dir, tiny base model dir, dataset dir) for the sample chat's target; `settings` override
+    TrainConfig fields (quantization="nf4" for a QLoRA adapter)."""
     tiny = make_tiny_model(d / "tiny")
     sample_dataset(d, weeks=1)
-    run = train(TrainConfig(base=str(tiny), max_steps=3, learning_rate=2e-2, max_seq_len=256, row_tokens=512,
-                            eval_every=3), d / "ds", d / "run", show_progress=False, log=lambda s: None)
+    cfg = dict(base=str(tiny), max_steps=3, learning_rate=2e-2, max_seq_len=256, row_tokens=512, eval_every=3)
+    run = train(TrainConfig(**{**cfg, **settings}), d / "ds", d / "run", show_progress=False, log=lambda s: None)
     return run, tiny, d / "ds"
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from train.base_models import resolve_base
-from train.packing import PackedCollator, pack
+from train.dataset import packed_rows, padding_free_collator, tokenized_split
 from train.template import load_template
-from train.tokenize import load_examples, tokenize_dataset
 from train.trainer import evaluate_loss
 
 
@@ -20,6 +19,7 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.trainer.utils import add_fused_lm_head
 
     run, data = Path(run_dir), Path(data_dir)
     path = data / f"{split}.jsonl"
@@ -33,14 +33,17 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     template = load_template(str(run / TEMPLATE_FILE), tokenizer)
     tokenizer.chat_template = template.text
     max_len = manifest.get("config", {}).get("max_seq_len", 1024)
-    examples, stats = tokenize_dataset(tokenizer, template, load_examples(path), max_len)
-    if not examples:
+    tokenized = tokenized_split(path, tokenizer, template, max_len)
+    if not len(tokenized.dataset):
         raise ClonekitError(f"no examples with a target turn in {split}.jsonl", path)
-    rows = pack(examples, max(max_len, 2048))
+    stats = tokenized.stats
+    rows = packed_rows(tokenized.dataset, max(max_len, 2048))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.convert_tokens_to_ids(
         template.end_of_turn)
-    collator = PackedCollator(pad)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32), str(run))
+    collator = padding_free_collator(pad)
+    base_model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    add_fused_lm_head(base_model)  # per-token log-probabilities without the full logits
+    model = PeftModel.from_pretrained(base_model, str(run))
     adapter = evaluate_loss(model, rows, collator)
     with model.disable_adapter():
         base_loss = evaluate_loss(model, rows, collator)

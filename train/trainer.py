@@ -1,10 +1,19 @@
-"""`clonekit train`: LoRA/QLoRA on the target's turns, packed rows, HF Trainer.
+"""`clonekit train`: LoRA/QLoRA with the loss on the target's turns, on TRL's SFTTrainer.
 
-Why the HF Trainer and not TRL's SFTTrainer: labels (the loss mask) and packing are computed here, from
-the chat template, before training (see train/tokenize.py, train/packing.py); SFTTrainer would tokenize
-and mask again by its own rules (it knows roles, not our named speakers and weights). What we need from
-a trainer is the loop itself: optimizer and schedule, gradient accumulation, checkpoints and resume,
-evaluation, early stopping, TensorBoard, DDP/FSDP through accelerate. The HF Trainer has all of it.
+The rows come pre-tokenized (train/dataset.py): `input_ids` and `assistant_masks`, clonekit's own mask (named
+speakers, the target's turns and their end-of-turn tokens). SFTTrainer turns the mask into labels, packs the rows
+best-fit-decreasing into `row_tokens`-token rows with `position_ids` restarting per example (padding-free), and
+computes the loss with its fused, chunked LM head: the (tokens x vocabulary) logits are never built whole.
+
+What differs from TRL's defaults, and why (measured on the CPU with transformers 5.19 / trl 1.16):
+- TRL documents padding-free as needing flash-attention. transformers builds the block-diagonal mask from
+  `position_ids` for sdpa and flex_attention too, when there is no attention mask and no KV cache (the collator
+  sends none and the fused head turns the cache off): tests/train/test_sft_packing.py pins packed == unpacked
+  logits on sdpa, on the CPU.
+- Validation loss is measured here (`evaluate_loss`, token-weighted over every target token of the split), not
+  with `Trainer.evaluate`, which averages per-batch means and so weights short rows like long ones. The Trainer's
+  own eval_loss still drives early stopping and best-checkpoint selection.
+- TRL's own logging (a dict per step) is replaced by a rich progress bar; TensorBoard keeps every log.
 """
 
 from __future__ import annotations
@@ -19,113 +28,64 @@ from pathlib import Path
 from clonekit import __version__
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from clonekit.paths import writable_dir
+from clonekit.hashing import sha256_file
 from clonekit.manifest import TEMPLATE_FILE, safetensors_problem, write_generation_config, write_manifest
-from data_prep.build import sha256_file
+from clonekit.paths import writable_dir
 from train.base_models import BaseModel, resolve_base
-from train.packing import PackedCollator, Row, pack
+from train.dataset import COLUMNS, tokenized_split
+from train.model import Precision, load_model, precision
 from train.template import load_template
-from train.tokenize import load_examples, tokenize_dataset
 
 CHECKPOINTS = "checkpoints"
 
 
-class _Rows:
-    """A map-style dataset over packed rows (the Trainer's sampler shuffles them per epoch). It counts the
-    real tokens it hands out: the training set's count is training throughput. The Trainer runs its
-    evaluations through the same collator, so the count cannot live there."""
-
-    def __init__(self, rows: list[Row]):
-        self.rows = rows
-        self.tokens_served = 0
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> Row:
-        row = self.rows[i]
-        self.tokens_served += len(row.input_ids)
-        return row
-
-
-def evaluate_loss(model, rows: list[Row], collator: PackedCollator) -> float | None:
-    """Mean loss per target token over all rows (token-weighted, unlike the Trainer's mean of batch means)."""
+def evaluate_loss(model, rows, collator) -> float | None:
+    """Mean loss per target token over all packed rows (a `datasets.Dataset` with input_ids, labels and
+    seq_lengths), through the fused LM head that SFTTrainer adds (trl.trainer.utils.add_fused_lm_head)."""
     import torch
-    import torch.nn.functional as F
 
-    if not rows:
+    if rows is None or len(rows) == 0:
         return None
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     total, count = 0.0, 0
     with torch.no_grad():
-        for row in rows:
-            batch = collator([row])
-            labels = batch.pop("labels").to(device)  # (1, T)
+        for i in range(len(rows)):
+            batch = collator([rows[i]])
             batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
-            logits = model(**batch).logits.float()  # (1, T, V)
-            loss = F.cross_entropy(logits[0, :-1], labels[0, 1:], ignore_index=-100, reduction="sum")
-            total += loss.item()
-            count += int((labels[0, 1:] != -100).sum())
+            out = model(**batch, fused_lm_head=True)
+            total += float(-out.log_probs.double().sum())
+            count += int(out.label_mask.sum())
     model.train(was_training)
     return total / max(count, 1)
 
 
-def _load_model(base: BaseModel, cfg: TrainConfig, device: str):
-    import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM
-
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(cfg.dtype)
-    if dtype is None:
-        dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    kwargs = {"dtype": dtype, "attn_implementation": cfg.attn_implementation}
-    if cfg.quantization == "nf4":
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16)
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
-    model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
-    model.config.use_cache = False
-    checkpointing = cfg.gradient_checkpointing == "on" or (cfg.gradient_checkpointing == "auto" and device == "cuda")
-    if cfg.quantization == "nf4":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
-    model = get_peft_model(model, lora)
-    if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
-    model.train()  # from_pretrained returns eval mode: checkpointing would silently stay off
-    return model, dtype, checkpointing
-
-
-def _progress_callback(train_set: _Rows, enabled: bool):
+def progress_callback(enabled: bool, label: str = "training"):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from transformers import TrainerCallback
 
     class RichProgress(TrainerCallback):
-        """A rich progress bar with loss, real tokens/s and ETA (the Trainer's tqdm is off)."""
+        """A rich progress bar with loss, real tokens/s and ETA (the Trainer's tqdm is off). It also counts the
+        tokens this run trained on (the Trainer's `num_input_tokens_seen` also holds the resumed part)."""
 
         def __init__(self):
             self.bar = None
             self.loss = float("nan")
             self.eval_loss = None
-            self.start = None
+            self.start = time.perf_counter()
             self.tokens0 = 0
+            self.tokens = 0
 
         def on_train_begin(self, args, state, control, **kw):
+            self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
             if not (enabled and state.is_world_process_zero):
                 return
-            self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
-            self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step, info="")
+            self.task = self.bar.add_task(label, total=state.max_steps, completed=state.global_step, info="")
             self.bar.start()
-            self.start, self.tokens0 = time.perf_counter(), train_set.tokens_served
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
@@ -135,9 +95,10 @@ def _progress_callback(train_set: _Rows, enabled: bool):
                 self.eval_loss = logs["eval_loss"]
 
         def on_step_end(self, args, state, control, **kw):
+            self.tokens = state.num_input_tokens_seen - self.tokens0
             if self.bar is None:
                 return
-            rate = (train_set.tokens_served - self.tokens0) / max(time.perf_counter() - self.start, 1e-9)
+            rate = self.tokens / max(time.perf_counter() - self.start, 1e-9)
             info = f"loss {self.loss:.3f}" + (f"  valid {self.eval_loss:.3f}" if self.eval_loss is not None else "")
             self.bar.update(self.task, completed=state.global_step, info=f"{info}  {rate:,.0f} tok/s")
 
@@ -148,86 +109,119 @@ def _progress_callback(train_set: _Rows, enabled: bool):
     return RichProgress()
 
 
-def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
-          show_progress: bool = True, log=print) -> Path | None:
-    """Fine-tune cfg.base on data_dir/train.jsonl; write the adapter directory out_dir and return it
-    (None on the other ranks of a distributed run: only rank 0 writes)."""
-    import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments, set_seed
+def check_run_dir(out: Path, resume: bool, log) -> str | None:
+    """The checkpoint to resume from (None for a fresh run); an out dir holding an earlier run needs --resume."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    data_dir, out = Path(data_dir), writable_dir(out_dir, "adapter")
-    if not (data_dir / "manifest.json").exists():
-        raise ClonekitError("not a dataset directory (no manifest.json): run `clonekit prep build` first", data_dir)
+    last = get_last_checkpoint(str(out / CHECKPOINTS)) if (out / CHECKPOINTS).is_dir() else None
+    if resume and last is None:
+        raise ClonekitError(f"--resume: no checkpoint found under {out / CHECKPOINTS}")
+    if not resume and last is not None:
+        raise ClonekitError(f"{out} already holds checkpoints of an earlier run: pass --resume to continue it, "
+                            "or choose another --out")
+    return last_complete_checkpoint(out / CHECKPOINTS, log) if resume else None
+
+
+def training_device(cfg: TrainConfig) -> str:
+    import torch
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if cfg.quantization == "nf4" and device != "cuda":
-        raise ClonekitError("QLoRA (quantization: nf4) needs a CUDA GPU; on CPU use `quantization: none`")
     if cfg.liger and device != "cuda":
         raise ClonekitError("Liger kernels need a CUDA GPU; set `liger: false` on CPU")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    last = get_last_checkpoint(str(out / CHECKPOINTS)) if (out / CHECKPOINTS).is_dir() else None
-    if resume and last is None:
-        raise ClonekitError(f"--resume: no checkpoint found under {out / CHECKPOINTS}")
-    if resume:
-        last = last_complete_checkpoint(out / CHECKPOINTS, log)
-    if not resume and last is not None:
-        raise ClonekitError(f"{out} already holds checkpoints of an earlier run: pass --resume to continue it, "
-                            "or choose another --out")
-    set_seed(cfg.seed)
-    base = resolve_base(cfg.base)
+    return device
+
+
+def load_tokenizer(base: BaseModel, cfg: TrainConfig):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     template = load_template(cfg.template, tokenizer)
     tokenizer.chat_template = template.text
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.convert_tokens_to_ids(template.end_of_turn)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = template.end_of_turn
+    return tokenizer, template
 
-    train_tok, train_stats = tokenize_dataset(tokenizer, template, load_examples(data_dir / "train.jsonl"), cfg.max_seq_len)
-    valid_tok, valid_stats = tokenize_dataset(tokenizer, template, load_examples(data_dir / "valid.jsonl"), cfg.max_seq_len)
-    if not train_tok:
+
+def trainer_args(args_cls, cfg: TrainConfig, out: Path, device: str, prec: Precision, total_steps: int,
+                 eval_on: bool, checkpointing: bool, **extra):
+    """SFTConfig / DPOConfig with clonekit's settings (the same for both methods)."""
+    return args_cls(
+        output_dir=str(out / CHECKPOINTS), per_device_train_batch_size=1, per_device_eval_batch_size=1,
+        gradient_accumulation_steps=cfg.rows_per_step, learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs, max_steps=total_steps, lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=int(cfg.warmup_ratio * total_steps), weight_decay=cfg.weight_decay,
+        logging_steps=1, eval_strategy="steps" if eval_on else "no", eval_steps=cfg.eval_every,
+        save_strategy="steps", save_steps=cfg.eval_every, save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=eval_on and cfg.early_stopping_patience > 0, metric_for_best_model="eval_loss",
+        greater_is_better=False, report_to=["tensorboard"] if _has_tensorboard() else [], seed=cfg.seed,
+        data_seed=cfg.seed, bf16=prec.bf16_autocast, fp16=False, use_cpu=device == "cpu",
+        use_liger_kernel=cfg.liger, disable_tqdm=True, include_num_input_tokens_seen=True,
+        dataloader_pin_memory=device == "cuda", ddp_find_unused_parameters=False,
+        gradient_checkpointing=False,  # enabled on the model (train/model.py), before the adapter sees it
+        **extra)
+
+
+def set_schedule(args, cfg: TrainConfig, rows: int, world: int) -> int:
+    """Steps and warmup from the number of packed rows, known once the trainer has packed them."""
+    steps_per_epoch = max(1, math.ceil(rows / (world * cfg.rows_per_step)))
+    total = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
+    args.max_steps = total
+    args.warmup_steps = int(cfg.warmup_ratio * total)
+    return total
+
+
+def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
+          show_progress: bool = True, log=print) -> Path | None:
+    """Fine-tune cfg.base on data_dir/train.jsonl; write the adapter directory out_dir and return it
+    (None on the other ranks of a distributed run: only rank 0 writes)."""
+    import torch
+    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    data_dir, out = Path(data_dir), writable_dir(out_dir, "adapter")
+    if not (data_dir / "manifest.json").exists():
+        raise ClonekitError("not a dataset directory (no manifest.json): run `clonekit prep build` first", data_dir)
+    device = training_device(cfg)
+    prec = precision(cfg, device)
+    last = check_run_dir(out, resume, log)
+    set_seed(cfg.seed)
+    base = resolve_base(cfg.base)
+    tokenizer, template = load_tokenizer(base, cfg)
+
+    train_split = tokenized_split(data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    valid_split = tokenized_split(data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    train_stats, valid_stats = train_split.stats, valid_split.stats
+    if not len(train_split.dataset):
         raise ClonekitError("no training examples left after tokenization", data_dir / "train.jsonl")
-    train_rows, valid_rows = pack(train_tok, cfg.row_tokens, cfg.seed), pack(valid_tok, cfg.row_tokens, cfg.seed)
     log(f"data: {train_stats.pieces} train examples ({train_stats.tokens:,} tokens, {train_stats.target_tokens:,} on the "
-        f"target) in {len(train_rows)} rows; {valid_stats.pieces} valid examples")
+        f"target){' from the cache' if train_split.cached else ''}; {valid_stats.pieces} valid examples")
 
     try:
-        model, dtype, checkpointing = _load_model(base, cfg, device)
-        collator = PackedCollator(pad_id)
+        model, checkpointing = load_model(base, cfg, device, prec)
+        eval_on = len(valid_split.dataset) > 0
         world = int(os.environ.get("WORLD_SIZE", 1))
-        steps_per_epoch = max(1, math.ceil(len(train_rows) / (world * cfg.rows_per_step)))
-        total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
-        base_valid_loss = evaluate_loss(model, valid_rows, collator)
-        if base_valid_loss is not None:
-            log(f"base model validation loss: {base_valid_loss:.4f}")
-        reporting = ["tensorboard"] if _has_tensorboard() else []
-        eval_on = bool(valid_rows)
-        args = TrainingArguments(
-            output_dir=str(out / CHECKPOINTS), per_device_train_batch_size=1, per_device_eval_batch_size=1,
-            gradient_accumulation_steps=cfg.rows_per_step, learning_rate=cfg.learning_rate,
-            num_train_epochs=cfg.epochs, max_steps=total_steps, lr_scheduler_type=cfg.lr_scheduler,
-            warmup_steps=int(cfg.warmup_ratio * total_steps), weight_decay=cfg.weight_decay,
-            logging_steps=1, eval_strategy="steps" if eval_on else "no", eval_steps=cfg.eval_every,
-            save_strategy="steps", save_steps=cfg.eval_every, save_total_limit=cfg.save_total_limit,
-            load_best_model_at_end=eval_on and cfg.early_stopping_patience > 0, metric_for_best_model="eval_loss",
-            greater_is_better=False, report_to=reporting, seed=cfg.seed, data_seed=cfg.seed,
-            bf16=device == "cuda" and dtype == torch.bfloat16 or cfg.quantization == "nf4",
-            use_cpu=device == "cpu", use_liger_kernel=cfg.liger, disable_tqdm=True,
-            remove_unused_columns=False, dataloader_pin_memory=device == "cuda",
-            ddp_find_unused_parameters=False, gradient_checkpointing=False,  # enabled on the model above
-        )
-        train_set = _Rows(train_rows)
-        callbacks = [_progress_callback(train_set, show_progress)]
+        args = trainer_args(SFTConfig, cfg, out, device, prec, max(cfg.max_steps, 1), eval_on, checkpointing,
+                            packing=True, packing_strategy="bfd", max_length=cfg.row_tokens, eval_packing=True,
+                            shuffle_dataset=True, completion_only_loss=False, assistant_only_loss=False)
+        progress = progress_callback(show_progress)
+        callbacks = [progress]
         if eval_on and cfg.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
-        trainer = Trainer(model=model, args=args, train_dataset=train_set,
-                          eval_dataset=_Rows(valid_rows) if eval_on else None, data_collator=collator, callbacks=callbacks)
+        trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, callbacks=callbacks,
+                             train_dataset=train_split.dataset.select_columns(COLUMNS),
+                             eval_dataset=valid_split.dataset.select_columns(COLUMNS) if eval_on else None)
         trainer.remove_callback(PrinterCallback)  # the rich bar shows loss; TensorBoard keeps every log
+        total_steps = set_schedule(trainer.args, cfg, len(trainer.train_dataset), world)
+        eval_rows = trainer.eval_dataset if eval_on else None
+        base_valid_loss = evaluate_loss(trainer.model, eval_rows, trainer.data_collator)
+        if base_valid_loss is not None:
+            log(f"base model validation loss: {base_valid_loss:.4f}")
         started = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=last if resume else None)
+        result = trainer.train(resume_from_checkpoint=last)
         seconds = time.perf_counter() - started
-        trained_tokens = train_set.tokens_served
-        valid_loss = evaluate_loss(trainer.model, valid_rows, collator)
+        valid_loss = evaluate_loss(trainer.model, eval_rows, trainer.data_collator)
     except torch.OutOfMemoryError:
         raise ClonekitError("out of memory: lower `row_tokens` (tokens per row) or `max_seq_len`, raise `rows_per_step` "
                             "to keep the step size, turn on `gradient_checkpointing`, or use a QLoRA recipe "
@@ -235,35 +229,44 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
 
     if not trainer.is_world_process_zero():
         return None
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    shutil.copyfile(template.path, out / TEMPLATE_FILE)
-    write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
-    ds_manifest = (data_dir / "manifest.json")
-
-    ds = json.loads(ds_manifest.read_text(encoding="utf-8"))
     metrics = {
         "valid_loss": valid_loss, "base_valid_loss": base_valid_loss,
         "train_loss": whole_run_train_loss(trainer.state.log_history, result.training_loss),
-        "steps": trainer.state.global_step, "train_tokens_this_run": trained_tokens,
-        "tokens_per_second": trained_tokens / seconds if seconds else None, "seconds": seconds,
+        "steps": trainer.state.global_step, "train_tokens_this_run": progress.tokens,
+        "tokens_per_second": progress.tokens / seconds if seconds else None, "seconds": seconds,
         "train_examples": train_stats.pieces, "valid_examples": valid_stats.pieces,
         "train_target_tokens": train_stats.target_tokens, "tokenize_notes": dict(train_stats.notes),
-        "early_stopped": trainer.state.global_step < total_steps,
-        "device": device, "dtype": str(dtype).replace("torch.", ""), "gradient_checkpointing": checkpointing,
-        "world_size": world,
+        "train_rows": len(trainer.train_dataset), "early_stopped": trainer.state.global_step < total_steps,
+        "device": device, "dtype": str(prec.dtype).replace("torch.", ""), "bf16_autocast": prec.bf16_autocast,
+        "quantization": cfg.quantization, "gradient_checkpointing": checkpointing, "world_size": world,
     }
+    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft")
+
+
+def write_run(out: Path, model, tokenizer, template, base: BaseModel, data_dir: Path, cfg: TrainConfig,
+              metrics: dict, method: str, extra: dict | None = None) -> Path:
+    """The adapter directory: PEFT adapter (LoRA weights only: a QLoRA run never writes its 4-bit base),
+    tokenizer, chat template, generation config and clonekit.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    shutil.copyfile(template.path, out / TEMPLATE_FILE)
+    write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
+    ds_manifest = data_dir / "manifest.json"
+    ds = json.loads(ds_manifest.read_text(encoding="utf-8")) if ds_manifest.exists() else {}
     write_manifest(out, {
         "clonekit_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "method": method,
         "base": {"id": base.id, "path": base.path, "sha256": base.sha256},
-        "dataset": {"dir": str(data_dir.resolve()), "manifest_sha256": sha256_file(ds_manifest),
+        "dataset": {"dir": str(data_dir.resolve()),
+                    "manifest_sha256": sha256_file(ds_manifest) if ds_manifest.exists() else None,
                     "target": ds.get("target"), "system_prompt": ds.get("system_prompt")},
         "template": TEMPLATE_FILE,
         "end_of_turn": template.end_of_turn,
         "config": cfg.model_dump(),
         "metrics": metrics,
+        **(extra or {}),
     })
     return out
 

@@ -17,10 +17,12 @@ pytestmark = pytest.mark.slow
 KEY = "test-key-123"
 
 
-@pytest.fixture(scope="module", params=["lora", "merged"])
+@pytest.fixture(scope="module", params=["lora", "merged", "qlora"])
 def served(tmp_path_factory, request):
+    """The clone as a LoRA adapter, merged, and as an adapter trained with QLoRA (4-bit NF4 base on the CPU),
+    served on the full-precision base like any adapter."""
     d = tmp_path_factory.mktemp("serve")
-    run, tiny, _ = train_tiny_clone(d)
+    run, tiny, _ = train_tiny_clone(d, **({"quantization": "nf4"} if request.param == "qlora" else {}))
     proc, port = start_serve(["--adapter", f"clone={run}"] + (["--merged"] if request.param == "merged" else []), d,
                              env={"CLONEKIT_API_KEY": KEY})  # the key from the environment, never a command line
     base_url = f"http://localhost:{port}/v1"
@@ -29,7 +31,7 @@ def served(tmp_path_factory, request):
             openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0, timeout=120)
     finally:
         # Ctrl-C for the lora server, `kill` (SIGTERM) for the merged one: both must stop vLLM cleanly
-        proc.send_signal(signal.SIGINT if request.param == "lora" else signal.SIGTERM)
+        proc.send_signal(signal.SIGINT if request.param != "merged" else signal.SIGTERM)
         proc.wait(90)
     banner = (d / "serve.log").read_text()
     assert "ready" in banner and "from openai import OpenAI" in banner and "stopping vLLM" in banner

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from clonekit.errors import ClonekitError
-from train.packing import PackedCollator, pack
 from train.template import load_template, render
 from train.tiny import default_hf_tokenizer, make_tiny_model
 from train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_example, tokenize_with_limit
@@ -128,31 +127,3 @@ def test_long_examples_are_split_on_turn_boundaries(tok, template):
 def test_template_model_mismatch_is_a_clear_error(tok):
     with pytest.raises(ClonekitError, match="mismatch"):
         load_template("llama3-names.jinja", tok)
-
-
-def test_packed_logits_equal_unpacked(tmp_path, tok, template):
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(make_tiny_model(tmp_path / "tiny"), dtype=torch.float32).eval()
-    a = tokenize_example(tok, template, MESSAGES[:4])
-    b = tokenize_example(tok, template, [MESSAGES[0], MESSAGES[7], MESSAGES[8]])
-    rows = pack([a, b], row_tokens=len(a) + len(b))
-    assert len(rows) == 1
-    batch = PackedCollator(tok.pad_token_id)(rows)
-    with torch.no_grad():
-        packed = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]  # (T, V)
-        alone = {len(x): model(input_ids=torch.tensor([x.input_ids])).logits[0] for x in (a, b)}
-    starts = [i for i, p in enumerate(batch["position_ids"][0].tolist()) if p == 0]
-    for s, e in zip(starts, starts[1:] + [len(rows[0].input_ids)]):
-        torch.testing.assert_close(packed[s:e], alone[e - s], atol=1e-4, rtol=1e-4)
-
-
-def test_collator_pads_rows(tok, template):
-    a = tokenize_example(tok, template, MESSAGES[:4])
-    b = tokenize_example(tok, template, [MESSAGES[0], MESSAGES[7], MESSAGES[8]])
-    rows = pack([a, b], row_tokens=max(len(a), len(b)))
-    collate = PackedCollator(tok.pad_token_id)
-    batch = collate(rows)
-    assert batch["input_ids"].shape == (2, max(len(a), len(b)))
-    short = min(range(2), key=lambda i: len(rows[i].input_ids))
-    assert (batch["labels"][short, len(rows[short].input_ids):] == IGNORE).all()

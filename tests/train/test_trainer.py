@@ -34,15 +34,6 @@ def cfg(tiny, **kw):
     return TrainConfig(**{**base, **kw})
 
 
-def test_training_throughput_counts_training_rows_only():
-    from train.packing import Row
-    from train.trainer import _Rows
-
-    train_set, eval_set = _Rows([Row([1, 2, 3], [-100] * 3, [0, 1, 2])]), _Rows([Row([4, 5], [-100] * 2, [0, 1])])
-    train_set[0], eval_set[0], train_set[0]
-    assert train_set.tokens_served == 6 and eval_set.tokens_served == 2
-
-
 def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
     run = train(cfg(tiny), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja", "clonekit.json"):
@@ -50,6 +41,8 @@ def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
     manifest = json.loads((run / "clonekit.json").read_text())
     m = manifest["metrics"]
     assert m["steps"] == 4 and m["valid_loss"] > 0 and m["base_valid_loss"] > 0 and m["tokens_per_second"] > 0
+    # throughput counts the training rows only: 4 steps of one packed row of at most 512 tokens
+    assert 0 < m["train_tokens_this_run"] <= 4 * 512 and m["train_rows"] >= 4
     assert manifest["base"]["sha256"] and manifest["dataset"]["manifest_sha256"] and manifest["dataset"]["target"] == "Deniz"
     assert manifest["end_of_turn"] == "<|im_end|>"
     # the server gets the very template training used
@@ -116,8 +109,65 @@ def test_merge_matches_the_adapter(tiny, dataset, tmp_path):
     assert (merged_dir / "chat_template.jinja").exists()
 
 
+def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(tiny, dataset, tmp_path):
+    """NF4 through bitsandbytes on the CPU. The run writes LoRA weights only (no 4-bit base, in the adapter or
+    in any checkpoint), and the adapter loads on the full-precision base in HF (vLLM: tests/serve/test_server.py)."""
+    from peft import PeftModel
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    run = train(cfg(tiny, quantization="nf4", max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run",
+                show_progress=False, log=lambda s: None)
+    m = json.loads((run / "clonekit.json").read_text())["metrics"]
+    assert m["quantization"] == "nf4" and m["valid_loss"] < m["base_valid_loss"]
+    for weights in run.rglob("*.safetensors"):
+        with safe_open(str(weights), "pt") as f:
+            keys = list(f.keys())
+        assert keys and all("lora_" in k for k in keys), (weights, keys[:5])
+    assert not [p for p in run.rglob("*") if p.name.startswith(("model", "pytorch_model"))]
+    ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
+    with torch.no_grad():
+        plain = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32).eval()(ids).logits
+        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32),
+                                            str(run)).eval()(ids).logits
+    assert (adapted - plain).abs().max() > 1e-4
+
+
+def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
+    from train.model import bf16_problem
+
+    if bf16_problem("cpu"):
+        pytest.skip(f"this CPU: {bf16_problem('cpu')}")
+    run = train(cfg(tiny, mixed_precision="bf16", max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run",
+                show_progress=False, log=lambda s: None)
+    m = json.loads((run / "clonekit.json").read_text())["metrics"]
+    assert m["bf16_autocast"] and m["dtype"] == "float32"  # fp32 master weights, bf16 compute
+    assert m["valid_loss"] < m["base_valid_loss"]
+
+
+def test_fp32_when_asked(tiny, dataset, tmp_path):
+    run = train(cfg(tiny, mixed_precision="no", max_steps=1), dataset, tmp_path / "run", show_progress=False,
+                log=lambda s: None)
+    assert json.loads((run / "clonekit.json").read_text())["metrics"]["bf16_autocast"] is False
+
+
+def test_qlora_where_bitsandbytes_cannot_run_is_a_clear_error(tiny, dataset, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # `import bitsandbytes` raises ImportError
+    with pytest.raises(ClonekitError, match="QLoRA .* cannot run here: bitsandbytes is not usable"):
+        train(cfg(tiny, quantization="nf4"), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+
+
+def test_bf16_on_a_cpu_without_it_is_a_clear_error(tiny, dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    for kw in ({"mixed_precision": "bf16"}, {"dtype": "bfloat16"}):
+        with pytest.raises(ClonekitError, match="bf16 requested .* this CPU has no bf16 support"):
+            train(cfg(tiny, **kw), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    # and `auto` quietly stays in fp32 there
+    run = train(cfg(tiny, max_steps=1), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    assert json.loads((run / "clonekit.json").read_text())["metrics"]["bf16_autocast"] is False
+
+
 @pytest.mark.parametrize("kw,needle", [
-    ({"quantization": "nf4"}, "needs a CUDA GPU"),
     ({"base": "no/such-model-here"}, "unknown base model"),
     ({"base": "./not-a-dir-or-hub"}, "unknown base model"),
 ])

@@ -1,0 +1,124 @@
+"""The model a run trains: the base (full precision, bf16, or 4-bit NF4 for QLoRA) with a LoRA adapter on top,
+and the checks that turn an impossible request (QLoRA without a working bitsandbytes, bf16 on a CPU without
+bf16) into one clear error before anything loads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from clonekit.config import TrainConfig
+from clonekit.errors import ClonekitError
+from train.base_models import BaseModel
+
+
+@dataclass
+class Precision:
+    dtype: "object"  # torch dtype of the (non-quantized) weights
+    bf16_autocast: bool  # compute in bf16 under torch.autocast (the Trainer's bf16=True)
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix multiplies on this CPU (AVX512-BF16 or AMX): autocast to bf16 is then faster, not
+    just emulated."""
+    import torch
+
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def bf16_problem(device: str) -> str | None:
+    import torch
+
+    if device == "cuda":
+        return None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support (needs compute capability 8.0+)"
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "this CPU has no bf16 support in torch (oneDNN); use `mixed_precision: no` and `dtype: float32`"
+    return None
+
+
+def precision(cfg: TrainConfig, device: str) -> Precision:
+    import torch
+
+    wants_bf16 = cfg.mixed_precision == "bf16" or cfg.dtype == "bfloat16"
+    if wants_bf16:
+        problem = bf16_problem(device)
+        if problem:
+            raise ClonekitError(f"bf16 requested ({'mixed_precision: bf16' if cfg.mixed_precision == 'bf16' else 'dtype: bfloat16'}) "
+                                f"but {problem}")
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(cfg.dtype)
+    if dtype is None:
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if cfg.mixed_precision == "auto":
+        autocast = device == "cuda" or (cpu_has_bf16() and bf16_problem(device) is None)
+    else:
+        autocast = cfg.mixed_precision == "bf16"
+    return Precision(dtype, autocast or cfg.quantization == "nf4" and device == "cuda")
+
+
+def qlora_problem(device: str) -> str | None:
+    """Why 4-bit NF4 cannot run here, or None: bitsandbytes must import and run a Linear4bit forward on the
+    device (bitsandbytes >= 0.48 runs NF4 on the CPU too)."""
+    import torch
+
+    try:
+        import bitsandbytes as bnb
+    except Exception as e:  # ImportError, or a broken native library raising anything
+        return f"bitsandbytes is not usable ({type(e).__name__}: {e}); `pip install bitsandbytes`"
+    try:
+        layer = bnb.nn.Linear4bit(64, 64, bias=False, compute_dtype=torch.float32, quant_type="nf4").to(device)
+        with torch.no_grad():
+            layer(torch.zeros(1, 64, device=device))
+    except Exception as e:
+        return f"bitsandbytes {getattr(bnb, '__version__', '?')} cannot run NF4 on {device} ({type(e).__name__}: {e})"
+    return None
+
+
+def quiet_bitsandbytes() -> None:
+    """bitsandbytes logs an error on import on CPUs when the optional `kernels` package (a faster CPU 4-bit
+    gemm) is missing; its own fallback works, so the message is noise for clonekit's users."""
+    import logging
+
+    class _DropKernelsHint(logging.Filter):
+        def filter(self, record):
+            return "kernels" not in record.getMessage()
+
+    for name in ("bitsandbytes", "bitsandbytes.backends.cpu.ops", "bitsandbytes.backends.cpu"):
+        logging.getLogger(name).addFilter(_DropKernelsHint())
+
+
+quiet_bitsandbytes()  # before anything imports bitsandbytes (peft and trl do)
+
+
+def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, adapter: str | None = None):
+    """(model with a trainable LoRA adapter, gradient checkpointing on?). `adapter`: continue training that
+    adapter (DPO after SFT) instead of starting a new one."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": prec.dtype, "attn_implementation": cfg.attn_implementation}
+    if cfg.quantization == "nf4":
+        problem = qlora_problem(device)
+        if problem:
+            raise ClonekitError(f"QLoRA (quantization: nf4) cannot run here: {problem}. Use `quantization: none`")
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.bfloat16 if prec.bf16_autocast or prec.dtype == torch.bfloat16 else torch.float32
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if device == "cuda" else "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
+    model.config.use_cache = False
+    checkpointing = cfg.gradient_checkpointing == "on" or (cfg.gradient_checkpointing == "auto" and device == "cuda")
+    if cfg.quantization == "nf4":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+    if adapter:
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
+    else:
+        model = get_peft_model(model, LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                                                 target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM"))
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    model.train()  # from_pretrained returns eval mode: checkpointing would silently stay off
+    return model, checkpointing
