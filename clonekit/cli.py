@@ -205,6 +205,24 @@ def prep_build(
     console.print(f"wrote {out}/: " + ", ".join(manifest["files"]))
 
 
+@prep_app.command("pairs")
+@user_errors
+def prep_pairs(
+    data: Path = typer.Argument(..., help="Dataset directory from `clonekit prep build`."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Pairs file to write (default DATA/pairs.jsonl)."),
+    max_pairs: int = typer.Option(2000, "--max-pairs", min=1, help="At most this many pairs, spread over the history."),
+):
+    """Preference pairs against loops, for `clonekit train --method dpo`: the person's real reply (chosen) over a
+    copy of their previous reply or their most over-used one (rejected). Format: clonekit/pairs.py."""
+    from data_prep.pairs import write_pairs
+
+    summary = write_pairs(data, out, max_pairs)
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())) or "none"
+    by = ", ".join(f"{k} {v}" for k, v in sorted(summary["by_source"].items()))
+    console.print(f"pairs: {summary['pairs']} ({by}); made {summary['made']}, skipped turns: {skipped}")
+    console.print(f"wrote {summary['out']}")
+
+
 @prep_app.command("stats")
 @user_errors
 def prep_stats(
@@ -256,25 +274,47 @@ app.add_typer(train_app, name="train")
 def train_cmd(
     ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with TrainConfig fields (configs/cpu-demo.yaml)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset directory from `clonekit prep build`."),
+    data: Optional[Path] = typer.Option(None, "--data", help="sft: dataset directory from `clonekit prep build`; "
+                                                               "dpo: a pairs file, or a dataset directory with pairs.jsonl."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Adapter directory to write (the run)."),
+    method: str = typer.Option("sft", "--method", help="sft: learn the person's turns; dpo: preference pairs "
+                                                       "(`clonekit prep pairs`)."),
+    from_adapter: Optional[Path] = typer.Option(None, "--from", help="dpo: continue this adapter (it is also the "
+                                                                     "reference); default: a new adapter on the base."),
     base: Optional[str] = typer.Option(None, help="Base model: default, a local HF directory, or a hub id."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in OUT."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
-    """Fine-tune with the loss on the target's turns only; writes a PEFT adapter, tokenizer, chat template
-    and clonekit.json (with valid_loss and base_valid_loss) to OUT."""
+    """Fine-tune (TRL: SFTTrainer, or DPOTrainer with --method dpo) with LoRA/QLoRA; writes a PEFT adapter,
+    tokenizer, chat template and clonekit.json (with its metrics) to OUT."""
     if ctx.invoked_subcommand is not None:
         return
     if data is None or out is None:
         raise ClonekitError("clonekit train needs --data DIR and --out RUN (and usually --config configs/cpu-demo.yaml)")
+    if method not in ("sft", "dpo"):
+        raise ClonekitError(f"--method {method!r}: choose sft or dpo")
+    if from_adapter is not None and method != "dpo":
+        raise ClonekitError("--from continues an adapter with preference pairs: use it with --method dpo")
     from clonekit.config import TrainConfig, load_config
-    from train import train
 
     cfg = load_config(TrainConfig, config, base=base, max_steps=max_steps)
-    run = train(cfg, data, out, resume=resume, show_progress=not quiet,
-                log=lambda s: err_console.print(s, highlight=False))
+    log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
+    if method == "dpo":
+        from clonekit.pairs import PAIRS_FILE
+        from train.dpo import train_dpo
+
+        pairs = data / PAIRS_FILE if data.is_dir() else data
+        if data.is_dir() and not pairs.exists():
+            raise ClonekitError(f"--method dpo needs preference pairs, and {data} has no {PAIRS_FILE}: write them with "
+                                f"`clonekit prep pairs {data}`, or pass a pairs file as --data")
+        run = train_dpo(cfg, pairs, out, from_adapter=from_adapter, resume=resume, show_progress=not quiet, log=log)
+        keys = ("margin_before", "margin_after", "train_loss", "steps", "pairs", "tokens_per_second", "seconds")
+    else:
+        from train import train
+
+        run = train(cfg, data, out, resume=resume, show_progress=not quiet, log=log)
+        keys = ("base_valid_loss", "valid_loss", "train_loss", "steps", "tokens_per_second", "seconds")
     if run is None:  # another rank of a distributed run: rank 0 reports
         return
     from clonekit.manifest import read_manifest
@@ -283,7 +323,7 @@ def train_cmd(
     table = Table(title=f"adapter → {run}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("base_valid_loss", "valid_loss", "train_loss", "steps", "tokens_per_second", "seconds"):
+    for key in keys:
         value = metrics.get(key)
         table.add_row(key, "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
