@@ -121,10 +121,11 @@ class TrainConfig(StrictModel):
     weight_decay: float = Field(0.0, ge=0)
     lora: LoraSettings = LoraSettings()
     quantization: Literal["none", "nf4"] = "none"  # nf4 = QLoRA (bitsandbytes 4-bit NF4; CUDA, and CPU for tests)
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # weights: auto = bfloat16 on CUDA, float32 on CPU
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # frozen base weights: auto = bfloat16 when autocasting
     # bf16 autocast of the compute: auto = on for CUDA and for CPUs with native bf16 (AVX512-BF16 or AMX)
     mixed_precision: Literal["auto", "bf16", "no"] = "auto"
-    attn_implementation: Literal["sdpa", "flex_attention", "eager"] = "sdpa"
+    # auto = varlen_sdpa: SDPA per packed example (train/attention.py); sdpa: one masked call over the whole row
+    attn_implementation: Literal["auto", "varlen_sdpa", "sdpa", "flex_attention", "eager"] = "auto"
     gradient_checkpointing: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
     liger: bool = False  # Liger kernels (CUDA only, needs liger-kernel); the loss is TRL's chunked one either way
     eval_every: int = Field(20, ge=1)  # steps between validation-loss evaluations (and checkpoints)

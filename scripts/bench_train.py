@@ -1,13 +1,17 @@
-"""Benchmark: padded batches (the naive HF recipe) vs clonekit's packed rows, same examples, same steps.
+"""Benchmark: clonekit's training step against a padded HF baseline, same examples, same steps, same process type.
 
     .venv/bin/python scripts/bench_train.py [--models tiny default] [--steps 8] [--examples-per-step 8]
 
-Every step trains on the same examples in both recipes: padded puts them in a (B, longest) batch with an
-attention mask (what a plain HF Trainer + padding collator does); packed puts them in one row with
-position_ids restarting per example (clonekit). Both use LoRA r16 on all linear layers, AdamW, the same
-loss mask. Each (model, recipe) runs in a fresh process so peak memory is its own (CPU: max RSS; CUDA:
-max allocated). Prints real (non-pad) tokens/s, peak memory and the packed/padded ratio.
-On CUDA, `llama-8b` and `llama-1b` build Llama-3.1-8B / Llama-3.2-1B shapes with random weights (bf16 autocast).
+Recipes (every step trains on the same examples in each):
+  padded     the naive HF recipe: a (B, longest) batch with an attention mask, the model's own loss over full
+             logits, float32 on the CPU (bf16 autocast on CUDA, as the HF Trainer's bf16=True does);
+  packed-hf  one packed row (position_ids restarting per example), still the full-logit loss and padded's precision:
+             what packing alone gives;
+  clonekit   what `clonekit train` runs: TRL's padding-free collator, TRL's fused chunked LM head (the logits are
+             never built whole), and clonekit's precision (bf16 autocast on CUDA and on CPUs with native bf16).
+All use LoRA r16 on all linear layers and AdamW. Each (model, recipe) runs in a fresh process so peak memory is its
+own (CPU: max RSS; CUDA: max allocated). Prints real (non-pad) tokens/s, peak memory, and ratios against padded.
+On CUDA, `llama-8b` and `llama-1b` build Llama-3.1-8B / Llama-3.2-1B shapes with random weights.
 """
 
 from __future__ import annotations
@@ -66,15 +70,24 @@ def _examples(n: int, seed: int, vocab: int) -> list:
     return (data * (n // max(len(data), 1) + 1))[:n]
 
 
-def _model(name: str, device: str):
+def _model(name: str, device: str, recipe: str = "padded"):
+    """The recipe's model: for clonekit, what train/model.py loads (precision and attention from TrainConfig's
+    defaults, the fused head scoring target positions only); for the others, HF defaults (sdpa)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
+    from clonekit.config import TrainConfig
+    from train.model import attention_for, precision, score_only_target_positions
+
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    attn = "sdpa"
+    if recipe == "clonekit":
+        dtype, attn = precision(TrainConfig(), device).dtype, attention_for(TrainConfig())
+        score_only_target_positions()
     if name in SHAPES:
         with torch.device(device):
-            model = LlamaForCausalLM(LlamaConfig(**SHAPES[name], head_dim=128)).to(dtype)
+            model = LlamaForCausalLM(LlamaConfig(**SHAPES[name], head_dim=128, attn_implementation=attn)).to(dtype)
     else:
         if name == "tiny":
             from train.tiny import make_tiny_model
@@ -86,7 +99,7 @@ def _model(name: str, device: str):
             from train.base_models import resolve_base
 
             path = resolve_base("default").path
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=attn).to(device)
     model.config.use_cache = False
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
     if device == "cuda":
@@ -96,24 +109,36 @@ def _model(name: str, device: str):
     return model
 
 
+RECIPES = ("padded", "packed-hf", "clonekit")
+
+
 def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
     import torch
 
-    from train.packing import PackedCollator, Row
+    from train.dataset import padding_free_collator
+    from train.model import cpu_has_bf16
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    model = _model(model_name, device)
+    model = _model(model_name, device, recipe)
     vocab = model.get_input_embeddings().weight.shape[0]
     data = _examples(steps * per_step, 0, vocab)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    collate = PackedCollator(pad_id=0)
+    collate = padding_free_collator(pad_token_id=0)
+    autocast = device == "cuda" or (recipe == "clonekit" and cpu_has_bf16())
+    if recipe == "clonekit":
+        from trl.trainer.utils import add_fused_lm_head
+
+        add_fused_lm_head(model.get_base_model())
 
     def batch_for(group):
-        if recipe == "packed":
-            row = Row(sum((e.input_ids for e in group), []), sum((e.labels for e in group), []),
-                      sum((list(range(len(e))) for e in group), []))
-            return collate([row])
+        if recipe != "padded":
+            row = {"input_ids": sum((e.input_ids for e in group), []), "labels": sum((e.labels for e in group), []),
+                   "seq_lengths": [len(e) for e in group]}
+            batch = collate([row])
+            if recipe == "packed-hf":  # the model's own loss: input_ids, labels, position_ids only
+                batch = {k: batch[k] for k in ("input_ids", "labels", "position_ids")}
+            return batch
         width = max(len(e) for e in group)
         ids = torch.zeros((len(group), width), dtype=torch.long)  # (B, T) right-padded
         labels = torch.full((len(group), width), -100, dtype=torch.long)
@@ -126,8 +151,11 @@ def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
 
     def step(group):
         batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch_for(group).items()}
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            loss = model(**batch).loss
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
+            if recipe == "clonekit":
+                loss = model(**batch, fused_lm_head=True, use_cache=False).loss
+            else:
+                loss = model(**batch, use_cache=False).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -148,7 +176,7 @@ def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
     peak = (torch.cuda.max_memory_allocated() / 2**30 if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
     return {"model": model_name, "recipe": recipe, "device": device, "tokens_per_s": tokens / seconds,
-            "peak_gib": peak, "tokens": tokens, "seconds": seconds}
+            "peak_gib": peak, "tokens": tokens, "seconds": seconds, "bf16_autocast": autocast}
 
 
 def main() -> None:
@@ -166,7 +194,7 @@ def main() -> None:
     models = args.models or (["llama-1b", "llama-8b"] if torch.cuda.is_available() else ["tiny", "default"])
     results = []
     for model in models:
-        for recipe in ("padded", "packed"):
+        for recipe in RECIPES:
             proc = subprocess.run([sys.executable, __file__, "--one", model, recipe, "--steps", str(args.steps),
                                    "--examples-per-step", str(args.examples_per_step)],
                                   capture_output=True, text=True, cwd=ROOT)
@@ -176,14 +204,20 @@ def main() -> None:
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(f"\ntrain benchmark: {args.steps} steps x {args.examples_per_step} examples, LoRA r16 all-linear, "
           f"device {results[0]['device'] if results else '?'}")
-    print(f"{'model':10} {'recipe':8} {'real tok/s':>11} {'peak GiB':>9}")
+    print(f"{'model':10} {'recipe':10} {'bf16':>5} {'real tok/s':>11} {'peak GiB':>9} {'vs padded':>10}")
     for r in results:
-        print(f"{r['model']:10} {r['recipe']:8} {r['tokens_per_s']:11,.0f} {r['peak_gib']:9.2f}")
+        padded = next((x for x in results if x["model"] == r["model"] and x["recipe"] == "padded"), None)
+        ratio = f"{r['tokens_per_s'] / padded['tokens_per_s']:.2f}x" if padded else "-"
+        print(f"{r['model']:10} {r['recipe']:10} {'yes' if r['bf16_autocast'] else 'no':>5} {r['tokens_per_s']:11,.0f} "
+              f"{r['peak_gib']:9.2f} {ratio:>10}")
     for model in models:
         pair = {r["recipe"]: r for r in results if r["model"] == model}
-        if len(pair) == 2:
-            print(f"{model}: packed / padded = {pair['packed']['tokens_per_s'] / pair['padded']['tokens_per_s']:.2f}x "
-                  f"tokens/s, {pair['packed']['peak_gib'] / pair['padded']['peak_gib']:.2f}x peak memory")
+        if "padded" in pair and "clonekit" in pair:
+            print(f"{model}: clonekit / padded = {pair['clonekit']['tokens_per_s'] / pair['padded']['tokens_per_s']:.2f}x "
+                  f"tokens/s, {pair['clonekit']['peak_gib'] / pair['padded']['peak_gib']:.2f}x peak memory")
+        if "packed-hf" in pair and "clonekit" in pair:
+            print(f"{model}: peak memory, full-logit loss {pair['packed-hf']['peak_gib']:.2f} GiB -> chunked "
+                  f"{pair['clonekit']['peak_gib']:.2f} GiB (packed rows both)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from train.base_models import resolve_base
+from train.model import score_only_target_positions
 from train.dataset import packed_rows, padding_free_collator, tokenized_split
 from train.template import load_template
 from train.trainer import evaluate_loss
@@ -43,6 +44,7 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     collator = padding_free_collator(pad)
     base_model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
     add_fused_lm_head(base_model)  # per-token log-probabilities without the full logits
+    score_only_target_positions()
     model = PeftModel.from_pretrained(base_model, str(run))
     adapter = evaluate_loss(model, rows, collator)
     with model.disable_adapter():

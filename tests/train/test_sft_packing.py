@@ -31,11 +31,24 @@ def write_split(path, examples):
     return path
 
 
-def test_packed_log_probs_equal_one_example_at_a_time(tmp_path, tok, template):
+@pytest.mark.parametrize("attention", ["sdpa", "varlen_sdpa"])
+@pytest.mark.parametrize("compact", [False, True])
+def test_packed_log_probs_equal_one_example_at_a_time(tmp_path, tok, template, attention, compact, monkeypatch):
+    """sdpa: one call over the row with the block-diagonal mask built from position_ids; varlen_sdpa: one call
+    per example (train/attention.py). compact: the fused head projecting only labelled positions (what
+    train/model.score_only_target_positions turns on for the CPU)."""
     from transformers import AutoModelForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
-    model = AutoModelForCausalLM.from_pretrained(make_tiny_model(tmp_path / "tiny"), dtype=torch.float32).eval()
+    from train.attention import register
+
+    register()
+    if compact:
+        import trl.trainer.utils
+
+        monkeypatch.setattr(trl.trainer.utils, "_use_triton", lambda device: True)
+    model = AutoModelForCausalLM.from_pretrained(make_tiny_model(tmp_path / "tiny"), dtype=torch.float32,
+                                                 attn_implementation=attention).eval()
     add_fused_lm_head(model)
     split = tokenized_split(write_split(tmp_path / "train.jsonl", [MESSAGES, OTHER, MESSAGES[:4]]), tok, template, 512)
     rows = packed_rows(split.dataset, 2048)
@@ -101,11 +114,11 @@ def test_the_dataset_matches_the_tokenizer_and_is_cached(tmp_path, tok, template
     def no_tokenizing(*a, **k):
         raise AssertionError("tokenized again")
 
-    monkeypatch.setattr(train.dataset, "tokenize_with_limit", no_tokenizing)
-    again = tokenized_split(path, tok, template, 200)
+    with monkeypatch.context() as patched:
+        patched.setattr(train.dataset, "tokenize_with_limit", no_tokenizing)
+        again = tokenized_split(path, tok, template, 200)
     assert again.cached and again.dataset["input_ids"] == first.dataset["input_ids"]
     assert again.stats == first.stats
-    monkeypatch.undo()
     write_split(path, [MESSAGES, OTHER])  # a changed file is tokenized again
     changed = tokenized_split(path, tok, template, 200)
     assert not changed.cached and changed.stats.examples == 2

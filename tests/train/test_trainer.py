@@ -141,7 +141,7 @@ def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
     run = train(cfg(tiny, mixed_precision="bf16", max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run",
                 show_progress=False, log=lambda s: None)
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
-    assert m["bf16_autocast"] and m["dtype"] == "float32"  # fp32 master weights, bf16 compute
+    assert m["bf16_autocast"] and m["dtype"] == "bfloat16"  # the frozen base in bf16, LoRA weights in fp32
     assert m["valid_loss"] < m["base_valid_loss"]
 
 
@@ -216,3 +216,16 @@ def test_negated_adapter_on_the_merged_model_gives_back_the_base(tiny, dataset, 
         clone = AutoModelForCausalLM.from_pretrained(model_dir).eval()(ids).logits
     torch.testing.assert_close(back, base, atol=1e-4, rtol=1e-4)
     assert (clone - base).abs().max() > 1e-3
+
+
+@pytest.mark.slow
+def test_one_qlora_step_on_the_bundled_model(dataset, tmp_path):
+    """configs/cpu-qlora.yaml, one optimizer step: the bundled model as 4-bit NF4 on the CPU."""
+    from clonekit.config import load_config
+
+    config = load_config(TrainConfig, ROOT / "configs" / "cpu-qlora.yaml", max_steps=1)
+    run = train(config.model_copy(update={"max_seq_len": 256, "row_tokens": 256}), dataset, tmp_path / "run",
+                show_progress=False, log=lambda s: None)
+    m = json.loads((run / "clonekit.json").read_text())["metrics"]
+    assert m["steps"] == 1 and m["quantization"] == "nf4" and m["train_loss"] > 0
+    assert (run / "adapter_model.safetensors").stat().st_size < 20 * 2**20  # LoRA only, never the 4-bit base
