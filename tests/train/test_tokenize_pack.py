@@ -1,11 +1,10 @@
 import json
 
 import pytest
-import torch
 
 from clonekit.errors import ClonekitError
 from train.template import load_template, render
-from train.tiny import default_hf_tokenizer, make_tiny_model
+from train.tiny import default_hf_tokenizer
 from train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_example, tokenize_with_limit
 
 MESSAGES = [
