@@ -265,7 +265,7 @@ def prep_stats(
         console.print(line, highlight=False)
 
 
-train_app = typer.Typer(help="Fine-tune a clone with LoRA/QLoRA, the loss on the target's turns only: writes a PEFT adapter, tokenizer, chat template and clonekit.json (valid_loss, base_valid_loss) to --out. `clonekit train merge RUN -o DIR` merges an adapter into its base.", invoke_without_command=True)
+train_app = typer.Typer(help="Fine-tune a clone with LoRA/QLoRA on TRL: SFT with the loss on the target's turns only (default), or DPO on preference pairs (--method dpo, pairs from `clonekit prep pairs`). Writes a PEFT adapter, tokenizer, chat template and clonekit.json (metrics) to --out. `clonekit train merge RUN -o DIR` merges an adapter into its base.", invoke_without_command=True)
 app.add_typer(train_app, name="train")
 
 
