@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,15 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+_USER_SET_VLLM_LOG = "VLLM_LOGGING_LEVEL" in os.environ
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # every user path of a test goes to a temporary directory, the cache included
     monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    if not _USER_SET_VLLM_LOG:  # importing trl sets it to ERROR (train/model.import_trl); servers started here log INFO
+        monkeypatch.delenv("VLLM_LOGGING_LEVEL", raising=False)
 
 
 @pytest.fixture(scope="session")

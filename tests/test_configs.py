@@ -17,7 +17,7 @@ def model_for(path: Path):
         return PrepConfig
     if path.stem == "bot":
         return BotConfig
-    if path.stem == "cpu-demo" or path.stem.startswith("gpu-"):
+    if path.stem.startswith(("cpu-", "gpu-")):
         return TrainConfig
     return None
 

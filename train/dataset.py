@@ -138,6 +138,9 @@ def _features():
 def packed_rows(ds, row_tokens: int):
     """Rows as SFTTrainer packs them (labels from the mask, then TRL's best-fit-decreasing packing with
     `seq_lengths`), for measuring a loss outside a trainer (train/evaluate.py)."""
+    from train.model import import_trl
+
+    import_trl()
     from trl.data_utils import pack_dataset
 
     def labels(batch):
@@ -151,6 +154,9 @@ def packed_rows(ds, row_tokens: int):
 def padding_free_collator(pad_token_id: int):
     """TRL's collator for packed rows: one flat row per batch, position_ids restarting per example, and the first
     label of each example masked so that no loss crosses an example boundary."""
+    from train.model import import_trl
+
+    import_trl()
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     return DataCollatorForLanguageModeling(pad_token_id=pad_token_id, padding_free=True)

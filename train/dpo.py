@@ -19,7 +19,7 @@ from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from clonekit.pairs import Pair, read_pairs
 from clonekit.paths import readable_file, writable_dir
 from train.base_models import resolve_base
-from train.model import load_model, precision
+from train.model import import_trl, load_model, precision
 from train.template import load_template
 from train.trainer import check_run_dir, load_tokenizer, progress_callback, set_schedule, trainer_args, training_device
 from train.trainer import whole_run_train_loss, write_run
@@ -69,6 +69,8 @@ def train_dpo(cfg: TrainConfig, pairs_path: str | Path, out_dir: str | Path, fro
     import torch
     from datasets import Dataset
     from transformers import PrinterCallback, set_seed
+
+    import_trl()
     from trl import DPOConfig, DPOTrainer
 
     pairs_path = readable_file(pairs_path, "preference pairs file")

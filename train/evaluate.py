@@ -9,7 +9,7 @@ from pathlib import Path
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from train.base_models import resolve_base
-from train.model import score_only_target_positions
+from train.model import import_trl, score_only_target_positions
 from train.dataset import packed_rows, padding_free_collator, tokenized_split
 from train.template import load_template
 from train.trainer import evaluate_loss
@@ -20,6 +20,8 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import_trl()
     from trl.trainer.utils import add_fused_lm_head
 
     run, data = Path(run_dir), Path(data_dir)

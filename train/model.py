@@ -87,12 +87,25 @@ def quiet_bitsandbytes() -> None:
         logging.getLogger(name).addFilter(_DropKernelsHint())
 
 
+def import_trl():
+    """Import trl without its side effect on the environment: trl/_compat.py sets VLLM_LOGGING_LEVEL=ERROR in
+    os.environ when unset, and every vLLM server started later from this process (the test suite, a notebook)
+    would inherit it and log nothing but errors. Called before any `from trl import ...` in clonekit."""
+    had = "VLLM_LOGGING_LEVEL" in os.environ
+    import trl
+
+    if not had:
+        os.environ.pop("VLLM_LOGGING_LEVEL", None)
+    return trl
+
+
 def score_only_target_positions() -> None:
     """TRL's fused LM head projects only the positions that carry a label when Triton runs the kernel, and every
     position elsewhere (so that Neuron's compiled tile shapes stay fixed). On the CPU nothing is compiled, and the
     target's tokens are a third of a chat or less: projecting only them cut the LM head's share of a training step
     on the bundled model from ~40% to ~15% (2 cores). The kernel itself is unchanged (its torch tiles on the CPU);
     only the choice to compact is widened to the CPU. trl is pinned (pyproject) because this names its internals."""
+    import_trl()
     import trl.trainer.utils as trl_utils
 
     original = trl_utils._use_triton

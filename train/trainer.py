@@ -33,7 +33,7 @@ from clonekit.manifest import TEMPLATE_FILE, safetensors_problem, write_generati
 from clonekit.paths import writable_dir
 from train.base_models import BaseModel, resolve_base
 from train.dataset import COLUMNS, tokenized_split
-from train.model import Precision, load_model, precision
+from train.model import Precision, import_trl, load_model, precision
 from train.template import load_template
 
 CHECKPOINTS = "checkpoints"
@@ -178,6 +178,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     (None on the other ranks of a distributed run: only rank 0 writes)."""
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+
+    import_trl()
     from trl import SFTConfig, SFTTrainer
 
     data_dir, out = Path(data_dir), writable_dir(out_dir, "adapter")
