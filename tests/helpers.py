@@ -30,7 +30,7 @@ def train_tiny_clone(d: Path, **settings) -> tuple[Path, Path, Path]:
     TrainConfig fields (quantization="nf4" for a QLoRA adapter)."""
     tiny = make_tiny_model(d / "tiny")
     sample_dataset(d, weeks=1)
-    cfg = dict(base=str(tiny), max_steps=3, learning_rate=2e-2, max_seq_len=256, row_tokens=512, eval_every=3)
+    cfg = dict(base=str(tiny), max_steps=3, learning_rate=1e-2, max_seq_len=256, row_tokens=512, eval_every=3)
     run = train(TrainConfig(**{**cfg, **settings}), d / "ds", d / "run", show_progress=False, log=lambda s: None)
     return run, tiny, d / "ds"
 
