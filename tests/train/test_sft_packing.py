@@ -9,21 +9,10 @@ import torch
 
 from tests.train.test_tokenize_pack import MESSAGES
 from train.dataset import packed_rows, padding_free_collator, tokenized_split
-from train.template import load_template
-from train.tiny import default_hf_tokenizer, make_tiny_model
+from train.tiny import make_tiny_model
 from train.tokenize import IGNORE, load_examples, tokenize_dataset
 
 OTHER = [MESSAGES[0], MESSAGES[7], MESSAGES[8]]
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return default_hf_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def template(tok):
-    return load_template("auto", tok)
 
 
 def write_split(path, examples):

@@ -20,16 +20,6 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tok():
-    return default_hf_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def template(tok):
-    return load_template("auto", tok)
-
-
 @pytest.mark.parametrize("name", ["chatml-names.jinja", "llama3-names.jinja"])
 def test_typed_control_tokens_never_become_control_tokens(tok, name):
     from transformers import AutoTokenizer
