@@ -24,6 +24,15 @@ class BaseModel:
     sha256: str  # of the weight files
 
 
+def base_of_run(run: Path, manifest: dict) -> BaseModel:
+    """The base model a run (adapter directory) was trained on, resolved, and checked unchanged since: an adapter
+    on other weights than its own would be silently wrong (merge, evaluation, further training)."""
+    base = resolve_base(manifest["base"]["id"])
+    if base.sha256 != manifest["base"]["sha256"]:
+        raise ClonekitError(f"the base model {base.id!r} changed since this adapter was trained (sha256 differs)", run)
+    return base
+
+
 def default_model_dir() -> Path:
     """The default model as a safetensors directory in the cache (converted on first use, ~20 s)."""
     gguf = default_model_gguf()

@@ -18,9 +18,9 @@ from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from clonekit.pairs import Pair, read_pairs
 from clonekit.paths import readable_file, writable_dir
-from train.base_models import resolve_base
+from train.base_models import base_of_run, resolve_base
 from train.model import import_trl, load_model, precision
-from train.template import load_template
+from train.template import render
 from train.trainer import check_run_dir, load_tokenizer, progress_callback, set_schedule, trainer_args, training_device
 from train.trainer import whole_run_train_loss, write_run
 
@@ -38,10 +38,8 @@ def reply_logprob(model, tokenizer, template, context: list[dict], reply: str) -
     """log P(reply + end-of-turn | context) under `model`, with the template training and serving use."""
     import torch
 
-    prompt = tokenizer.apply_chat_template(context, chat_template=template.text, tokenize=False,
-                                           add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(context + [{"role": "assistant", "content": reply}],
-                                         chat_template=template.text, tokenize=False)
+    prompt = render(tokenizer, template, context, add_generation_prompt=True)
+    full = render(tokenizer, template, context + [{"role": "assistant", "content": reply}])
     ids = tokenizer(full, add_special_tokens=False)["input_ids"]
     n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     eot = tokenizer.convert_tokens_to_ids(template.end_of_turn)
@@ -83,20 +81,11 @@ def train_dpo(cfg: TrainConfig, pairs_path: str | Path, out_dir: str | Path, fro
     adapter = None
     if from_adapter is not None:
         adapter = Path(from_adapter)
-        manifest = read_manifest(adapter)
-        base = resolve_base(manifest["base"]["id"])
-        if base.sha256 != manifest["base"]["sha256"]:
-            raise ClonekitError(f"the base model {base.id!r} changed since {adapter} was trained (sha256 differs)")
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(adapter)
-        template = load_template(str(adapter / TEMPLATE_FILE), tokenizer)
-        tokenizer.chat_template = template.text
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = template.end_of_turn
+        base = base_of_run(adapter, read_manifest(adapter))
+        tokenizer, template = load_tokenizer(adapter, str(adapter / TEMPLATE_FILE))
     else:
         base = resolve_base(cfg.base)
-        tokenizer, template = load_tokenizer(base, cfg)
+        tokenizer, template = load_tokenizer(base.path, cfg.template)
     log(f"data: {len(pairs)} preference pairs from {pairs_path}; reference: "
         f"{'the adapter ' + str(adapter) if adapter else 'the base model'}")
 

@@ -8,18 +8,17 @@ from pathlib import Path
 
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
-from train.base_models import resolve_base
+from train.base_models import base_of_run
 from train.model import import_trl, score_only_target_positions
 from train.dataset import packed_rows, padding_free_collator, tokenized_split
-from train.template import load_template
-from train.trainer import evaluate_loss
+from train.trainer import evaluate_loss, load_tokenizer
 
 
 def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid") -> dict:
     """{"base": {"loss", "perplexity"}, "adapter": {...}, "examples", "target_tokens"} on DATA/{split}.jsonl."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     import_trl()
     from trl.trainer.utils import add_fused_lm_head
@@ -29,21 +28,15 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     if not path.exists():
         raise ClonekitError(f"no {split}.jsonl: not a dataset directory from `clonekit prep build`", data)
     manifest = read_manifest(run)
-    base = resolve_base(manifest["base"]["id"])
-    if base.sha256 != manifest["base"]["sha256"]:
-        raise ClonekitError(f"the base model {base.id!r} changed since training (sha256 differs)", run)
-    tokenizer = AutoTokenizer.from_pretrained(run)
-    template = load_template(str(run / TEMPLATE_FILE), tokenizer)
-    tokenizer.chat_template = template.text
+    base = base_of_run(run, manifest)
+    tokenizer, template = load_tokenizer(run, str(run / TEMPLATE_FILE))
     max_len = manifest.get("config", {}).get("max_seq_len", 1024)
     tokenized = tokenized_split(path, tokenizer, template, max_len)
     if not len(tokenized.dataset):
         raise ClonekitError(f"no examples with a target turn in {split}.jsonl", path)
     stats = tokenized.stats
     rows = packed_rows(tokenized.dataset, max(max_len, 2048))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.convert_tokens_to_ids(
-        template.end_of_turn)
-    collator = padding_free_collator(pad)
+    collator = padding_free_collator(tokenizer.pad_token_id)
     base_model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
     add_fused_lm_head(base_model)  # per-token log-probabilities without the full logits
     score_only_target_positions()

@@ -31,7 +31,7 @@ from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.manifest import TEMPLATE_FILE, safetensors_problem, write_generation_config, write_manifest
 from clonekit.paths import writable_dir
-from train.base_models import BaseModel, resolve_base
+from train.base_models import BaseModel, base_of_run, resolve_base
 from train.dataset import COLUMNS, tokenized_split
 from train.model import Precision, import_trl, load_model, precision
 from train.template import load_template
@@ -133,11 +133,13 @@ def training_device(cfg: TrainConfig) -> str:
     return device
 
 
-def load_tokenizer(base: BaseModel, cfg: TrainConfig):
+def load_tokenizer(model_dir: str | Path, template_name: str):
+    """(tokenizer, template) with the template set as the tokenizer's chat template and a pad token (the
+    end-of-turn token where the tokenizer has none). `model_dir`: a base model or an adapter directory."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base.path)
-    template = load_template(cfg.template, tokenizer)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    template = load_template(template_name, tokenizer)
     tokenizer.chat_template = template.text
     if tokenizer.pad_token is None:
         tokenizer.pad_token = template.end_of_turn
@@ -190,7 +192,7 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     last = check_run_dir(out, resume, log)
     set_seed(cfg.seed)
     base = resolve_base(cfg.base)
-    tokenizer, template = load_tokenizer(base, cfg)
+    tokenizer, template = load_tokenizer(base.path, cfg.template)
 
     train_split = tokenized_split(data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
     valid_split = tokenized_split(data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
@@ -342,9 +344,7 @@ def merge(run_dir: str | Path, out_dir: str | Path) -> Path:
 
     run, out = Path(run_dir), Path(out_dir)
     manifest = read_manifest(run)
-    base = resolve_base(manifest["base"]["id"])
-    if base.sha256 != manifest["base"]["sha256"]:
-        raise ClonekitError(f"the base model {base.id!r} changed since training (sha256 differs); merge would be wrong")
+    base = base_of_run(run, manifest)
     model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
     merged = PeftModel.from_pretrained(model, str(run)).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
