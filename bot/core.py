@@ -36,6 +36,12 @@ class Channel:
     guard: LoopGuard
     task: asyncio.Task | None = None  # the pending answer: waiting for quiet, generating, or sending
     sending: bool = False  # bubbles are going out: a new message no longer cancels this answer
+    version: str | None = None  # the registry version (or model) that wrote the last reply
+
+
+def version_of(model: str) -> str:
+    """The registry version in a served model name (`clone@v3-1a2b3c4d` -> `v3-1a2b3c4d`), else the name itself."""
+    return model.partition("@")[2] or model
 
 
 @dataclass
@@ -99,17 +105,26 @@ class CloneChat:
         ch.guard.reset()
         ch.debounce.answered()
 
+    def pick_model(self) -> str:
+        """The model this reply asks for: the A/B candidate for `ab_share` of the replies, else the live clone."""
+        if self.cfg.ab_model and self.cfg.ab_share > 0 and random.random() < self.cfg.ab_share:
+            self.events["ab_candidate"] += 1
+            return self.cfg.ab_model
+        return self.cfg.model
+
     async def reply(self, channel: str) -> list[str]:
         """Generate the clone's answer for a channel (bubbles to send; [] when nothing should be sent).
         The answer goes into the log; a reply that loops is retried with higher penalties and a shorter log."""
         ch = self.channel(channel)
         generation = ch.debounce.generation
         text, problem = "", "empty"
+        model = self.pick_model()
         for attempt in range(self.cfg.loop_retries + 1):
             if attempt:  # the clone's own stuck replies in the log feed the loop: keep less of it each try
                 ch.log.trim(2 if attempt == self.cfg.loop_retries else max(2, len(ch.log.turns) // 2))
             self.events["attempts"] += 1
-            raw = await self._complete(ch.log.messages(self.identity.system_prompt, self.names), attempt)
+            answer = await self._complete(ch.log.messages(self.identity.system_prompt, self.names), attempt, model)
+            raw = answer[0] if answer else None
             if raw is None:
                 ch.debounce.answered()
                 return []  # transport failure after retries: logged; the chat sees nothing broken
@@ -128,6 +143,7 @@ class CloneChat:
             log.warning("channel %s: no reply sent after %d attempts (%s)", channel, self.cfg.loop_retries + 1, problem)
             return []
         ch.guard.sent(text)
+        ch.version = version_of(answer[1] if answer and answer[1] else model)
         ch.log.add(self.identity.clone_name, text, is_clone=True)
         self.events["replies"] += 1
         return bubbles(text)
@@ -138,7 +154,8 @@ class CloneChat:
         self.events["redacted"] += sum(self.redactor.counts.values()) - before
         return text
 
-    async def _complete(self, messages: list[dict], attempt: int) -> str | None:
+    async def _complete(self, messages: list[dict], attempt: int, model: str) -> tuple[str, str] | None:
+        """(reply text, the model that answered: a registry server names the version), or None on failure."""
         import openai
 
         extra = {}
@@ -147,9 +164,9 @@ class CloneChat:
             extra = {"frequency_penalty": min(2.0, 0.6 + 0.6 * attempt), "presence_penalty": min(2.0, 0.5 * attempt)}
         for retry in range(self.cfg.max_retries + 1):
             try:
-                r = await self.client.chat.completions.create(model=self.cfg.model, messages=messages,
+                r = await self.client.chat.completions.create(model=model, messages=messages,
                                                               max_tokens=self.cfg.max_tokens, **extra)
-                return r.choices[0].message.content or ""
+                return r.choices[0].message.content or "", r.model
             except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
                     openai.InternalServerError) as e:
                 self.events[f"transport_{type(e).__name__}"] += 1

@@ -7,7 +7,11 @@ The bot reads and writes only in allow-listed channels, ignores every bot (itsel
 window before answering (a new message restarts the wait), shows the typing indicator and sends a reply as one
 message per line. Commands (in allowed channels): `!reset` clears the channel's log, `!status` shows model,
 endpoint and counters, `!consent on|off` turns conversation logging for the channel on or off (on needs the
-Manage Channels permission; anyone may turn it off, which also deletes what was logged there).
+Manage Channels permission; anyone may turn it off, which also deletes what was logged there). Feedback (stored
+per version for `clonekit evolve`, in channels with consent): a 👍 or 👎 reaction on one of the clone's messages;
+`!correct TEXT` says what the person would really have written (as a reply to the clone's message, or for its
+latest). `!approve VERSION` approves a registry version for promotion (Administrator permission; needs `registry`
+in the config).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import discord
 from discord.ext import commands
 
 from bot.core import CloneChat
+from bot.feedback import REACTIONS, give_feedback
 from bot.store import ConversationStore
 from clonekit.config import DiscordSettings
 from clonekit.errors import ClonekitError
@@ -31,6 +36,7 @@ def intents() -> discord.Intents:
     out = discord.Intents.none()
     out.guilds = True
     out.guild_messages = True
+    out.guild_reactions = True  # 👍/👎 on the clone's messages
     out.message_content = True  # privileged: enable it in the Developer Portal
     return out
 
@@ -62,6 +68,8 @@ class CloneBot(commands.Bot):
         self.add_command(reset)
         self.add_command(status)
         self.add_command(consent)
+        self.add_command(correct)
+        self.add_command(approve)
 
     def is_allowed(self, channel) -> bool:
         return str(channel.id) in self.allowed or getattr(channel, "name", None) in self.allowed
@@ -91,11 +99,28 @@ class CloneBot(commands.Bot):
         channel = message.channel
 
         async def send(bubble: str) -> None:
-            await channel.send(bubble)
+            sent = await channel.send(bubble)
             if self.store:
-                self.store.record_later(key, name, str(self.user.id if self.user else "clone"), bubble, is_clone=True)
+                self.store.record_later(key, name, str(self.user.id if self.user else "clone"), bubble, is_clone=True,
+                                        version=self.chat.channel(key).version, platform_id=str(sent.id))
 
         self.chat.schedule(key, send, channel.typing)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """👍/👎 on a message in an allowed channel: feedback, if the message is the clone's."""
+        kind = REACTIONS.get(str(payload.emoji))
+        if kind is None or self.store is None or (self.user and payload.user_id == self.user.id):
+            return
+        channel = self.get_channel(payload.channel_id)
+        if channel is None or not self.is_allowed(channel) or (payload.member and payload.member.bot):
+            return
+        who = payload.member.display_name if payload.member else str(payload.user_id)
+        try:
+            fb = await asyncio.to_thread(give_feedback, self.store, str(payload.channel_id), kind, who,
+                                         str(payload.user_id), None, str(payload.message_id), self.chat.cfg.registry)
+            log.info("channel %s: %s on a reply of %s", payload.channel_id, kind, fb["version"])
+        except ClonekitError as e:  # a reaction on someone else's message, or no consent: not feedback
+            log.info("channel %s: reaction not taken as feedback: %s", payload.channel_id, e)
 
 
 def _bot(ctx: commands.Context) -> CloneBot:
@@ -150,3 +175,43 @@ async def consent(ctx: commands.Context, choice: str = "") -> None:
     else:
         state = "on" if b.store.has_consent(key) else "off"
         await ctx.send(f"logging is {state} here; `!consent on` or `!consent off`")
+
+
+@commands.command()
+async def correct(ctx: commands.Context, *, text: str = "") -> None:
+    """`!correct TEXT`: what the person would really have written instead of the clone's message (reply to it, or
+    it applies to the clone's latest message here)."""
+    b = _bot(ctx)
+    if b.store is None:
+        await ctx.send("feedback is not stored: this bot has no conversation store")
+        return
+    ref = ctx.message.reference.message_id if ctx.message.reference else None
+    try:
+        fb = await asyncio.to_thread(give_feedback, b.store, str(ctx.channel.id), "correction", ctx.author.display_name,
+                                     str(ctx.author.id), text, str(ref) if ref else None, b.chat.cfg.registry)
+    except ClonekitError as e:
+        await ctx.send(f"correction not taken: {e.message}")
+        return
+    await ctx.send(f"thanks, correction stored for version {fb['version'] or b.chat.cfg.model}")
+
+
+@commands.command()
+async def approve(ctx: commands.Context, version: str = "") -> None:
+    """`!approve VERSION`: an administrator approves a registry version that passed the gate."""
+    b = _bot(ctx)
+    if not b.chat.cfg.registry:
+        await ctx.send("no registry is configured for this bot")
+        return
+    if not ctx.channel.permissions_for(ctx.author).administrator:
+        await ctx.send("approving a version needs the Administrator permission")
+        return
+    from clonekit.registry import approve_version
+
+    who = f"discord:{ctx.author.display_name} ({ctx.author.id})"
+    try:
+        vid = await asyncio.to_thread(approve_version, b.chat.cfg.registry, version or "candidate", who,
+                                      f"approved in Discord channel {ctx.channel.id}")
+    except ClonekitError as e:
+        await ctx.send(f"not approved: {e.message}")
+        return
+    await ctx.send(f"{vid} approved; promote it with `clonekit registry promote {vid} --server URL`")

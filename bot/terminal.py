@@ -1,7 +1,9 @@
 """The terminal front end: a multi-speaker prompt (`/as NAME` switches who speaks), or a script.
 
-Script format (`--script FILE`): `Speaker: text` lines; a blank line means "now wait for the clone". The
-exchange is printed as `Speaker: text` lines, the clone's under its name, one line per bubble."""
+Script format (`--script FILE`): `Speaker: text` lines; a blank line means "now wait for the clone"; `/good`,
+`/bad` and `/correct TEXT` give feedback on the clone's last reply (as the last speaker; stored when the chat has a
+store with consent). The exchange is printed as `Speaker: text` lines, the clone's under its name, one line per
+bubble."""
 
 from __future__ import annotations
 
@@ -10,13 +12,36 @@ import sys
 from pathlib import Path
 
 from bot.core import CloneChat
+from bot.feedback import give_feedback
+from bot.store import ConversationStore
 from clonekit.errors import ClonekitError
 
 CHANNEL = "terminal"
+FEEDBACK_COMMANDS = {"/good": "up", "/bad": "down", "/correct": "correction"}
+
+
+def feedback_command(line: str) -> tuple[str, str | None] | None:
+    """'/correct i'm in' -> ("correction", "i'm in"); '/good' -> ("up", None); other lines -> None."""
+    word, _, rest = line.strip().partition(" ")
+    if word not in FEEDBACK_COMMANDS:
+        return None
+    return FEEDBACK_COMMANDS[word], rest.strip() or None
+
+
+def record_feedback(chat: CloneChat, store: ConversationStore | None, speaker: str, kind: str,
+                    text: str | None) -> str:
+    """Apply one feedback command; returns the line to show."""
+    if store is None:
+        return "(feedback needs a conversation store: --store FILE --consent)"
+    try:
+        fb = give_feedback(store, CHANNEL, kind, speaker, f"terminal:{speaker}", text, registry_dir=chat.cfg.registry)
+    except ClonekitError as e:
+        return f"(feedback not taken: {e})"
+    return f"({kind} from {speaker} on the reply of {fb['version'] or chat.cfg.model} stored)"
 
 
 def read_script(path: Path) -> list[tuple[str, str] | None]:
-    """[(speaker, text), ..., None (= wait for the clone), ...]"""
+    """[(speaker, text), ..., None (= wait for the clone), ...]; a feedback command is ("/", "/correct TEXT")."""
     if not path.exists():
         raise ClonekitError("script not found", path)
     steps: list[tuple[str, str] | None] = []
@@ -25,19 +50,25 @@ def read_script(path: Path) -> list[tuple[str, str] | None]:
             if steps and steps[-1] is not None:
                 steps.append(None)
             continue
+        if feedback_command(line):
+            steps.append(("/", line.strip()))
+            continue
         speaker, sep, text = line.partition(":")
         if not sep or not speaker.strip() or not text.strip():
             raise ClonekitError("expected `Speaker: text` (or a blank line to let the clone answer)", path, lineno)
         steps.append((speaker.strip(), text.strip()))
-    if steps and steps[-1] is not None:
+    if steps and steps[-1] is not None and steps[-1][0] != "/":
         steps.append(None)
     return steps
 
 
-async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0) -> list[str]:
-    """Play the script; returns the clone's replies as sent (bubbles joined with newlines)."""
+async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0,
+                     store: ConversationStore | None = None) -> list[str]:
+    """Play the script; returns the clone's replies as sent (bubbles joined with newlines). With a store (and
+    consent), every message is logged and feedback commands are stored."""
     name = chat.identity.clone_name
     replies = []
+    speaker = "you"
     for step in steps:
         if step is None:
             if quiet:
@@ -45,25 +76,36 @@ async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0)
             parts = await chat.reply(CHANNEL)
             for bubble in parts:
                 print(f"{name}: {bubble}", file=out, flush=True)
+                if store:
+                    store.record(CHANNEL, name, "clone", bubble, is_clone=True, version=chat.channel(CHANNEL).version)
             if parts:
                 replies.append("\n".join(parts))
+        elif step[0] == "/":
+            kind, text = feedback_command(step[1])
+            print(f"{speaker}: {step[1]}", file=out, flush=True)
+            print(record_feedback(chat, store, speaker, kind, text), file=out, flush=True)
         else:
             speaker, text = step
             chat.heard(CHANNEL, speaker, text)
+            if store:
+                store.record(CHANNEL, speaker, f"terminal:{speaker}", text)
             print(f"{speaker}: {text}", file=out, flush=True)
     return replies
 
 
-async def run_interactive(chat: CloneChat, speaker: str) -> None:
-    """Type as `speaker`; `/as NAME` switches, `/reset` clears the log, `/quit` ends. The clone answers after
-    the quiet window, and a new line while it is answering restarts the wait."""
+async def run_interactive(chat: CloneChat, speaker: str, store: ConversationStore | None = None) -> None:
+    """Type as `speaker`; `/as NAME` switches, `/reset` clears the log, `/good`, `/bad`, `/correct TEXT` give
+    feedback on the clone's last reply, `/quit` ends. The clone answers after the quiet window, and a new line
+    while it is answering restarts the wait."""
     name = chat.identity.clone_name
     ch = chat.channel(CHANNEL)
     print(f"chatting with {name} ({chat.cfg.model} at {chat.cfg.base_url}); you are {speaker}. "
-          "/as NAME switches speaker, /reset, /quit", flush=True)
+          "/as NAME switches speaker, /good, /bad, /correct TEXT, /reset, /quit", flush=True)
 
     async def show(bubble: str) -> None:
         print(f"\n  {name}: {bubble}", flush=True)
+        if store:
+            store.record(CHANNEL, name, "clone", bubble, is_clone=True, version=ch.version)
 
     while True:
         line = await asyncio.to_thread(sys.stdin.readline)
@@ -82,6 +124,12 @@ async def run_interactive(chat: CloneChat, speaker: str) -> None:
             continue
         if not line:
             continue
+        command = feedback_command(line)
+        if command:
+            print(record_feedback(chat, store, speaker, *command), flush=True)
+            continue
+        if store:
+            store.record(CHANNEL, speaker, f"terminal:{speaker}", line)
         chat.heard(CHANNEL, speaker, line)
         chat.schedule(CHANNEL, show)  # a new line restarts the wait (and drops a reply in progress)
     if ch.task and not ch.task.done():

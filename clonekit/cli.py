@@ -279,8 +279,10 @@ def train_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Adapter directory to write (the run)."),
     method: str = typer.Option("sft", "--method", help="sft: learn the person's turns; dpo: preference pairs "
                                                        "(`clonekit prep pairs`)."),
-    from_adapter: Optional[Path] = typer.Option(None, "--from", help="dpo: continue this adapter (it is also the "
-                                                                     "reference); default: a new adapter on the base."),
+    from_adapter: Optional[Path] = typer.Option(None, "--from", help="Continue this adapter (its base and template; "
+                                                "for dpo also the reference); default: a new adapter on the base."),
+    core: Optional[Path] = typer.Option(None, "--core", help="A registry's core.json: refuse data whose system "
+                                                             "prompt is not the core's."),
     base: Optional[str] = typer.Option(None, help="Base model: default, a local HF directory, or a hub id."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in OUT."),
@@ -294,9 +296,14 @@ def train_cmd(
         raise ClonekitError("clonekit train needs --data DIR and --out RUN (and usually --config configs/cpu-demo.yaml)")
     if method not in ("sft", "dpo"):
         raise ClonekitError(f"--method {method!r}: choose sft or dpo")
-    if from_adapter is not None and method != "dpo":
-        raise ClonekitError("--from continues an adapter with preference pairs: use it with --method dpo")
     from clonekit.config import TrainConfig, load_config
+
+    if core is not None and method == "sft":
+        from clonekit.readonly_core import dataset_core_problem, read_core
+
+        found = dataset_core_problem(read_core(core)[0], data)
+        if found:
+            raise ClonekitError(found[0], data / "train.jsonl", found[1])
 
     cfg = load_config(TrainConfig, config, base=base, max_steps=max_steps)
     log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
@@ -313,7 +320,7 @@ def train_cmd(
     else:
         from train import train
 
-        run = train(cfg, data, out, resume=resume, show_progress=not quiet, log=log)
+        run = train(cfg, data, out, resume=resume, show_progress=not quiet, log=log, from_adapter=from_adapter)
         keys = ("base_valid_loss", "valid_loss", "train_loss", "steps", "tokens_per_second", "seconds")
     if run is None:  # another rank of a distributed run: rank 0 reports
         return
@@ -344,7 +351,10 @@ def train_merge(
 @app.command()
 @user_errors
 def serve(
-    adapter: list[str] = typer.Option(..., "--adapter", "-a", help="NAME=RUN (repeatable); a bare RUN is served as `clone`."),
+    adapter: list[str] = typer.Option([], "--adapter", "-a", help="NAME=RUN (repeatable); a bare RUN is served as `clone`."),
+    registry: Optional[Path] = typer.Option(None, "--registry", help="Serve a registry instead of --adapter: its live "
+                                            "version under the registry's served name, with hot-swap, rollback and "
+                                            "A/B at run time (`clonekit registry promote|rollback|ab --server`)."),
     host: str = typer.Option("127.0.0.1", help="Address to bind. Anything but loopback needs --api-key."),
     port: int = typer.Option(8000, help="Port to listen on."),
     api_key: Optional[str] = typer.Option(None, envvar="CLONEKIT_API_KEY", help="Key the /v1 API requires "
@@ -378,8 +388,16 @@ def serve(
         raise ClonekitError(f"--anti-loop-settings is not JSON: {e}") from None
     if loop_settings is not None and not isinstance(loop_settings, dict):
         raise ClonekitError("--anti-loop-settings must be a JSON object")
-    plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings)
-    names = ", ".join(a.name for a in plan.adapters)
+    if registry is not None:
+        if adapter or merged:
+            raise ClonekitError("--registry serves the registry's versions: leave out --adapter and --merged")
+        from serve.launcher import plan_registry_server
+
+        plan = plan_registry_server(registry, host=host, port=port, api_key=api_key, device=device,
+                                    max_model_len=max_model_len, anti_loop=anti_loop, anti_loop_settings=loop_settings)
+    else:
+        plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings)
+    names = ", ".join([f"{k} -> {v}" for k, v in plan.aliases.items()] or [a.name for a in plan.adapters])
     err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/], anti-loop "
                       f"{'on' if '--logits-processors' in plan.argv else 'off'} (this takes a minute)")
     server = Server(plan)
@@ -408,26 +426,39 @@ def chat(
     name: Optional[str] = typer.Option(None, help="The clone's name (default: the adapter's target)."),
     loop_check: bool = typer.Option(False, help="With --script: summarize the clone's replies and exit 1 if they "
                                                 "loop (3+ near-identical replies in a row, clonekit.repetition)."),
+    store: Optional[Path] = typer.Option(None, help="SQLite conversation store: log this chat (with --consent) and "
+                                                    "keep /good, /bad, /correct feedback for `clonekit evolve`."),
+    consent: bool = typer.Option(False, "--consent", help="Everyone in this terminal chat consents to logging it."),
+    registry: Optional[Path] = typer.Option(None, help="Registry dir: feedback events go into its audit log."),
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
-    (or the config's api_key_env)."""
+    (or the config's api_key_env). /good, /bad and /correct TEXT give feedback on the clone's last reply."""
     import asyncio
     import logging
 
     from bot.core import CloneChat
-    from bot.terminal import read_script, run_interactive, run_script
+    from bot.store import ConversationStore
+    from bot.terminal import CHANNEL, read_script, run_interactive, run_script
     from clonekit.config import BotConfig, load_config
     from clonekit.repetition import LOOP_RUN, longest_near_identical_run, normalize
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
     cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
-                      quiet_seconds=quiet if quiet is not None else (0.0 if script else None), clone_name=name)
+                      quiet_seconds=quiet if quiet is not None else (0.0 if script else None), clone_name=name,
+                      store=str(store) if store else None, registry=str(registry) if registry else None)
     core = CloneChat(cfg)
+    db = ConversationStore(cfg.store, platform="terminal") if cfg.store else None
+    if db is not None and consent:
+        db.set_consent(CHANNEL, True, f"terminal ({speaker})")
     replies = None
-    if script:
-        replies = asyncio.run(run_script(core, read_script(script), quiet=cfg.quiet_seconds))
-    else:
-        asyncio.run(run_interactive(core, speaker))
+    try:
+        if script:
+            replies = asyncio.run(run_script(core, read_script(script), quiet=cfg.quiet_seconds, store=db))
+        else:
+            asyncio.run(run_interactive(core, speaker, store=db))
+    finally:
+        if db is not None:
+            db.close()
     if core.events:
         err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
     if loop_check and replies is not None:
@@ -570,6 +601,308 @@ def compare(
     write_report(report, held, replies, out, ab_endpoint=ab)
     console.print(markdown_table(report), highlight=False, soft_wrap=True)
     console.print(f"report: {out / 'report.html'} (and report.md, report.json, replies.jsonl, ab_sheet.md + ab_key.json)")
+
+
+# ------------------------------------------------------------------------------------------------------ registry
+
+registry_app = typer.Typer(help="Versioned adapters: list, show, diff, verify the audit log; approve, reject, promote "
+                                "(hot-swap into a running `clonekit serve --registry`), roll back, A/B.",
+                           no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+REGISTRY_OPT = typer.Option(Path("registry"), "--registry", "-r", help="The registry directory.")
+ACTOR_OPT = typer.Option(None, "--actor", help="Who acts (default: your user name); goes into the audit log.")
+SERVER_OPT = typer.Option(None, "--server", help="A running `clonekit serve --registry` (its /v1 URL) to hot-swap; "
+                                                 "the key comes from $CLONEKIT_API_KEY. Without it only the "
+                                                 "registry changes (a restarted server serves it).")
+
+
+def _registry(path: Path):
+    from clonekit.registry import Registry
+
+    return Registry(path).require()
+
+
+@registry_app.command("init")
+@user_errors
+def registry_init(
+    run: Path = typer.Argument(..., help="The adapter being served now (from `clonekit train`): version 1, live."),
+    registry: Path = REGISTRY_OPT,
+    served_name: str = typer.Option("clone", help="The model name the bot asks for."),
+    exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="People the clone never speaks for "
+                                                "(default: the first dataset's exclude list)."),
+    actor: Optional[str] = ACTOR_OPT,
+    reason: str = typer.Option("first version", "--reason"),
+):
+    """Create a registry: the read-only core (persona, system prompt, hard rules) from RUN's dataset, and RUN as v1."""
+    from clonekit.registry import Registry
+
+    reg = Registry(registry)
+    vid = reg.init(run, served_name, exclude, actor, reason)
+    core, sha = reg.core()
+    console.print(f"registry {registry}: core {sha[:12]} ({core.name}; {len(core.rules)} rules, excluded: "
+                  f"{', '.join(core.excluded) or 'nobody'}); {vid} is live as `{served_name}`")
+
+
+@registry_app.command("list")
+@user_errors
+def registry_list(registry: Path = REGISTRY_OPT):
+    """Every version: status, parent, aliases, gate verdict, feedback."""
+    reg = _registry(registry)
+    state = reg.state()
+    table = Table(title=f"registry {registry}")
+    for col in ("version", "status", "alias", "parent", "gate", "feedback"):
+        table.add_column(col)
+    for vid, v in state.versions.items():
+        alias = ", ".join(a for a, x in (("live", state.live), ("candidate", state.candidate), ("a/b", state.ab))
+                          if x == vid)
+        gate = "-" if v.gate is None else ("passed" if v.gate.get("passed") else "FAILED")
+        table.add_row(vid, v.status, alias, v.parent or "-", gate, _feedback_text(v.feedback))
+    console.print(table)
+
+
+def _feedback_text(counts) -> str:
+    return ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "-"
+
+
+@registry_app.command("show")
+@user_errors
+def registry_show(version: str = typer.Argument("live", help="A version id (or prefix: v3), live, candidate or "
+                                                             "previous."),
+                  registry: Path = REGISTRY_OPT):
+    """One version: its hashes, training metrics, gate figures, events and feedback."""
+    reg = _registry(registry)
+    state = reg.state()
+    vid = reg.resolve(version, state)
+    info, v = reg.load_version(vid), state.versions[vid]
+    console.print(f"[bold]{vid}[/]  status {v.status}; parent {v.parent or '-'}; method {info.get('method')}; "
+                  f"created {info['created']}", highlight=False)
+    console.print(f"content {info['content_sha256'][:16]}  core {info['core_sha256'][:16]}  "
+                  f"config {info['config_sha256'][:16]}  base {info['base']['id']} {info['base']['sha256'][:12]}",
+                  highlight=False)
+    console.print(f"data: {json.dumps(info['data'], ensure_ascii=False)}", highlight=False, soft_wrap=True)
+    metrics = {k: val for k, val in info.get("metrics", {}).items() if isinstance(val, (int, float)) and val is not None}
+    console.print("training: " + ", ".join(f"{k} {val:.4g}" if isinstance(val, float) else f"{k} {val}"
+                                           for k, val in metrics.items()), highlight=False, soft_wrap=True)
+    if v.gate:
+        console.print(_gate_text(v.gate), highlight=False, soft_wrap=True)
+    console.print(f"feedback: {_feedback_text(v.feedback)}; approved by: {v.approved_by or '-'}", highlight=False)
+    for r in reg.audit.records():
+        if r.get("version") == vid or r.get("data", {}).get("to") == vid:
+            console.print(f"  {r['seq']:>4} {r['time']}  {r['event']:<11} {r['actor']}: {r['reason']}", highlight=False)
+
+
+def _gate_text(gate: dict) -> str:
+    lines = [f"gate: {'PASSED' if gate.get('passed') else 'FAILED'} against {gate.get('against')}"]
+    for check in gate.get("checks", []):
+        lines.append(f"  {'ok  ' if check['ok'] else 'FAIL'} {check['name']}: {check['detail']}")
+    return "\n".join(lines)
+
+
+@registry_app.command("diff")
+@user_errors
+def registry_diff(v1: str = typer.Argument(..., help="A version (or live, candidate, previous)."),
+                  v2: str = typer.Argument(..., help="Another version."),
+                  registry: Path = REGISTRY_OPT):
+    """Two versions side by side: training metrics, gate figures and feedback."""
+    reg = _registry(registry)
+    state = reg.state()
+    a, b = reg.resolve(v1, state), reg.resolve(v2, state)
+    ia, ib = reg.load_version(a), reg.load_version(b)
+    table = Table(title=f"{a} vs {b}")
+    table.add_column("")
+    table.add_column(a)
+    table.add_column(b)
+
+    def fmt(x):
+        return f"{x:.4g}" if isinstance(x, float) else "-" if x is None else str(x)
+
+    rows = [("status", state.versions[a].status, state.versions[b].status),
+            ("parent", state.versions[a].parent, state.versions[b].parent),
+            ("method", ia.get("method"), ib.get("method"))]
+    for key in ("valid_loss", "train_loss", "steps", "margin_after", "seconds"):
+        rows.append((f"training {key}", ia["metrics"].get(key), ib["metrics"].get(key)))
+    ga, gb = state.versions[a].gate or {}, state.versions[b].gate or {}
+    for key in sorted(set(ga.get("figures", {})) | set(gb.get("figures", {}))):
+        rows.append((f"gate {key}", ga.get("figures", {}).get(key), gb.get("figures", {}).get(key)))
+    rows.append(("gate verdict", ga.get("passed"), gb.get("passed")))
+    for kind in ("up", "down", "correction"):
+        rows.append((f"feedback {kind}", state.versions[a].feedback.get(kind, 0), state.versions[b].feedback.get(kind, 0)))
+    for name, x, y in rows:
+        table.add_row(name, fmt(x), fmt(y))
+    console.print(table)
+
+
+@registry_app.command("verify")
+@user_errors
+def registry_verify(registry: Path = REGISTRY_OPT):
+    """Check the audit log's hash chain (edits, deletions, reordering, records cut off), every version's files and
+    the core. Exit 1 with every problem listed when anything is wrong."""
+    reg = _registry(registry)
+    problems = reg.verify()
+    if problems:
+        for p in problems:
+            where = f"{reg.audit.path}:{p.line}" if p.line else str(registry)
+            err_console.print(f"[bold red]FAIL[/] {where}: {p.problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    records = reg.audit.records()
+    console.print(f"ok: {len(records)} audit records chained from the first to the head "
+                  f"({records[-1]['hash'][:16]}), {len(reg.state().versions)} versions intact, core unchanged")
+
+
+@registry_app.command("log")
+@user_errors
+def registry_log(registry: Path = REGISTRY_OPT, as_json: bool = typer.Option(False, "--json", help="Raw records.")):
+    """Print the audit log (verified first)."""
+    reg = _registry(registry)
+    for r in reg.audit.records():
+        if as_json:
+            console.print(json.dumps(r, ensure_ascii=False), highlight=False, soft_wrap=True)
+            continue
+        data = {k: v for k, v in r["data"].items() if k not in ("checks", "figures")}
+        extra = " " + json.dumps(data, ensure_ascii=False) if data else ""
+        console.print(f"{r['seq']:>4} {r['time']} {r['event']:<11} {r['version'] or '-':<12} {r['actor']}: "
+                      f"{r['reason']}{extra}", highlight=False, soft_wrap=True)
+        if r["event"] == "evaluated":
+            console.print("     " + _gate_text(r["data"]).replace("\n", "\n     "), highlight=False, soft_wrap=True)
+
+
+@registry_app.command("approve")
+@user_errors
+def registry_approve(version: str = typer.Argument("candidate"), registry: Path = REGISTRY_OPT,
+                     actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("approved by a person", "--reason")):
+    """A person approves a version for promotion (it must have passed the gate)."""
+    from clonekit.registry import approve_version
+
+    console.print(f"{approve_version(registry, version, actor, reason)} approved")
+
+
+@registry_app.command("reject")
+@user_errors
+def registry_reject(version: str = typer.Argument("candidate"), registry: Path = REGISTRY_OPT,
+                    actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("rejected by a person", "--reason")):
+    """A person rejects a version: it will not be promoted."""
+    reg = _registry(registry)
+    vid = reg.resolve(version)
+    reg.audit.append("rejected", reason=reason, actor=actor, version=vid)
+    console.print(f"{vid} rejected")
+
+
+@registry_app.command("promote")
+@user_errors
+def registry_promote(version: str = typer.Argument("candidate"), registry: Path = REGISTRY_OPT,
+                     server: Optional[str] = SERVER_OPT, actor: Optional[str] = ACTOR_OPT,
+                     reason: str = typer.Option("promoted by a person", "--reason")):
+    """Make an approved version that passed the gate live: hot-swapped into the running server, then logged."""
+    from serve.hotswap import ServerControl, promote
+
+    reg = _registry(registry)
+    out = promote(reg, version, ServerControl.from_env(server) if server else None, actor, reason)
+    swap = f"; hot-swapped in {out['swap_seconds']:.2f} s" if out["swap_seconds"] is not None else \
+        " (no --server: a restarted `clonekit serve --registry` serves it)"
+    console.print(f"{out['version']} is live as `{reg.served_name}` (was {out['previous']}){swap}")
+
+
+@registry_app.command("rollback")
+@user_errors
+def registry_rollback(registry: Path = REGISTRY_OPT, server: Optional[str] = SERVER_OPT,
+                      actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("rolled back by a person", "--reason")):
+    """Restore the version that was live before the current one (hot-swapped with --server)."""
+    from serve.hotswap import ServerControl, rollback
+
+    reg = _registry(registry)
+    out = rollback(reg, ServerControl.from_env(server) if server else None, actor, reason)
+    swap = f" in {out['swap_seconds']:.2f} s" if out["swap_seconds"] is not None else ""
+    console.print(f"rolled back from {out['from']} to {out['to']}{swap}")
+
+
+@registry_app.command("ab")
+@user_errors
+def registry_ab(version: str = typer.Argument("candidate"), share: float = typer.Option(0.1, help="Share of replies the "
+                "bot sends to the candidate (set the bot's ab_share to the same)."),
+                registry: Path = REGISTRY_OPT, server: Optional[str] = SERVER_OPT, actor: Optional[str] = ACTOR_OPT,
+                reason: str = typer.Option("A/B test", "--reason")):
+    """Serve a gated candidate beside live as `<served name>-candidate`, for the bot's A/B share."""
+    from serve.hotswap import ServerControl, start_ab
+
+    reg = _registry(registry)
+    out = start_ab(reg, version, share, ServerControl.from_env(server) if server else None, actor, reason)
+    console.print(f"{out['version']} served as `{reg.served_name}-candidate` for {out['share']:.0%} of replies")
+
+
+# -------------------------------------------------------------------------------------------------------- evolve
+
+evolve_app = typer.Typer(help="Learn from new chats and feedback, safely: a candidate trained from the live adapter "
+                              "in a sandbox (`run`), and the gate that verifies it against live (`gate`). Approval, "
+                              "promotion and rollback: `clonekit registry`.", no_args_is_help=True)
+app.add_typer(evolve_app, name="evolve")
+EVOLVE_CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML with EvolveConfig fields (configs/evolve.yaml).")
+
+
+def _print_verdict(verdict: dict) -> None:
+    console.print(_gate_text(verdict), highlight=False, soft_wrap=True)
+    figures = verdict.get("figures", {})
+    console.print("figures: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, (int, float))),
+                  highlight=False, soft_wrap=True)
+
+
+@evolve_app.command("run")
+@user_errors
+def evolve_run(
+    registry: Path = REGISTRY_OPT,
+    store: Optional[Path] = typer.Option(None, help="The bot's conversation store (default: the config's `store`)."),
+    config: Optional[Path] = EVOLVE_CONFIG_OPT,
+    work: Optional[Path] = typer.Option(None, help="Working directory for the material and the training runs "
+                                                   "(default: REGISTRY/work/<time>)."),
+    server: Optional[str] = typer.Option(None, "--server", help="Gate on this running `clonekit serve --registry` "
+                                         "(the candidate loaded under its version name, which no client asks for); "
+                                         "default: a sandbox server of its own."),
+    gate: bool = typer.Option(True, "--gate/--no-gate", help="Run the gate right after training."),
+    actor: Optional[str] = ACTOR_OPT,
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+):
+    """Train a candidate from the live version on the consented chats and feedback since its cut-off (plus a replay
+    sample), register it, and run the gate. Nothing served changes."""
+    import time
+
+    from clonekit.config import EvolveConfig, load_config
+    from compare.evolve import gate_version, make_candidate
+
+    cfg = load_config(EvolveConfig, config, store=str(store) if store else None)
+    reg = _registry(registry)
+    work = work or registry / "work" / time.strftime("%Y%m%d-%H%M%S")
+    log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
+    vid, _ = make_candidate(reg, cfg, work, actor, log, show_progress=not quiet)
+    console.print(f"candidate {vid} registered (parent {reg.state().versions[vid].parent})")
+    if gate:
+        verdict = gate_version(reg, vid, cfg, server, actor, log)
+        _print_verdict(verdict)
+        if not verdict["passed"]:
+            raise typer.Exit(1)
+
+
+@evolve_app.command("gate")
+@user_errors
+def evolve_gate(
+    version: str = typer.Argument("candidate", help="The version to verify against live."),
+    registry: Path = REGISTRY_OPT,
+    config: Optional[Path] = EVOLVE_CONFIG_OPT,
+    server: Optional[str] = typer.Option(None, "--server", help="Gate on this running `clonekit serve --registry`; "
+                                                                "default: a sandbox server of its own."),
+    actor: Optional[str] = ACTOR_OPT,
+):
+    """The gate: candidate vs live on the frozen evaluation set and the new material (held-out loss within the
+    stability budget; style, relevance, loops no worse within intervals; the core's adversarial probes). The
+    verdict goes into the audit log; exit 1 when it fails."""
+    from clonekit.config import EvolveConfig, load_config
+    from compare.evolve import gate_version
+
+    cfg = load_config(EvolveConfig, config)
+    reg = _registry(registry)
+    vid = reg.resolve(version)
+    verdict = gate_version(reg, vid, cfg, server, actor, lambda s: err_console.print(s, highlight=False))
+    _print_verdict(verdict)
+    if not verdict["passed"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

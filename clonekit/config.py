@@ -175,4 +175,37 @@ class BotConfig(StrictModel):
     store: str | None = None  # SQLite file for opt-in conversation logging (per-channel consent); None = off
     redact: RedactConfig = RedactConfig()  # every reply passes the prep redactor, whatever the adapter learned
     exclude: list[str] = []  # people whose names the clone never writes (as in prep's exclude)
+    # A/B: this share of replies asks `ab_model` (a registry server's `clone-candidate`, `clonekit registry ab`)
+    ab_model: str | None = None
+    ab_share: float = Field(0.0, ge=0, lt=1)
+    registry: str | None = None  # a registry dir: feedback events go into its audit log (`clonekit registry`)
     discord: DiscordSettings = DiscordSettings()
+
+
+class GateConfig(StrictModel):
+    """The gate a candidate passes before anyone may approve it (compare/gate.py)."""
+
+    stability_budget: float = Field(0.02, ge=0)  # relative rise of held-out loss on the original validation set
+    cases: int = Field(40, ge=4)  # held-out turns asked of live and candidate
+    selfplay_chats: int = Field(12, ge=0)
+    selfplay_turns: int = Field(6, ge=2)
+    max_tokens: int = Field(32, ge=4)
+    concurrency: int = Field(16, ge=1)
+
+
+class EvolveConfig(StrictModel):
+    """`clonekit evolve`: a candidate from new chats and feedback, trained from the live adapter in a sandbox."""
+
+    store: str | None = None  # the bot's conversation store (SQLite); consented channels only
+    replay_ratio: float = Field(2.0, ge=0)  # original training examples replayed per new example
+    dpo_min_pairs: int = Field(4, ge=1)  # preference tuning on corrections when there are at least this many
+    max_steps: int = 30  # SFT steps on the new material (-1: `epochs` of it)
+    epochs: float = Field(2.0, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)  # lower than a first training: the live adapter is a good start
+    dpo_max_steps: int = 12
+    dpo_learning_rate: float = Field(5e-5, gt=0)  # gentle: a few corrections must not drag the whole style
+    gate: GateConfig = GateConfig()
+    # policy: a change that passes the gate and is minor may be approved automatically (off: a person approves)
+    auto_approve_minor: bool = False
+    major_new_share: float = Field(0.25, ge=0, le=1)  # more new data than this share of the candidate's examples
+    major_loss_rise: float = Field(0.0, ge=0)  # or held-out loss rising more than this (relative): a major change

@@ -45,6 +45,7 @@ class ServerPlan:
     base_name: str  # served name of the base model
     adapters: list[Adapter] = field(default_factory=list)
     api_key: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)  # served name -> loaded version (registry serving)
 
 
 def parse_adapter_args(values: list[str]) -> list[tuple[str, Path]]:
@@ -131,14 +132,36 @@ def has_cuda() -> bool:
 
 
 ANTILOOP_PROCESSOR = "serve.logits_processor:AntiLoopLogitsProcessor"
+RUNTIME_LORA_SLOTS = 3  # registry serving: live, the version before it and an A/B candidate in one batch
+
+
+def plan_registry_server(registry_dir: str | Path, **kwargs) -> ServerPlan:
+    """Serve a registry as it stands: its live version under the served name (an alias), the version before it and
+    an A/B candidate loaded beside it; later versions are hot-swapped in at run time (serve/hotswap.py)."""
+    from clonekit.registry import Registry
+    from serve.hotswap import served_map
+
+    reg = Registry(registry_dir).require()
+    problems = reg.verify()
+    if problems:
+        raise ClonekitError(f"the registry does not verify ({problems[0].problem}); run `clonekit registry verify`",
+                            reg.root)
+    state = reg.state()
+    if state.live is None:
+        raise ClonekitError("the registry has no live version (`clonekit registry promote V`)", reg.root)
+    loaded, aliases = served_map(reg, state)
+    return plan_server([f"{name}={path}" for name, path in loaded.items()], aliases=aliases, **kwargs)
 
 
 def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
                 device: str = "auto", max_model_len: int | None = None, merged: bool = False,
-                anti_loop: bool = True, anti_loop_settings: dict | None = None) -> ServerPlan:
+                anti_loop: bool = True, anti_loop_settings: dict | None = None,
+                aliases: dict[str, str] | None = None) -> ServerPlan:
     """Check everything checkable and build vLLM's command line. `merged`: serve the (single) clone with its
     adapter merged into the weights and the base as a negated adapter (serve/merged.py). `anti_loop`: load
-    clonekit's logits processor (serve/antiloop.py) for every request, with `anti_loop_settings` as defaults."""
+    clonekit's logits processor (serve/antiloop.py) for every request, with `anti_loop_settings` as defaults.
+    `aliases`: serve model-name aliases (serve/aliases.py) and allow loading adapters at run time (registry serving:
+    `plan_registry_server`)."""
     from serve.antiloop import ENV_VAR, AntiLoopSettings
 
     try:
@@ -184,7 +207,8 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
     argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", model_path, "--served-model-name", served,
             "--host", host, "--port", str(port),
-            "--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(len(adapters)),
+            "--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)),
+            "--max-loras", str(max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(adapters)),
             "--lora-modules", *lora_modules,
             "--chat-template", str(first.path / TEMPLATE_FILE),
             "--max-model-len", str(max_model_len or max(2048, train_len)),
@@ -202,6 +226,12 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
         argv += ["--enforce-eager"]
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+    if aliases is not None:
+        from serve.aliases import ALIASES_ENV
+
+        env[ALIASES_ENV] = json.dumps(aliases)
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # /v1/load_lora_adapter, behind the API key
+        argv += ["--middleware", "serve.aliases.ModelAliases"]
     if api_key:
         # never on the command line (/proc/PID/cmdline is readable by every local user): vLLM reads VLLM_API_KEY,
         # and serve/auth.py puts the key on every route, not only under /v1
@@ -210,7 +240,7 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
         env["VLLM_API_KEY"] = env[KEY_ENV] = api_key
         argv += ["--middleware", "serve.auth.RequireApiKey"]
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", base_name, adapters, api_key)
+    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", base_name, adapters, api_key, dict(aliases or {}))
 
 
 class Server:
@@ -275,6 +305,7 @@ def _log_tail(path: Path | None, lines: int = 15) -> str:
 
 def client_snippet(plan: ServerPlan) -> str:
     adapter = plan.adapters[0]
+    served = next(iter(plan.aliases), adapter.name)
     system = adapter.manifest.get("dataset", {}).get("system_prompt") or "You are a friend in a group chat."
     key = "os.environ['CLONEKIT_API_KEY']" if plan.api_key else '"none"'
     return f'''import os
@@ -282,7 +313,7 @@ from openai import OpenAI
 
 client = OpenAI(base_url="{plan.base_url}", api_key={key})
 reply = client.chat.completions.create(
-    model="{adapter.name}",  # or "{plan.base_name}" for the base model
+    model="{served}",  # or "{plan.base_name}" for the base model
     messages=[
         {{"role": "system", "content": {json.dumps(system, ensure_ascii=False)}}},
         {{"role": "user", "name": "Maya", "content": "anyone up for pizza tonight?"}},

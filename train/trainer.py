@@ -29,7 +29,7 @@ from clonekit import __version__
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
-from clonekit.manifest import TEMPLATE_FILE, safetensors_problem, write_generation_config, write_manifest
+from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem, write_generation_config, write_manifest
 from clonekit.paths import writable_dir
 from train.base_models import BaseModel, base_of_run, resolve_base
 from train.dataset import COLUMNS, tokenized_split
@@ -175,9 +175,10 @@ def set_schedule(args, cfg: TrainConfig, rows: int, world: int) -> int:
 
 
 def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
-          show_progress: bool = True, log=print) -> Path | None:
+          show_progress: bool = True, log=print, from_adapter: str | Path | None = None) -> Path | None:
     """Fine-tune cfg.base on data_dir/train.jsonl; write the adapter directory out_dir and return it
-    (None on the other ranks of a distributed run: only rank 0 writes)."""
+    (None on the other ranks of a distributed run: only rank 0 writes). `from_adapter`: continue that adapter
+    (its base model and chat template) instead of starting a new one."""
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
@@ -191,8 +192,13 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     prec = precision(cfg, device)
     last = check_run_dir(out, resume, log)
     set_seed(cfg.seed)
-    base = resolve_base(cfg.base)
-    tokenizer, template = load_tokenizer(base.path, cfg.template)
+    if from_adapter is not None:
+        from_adapter = Path(from_adapter)
+        base = base_of_run(from_adapter, read_manifest(from_adapter))
+        tokenizer, template = load_tokenizer(from_adapter, str(from_adapter / TEMPLATE_FILE))
+    else:
+        base = resolve_base(cfg.base)
+        tokenizer, template = load_tokenizer(base.path, cfg.template)
 
     train_split = tokenized_split(data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
     valid_split = tokenized_split(data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
@@ -203,7 +209,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
         f"target){' from the cache' if train_split.cached else ''}; {valid_stats.pieces} valid examples")
 
     try:
-        model, checkpointing = load_model(base, cfg, device, prec)
+        model, checkpointing = load_model(base, cfg, device, prec,
+                                          adapter=str(from_adapter) if from_adapter is not None else None)
         eval_on = len(valid_split.dataset) > 0
         world = int(os.environ.get("WORLD_SIZE", 1))
         args = trainer_args(SFTConfig, cfg, out, device, prec, max(cfg.max_steps, 1), eval_on, checkpointing,
@@ -244,7 +251,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
         "device": device, "dtype": str(prec.dtype).replace("torch.", ""), "bf16_autocast": prec.bf16_autocast,
         "quantization": cfg.quantization, "gradient_checkpointing": checkpointing, "world_size": world,
     }
-    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft")
+    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft",
+                     extra={"parent": str(from_adapter.resolve())} if from_adapter is not None else None)
 
 
 def write_run(out: Path, model, tokenizer, template, base: BaseModel, data_dir: Path, cfg: TrainConfig,

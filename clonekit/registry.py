@@ -1,0 +1,358 @@
+"""The adapter registry: immutable, content-hashed adapter versions, their audit log and the read-only core.
+
+    registry/
+      registry.json   the served model name (the one the bot asks for), written once
+      core.json       the read-only core (clonekit/readonly_core.py), mode 0444
+      audit.jsonl     every event, hash-chained (clonekit/audit.py); audit.head, audit.lock beside it
+      versions/V/     one adapter directory per version, files 0444, and version.json: parent, the hashes of
+                      every file, of the data and the config, the core's hash, training metrics
+
+A version's id is `v<N>-<first 8 hex of its content hash>`. Nothing in a version changes after it is written;
+what happens to it (evaluated, approved, rejected, promoted, rolled back, feedback) is an event in the audit log,
+and a version's status, the `live` and `candidate` aliases and the rollback history are computed by replaying the
+log. So the chain covers them: an edited log fails `clonekit registry verify`, and no command acts on a log that
+does not verify.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from clonekit.audit import AuditLog, AuditProblem
+from clonekit.errors import ClonekitError
+from clonekit.hashing import sha256_file, sha256_text
+from clonekit.manifest import MANIFEST as MANIFEST_FILE, TEMPLATE_FILE, read_manifest, safetensors_problem
+from clonekit.readonly_core import CORE_FILE, Core, read_core, system_prompt_problem, write_core
+
+VERSION_FILE = "version.json"
+REGISTRY_FILE = "registry.json"
+AUDIT_FILE = "audit.jsonl"
+REQUIRED = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE, MANIFEST_FILE)
+
+
+def served_version_name(served_name: str, version: str) -> str:
+    """The name a version is loaded under in vLLM; the served name (`clone`) is an alias to one of these."""
+    return f"{served_name}@{version}"
+
+
+@dataclass
+class VersionState:
+    id: str
+    parent: str | None
+    status: str = "registered"
+    gate: dict | None = None  # the last evaluation's verdict and figures
+    gate_failed: bool = False  # any evaluation failed: never promotable
+    approved_by: str | None = None
+    rejected: bool = False
+    was_live: bool = False
+    feedback: Counter = field(default_factory=Counter)  # kind -> count ("up", "down", "correction")
+    ab_share: float | None = None
+
+
+@dataclass
+class RegistryState:
+    versions: dict[str, VersionState]
+    live: str | None
+    history: list[str]  # live versions, oldest first; rollback goes back one
+    candidate: str | None
+    ab: str | None  # the version served beside live for A/B, if any
+
+
+class Registry:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.audit = AuditLog(self.root / AUDIT_FILE)
+
+    # ----------------------------------------------------------------------------------------------- layout
+
+    @property
+    def core_path(self) -> Path:
+        return self.root / CORE_FILE
+
+    def version_dir(self, vid: str) -> Path:
+        return self.root / "versions" / vid
+
+    def exists(self) -> bool:
+        return (self.root / REGISTRY_FILE).exists()
+
+    def require(self) -> "Registry":
+        if not self.exists():
+            raise ClonekitError("not a registry (no registry.json): create one with `clonekit registry init RUN`",
+                                self.root)
+        return self
+
+    @property
+    def served_name(self) -> str:
+        return json.loads((self.root / REGISTRY_FILE).read_text(encoding="utf-8"))["served_name"]
+
+    def core(self) -> tuple[Core, str]:
+        return read_core(self.core_path)
+
+    # ------------------------------------------------------------------------------------------- creating
+
+    def init(self, run: str | Path, served_name: str = "clone", excluded: list[str] | None = None,
+             actor: str | None = None, reason: str = "first version") -> str:
+        """Create the registry from a first adapter run: the core from its dataset's persona, the run as v1,
+        approved by whoever creates the registry (it is the version being served already)."""
+        if self.exists():
+            raise ClonekitError("a registry exists here already", self.root)
+        run = Path(run)
+        manifest = _run_manifest(run)
+        dataset = manifest.get("dataset", {})
+        if not dataset.get("target") or dataset.get("system_prompt") is None:
+            raise ClonekitError("the adapter's clonekit.json names no target or system prompt (train it with a "
+                                "current clonekit)", run)
+        if excluded is None:
+            excluded = _dataset_excluded(dataset.get("dir"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        core_path = write_core(self.core_path, Core(dataset["target"], dataset["system_prompt"], excluded))
+        info = self.root / REGISTRY_FILE
+        info.write_text(json.dumps({"served_name": served_name, "created": _now()}, indent=2) + "\n", encoding="utf-8")
+        os.chmod(info, 0o444)
+        self.audit.append("created", reason="registry created", actor=actor, core_sha256=sha256_file(core_path),
+                          served_name=served_name, target=dataset["target"])
+        vid = self.register(run, parent=None, actor=actor, reason=reason)
+        self.audit.append("approved", reason="the first version: the adapter being served when the registry was made",
+                          actor=actor, version=vid)
+        self.audit.append("promoted", reason="the first version is live from the start", actor=actor, version=vid)
+        return vid
+
+    def register(self, run: str | Path, parent: str | None, actor: str | None = None, reason: str = "registered",
+                 material: dict | None = None) -> str:
+        """Copy an adapter run into a new immutable version; returns its id. A version with a parent must share
+        its base model and chat template, and every version the core's system prompt."""
+        self.require()
+        state = self.state()
+        run = Path(run)
+        manifest = _run_manifest(run)
+        core, core_sha = self.core()
+        problem = system_prompt_problem(core, manifest.get("dataset", {}).get("system_prompt"), "the adapter's data")
+        if problem:
+            raise ClonekitError(problem, run)
+        if parent is not None:
+            if parent not in state.versions:
+                raise ClonekitError(f"no version {parent} in the registry", self.root)
+            other = self.load_version(parent)
+            _same_base_and_template(run, manifest, self.version_dir(parent), other["manifest"])
+        files = {p.name: sha256_file(p) for p in sorted(run.iterdir()) if p.is_file() and p.name != VERSION_FILE}
+        content = sha256_text(*[f"{name}:{sha}" for name, sha in files.items()])
+        vid = f"v{len(state.versions) + 1}-{content[:8]}"
+        dest = self.version_dir(vid)
+        if dest.exists():
+            raise ClonekitError(f"version directory {vid} exists but the log does not name it (left by a crash: "
+                                "move it away)", dest)
+        tmp = dest.with_name(f".{vid}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in files:
+            shutil.copyfile(run / name, tmp / name)
+        ds = manifest.get("dataset", {})
+        record = {"id": vid, "parent": parent, "created": _now(), "source": str(run.resolve()),
+                  "content_sha256": content, "files": files, "core_sha256": core_sha,
+                  "base": {k: manifest["base"].get(k) for k in ("id", "sha256")},
+                  "template_sha256": files[TEMPLATE_FILE], "method": manifest.get("method"),
+                  "config_sha256": sha256_text(json.dumps(manifest.get("config", {}), sort_keys=True)),
+                  "data": {"dataset_manifest_sha256": ds.get("manifest_sha256"), "dataset_dir": ds.get("dir"),
+                           "target": ds.get("target"), **(material or {})},
+                  "metrics": manifest.get("metrics", {})}
+        (tmp / VERSION_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for p in tmp.iterdir():
+            os.chmod(p, 0o444)
+        os.replace(tmp, dest)
+        self.audit.append("registered", reason=reason, actor=actor, version=vid, parent=parent,
+                          content_sha256=content, version_json_sha256=sha256_file(dest / VERSION_FILE),
+                          core_sha256=core_sha)
+        return vid
+
+    # -------------------------------------------------------------------------------------------- reading
+
+    def load_version(self, vid: str) -> dict:
+        """version.json plus the adapter manifest, after checking every file's hash: a missing or corrupt version
+        is an error, never served."""
+        d = self.version_dir(vid)
+        if not (d / VERSION_FILE).is_file():
+            raise ClonekitError(f"version {vid} is missing from the registry", d)
+        problems = self.version_problems(vid)
+        if problems:
+            raise ClonekitError(f"version {vid} is corrupt: {problems[0]}", d)
+        info = json.loads((d / VERSION_FILE).read_text(encoding="utf-8"))
+        return {**info, "manifest": read_manifest(d), "dir": d}
+
+    def version_problems(self, vid: str, registered_sha: str | None = None) -> list[str]:
+        d = self.version_dir(vid)
+        if not (d / VERSION_FILE).is_file():
+            return [f"version {vid}: its directory or version.json is missing"]
+        if registered_sha and sha256_file(d / VERSION_FILE) != registered_sha:
+            return [f"version {vid}: version.json differs from the one registered"]
+        try:
+            files = json.loads((d / VERSION_FILE).read_text(encoding="utf-8"))["files"]
+        except (ValueError, KeyError):
+            return [f"version {vid}: version.json is not readable"]
+        out = []
+        for name, sha in files.items():
+            if not (d / name).is_file():
+                out.append(f"version {vid}: {name} is missing")
+            elif sha256_file(d / name) != sha:
+                out.append(f"version {vid}: {name} was changed (hash differs)")
+        problem = safetensors_problem(d / "adapter_model.safetensors") if (d / "adapter_model.safetensors").exists() else None
+        if problem:
+            out.append(f"version {vid}: {problem}")
+        return out
+
+    def state(self) -> RegistryState:
+        """Replay the audit log (which must verify) into versions, statuses and aliases."""
+        records = self.audit.records(check=True)
+        versions: dict[str, VersionState] = {}
+        history: list[str] = []
+        ab = None
+        for r in records:
+            ev, vid, data = r["event"], r.get("version"), r.get("data", {})
+            v = versions.get(vid) if vid else None
+            if ev == "registered":
+                versions[vid] = VersionState(vid, data.get("parent"))
+            elif v is None and ev not in ("created", "rolled_back", "ab_stopped"):
+                continue
+            elif ev == "evaluated":
+                v.gate = data
+                v.gate_failed = v.gate_failed or not data.get("passed")
+            elif ev == "approved":
+                v.approved_by, v.rejected = r["actor"], False
+            elif ev == "rejected":
+                v.rejected, v.approved_by = True, None
+            elif ev == "promoted":
+                history.append(vid)
+                v.was_live = True
+                if ab == vid:
+                    ab = None
+            elif ev == "rolled_back":
+                if history:
+                    history.pop()
+            elif ev == "ab_started":
+                ab = vid
+                v.ab_share = data.get("share")
+            elif ev == "ab_stopped":
+                ab = None
+            elif ev == "feedback":
+                v.feedback[data.get("kind", "?")] += 1
+        live = history[-1] if history else None
+        for v in versions.values():
+            v.status = ("live" if v.id == live else "rejected" if v.rejected else "gate-failed" if v.gate_failed
+                        else "retired" if v.was_live else "approved" if v.approved_by
+                        else "gate-passed" if v.gate and v.gate.get("passed") else "registered")
+        live_index = next((i for i, r in enumerate(records) if r["event"] == "promoted" and r["version"] == live), -1)
+        newer = [r["version"] for r in records[live_index + 1:] if r["event"] == "registered"]
+        candidate = next((vid for vid in reversed(newer) if versions[vid].status not in ("rejected", "live")), None)
+        return RegistryState(versions, live, history, candidate, ab)
+
+    def resolve(self, ref: str, state: RegistryState | None = None) -> str:
+        """A version id, a unique prefix of one (`v3`), or an alias: live, candidate, previous."""
+        state = state or self.state()
+        aliases = {"live": state.live, "candidate": state.candidate,
+                   "previous": state.history[-2] if len(state.history) > 1 else None}
+        if ref in aliases:
+            if aliases[ref] is None:
+                raise ClonekitError(f"the registry has no {ref} version", self.root)
+            return aliases[ref]
+        if ref in state.versions:
+            return ref
+        matches = [v for v in state.versions if v.startswith(ref + "-") or v.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise ClonekitError(f"no version {ref!r} in the registry" + (f" (ambiguous: {', '.join(matches)})" if matches
+                                                                      else ""), self.root)
+
+    # ------------------------------------------------------------------------------------------ decisions
+
+    def promotion_problem(self, vid: str, state: RegistryState | None = None) -> str | None:
+        """Why a version may not go live; None when it may."""
+        state = state or self.state()
+        v = state.versions[vid]
+        if vid == state.live:
+            return f"{vid} is live already"
+        if v.gate_failed:
+            return f"{vid} failed the gate: a version that failed the gate is never promoted"
+        if v.rejected:
+            return f"{vid} was rejected"
+        if v.parent is not None and not (v.gate and v.gate.get("passed")):
+            return f"{vid} has not passed the gate yet (`clonekit evolve gate {vid}`)"
+        if not v.approved_by:
+            return f"{vid} is not approved: a person approves it first (`clonekit registry approve {vid}`)"
+        core_sha = self.core()[1]
+        info = self.load_version(vid)
+        if info["core_sha256"] != core_sha:
+            return f"{vid} was registered under another core (core.json changed?)"
+        if state.live is not None:
+            live = self.load_version(state.live)
+            if (info["base"], info["template_sha256"]) != (live["base"], live["template_sha256"]):
+                return f"{vid} has another base model or chat template than the live version {state.live}"
+        return None
+
+    def verify(self) -> list[AuditProblem]:
+        """The chain, then every registered version's files and the core's hash against the log."""
+        problems = self.audit.verify()
+        if problems:
+            return problems
+        records = self.audit.records(check=False)
+        created = next((r for r in records if r["event"] == "created"), None)
+        if created is None:
+            return [AuditProblem(None, "the log has no `created` record")]
+        if not self.core_path.exists() or sha256_file(self.core_path) != created["data"]["core_sha256"]:
+            problems.append(AuditProblem(None, "core.json is missing or differs from the core the registry was "
+                                               "created with"))
+        for r in records:
+            if r["event"] == "registered":
+                for p in self.version_problems(r["version"], r["data"].get("version_json_sha256")):
+                    problems.append(AuditProblem(None, p))
+        return problems
+
+
+def approve_version(root: str | Path, ref: str, actor: str | None, reason: str) -> str:
+    """A person approves a version (it must have passed the gate, unless it is a first version); returns its id."""
+    reg = Registry(root).require()
+    state = reg.state()
+    vid = reg.resolve(ref, state)
+    v = state.versions[vid]
+    if v.gate_failed:
+        raise ClonekitError(f"{vid} failed the gate: it cannot be approved")
+    if v.parent is not None and not (v.gate and v.gate.get("passed")):
+        raise ClonekitError(f"{vid} has not been through the gate yet (`clonekit evolve gate {vid}`)")
+    reg.audit.append("approved", reason=reason, actor=actor, version=vid)
+    return vid
+
+
+def _run_manifest(run: Path) -> dict:
+    if not run.is_dir():
+        raise ClonekitError("not an adapter directory (not found, or a file)", run)
+    missing = [f for f in REQUIRED if not (run / f).exists()]
+    if missing:
+        raise ClonekitError(f"not a complete adapter directory: {', '.join(missing)} missing", run)
+    problem = safetensors_problem(run / "adapter_model.safetensors")
+    if problem:
+        raise ClonekitError(problem, run)
+    return read_manifest(run)
+
+
+def _same_base_and_template(run: Path, manifest: dict, other_dir: Path, other: dict) -> None:
+    if manifest["base"].get("sha256") != other["base"].get("sha256"):
+        raise ClonekitError(f"the candidate was trained on another base model ({manifest['base'].get('id')}) than "
+                            f"its parent ({other['base'].get('id')})", run)
+    if sha256_file(run / TEMPLATE_FILE) != sha256_file(other_dir / TEMPLATE_FILE):
+        raise ClonekitError("the candidate was trained with another chat template than its parent", run)
+
+
+def _dataset_excluded(dataset_dir: str | None) -> list[str]:
+    """The people excluded when the first dataset was built (from its manifest's prep config)."""
+    if not dataset_dir or not (Path(dataset_dir) / "manifest.json").exists():
+        return []
+    data = json.loads((Path(dataset_dir) / "manifest.json").read_text(encoding="utf-8"))
+    return list(data.get("config", {}).get("exclude", []))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,165 @@
+"""`clonekit evolve`: one learning cycle, in a sandbox. Nothing that is being served changes here.
+
+1. Material (data_prep/material.py): the consented chats and the feedback stored since the live version's cut-off,
+   with a replay sample of the original data, built under the read-only core's persona (and checked against it).
+2. A candidate: SFT from the live adapter on the material, then DPO on the corrections when there are enough
+   (`dpo_min_pairs`), registered as a new version whose parent is live.
+3. The gate (compare/gate.py) on a sandbox server: candidate and live side by side; the verdict, every figure,
+   goes into the audit log. A policy may approve a minor change that passed; otherwise a person approves.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from clonekit.config import EvolveConfig, PrepConfig, TrainConfig
+from clonekit.errors import ClonekitError
+from clonekit.readonly_core import dataset_core_problem
+from clonekit.registry import Registry, served_version_name
+from compare.endpoints import Endpoint
+from compare.gate import GateSettings, run_gate
+
+
+def eval_dataset(info: dict) -> Path:
+    """The frozen evaluation set of a version's line: the first version's dataset."""
+    data = info["data"]
+    path = data.get("eval_dataset") or data.get("dataset_dir")
+    if not path or not (Path(path) / "valid.jsonl").exists():
+        raise ClonekitError(f"the original dataset of {info['id']} is gone ({path}): the gate measures on its "
+                            "validation split")
+    return Path(path)
+
+
+def _prep_config(original: Path, core) -> PrepConfig:
+    import json
+
+    manifest = json.loads((original / "manifest.json").read_text(encoding="utf-8"))
+    data = dict(manifest.get("config", {}))
+    data["target"] = core.name
+    data["exclude"] = sorted(set(data.get("exclude", [])) | set(core.excluded))
+    data["persona"] = {"system_prompt": core.system_prompt}
+    return PrepConfig.model_validate(data)
+
+
+def make_candidate(reg: Registry, cfg: EvolveConfig, work: Path, actor: str | None, log=print,
+                   show_progress: bool = True) -> tuple[str, dict]:
+    """Build the material, train the candidate from live, register it; returns (version, material manifest)."""
+    from bot.store import ConversationStore
+    from data_prep.material import build_material
+    from train import train
+    from train.dpo import train_dpo
+
+    state = reg.state()
+    if state.live is None:
+        raise ClonekitError("the registry has no live version to learn from", reg.root)
+    live = reg.load_version(state.live)
+    core, _ = reg.core()
+    if not cfg.store:
+        raise ClonekitError("no conversation store: set `store` in the evolve config (or pass --store)")
+    store = ConversationStore(cfg.store)
+    cutoff = live["data"].get("store_cutoff") or {"message": 0, "feedback": 0}
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        messages = work / "messages.jsonl"
+        n_messages = store.export_messages(messages, after_id=cutoff["message"])
+        feedback = store.feedback(after_id=cutoff["feedback"])
+        new_cutoff = store.last_ids()
+    finally:
+        store.close()
+    original = eval_dataset(live)
+    prep = _prep_config(original, core)
+    log(f"material: {n_messages} consented messages and {len(feedback)} feedback items since {state.live}'s cut-off")
+    material = build_material(messages, feedback, original, work / "material", prep, cfg.replay_ratio, log=log)
+    found = dataset_core_problem(core, work / "material")
+    if found:
+        raise ClonekitError(found[0], work / "material" / "train.jsonl", found[1])
+    c = material["counts"]
+    log(f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "
+        f"originals, {c['pairs']} preference pairs")
+
+    train_cfg = TrainConfig.model_validate({**live["manifest"].get("config", {}), "max_steps": cfg.max_steps,
+                                            "epochs": cfg.epochs, "learning_rate": cfg.learning_rate,
+                                            "early_stopping_patience": 0})
+    run = train(train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log,
+                from_adapter=live["dir"])
+    method = "sft"
+    if c["pairs"] >= cfg.dpo_min_pairs:
+        dpo_cfg = train_cfg.model_copy(update={"max_steps": cfg.dpo_max_steps, "learning_rate": cfg.dpo_learning_rate})
+        run = train_dpo(dpo_cfg, work / "material" / "pairs.jsonl", work / "dpo", from_adapter=run,
+                        show_progress=show_progress, log=log)
+        method = "sft+dpo"
+    else:
+        log(f"{c['pairs']} preference pairs (fewer than {cfg.dpo_min_pairs}): no preference tuning this time")
+    material_info = {"store_cutoff": new_cutoff, "eval_dataset": str(original.resolve()),
+                     "material_train_sha256": material["train_sha256"], "counts": c,
+                     "new_share": material["new_share"], "evolve_config": cfg.model_dump(exclude={"store"})}
+    vid = reg.register(run, parent=state.live, actor=actor, reason=f"candidate from new material ({method})",
+                       material=material_info)
+    from clonekit.manifest import read_manifest
+
+    reg.audit.append("trained", reason=f"{method} from {state.live} in a sandbox", actor=actor, version=vid,
+                     method=method, counts=c, new_share=material["new_share"],
+                     metrics={k: v for k, v in read_manifest(run).get("metrics", {}).items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return vid, material
+
+
+def gate_version(reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None,
+                 log=print, progress=None) -> dict:
+    """Run the gate for a version against live, log the verdict (and a policy approval)."""
+    from serve.launcher import Server, free_port, plan_server
+
+    state = reg.state()
+    v = state.versions[vid]
+    if vid == state.live:
+        raise ClonekitError(f"{vid} is live: the gate measures a candidate against live")
+    if v.parent is None or state.live is None:
+        raise ClonekitError(f"{vid} has no parent: the gate compares a candidate with the version it came from")
+    live, cand = reg.load_version(state.live), reg.load_version(vid)
+    if (cand["base"], cand["template_sha256"]) != (live["base"], live["template_sha256"]):
+        raise ClonekitError(f"{vid} has another base model or chat template than live {state.live}: not comparable")
+    core, _ = reg.core()
+    settings = GateSettings(**cfg.gate.model_dump())
+    new_data = None
+    source = Path(cand["source"])
+    material = source.parent / "material" if (source.parent / "material").exists() else None
+    if material is not None:
+        new_data = material
+    eval_data = eval_dataset(live)
+
+    def measure(base_url: str, live_model: str, cand_model: str) -> dict:
+        return run_gate(Endpoint("live", base_url, live_model), Endpoint("candidate", base_url, cand_model),
+                        live["dir"], cand["dir"], eval_data, new_data, core, settings, log, progress)
+
+    if server_url:
+        from serve.hotswap import ServerControl
+
+        control = ServerControl.from_env(server_url)
+        names = (served_version_name(reg.served_name, state.live), served_version_name(reg.served_name, vid))
+        control.load(names[0], str(live["dir"].resolve()))
+        control.load(names[1], str(cand["dir"].resolve()))  # under its version name: no client asks for it
+        verdict = measure(control.base_url, *names)
+    else:
+        log("starting a sandbox vLLM server with live and the candidate side by side ...")
+        plan = plan_server([f"live={live['dir']}", f"candidate={cand['dir']}"], port=free_port())
+        with tempfile.NamedTemporaryFile(prefix="clonekit-gate-", suffix=".log", delete=False) as f:
+            server_log = Path(f.name)
+        with Server(plan, server_log) as server:
+            server.wait_ready()
+            verdict = measure(plan.base_url, "live", "candidate")
+    verdict["against"] = state.live
+    reg.audit.append("evaluated", reason="gate: " + ("passed" if verdict["passed"] else "FAILED"), actor=actor,
+                     version=vid, **verdict)
+    if verdict["passed"] and cfg.auto_approve_minor:
+        rise = (verdict["figures"]["heldout_loss_candidate"] - verdict["figures"]["heldout_loss_live"]) / \
+            verdict["figures"]["heldout_loss_live"]
+        share = cand["data"].get("new_share", 1.0)
+        if share <= cfg.major_new_share and rise <= cfg.major_loss_rise:
+            reg.audit.append("approved", reason=f"policy: minor change (new data {share:.0%} <= "
+                                                f"{cfg.major_new_share:.0%}, held-out loss {rise:+.1%})",
+                             actor="policy:auto_approve_minor", version=vid)
+            verdict["auto_approved"] = True
+        else:
+            log(f"a major change (new data {share:.0%}, held-out loss {rise:+.1%}): a person approves it")
+    return verdict
