@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,16 @@ class Channel:
     task: asyncio.Task | None = None  # the pending answer: waiting for quiet, generating, or sending
     sending: bool = False  # bubbles are going out: a new message no longer cancels this answer
     version: str | None = None  # the registry version (or model) that wrote the last reply
+
+
+SINCERE_AI_QUESTION = re.compile(
+    r"\b(?:are|r)\s+(?:you|u)\s+(?:a\s+|an\s+)?(?:bot|ai|robot|real|human|actually\s+(?:human|real|a\s+person)|"
+    r"a\s+(?:real\s+)?person)\b|\btalking\s+to\s+(?:a\s+|an\s+)?(?:bot|ai|machine)\b", re.I)
+
+
+def sincerely_asked(text: str) -> bool:
+    """A question whether the clone is a person or an AI (the core's first hard rule: the bot answers it)."""
+    return "?" in text and bool(SINCERE_AI_QUESTION.search(text))
 
 
 def version_of(model: str) -> str:
@@ -117,6 +128,16 @@ class CloneChat:
         The answer goes into the log; a reply that loops is retried with higher penalties and a shorter log."""
         ch = self.channel(channel)
         generation = ch.debounce.generation
+        last = ch.log.turns[-1] if ch.log.turns else None
+        if self.cfg.disclose and last is not None and not last.is_clone and sincerely_asked(last.text):
+            # the read-only core's rule, whatever the adapter learned: asked sincerely, the clone says what it is
+            name = self.identity.clone_name
+            text = self.cfg.disclosure or f"I'm an AI clone of {name} (clonekit), not {name} in person."
+            ch.debounce.answered()
+            ch.log.add(name, text, is_clone=True)
+            ch.version = "core:disclosure"
+            self.events["disclosed"] += 1
+            return [text]
         text, problem = "", "empty"
         model = self.pick_model()
         for attempt in range(self.cfg.loop_retries + 1):

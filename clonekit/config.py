@@ -179,6 +179,8 @@ class BotConfig(StrictModel):
     ab_model: str | None = None
     ab_share: float = Field(0.0, ge=0, lt=1)
     registry: str | None = None  # a registry dir: feedback events go into its audit log (`clonekit registry`)
+    disclose: bool = True  # a sincere "are you a bot?" gets `disclosure`, whatever the model would say
+    disclosure: str | None = None  # default: "I'm an AI clone of NAME (clonekit), not NAME in person."
     discord: DiscordSettings = DiscordSettings()
 
 
