@@ -482,7 +482,8 @@ def discord_cmd(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every event, not only warnings."),
 ):
     """Run the clone as a Discord bot in allow-listed channels. The token comes from $DISCORD_TOKEN; enable the
-    Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off."""
+    Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off, !correct TEXT, !approve VERSION; 👍/👎 reactions on
+    the clone's messages are feedback."""
     import logging
 
     from bot.core import CloneChat
