@@ -15,13 +15,12 @@ from pathlib import Path
 
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from clonekit.manifest import TEMPLATE_FILE, read_manifest
+from clonekit.manifest import read_manifest
 from clonekit.pairs import Pair, read_pairs
 from clonekit.paths import readable_file, writable_dir
-from train.base_models import base_of_run, resolve_base
 from train.model import import_trl, load_model, precision
 from train.template import render
-from train.trainer import check_run_dir, load_tokenizer, progress_callback, set_schedule, trainer_args, training_device
+from train.trainer import check_run_dir, progress_callback, set_schedule, starting_point, trainer_args, training_device
 from train.trainer import whole_run_train_loss, write_run
 
 
@@ -78,14 +77,8 @@ def train_dpo(cfg: TrainConfig, pairs_path: str | Path, out_dir: str | Path, fro
     prec = precision(cfg, device)
     last = check_run_dir(out, resume, log)
     set_seed(cfg.seed)
-    adapter = None
-    if from_adapter is not None:
-        adapter = Path(from_adapter)
-        base = base_of_run(adapter, read_manifest(adapter))
-        tokenizer, template = load_tokenizer(adapter, str(adapter / TEMPLATE_FILE))
-    else:
-        base = resolve_base(cfg.base)
-        tokenizer, template = load_tokenizer(base.path, cfg.template)
+    adapter = Path(from_adapter) if from_adapter is not None else None
+    base, tokenizer, template = starting_point(cfg, adapter)
     log(f"data: {len(pairs)} preference pairs from {pairs_path}; reference: "
         f"{'the adapter ' + str(adapter) if adapter else 'the base model'}")
 

@@ -146,6 +146,18 @@ def load_tokenizer(model_dir: str | Path, template_name: str):
     return tokenizer, template
 
 
+def starting_point(cfg: TrainConfig, adapter: Path | None) -> tuple[BaseModel, object, object]:
+    """(base model, tokenizer, template) to train from: a new adapter on cfg.base with cfg.template, or the base
+    and chat template of the adapter being continued."""
+    if adapter is not None:
+        base = base_of_run(adapter, read_manifest(adapter))
+        tokenizer, template = load_tokenizer(adapter, str(adapter / TEMPLATE_FILE))
+    else:
+        base = resolve_base(cfg.base)
+        tokenizer, template = load_tokenizer(base.path, cfg.template)
+    return base, tokenizer, template
+
+
 def trainer_args(args_cls, cfg: TrainConfig, out: Path, device: str, prec: Precision, total_steps: int,
                  eval_on: bool, checkpointing: bool, **extra):
     """SFTConfig / DPOConfig with clonekit's settings (the same for both methods)."""
@@ -192,13 +204,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     prec = precision(cfg, device)
     last = check_run_dir(out, resume, log)
     set_seed(cfg.seed)
-    if from_adapter is not None:
-        from_adapter = Path(from_adapter)
-        base = base_of_run(from_adapter, read_manifest(from_adapter))
-        tokenizer, template = load_tokenizer(from_adapter, str(from_adapter / TEMPLATE_FILE))
-    else:
-        base = resolve_base(cfg.base)
-        tokenizer, template = load_tokenizer(base.path, cfg.template)
+    from_adapter = Path(from_adapter) if from_adapter is not None else None
+    base, tokenizer, template = starting_point(cfg, from_adapter)
 
     train_split = tokenized_split(data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
     valid_split = tokenized_split(data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
