@@ -62,10 +62,12 @@ def read_script(path: Path) -> list[tuple[str, str] | None]:
     return steps
 
 
-async def run_script(chat: CloneChat, steps, out=sys.stdout, quiet: float = 0.0,
+async def run_script(chat: CloneChat, steps, out=None, quiet: float = 0.0,
                      store: ConversationStore | None = None) -> list[str]:
     """Play the script; returns the clone's replies as sent (bubbles joined with newlines). With a store (and
-    consent), every message is logged and feedback commands are stored."""
+    consent), every message is logged and feedback commands are stored. `out`: default sys.stdout as it is when
+    called (a default bound at import would miss a redirected stdout)."""
+    out = out or sys.stdout
     name = chat.identity.clone_name
     replies = []
     speaker = "you"
