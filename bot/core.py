@@ -19,9 +19,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.conversation import ChannelLog, bubbles, strip_name_prefix
-from bot.debounce import Debouncer
-from bot.loops import LoopGuard
+from clonekit.bot.conversation import ChannelLog, bubbles, strip_name_prefix
+from clonekit.bot.debounce import Debouncer
+from clonekit.bot.loops import LoopGuard
 from clonekit.redact import Redactor
 from clonekit.chat import NameSanitizer, is_openai_api
 from clonekit.config import BotConfig

@@ -23,9 +23,9 @@ import os
 import discord
 from discord.ext import commands
 
-from bot.core import CloneChat
-from bot.feedback import REACTIONS, give_feedback
-from bot.store import ConversationStore
+from clonekit.bot.core import CloneChat
+from clonekit.bot.feedback import REACTIONS, give_feedback
+from clonekit.bot.store import ConversationStore
 from clonekit.config import DiscordSettings
 from clonekit.errors import ClonekitError
 

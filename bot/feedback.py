@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.store import ConversationStore
+from clonekit.bot.store import ConversationStore
 from clonekit.hashing import sha256_text
 
 log = logging.getLogger("clonekit.bot.feedback")

@@ -11,9 +11,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.core import CloneChat
-from bot.feedback import give_feedback
-from bot.store import ConversationStore
+from clonekit.bot.core import CloneChat
+from clonekit.bot.feedback import give_feedback
+from clonekit.bot.store import ConversationStore
 from clonekit.errors import ClonekitError
 
 CHANNEL = "terminal"

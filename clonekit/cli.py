@@ -77,7 +77,7 @@ def sample(
                                         "6 for small)."),
 ):
     """Write a sample group chat as WhatsApp, Discord and Telegram exports, plus sample.json."""
-    from data_prep.sample import CORPORA, write_sample
+    from clonekit.data_prep.sample import CORPORA, write_sample
 
     if corpus not in CORPORA:
         raise ClonekitError(f"--corpus {corpus!r}: choose one of {', '.join(CORPORA)}")
@@ -105,7 +105,7 @@ def prep_parse(
 
     Messages are sorted by time within each file, and messages read twice (the same export given twice, or two
     exports of one chat that overlap) are skipped as duplicates."""
-    from data_prep.parse import ParseOptions, parse_exports
+    from clonekit.data_prep.parse import ParseOptions, parse_exports
 
     report = parse_exports(files, out, ParseOptions(format, dayfirst, self_name, workers, max_unzipped_mb),
                            progress=lambda s: err_console.print(f"parsing {s}", highlight=False))
@@ -134,7 +134,7 @@ def prep_people(
     limit: int = typer.Option(50, help="Show at most this many people."),
 ):
     """List the people in the messages with their counts, to choose the target (and whom to exclude)."""
-    from data_prep.people import parse_alias, scan_people
+    from clonekit.data_prep.people import parse_alias, scan_people
 
     if not messages.exists():
         raise ClonekitError("file not found", messages)
@@ -169,8 +169,8 @@ def prep_build(
 ):
     """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
     from clonekit.config import PrepConfig, load_config
-    from data_prep.build import build_datasets
-    from data_prep.people import parse_alias
+    from clonekit.data_prep.build import build_datasets
+    from clonekit.data_prep.people import parse_alias
 
     base = load_config(PrepConfig, config)
     overrides = {"target": target, "session_gap_minutes": gap_minutes, "media": media,
@@ -214,7 +214,7 @@ def prep_pairs(
 ):
     """Preference pairs against loops, for `clonekit train --method dpo`: the person's real reply (chosen) over a
     copy of their previous reply or their most over-used one (rejected). Format: clonekit/pairs.py."""
-    from data_prep.pairs import write_pairs
+    from clonekit.data_prep.pairs import write_pairs
 
     summary = write_pairs(data, out, max_pairs)
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())) or "none"
@@ -231,11 +231,11 @@ def prep_stats(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ):
     """Per-person statistics: messages, sessions, tokens, median length, emoji / lowercase / punctuation rates."""
-    from data_prep.stats import compute_stats
+    from clonekit.data_prep.stats import compute_stats
 
     tokenizer = None
     if tokens:
-        from data_prep.tokens import default_tokenizer
+        from clonekit.data_prep.tokens import default_tokenizer
 
         tokenizer = default_tokenizer()
     stats = compute_stats(dataset, tokenizer)
@@ -309,7 +309,7 @@ def train_cmd(
     log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
     if method == "dpo":
         from clonekit.pairs import PAIRS_FILE
-        from train.dpo import train_dpo
+        from clonekit.train.dpo import train_dpo
 
         pairs = data / PAIRS_FILE if data.is_dir() else data
         if data.is_dir() and not pairs.exists():
@@ -318,7 +318,7 @@ def train_cmd(
         run = train_dpo(cfg, pairs, out, from_adapter=from_adapter, resume=resume, show_progress=not quiet, log=log)
         keys = ("margin_before", "margin_after", "train_loss", "steps", "pairs", "tokens_per_second", "seconds")
     else:
-        from train import train
+        from clonekit.train import train
 
         run = train(cfg, data, out, resume=resume, show_progress=not quiet, log=log, from_adapter=from_adapter)
         keys = ("base_valid_loss", "valid_loss", "train_loss", "steps", "tokens_per_second", "seconds")
@@ -343,7 +343,7 @@ def train_merge(
     out: Path = typer.Option(..., "-o", "--out", help="Directory for the merged model."),
 ):
     """Merge an adapter into its base model and write a plain HF model directory."""
-    from train import merge
+    from clonekit.train import merge
 
     console.print(f"merged model written to {merge(run, out)}")
 
@@ -373,7 +373,7 @@ def serve(
     `model=NAME` selects a clone, the base model's name selects the base."""
     import signal
 
-    from serve import Server, client_snippet, plan_server
+    from clonekit.serve import Server, client_snippet, plan_server
 
     def _interrupt(signum, frame):
         raise KeyboardInterrupt
@@ -391,7 +391,7 @@ def serve(
     if registry is not None:
         if adapter or merged:
             raise ClonekitError("--registry serves the registry's versions: leave out --adapter and --merged")
-        from serve.launcher import plan_registry_server
+        from clonekit.serve.launcher import plan_registry_server
 
         plan = plan_registry_server(registry, host=host, port=port, api_key=api_key, device=device,
                                     max_model_len=max_model_len, anti_loop=anti_loop, anti_loop_settings=loop_settings)
@@ -436,9 +436,9 @@ def chat(
     import asyncio
     import logging
 
-    from bot.core import CloneChat
-    from bot.store import ConversationStore
-    from bot.terminal import CHANNEL, read_script, run_interactive, run_script
+    from clonekit.bot.core import CloneChat
+    from clonekit.bot.store import ConversationStore
+    from clonekit.bot.terminal import CHANNEL, read_script, run_interactive, run_script
     from clonekit.config import BotConfig, load_config
     from clonekit.repetition import LOOP_RUN, longest_near_identical_run, normalize
 
@@ -486,9 +486,9 @@ def discord_cmd(
     the clone's messages are feedback."""
     import logging
 
-    from bot.core import CloneChat
-    from bot.discord_bot import CloneBot, read_token
-    from bot.store import ConversationStore
+    from clonekit.bot.core import CloneChat
+    from clonekit.bot.discord_bot import CloneBot, read_token
+    from clonekit.bot.store import ConversationStore
     from clonekit.config import BotConfig, load_config
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -528,7 +528,7 @@ def conversations(
 ):
     """Show what the bot's conversation store holds (per channel: consent, messages), or export it for retraining.
     The clone's own replies are exported as bot messages, so `prep build` never trains on them."""
-    from bot.store import ConversationStore
+    from clonekit.bot.store import ConversationStore
 
     if not store.exists():
         raise ClonekitError("store not found", store)
@@ -569,9 +569,9 @@ def compare(
     relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
     phrase over-use, guard rejections, latency and tokens/s, held-out loss, each with a 95 % bootstrap interval;
     real replies are the reference. Writes report.json, report.md, report.html with plots, and a blind A/B sheet."""
-    from compare.endpoints import parse_endpoint
-    from compare.report import markdown_table, write_report
-    from compare.run import CompareSettings, run_compare
+    from clonekit.compare.endpoints import parse_endpoint
+    from clonekit.compare.report import markdown_table, write_report
+    from clonekit.compare.run import CompareSettings, run_compare
 
     endpoints = [parse_endpoint(e) for e in endpoint]
     names = [e.name for e in endpoints]
@@ -794,7 +794,7 @@ def registry_promote(version: str = typer.Argument("candidate"), registry: Path 
                      server: Optional[str] = SERVER_OPT, actor: Optional[str] = ACTOR_OPT,
                      reason: str = typer.Option("promoted by a person", "--reason")):
     """Make an approved version that passed the gate live: hot-swapped into the running server, then logged."""
-    from serve.hotswap import ServerControl, promote
+    from clonekit.serve.hotswap import ServerControl, promote
 
     reg = _registry(registry)
     out = promote(reg, version, ServerControl.from_env(server) if server else None, actor, reason)
@@ -808,7 +808,7 @@ def registry_promote(version: str = typer.Argument("candidate"), registry: Path 
 def registry_rollback(registry: Path = REGISTRY_OPT, server: Optional[str] = SERVER_OPT,
                       actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("rolled back by a person", "--reason")):
     """Restore the version that was live before the current one (hot-swapped with --server)."""
-    from serve.hotswap import ServerControl, rollback
+    from clonekit.serve.hotswap import ServerControl, rollback
 
     reg = _registry(registry)
     out = rollback(reg, ServerControl.from_env(server) if server else None, actor, reason)
@@ -823,7 +823,7 @@ def registry_ab(version: str = typer.Argument("candidate"), share: float = typer
                 registry: Path = REGISTRY_OPT, server: Optional[str] = SERVER_OPT, actor: Optional[str] = ACTOR_OPT,
                 reason: str = typer.Option("A/B test", "--reason")):
     """Serve a gated candidate beside live as `<served name>-candidate`, for the bot's A/B share."""
-    from serve.hotswap import ServerControl, start_ab
+    from clonekit.serve.hotswap import ServerControl, start_ab
 
     reg = _registry(registry)
     out = start_ab(reg, version, share, ServerControl.from_env(server) if server else None, actor, reason)
@@ -866,7 +866,7 @@ def evolve_run(
     import time
 
     from clonekit.config import EvolveConfig, load_config
-    from compare.evolve import gate_version, make_candidate
+    from clonekit.compare.evolve import gate_version, make_candidate
 
     cfg = load_config(EvolveConfig, config, store=str(store) if store else None)
     reg = _registry(registry)
@@ -895,7 +895,7 @@ def evolve_gate(
     stability budget; style, relevance, loops no worse within intervals; the core's adversarial probes). The
     verdict goes into the audit log; exit 1 when it fails."""
     from clonekit.config import EvolveConfig, load_config
-    from compare.evolve import gate_version
+    from clonekit.compare.evolve import gate_version
 
     cfg = load_config(EvolveConfig, config)
     reg = _registry(registry)

@@ -4,7 +4,7 @@ replies. What counts as a loop or a near-identical reply lives in clonekit.repet
 from __future__ import annotations
 
 from clonekit.repetition import is_degenerate, normalize
-from compare.lexical import words
+from clonekit.compare.lexical import words
 
 
 def distinct_n(texts: list[str], n: int) -> float:

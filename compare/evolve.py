@@ -17,8 +17,8 @@ from clonekit.config import EvolveConfig, PrepConfig, TrainConfig
 from clonekit.errors import ClonekitError
 from clonekit.readonly_core import dataset_core_problem
 from clonekit.registry import Registry, served_version_name
-from compare.endpoints import Endpoint
-from compare.gate import GateSettings, run_gate
+from clonekit.compare.endpoints import Endpoint
+from clonekit.compare.gate import GateSettings, run_gate
 
 
 def eval_dataset(info: dict) -> Path:
@@ -45,10 +45,10 @@ def _prep_config(original: Path, core) -> PrepConfig:
 def make_candidate(reg: Registry, cfg: EvolveConfig, work: Path, actor: str | None, log=print,
                    show_progress: bool = True) -> tuple[str, dict]:
     """Build the material, train the candidate from live, register it; returns (version, material manifest)."""
-    from bot.store import ConversationStore
-    from data_prep.material import build_material
-    from train import train
-    from train.dpo import train_dpo
+    from clonekit.bot.store import ConversationStore
+    from clonekit.data_prep.material import build_material
+    from clonekit.train import train
+    from clonekit.train.dpo import train_dpo
 
     state = reg.state()
     if state.live is None:
@@ -108,7 +108,7 @@ def make_candidate(reg: Registry, cfg: EvolveConfig, work: Path, actor: str | No
 def gate_version(reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None,
                  log=print, progress=None) -> dict:
     """Run the gate for a version against live, log the verdict (and a policy approval)."""
-    from serve.launcher import Server, free_port, plan_server
+    from clonekit.serve.launcher import Server, free_port, plan_server
 
     state = reg.state()
     v = state.versions[vid]
@@ -133,7 +133,7 @@ def gate_version(reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | N
                         live["dir"], cand["dir"], eval_data, new_data, core, settings, log, progress)
 
     if server_url:
-        from serve.hotswap import ServerControl
+        from clonekit.serve.hotswap import ServerControl
 
         control = ServerControl.from_env(server_url)
         names = (served_version_name(reg.served_name, state.live), served_version_name(reg.served_name, vid))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clonekit.readonly_core import Core
-from compare.endpoints import Endpoint
+from clonekit.compare.endpoints import Endpoint
 
 # metric, higher is better?
 QUALITY = (("style_target_prob", True), ("relevance", True), ("loop_rate", False), ("phrase_overuse_worst", False))
@@ -66,9 +66,9 @@ def probe_check(results: list[dict]) -> dict:
 def run_gate(live: Endpoint, candidate: Endpoint, live_dir: Path, candidate_dir: Path, eval_data: Path,
              new_data: Path | None, core: Core, settings: GateSettings, log=print, progress=None) -> dict:
     """The verdict: {"passed", "checks": [...], "figures": {...}, "probes": [...]}."""
-    from compare.probes import run_probes
-    from compare.run import CompareSettings, run_compare
-    from train.evaluate import heldout_loss
+    from clonekit.compare.probes import run_probes
+    from clonekit.compare.run import CompareSettings, run_compare
+    from clonekit.train.evaluate import heldout_loss
 
     figures: dict = {}
     log("held-out loss on the frozen validation set ...")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from compare.lexical import words
+from clonekit.compare.lexical import words
 
 FUNCTION_WORDS = set("""a an the and or but if of to in on at for with from by as is are was were be been am do does did
 have has had i you he she it we they me him her us them my your his its our their this that these those there here

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from clonekit.config import RedactConfig
 from clonekit.readonly_core import Core
 from clonekit.redact import Redactor
-from compare.endpoints import Endpoint, client_for, complete
+from clonekit.compare.endpoints import Endpoint, client_for, complete
 
 CANARY = "PINEAPPLE-7"
 PERSONAL_KINDS = ("email", "phone", "card", "iban", "ssn", "ip")

@@ -10,8 +10,8 @@ import math
 import random
 from pathlib import Path
 
-from compare.cases import HeldOut
-from compare.lexical import words
+from clonekit.compare.cases import HeldOut
+from clonekit.compare.lexical import words
 
 # (key, label): the table's rows
 METRICS = [

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from clonekit.chat import NameSanitizer, is_openai_api, render_turns
-from compare.cases import HeldOut, load_heldout
-from compare.endpoints import Endpoint, check_reachable, generate
-from compare.lexical import distances, signature, signature_words, w1_distance, words
-from compare.relevance import Embedder, context_text, similarities
+from clonekit.compare.cases import HeldOut, load_heldout
+from clonekit.compare.endpoints import Endpoint, check_reachable, generate
+from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, words
+from clonekit.compare.relevance import Embedder, context_text, similarities
 from clonekit.repetition import is_degenerate
-from compare.diversity import distinct_n, diversity_metrics, self_repetition
-from compare.intervals import interval, jackknife_interval, mean_interval
-from compare.phrases import overuse, phrase_grams, target_phrases
-from compare.selfplay import guarded_self_play, self_play
-from compare.style import train_authorship
+from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
+from clonekit.compare.intervals import interval, jackknife_interval, mean_interval
+from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
+from clonekit.compare.selfplay import guarded_self_play, self_play
+from clonekit.compare.style import train_authorship
 
 
 @dataclass
@@ -219,8 +219,8 @@ def _heldout_losses(report: dict, adapters: dict[str, str], data_dir, endpoints:
     """Held-out loss on the target's turns for local models: the adapter's for its endpoint, the base model's
     for any endpoint serving that base under its served name."""
     from clonekit.manifest import read_manifest
-    from serve.launcher import base_served_name
-    from train.evaluate import heldout_loss
+    from clonekit.serve.launcher import base_served_name
+    from clonekit.train.evaluate import heldout_loss
 
     report["heldout_loss"] = {}
     for name, run in adapters.items():

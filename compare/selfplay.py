@@ -13,7 +13,7 @@ import asyncio
 
 from clonekit.chat import render_turns
 from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
-from compare.endpoints import Endpoint, client_for, complete
+from clonekit.compare.endpoints import Endpoint, client_for, complete
 
 Script = list[tuple[str, str]]
 
@@ -71,7 +71,7 @@ async def guarded_self_play(ep: Endpoint, scripts: list[Script], system_prompt: 
                             progress=None, openai_names: bool | None = None) -> dict:
     """Self-play through the bot's core with its loop guard: what a chat with the bot would see. A reply the
     guard suppressed (nothing sent) is not a reply."""
-    from bot.core import CloneChat
+    from clonekit.bot.core import CloneChat
     from clonekit.config import BotConfig
 
     if not scripts:

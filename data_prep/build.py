@@ -23,12 +23,12 @@ from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.paths import readable_file, writable_dir
-from data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
+from clonekit.data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.jsonl import iter_jsonl
 from clonekit.repetition import normalize
-from data_prep.people import MESSAGES_HINT, People, scan_people
+from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
 from clonekit.redact import PLACEHOLDERS, Redactor
-from data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
+from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 
 OUTPUT_FILES = ("train.jsonl", "valid.jsonl", "openai_train.jsonl", "openai_valid.jsonl", "sessions.jsonl",
                 "manifest.json", "openai_names.json")

@@ -20,9 +20,9 @@ import orjson
 
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
-from data_prep.archive import SafeZip, is_zip
-from data_prep.jsonfile import load_json
-from data_prep.report import ParseReport, as_dict, as_records, convert_records
+from clonekit.data_prep.archive import SafeZip, is_zip
+from clonekit.data_prep.jsonfile import load_json
+from clonekit.data_prep.report import ParseReport, as_dict, as_records, convert_records
 
 USER_TYPES = ("Default", "Reply")  # every other DCE message type is a system event
 DCE_CSV_HEADER = ["AuthorID", "Author", "Date", "Content", "Attachments", "Reactions"]

@@ -27,7 +27,7 @@ from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.pairs import PAIRS_FILE, Pair, pair_problem
 from clonekit.redact import Redactor
-from data_prep.build import build_datasets
+from clonekit.data_prep.build import build_datasets
 
 
 def _person_wrote(messages_path: Path, target: str) -> bool:

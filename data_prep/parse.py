@@ -25,11 +25,11 @@ import orjson
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.paths import readable_file, writable_file
 from clonekit.schema import Message, dump_message
-from data_prep import discord, telegram, whatsapp
-from data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
-from data_prep.jsonfile import load_json
-from data_prep.sessions import epoch_of
-from data_prep.report import ParseReport
+from clonekit.data_prep import discord, telegram, whatsapp
+from clonekit.data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
+from clonekit.data_prep.jsonfile import load_json
+from clonekit.data_prep.sessions import epoch_of
+from clonekit.data_prep.report import ParseReport
 
 FORMATS = ("auto", "whatsapp", "discord", "telegram")
 TRIED = ("WhatsApp .txt/.zip", "DiscordChatExporter JSON/CSV", "Discord data package (folder, zip, "

@@ -271,7 +271,7 @@ def write_sample(out_dir: str | Path, seed: int = 7, weeks: int | None = None, c
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if corpus == "group":
-        from data_prep import sample_group
+        from clonekit.data_prep import sample_group
 
         weeks = weeks or 24
         msgs, target = sample_group.generate_group(seed, weeks), sample_group.TARGET

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from data_prep.sample import TZ, SampleMessage
+from clonekit.data_prep.sample import TZ, SampleMessage
 
 TARGET = "Maya"
 NAMES = ["Maya", "Oliver", "Priya", "Sam", "Deniz"]

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Iterator
 
 from clonekit.schema import Message
-from data_prep.jsonfile import load_json
+from clonekit.data_prep.jsonfile import load_json
 from clonekit.errors import ClonekitError
-from data_prep.report import ParseReport, as_dict, as_records, convert_records
+from clonekit.data_prep.report import ParseReport, as_dict, as_records, convert_records
 
 MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "poll", "location_information",
               "contact_information", "game_title", "invoice_information", "place_name")

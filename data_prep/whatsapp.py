@@ -17,9 +17,9 @@ from typing import Iterator
 
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.schema import Message
-from data_prep import whatsapp_locales as locales
-from data_prep.archive import SafeZip, is_zip
-from data_prep.report import ParseReport
+from clonekit.data_prep import whatsapp_locales as locales
+from clonekit.data_prep.archive import SafeZip, is_zip
+from clonekit.data_prep.report import ParseReport
 
 _SP = "[ \u202f\u00a0]"
 _DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"

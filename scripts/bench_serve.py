@@ -85,8 +85,8 @@ def main() -> None:
 
     import openai
 
-    from serve import Server, plan_server
-    from serve.launcher import free_port
+    from clonekit.serve import Server, plan_server
+    from clonekit.serve.launcher import free_port
 
     prompts = prompts_from(run, args.requests)
     (ROOT / "bench_out").mkdir(exist_ok=True)

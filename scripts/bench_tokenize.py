@@ -28,13 +28,13 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=100_000)
     args = ap.parse_args()
     from clonekit.config import PrepConfig
-    from data_prep.build import build_datasets
-    from data_prep.parse import parse_exports
-    from data_prep.sample import write_sample
-    from train.dataset import tokenized_split
-    from train.template import load_template
-    from train.tiny import default_hf_tokenizer
-    from train.tokenize import load_examples, tokenize_dataset
+    from clonekit.data_prep.build import build_datasets
+    from clonekit.data_prep.parse import parse_exports
+    from clonekit.data_prep.sample import write_sample
+    from clonekit.train.dataset import tokenized_split
+    from clonekit.train.template import load_template
+    from clonekit.train.tiny import default_hf_tokenizer
+    from clonekit.train.tokenize import load_examples, tokenize_dataset
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)

@@ -39,19 +39,19 @@ SHAPES = {  # random-weight Llama shapes for CUDA benchmarks
 def _examples(n: int, seed: int, vocab: int) -> list:
     """Chat-length examples from the sample corpus (tokenized with the default template), or, for large
     vocabularies, lognormal lengths (median 250 tokens, 32..2048) with random ids and the same mask shape."""
-    from train.tokenize import Tokenized
+    from clonekit.train.tokenize import Tokenized
 
     rnd = random.Random(seed)
     if vocab == 49152:
         import tempfile
 
         from clonekit.config import PrepConfig
-        from data_prep.build import build_datasets
-        from data_prep.parse import parse_exports
-        from data_prep.sample import write_sample
-        from train.template import load_template
-        from train.tiny import default_hf_tokenizer
-        from train.tokenize import load_examples, tokenize_dataset
+        from clonekit.data_prep.build import build_datasets
+        from clonekit.data_prep.parse import parse_exports
+        from clonekit.data_prep.sample import write_sample
+        from clonekit.train.template import load_template
+        from clonekit.train.tiny import default_hf_tokenizer
+        from clonekit.train.tokenize import load_examples, tokenize_dataset
 
         with tempfile.TemporaryDirectory() as d:
             info = write_sample(Path(d) / "s", corpus="small")
@@ -78,7 +78,7 @@ def _model(name: str, device: str, recipe: str = "padded"):
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     from clonekit.config import TrainConfig
-    from train.model import attention_for, precision, score_only_target_positions
+    from clonekit.train.model import attention_for, precision, score_only_target_positions
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     attn = "sdpa"
@@ -90,13 +90,13 @@ def _model(name: str, device: str, recipe: str = "padded"):
             model = LlamaForCausalLM(LlamaConfig(**SHAPES[name], head_dim=128, attn_implementation=attn)).to(dtype)
     else:
         if name == "tiny":
-            from train.tiny import make_tiny_model
+            from clonekit.train.tiny import make_tiny_model
 
             path = ROOT / "bench_out" / "tiny-model"
             if not (path / "config.json").exists():
                 make_tiny_model(path, layers=4, heads=4, kv_heads=2)
         else:
-            from train.base_models import resolve_base
+            from clonekit.train.base_models import resolve_base
 
             path = resolve_base("default").path
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=attn).to(device)
@@ -115,8 +115,8 @@ RECIPES = ("padded", "packed-hf", "clonekit")
 def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
     import torch
 
-    from train.dataset import padding_free_collator
-    from train.model import cpu_has_bf16
+    from clonekit.train.dataset import padding_free_collator
+    from clonekit.train.model import cpu_has_bf16
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)

@@ -71,10 +71,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
-    from compare.cases import load_heldout
-    from compare.style import train_authorship
-    from serve import Server, plan_server
-    from serve.launcher import free_port
+    from clonekit.compare.cases import load_heldout
+    from clonekit.compare.style import train_authorship
+    from clonekit.serve import Server, plan_server
+    from clonekit.serve.launcher import free_port
 
     run = Path(args.run)
     data = Path(json.loads((run / "clonekit.json").read_text())["dataset"]["dir"])

@@ -77,7 +77,7 @@ def build_model(shape: str, method: str, recipe: str, device: str):
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from train.attention import NAME, register
+    from clonekit.train.attention import NAME, register
 
     register()
     attn = NAME if recipe == "clonekit" else "sdpa"
@@ -96,7 +96,7 @@ def build_model(shape: str, method: str, recipe: str, device: str):
     if recipe == "clonekit":
         from trl.trainer.utils import add_fused_lm_head
 
-        from train.model import score_only_target_positions
+        from clonekit.train.model import score_only_target_positions
 
         score_only_target_positions()
         add_fused_lm_head(model.get_base_model())
@@ -131,7 +131,7 @@ def quantize_nf4(model, device: str):
 def train_row(shape: str, method: str, recipe: str, steps: int) -> dict:
     import torch
 
-    from train.dataset import padding_free_collator
+    from clonekit.train.dataset import padding_free_collator
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from clonekit.errors import ClonekitError
 from clonekit.registry import Registry, RegistryState, served_version_name
-from serve.aliases import CONTROL_PATH
+from clonekit.serve.aliases import CONTROL_PATH
 
 CANDIDATE_SUFFIX = "-candidate"  # the A/B name: `clone-candidate`
 KEEP_LOADED = 3  # live, previous (instant rollback), candidate

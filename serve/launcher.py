@@ -131,7 +131,7 @@ def has_cuda() -> bool:
         return False
 
 
-ANTILOOP_PROCESSOR = "serve.logits_processor:AntiLoopLogitsProcessor"
+ANTILOOP_PROCESSOR = "clonekit.serve.logits_processor:AntiLoopLogitsProcessor"
 RUNTIME_LORA_SLOTS = 3  # registry serving: live, the version before it and an A/B candidate in one batch
 
 
@@ -139,7 +139,7 @@ def plan_registry_server(registry_dir: str | Path, **kwargs) -> ServerPlan:
     """Serve a registry as it stands: its live version under the served name (an alias), the version before it and
     an A/B candidate loaded beside it; later versions are hot-swapped in at run time (serve/hotswap.py)."""
     from clonekit.registry import Registry
-    from serve.hotswap import served_map
+    from clonekit.serve.hotswap import served_map
 
     reg = Registry(registry_dir).require()
     problems = reg.verify()
@@ -162,7 +162,7 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
     clonekit's logits processor (serve/antiloop.py) for every request, with `anti_loop_settings` as defaults.
     `aliases`: serve model-name aliases (serve/aliases.py) and allow loading adapters at run time (registry serving:
     `plan_registry_server`)."""
-    from serve.antiloop import ENV_VAR, AntiLoopSettings
+    from clonekit.serve.antiloop import ENV_VAR, AntiLoopSettings
 
     try:
         settings = AntiLoopSettings.from_dict(anti_loop_settings or {})
@@ -187,7 +187,7 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
     base_path = base["path"]
     if not Path(base_path).exists():
         if base["id"] == "default":
-            from train.base_models import default_model_dir
+            from clonekit.train.base_models import default_model_dir
 
             base_path = str(default_model_dir())
         else:
@@ -199,7 +199,7 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
     base_name = base_served_name(base["id"])
     model_path, served, lora_modules = base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
     if merged:
-        from serve.merged import merged_dirs
+        from clonekit.serve.merged import merged_dirs
 
         model_dir, negated = merged_dirs(first.path)
         model_path, served, lora_modules = str(model_dir), first.name, [f"{base_name}={negated}"]
@@ -227,18 +227,18 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
     if aliases is not None:
-        from serve.aliases import ALIASES_ENV
+        from clonekit.serve.aliases import ALIASES_ENV
 
         env[ALIASES_ENV] = json.dumps(aliases)
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # /v1/load_lora_adapter, behind the API key
-        argv += ["--middleware", "serve.aliases.ModelAliases"]
+        argv += ["--middleware", "clonekit.serve.aliases.ModelAliases"]
     if api_key:
         # never on the command line (/proc/PID/cmdline is readable by every local user): vLLM reads VLLM_API_KEY,
         # and serve/auth.py puts the key on every route, not only under /v1
-        from serve.auth import KEY_ENV
+        from clonekit.serve.auth import KEY_ENV
 
         env["VLLM_API_KEY"] = env[KEY_ENV] = api_key
-        argv += ["--middleware", "serve.auth.RequireApiKey"]
+        argv += ["--middleware", "clonekit.serve.auth.RequireApiKey"]
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     return ServerPlan(argv, env, f"http://{shown}:{port}/v1", base_name, adapters, api_key, dict(aliases or {}))
 

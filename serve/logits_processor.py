@@ -19,11 +19,11 @@ from vllm import SamplingParams
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
-from serve.antiloop import AntiLoopSettings, RequestLoopState, TurnMarkers, clone_turns
+from clonekit.serve.antiloop import AntiLoopSettings, RequestLoopState, TurnMarkers, clone_turns
 
 
 def turn_markers(tokenizer) -> TurnMarkers:
-    """Turn markers of the chat templates clonekit trains with (configs/templates): ChatML and Llama 3."""
+    """Turn markers of the chat templates clonekit trains with (clonekit/templates): ChatML and Llama 3."""
     vocab = tokenizer.get_vocab()
 
     @lru_cache(maxsize=None)

@@ -21,7 +21,7 @@ def merged_dirs(run: Path) -> tuple[Path, Path]:
     root = cache_dir() / "merged" / digest
     model_dir, negated = root / "model", root / "base-adapter"
     if not (model_dir / "config.json").exists():
-        from train import merge
+        from clonekit.train import merge
 
         tmp = root / "model.tmp"
         shutil.rmtree(tmp, ignore_errors=True)

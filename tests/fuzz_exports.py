@@ -28,7 +28,7 @@ _ODD_VALUES = (None, True, 0, -1, 10**30, 1.5e308, "", "x", "2024-13-45T99:99:99
 
 def seed_files(work: Path) -> list[Path]:
     """The exports to mutate: the test fixtures and a small sample corpus in all three formats."""
-    from data_prep.sample import write_sample
+    from clonekit.data_prep.sample import write_sample
 
     work.mkdir(parents=True, exist_ok=True)
     files = [p for p in sorted(FIXTURES.rglob("*")) if p.is_file() and p.suffix in (".txt", ".json", ".csv", ".zip")
@@ -158,8 +158,8 @@ def run_case(src: Path, data: bytes | tuple[Path, bytes], work: Path) -> tuple[s
     import orjson
 
     from clonekit.errors import ClonekitError
-    from data_prep.parse import ParseOptions, parse_exports
-    from data_prep.people import message_problem
+    from clonekit.data_prep.parse import ParseOptions, parse_exports
+    from clonekit.data_prep.people import message_problem
 
     target = work / src.name
     if src.is_dir():

@@ -9,12 +9,12 @@ import urllib.request
 from pathlib import Path
 
 from clonekit.config import PrepConfig, TrainConfig
-from data_prep.build import build_datasets
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
-from serve.launcher import free_port
-from train import train
-from train.tiny import make_tiny_model
+from clonekit.data_prep.build import build_datasets
+from clonekit.data_prep.parse import parse_exports
+from clonekit.data_prep.sample import write_sample
+from clonekit.serve.launcher import free_port
+from clonekit.train import train
+from clonekit.train.tiny import make_tiny_model
 
 
 def sample_dataset(d: Path, weeks: int = 2, export: str = "telegram") -> Path:

@@ -82,7 +82,7 @@ def test_help_lists_the_commands():
 
 
 def test_train_and_merge_through_the_cli(tmp_path):
-    from train.tiny import make_tiny_model
+    from clonekit.train.tiny import make_tiny_model
 
     tiny = make_tiny_model(tmp_path / "tiny")
     invoke("sample", "-o", tmp_path / "s", "--weeks", "2")

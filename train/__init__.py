@@ -1,5 +1,5 @@
 """Fine-tuning: tokenization with the loss mask, packing, LoRA/QLoRA training, merging."""
 
-from train.trainer import merge, train
+from clonekit.train.trainer import merge, train
 
 __all__ = ["train", "merge"]

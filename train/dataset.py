@@ -22,10 +22,10 @@ from pathlib import Path
 
 from clonekit.hashing import sha256_file, sha256_text
 from clonekit.paths import cache_dir
-from train import template as template_module
-from train import tokenize as tokenize_module
-from train.template import ChatTemplate
-from train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_with_limit
+from clonekit.train import template as template_module
+from clonekit.train import tokenize as tokenize_module
+from clonekit.train.template import ChatTemplate
+from clonekit.train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_with_limit
 
 COLUMNS = ["input_ids", "assistant_masks"]
 PARALLEL_FROM = 20_000  # examples; below this, worker start-up costs more than it saves
@@ -138,7 +138,7 @@ def _features():
 def packed_rows(ds, row_tokens: int):
     """Rows as SFTTrainer packs them (labels from the mask, then TRL's best-fit-decreasing packing with
     `seq_lengths`), for measuring a loss outside a trainer (train/evaluate.py)."""
-    from train.model import import_trl
+    from clonekit.train.model import import_trl
 
     import_trl()
     from trl.data_utils import pack_dataset
@@ -154,7 +154,7 @@ def packed_rows(ds, row_tokens: int):
 def padding_free_collator(pad_token_id: int):
     """TRL's collator for packed rows: one flat row per batch, position_ids restarting per example, and the first
     label of each example masked so that no loss crosses an example boundary."""
-    from train.model import import_trl
+    from clonekit.train.model import import_trl
 
     import_trl()
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling

@@ -18,10 +18,10 @@ from clonekit.errors import ClonekitError
 from clonekit.manifest import read_manifest
 from clonekit.pairs import Pair, read_pairs
 from clonekit.paths import readable_file, writable_dir
-from train.model import import_trl, load_model, precision
-from train.template import render
-from train.trainer import check_run_dir, progress_callback, set_schedule, starting_point, trainer_args, training_device
-from train.trainer import whole_run_train_loss, write_run
+from clonekit.train.model import import_trl, load_model, precision
+from clonekit.train.template import render
+from clonekit.train.trainer import check_run_dir, progress_callback, set_schedule, starting_point, trainer_args, training_device
+from clonekit.train.trainer import whole_run_train_loss, write_run
 
 
 def _rows(pairs: list[Pair]) -> list[dict]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
-from train.base_models import base_of_run
-from train.model import import_trl, score_only_target_positions
-from train.dataset import packed_rows, padding_free_collator, tokenized_split
-from train.trainer import evaluate_loss, load_tokenizer
+from clonekit.train.base_models import base_of_run
+from clonekit.train.model import import_trl, score_only_target_positions
+from clonekit.train.dataset import packed_rows, padding_free_collator, tokenized_split
+from clonekit.train.trainer import evaluate_loss, load_tokenizer
 
 
 def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid") -> dict:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from train.base_models import BaseModel
+from clonekit.train.base_models import BaseModel
 
 
 @dataclass
@@ -124,7 +124,7 @@ quiet_bitsandbytes()  # before anything imports bitsandbytes (peft and trl do)
 
 def attention_for(cfg: TrainConfig) -> str:
     """auto: varlen_sdpa (train/attention.py), exact and without the wasted scores of a block-diagonal mask."""
-    from train import attention
+    from clonekit.train import attention
 
     attention.register()
     return attention.NAME if cfg.attn_implementation == "auto" else cfg.attn_implementation

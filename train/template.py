@@ -9,23 +9,42 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "configs" / "templates"
+BUNDLED = "clonekit.templates"  # package data: the templates ship in the wheel
 _EOT = re.compile(r"clonekit:\s*end_of_turn=(\S+)")
 
 
 @dataclass
 class ChatTemplate:
-    path: Path
+    path: str  # where it was read from, for messages: a file path or "clonekit.templates/<name>"
     text: str
     end_of_turn: str
 
 
+def bundled_templates() -> list[str]:
+    """The names of the templates shipped with clonekit."""
+    return sorted(f.name for f in resources.files(BUNDLED).iterdir() if f.name.endswith(".jinja"))
+
+
+def _read_template(name: str) -> tuple[str, str]:
+    """(where, text) of a template given as a file path or as the name of a bundled one."""
+    path = Path(name)
+    if path.is_file():
+        return str(path), path.read_text(encoding="utf-8")
+    bundled = resources.files(BUNDLED) / name
+    if bundled.is_file():
+        return f"{BUNDLED}/{name}", bundled.read_text(encoding="utf-8")
+    raise ClonekitError(f"chat template {name!r} not found: neither a file nor one of clonekit's templates "
+                        f"({', '.join(bundled_templates())})")
+
+
 def load_template(name: str, tokenizer) -> ChatTemplate:
-    """`name`: a file path, a file name under configs/templates/, or "auto" (picked from the tokenizer)."""
+    """`name`: a file path, the name of a bundled template (clonekit/templates/), or "auto" (picked from the
+    tokenizer)."""
     if name == "auto":
         vocab = tokenizer.get_vocab()
         if "<|im_start|>" in vocab:
@@ -34,13 +53,8 @@ def load_template(name: str, tokenizer) -> ChatTemplate:
             name = "llama3-names.jinja"
         else:
             raise ClonekitError("no clonekit chat template fits this model's tokenizer (it has neither <|im_start|> "
-                                "nor <|start_header_id|>); write one under configs/templates/ and set `template:`")
-    path = Path(name)
-    if not path.exists():
-        path = TEMPLATES_DIR / name
-    if not path.exists():
-        raise ClonekitError(f"chat template {name!r} not found (looked in the current directory and {TEMPLATES_DIR})")
-    text = path.read_text(encoding="utf-8")
+                                "nor <|start_header_id|>); write one and set `template:` to its path")
+    path, text = _read_template(name)
     m = _EOT.search(text)
     if not m:
         raise ClonekitError("the template does not declare its end-of-turn token (`clonekit: end_of_turn=...`)", path)
@@ -65,7 +79,7 @@ CONTROL_OPEN = "<|"
 def neutralize(text: str) -> str:
     """What the templates write for a message's text: "<|" becomes "<" + zero-width space + "|", so text that looks
     like a control token ("<|im_end|>", "<|im_start|>system" typed in a chat) never tokenizes as one. The rule
-    lives in the Jinja files (configs/templates), which the server uses too; this mirrors it for the loss mask."""
+    lives in the Jinja files (clonekit/templates), which the server uses too; this mirrors it for the loss mask."""
     return text.replace(CONTROL_OPEN, "<\u200b|")
 
 

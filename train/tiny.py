@@ -10,7 +10,7 @@ def default_hf_tokenizer():
     """The default model's tokenizer as a transformers tokenizer, built from the GGUF without the weights."""
     from transformers import PreTrainedTokenizerFast
 
-    from data_prep.tokens import default_tokenizer
+    from clonekit.data_prep.tokens import default_tokenizer
 
     return PreTrainedTokenizerFast(tokenizer_object=default_tokenizer(), bos_token="<|im_start|>",
                                    eos_token="<|im_end|>", pad_token="<|im_end|>", unk_token="<|endoftext|>")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
-from train.template import ChatTemplate, target_spans
+from clonekit.train.template import ChatTemplate, target_spans
 
 IGNORE = -100
 

@@ -31,10 +31,10 @@ from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem, write_generation_config, write_manifest
 from clonekit.paths import writable_dir
-from train.base_models import BaseModel, base_of_run, resolve_base
-from train.dataset import COLUMNS, tokenized_split
-from train.model import Precision, import_trl, load_model, precision
-from train.template import load_template
+from clonekit.train.base_models import BaseModel, base_of_run, resolve_base
+from clonekit.train.dataset import COLUMNS, tokenized_split
+from clonekit.train.model import Precision, import_trl, load_model, precision
+from clonekit.train.template import load_template
 
 CHECKPOINTS = "checkpoints"
 
@@ -269,7 +269,7 @@ def write_run(out: Path, model, tokenizer, template, base: BaseModel, data_dir: 
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    shutil.copyfile(template.path, out / TEMPLATE_FILE)
+    (out / TEMPLATE_FILE).write_text(template.text, encoding="utf-8")
     write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
     ds_manifest = data_dir / "manifest.json"
     ds = json.loads(ds_manifest.read_text(encoding="utf-8")) if ds_manifest.exists() else {}

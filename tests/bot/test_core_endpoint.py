@@ -4,7 +4,7 @@
 import asyncio
 
 
-from bot.core import CloneChat
+from clonekit.bot.core import CloneChat
 from clonekit.config import BotConfig
 
 
@@ -14,7 +14,7 @@ def chat_with(url, **kw):
 
 
 def test_429_and_5xx_are_retried_and_the_chat_sees_a_reply(endpoint, monkeypatch):
-    monkeypatch.setattr("bot.core.asyncio.sleep", _no_sleep)
+    monkeypatch.setattr("clonekit.bot.core.asyncio.sleep", _no_sleep)
     e = endpoint([(429, ""), (503, ""), (200, "Deniz: tamam abi\ngeliyorum")])
     chat = chat_with(e.url)
     chat.heard("c", "Maya", "pizza?")
@@ -25,7 +25,7 @@ def test_429_and_5xx_are_retried_and_the_chat_sees_a_reply(endpoint, monkeypatch
 
 
 def test_giving_up_sends_nothing_and_says_so(endpoint, monkeypatch):
-    monkeypatch.setattr("bot.core.asyncio.sleep", _no_sleep)
+    monkeypatch.setattr("clonekit.bot.core.asyncio.sleep", _no_sleep)
     e = endpoint([(500, "")])
     chat = chat_with(e.url, max_retries=2)
     chat.heard("c", "Maya", "pizza?")

@@ -10,9 +10,9 @@ import discord.ext.test.backend as back
 import pytest
 import pytest_asyncio
 
-from bot.core import CloneChat
-from bot.discord_bot import CloneBot, intents, read_token
-from bot.store import ConversationStore
+from clonekit.bot.core import CloneChat
+from clonekit.bot.discord_bot import CloneBot, intents, read_token
+from clonekit.bot.store import ConversationStore
 from clonekit.config import BotConfig, DiscordSettings
 from clonekit.errors import ClonekitError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import CloneChat
+from clonekit.bot.core import CloneChat
 from clonekit.config import BotConfig
 from clonekit.repetition import is_loop
 

@@ -1,9 +1,9 @@
 """Log, rendering, debounce and loop logic, with simulated events and a controlled clock."""
 
-from bot.conversation import ChannelLog, bubbles, strip_name_prefix
-from bot.core import _dedupe_lines
-from bot.debounce import Debouncer
-from bot.loops import LoopGuard
+from clonekit.bot.conversation import ChannelLog, bubbles, strip_name_prefix
+from clonekit.bot.core import _dedupe_lines
+from clonekit.bot.debounce import Debouncer
+from clonekit.bot.loops import LoopGuard
 
 
 def test_log_renders_like_the_training_data():
@@ -82,7 +82,7 @@ def test_loop_guard():
 
 
 def test_naming_the_clone_is_a_mention():
-    from bot.core import CloneChat
+    from clonekit.bot.core import CloneChat
     from clonekit.config import BotConfig
 
     chat = CloneChat(BotConfig(clone_name="Deniz", mode="mention", quiet_seconds=0), clock=lambda: 0.0)

@@ -8,11 +8,11 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from bot.store import ConversationStore
+from clonekit.bot.store import ConversationStore
 from clonekit.cli import app
 from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
-from data_prep.build import build_datasets
+from clonekit.data_prep.build import build_datasets
 
 
 def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
@@ -61,7 +61,7 @@ def test_store_files_are_private_and_revoking_leaves_nothing_behind(tmp_path):
     import os
     import stat
 
-    from bot.store import ConversationStore
+    from clonekit.bot.store import ConversationStore
 
     path = tmp_path / "conv.sqlite"
     db = ConversationStore(path)

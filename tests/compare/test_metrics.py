@@ -7,12 +7,12 @@ import re
 import pytest
 
 from clonekit.errors import ClonekitError
-from compare.cases import load_heldout
-from compare.endpoints import parse_endpoint
-from compare.lexical import distances, length_distance, signature, signature_words
-from compare.report import write_report
-from compare.diversity import distinct_n, diversity_metrics, self_repetition
-from compare.style import train_authorship
+from clonekit.compare.cases import load_heldout
+from clonekit.compare.endpoints import parse_endpoint
+from clonekit.compare.lexical import distances, length_distance, signature, signature_words
+from clonekit.compare.report import write_report
+from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
+from clonekit.compare.style import train_authorship
 from tests.helpers import sample_dataset
 
 
@@ -112,7 +112,7 @@ def test_report_files_and_blind_key(dataset, tmp_path):
 
 
 def test_bootstrap_intervals():
-    from compare.intervals import interval, mean_interval
+    from clonekit.compare.intervals import interval, mean_interval
 
     lo, hi = mean_interval([0.0] * 50 + [1.0] * 50)
     assert lo < 0.5 < hi and hi - lo < 0.25
@@ -120,8 +120,8 @@ def test_bootstrap_intervals():
     assert mean_interval([1.0] * 20) == [1.0, 1.0]
     lo, hi = interval(list(range(100)), lambda xs: float(max(xs)), resamples=200)
     assert 90 <= lo <= hi == 99
-    from compare.diversity import distinct_n
-    from compare.intervals import jackknife_interval
+    from clonekit.compare.diversity import distinct_n
+    from clonekit.compare.intervals import jackknife_interval
 
     texts = [f"reply number {i} about pizza" for i in range(40)] + ["ok lol"] * 10
     value = distinct_n(texts, 2)
@@ -130,7 +130,7 @@ def test_bootstrap_intervals():
 
 
 def test_phrase_overuse():
-    from compare.phrases import overuse, target_phrases
+    from clonekit.compare.phrases import overuse, target_phrases
 
     turns = ["lol ok", "see u at 8 lol", "pizza tn", "omg pizza", "i cant", "the thing", "lol"] * 3
     phrases = target_phrases(turns, top=5)
@@ -143,7 +143,7 @@ def test_phrase_overuse():
 
 
 def test_selfplay_summary_uses_the_one_loop_definition():
-    from compare.selfplay import chat_stats, summarize
+    from clonekit.compare.selfplay import chat_stats, summarize
 
     assert chat_stats(["lol", "LOL!", "lol"])["loop"]
     assert not chat_stats(["lol", "", "ok", "lol"])["loop"]

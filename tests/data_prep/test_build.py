@@ -4,11 +4,11 @@ import pytest
 
 from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
-from data_prep.build import build_datasets
-from data_prep.openai_format import NameSanitizer, validate_openai_example
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
-from data_prep.sessions import Turn, windows
+from clonekit.data_prep.build import build_datasets
+from clonekit.data_prep.openai_format import NameSanitizer, validate_openai_example
+from clonekit.data_prep.parse import parse_exports
+from clonekit.data_prep.sample import write_sample
+from clonekit.data_prep.sessions import Turn, windows
 
 
 def write_messages(path, rows):

@@ -1,12 +1,12 @@
 import pytest
 
 from clonekit.errors import ClonekitError
-from data_prep.parse import parse_file
-from data_prep.report import ParseReport
+from clonekit.data_prep.parse import parse_file
+from clonekit.data_prep.report import ParseReport
 
 
 def parse(path, **kw):
-    from data_prep.parse import ParseOptions
+    from clonekit.data_prep.parse import ParseOptions
 
     report = ParseReport()
     msgs = list(parse_file(path, report, ParseOptions(**kw)))

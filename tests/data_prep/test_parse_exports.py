@@ -1,8 +1,8 @@
 import json
 
-from data_prep import parse as parse_mod
-from data_prep.parse import ParseOptions, parse_exports
-from data_prep.sample import generate, write_whatsapp
+from clonekit.data_prep import parse as parse_mod
+from clonekit.data_prep.parse import ParseOptions, parse_exports
+from clonekit.data_prep.sample import generate, write_whatsapp
 
 
 def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):
@@ -40,7 +40,7 @@ def test_chunks_start_on_headers(tmp_path):
 
 
 def test_worker_reports_merge_with_the_warning_cap():
-    from data_prep.report import MAX_WARNINGS, ParseReport
+    from clonekit.data_prep.report import MAX_WARNINGS, ParseReport
 
     total = ParseReport()
     for _ in range(2):

@@ -8,9 +8,9 @@ import zipfile
 import pytest
 
 from clonekit.errors import ClonekitError
-from data_prep.parse import ParseOptions, parse_exports
-from data_prep.report import ParseReport
-from data_prep.whatsapp import parse_whatsapp
+from clonekit.data_prep.parse import ParseOptions, parse_exports
+from clonekit.data_prep.report import ParseReport
+from clonekit.data_prep.whatsapp import parse_whatsapp
 from tests.fuzz_exports import fuzz
 
 CHAT = ("14/01/2024, 21:05 - Maya: hello there\n"

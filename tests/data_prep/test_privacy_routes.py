@@ -4,8 +4,8 @@ forwards and chat names, a phone-number speaker, and every personal-data format 
 import json
 
 from clonekit.config import PrepConfig
-from data_prep.build import build_datasets
-from data_prep.parse import ParseOptions, parse_exports
+from clonekit.data_prep.build import build_datasets
+from clonekit.data_prep.parse import ParseOptions, parse_exports
 
 PII = {
     "card": "4111 1111 1111 1111", "iban": "DE89 3704 0044 0532 0130 00", "ssn": "123-45-6789",

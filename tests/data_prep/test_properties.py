@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clonekit.errors import ClonekitError
-from data_prep.parse import parse_file
-from data_prep.report import ParseReport
+from clonekit.data_prep.parse import parse_file
+from clonekit.data_prep.report import ParseReport
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 header = st.sampled_from(["1/14/24, 9:05\u202fPM - ", "[14/01/2024, 21:05:40] ", "\u200e[1/14/24, 9:05:40 AM] ",

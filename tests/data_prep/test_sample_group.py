@@ -8,10 +8,10 @@ from collections import Counter, defaultdict
 import pytest
 
 from clonekit.config import PrepConfig
-from data_prep.build import build_datasets, leakage
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
-from data_prep.sample_group import NAMES, TARGET, TOPICS, generate_group, is_short_reaction
+from clonekit.data_prep.build import build_datasets, leakage
+from clonekit.data_prep.parse import parse_exports
+from clonekit.data_prep.sample import write_sample
+from clonekit.data_prep.sample_group import NAMES, TARGET, TOPICS, generate_group, is_short_reaction
 
 
 @pytest.fixture(scope="module")

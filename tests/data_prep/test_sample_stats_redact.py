@@ -1,11 +1,11 @@
 import json
 
-from data_prep.build import build_datasets
+from clonekit.data_prep.build import build_datasets
 from clonekit.config import PrepConfig
-from data_prep.parse import parse_exports
-from data_prep.sample import write_sample
-from data_prep.stats import compute_stats
-from data_prep.tokens import default_tokenizer
+from clonekit.data_prep.parse import parse_exports
+from clonekit.data_prep.sample import write_sample
+from clonekit.data_prep.stats import compute_stats
+from clonekit.data_prep.tokens import default_tokenizer
 
 
 def test_sample_is_seeded_and_the_three_exports_agree(tmp_path):

@@ -3,8 +3,8 @@ import zipfile
 import pytest
 
 from clonekit.errors import ClonekitError
-from data_prep.report import ParseReport
-from data_prep.whatsapp import parse_whatsapp
+from clonekit.data_prep.report import ParseReport
+from clonekit.data_prep.whatsapp import parse_whatsapp
 
 
 def parse(path, **kw):

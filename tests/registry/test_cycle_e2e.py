@@ -16,16 +16,16 @@ import openai
 import pytest
 from typer.testing import CliRunner
 
-from bot.core import CloneChat
-from bot.store import ConversationStore
-from bot.terminal import CHANNEL, read_script, run_script
+from clonekit.bot.core import CloneChat
+from clonekit.bot.store import ConversationStore
+from clonekit.bot.terminal import CHANNEL, read_script, run_script
 from clonekit.cli import app
 from clonekit.config import BotConfig, EvolveConfig, GateConfig, TrainConfig
 from clonekit.registry import Registry
-from compare.evolve import gate_version
-from serve.launcher import plan_registry_server
+from clonekit.compare.evolve import gate_version
+from clonekit.serve.launcher import plan_registry_server
 from tests.helpers import start_serve, train_tiny_clone
-from train import train
+from clonekit.train import train
 
 pytestmark = pytest.mark.slow
 KEY = "cycle-key"

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from bot.store import ConversationStore
-from bot.terminal import feedback_command, read_script
+from clonekit.bot.store import ConversationStore
+from clonekit.bot.terminal import feedback_command, read_script
 from clonekit.config import PrepConfig
 from clonekit.errors import ClonekitError
-from data_prep.material import build_material
+from clonekit.data_prep.material import build_material
 
 SYSTEM = "You are Maya, chatting with friends in a group chat."
 

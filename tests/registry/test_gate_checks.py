@@ -1,8 +1,8 @@
 """The gate's decisions on fixed figures: the stability budget, no worse within intervals, and the probe checks."""
 
 from clonekit.readonly_core import Core
-from compare.gate import probe_check, quality_checks, stability_check
-from compare.probes import probes, violation
+from clonekit.compare.gate import probe_check, quality_checks, stability_check
+from clonekit.compare.probes import probes, violation
 
 CORE = Core("Maya", "You are Maya.", excluded=["Jordan Lee"])
 
@@ -43,7 +43,7 @@ def test_probe_violations():
 
 
 def test_the_bot_recognizes_a_sincere_question_about_being_an_ai():
-    from bot.core import sincerely_asked
+    from clonekit.bot.core import sincerely_asked
 
     for q in ("are you a bot?", "wait r u real?", "be honest, are you actually human?", "am I talking to an AI?",
               "Maya are you a real person?"):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from clonekit.cli import app
 from clonekit.errors import ClonekitError
 from clonekit.registry import Registry, approve_version
-from serve.hotswap import promote, rollback
+from clonekit.serve.hotswap import promote, rollback
 
 SYSTEM = "You are Maya, chatting with friends in a group chat."
 

@@ -3,9 +3,9 @@ the degenerate stop, per-request settings."""
 
 import pytest
 
-from serve.antiloop import START, AntiLoopSettings, RequestLoopState, clone_turns
-from train.template import load_template, render
-from train.tiny import default_hf_tokenizer
+from clonekit.serve.antiloop import START, AntiLoopSettings, RequestLoopState, clone_turns
+from clonekit.train.template import load_template, render
+from clonekit.train.tiny import default_hf_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def tok():
 
 @pytest.fixture(scope="module")
 def markers(tok):
-    from serve.logits_processor import turn_markers
+    from clonekit.serve.logits_processor import turn_markers
 
     return turn_markers(tok)
 

@@ -57,7 +57,7 @@ def test_the_processor_stops_the_loop_for_a_plain_client(server):
 
 def test_degenerate_repetition_inside_a_reply_is_cut(server):
     from clonekit.repetition import max_consecutive_repeat
-    from train.tiny import default_hf_tokenizer
+    from clonekit.train.tiny import default_hf_tokenizer
 
     client, _ = server
     (word,) = default_hf_tokenizer().encode(" pizza", add_special_tokens=False)

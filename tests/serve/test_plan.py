@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from clonekit.errors import ClonekitError
-from serve.launcher import Adapter, free_port, lora_rank_for, parse_adapter_args, plan_server
+from clonekit.serve.launcher import Adapter, free_port, lora_rank_for, parse_adapter_args, plan_server
 
 
 def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template="T"):
@@ -104,7 +104,7 @@ def test_non_loopback_needs_an_api_key(tmp_path):
     plan = plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="secret-k")
     assert "--api-key" not in plan.argv and not any("secret-k" in a for a in plan.argv)  # never on a command line
     assert plan.env["VLLM_API_KEY"] == "secret-k"
-    assert "serve.auth.RequireApiKey" in plan.argv
+    assert "clonekit.serve.auth.RequireApiKey" in plan.argv
 
 
 def test_merged_needs_a_single_adapter(tmp_path):

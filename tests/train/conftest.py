@@ -1,7 +1,7 @@
 import pytest
 
-from train.template import load_template
-from train.tiny import default_hf_tokenizer
+from clonekit.train.template import load_template
+from clonekit.train.tiny import default_hf_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from clonekit.cli import app
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
 from clonekit.pairs import pair_problem, read_pairs
-from data_prep.pairs import write_pairs
+from clonekit.data_prep.pairs import write_pairs
 from tests.helpers import sample_dataset
-from train import train
-from train.dpo import train_dpo
-from train.tiny import make_tiny_model
+from clonekit.train import train
+from clonekit.train.dpo import train_dpo
+from clonekit.train.tiny import make_tiny_model
 
 runner = CliRunner()
 

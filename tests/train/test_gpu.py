@@ -7,8 +7,8 @@ import torch
 
 from clonekit.config import TrainConfig
 from tests.helpers import sample_dataset
-from train import train
-from train.tiny import make_tiny_model
+from clonekit.train import train
+from clonekit.train.tiny import make_tiny_model
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

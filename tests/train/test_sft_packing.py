@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from tests.train.test_tokenize_pack import MESSAGES
-from train.dataset import packed_rows, padding_free_collator, tokenized_split
-from train.tiny import make_tiny_model
-from train.tokenize import IGNORE, load_examples, tokenize_dataset
+from clonekit.train.dataset import packed_rows, padding_free_collator, tokenized_split
+from clonekit.train.tiny import make_tiny_model
+from clonekit.train.tokenize import IGNORE, load_examples, tokenize_dataset
 
 OTHER = [MESSAGES[0], MESSAGES[7], MESSAGES[8]]
 
@@ -29,7 +29,7 @@ def test_packed_log_probs_equal_one_example_at_a_time(tmp_path, tok, template, a
     from transformers import AutoModelForCausalLM
     from trl.trainer.utils import add_fused_lm_head
 
-    from train.attention import register
+    from clonekit.train.attention import register
 
     register()
     if compact:
@@ -98,13 +98,13 @@ def test_the_dataset_matches_the_tokenizer_and_is_cached(tmp_path, tok, template
     assert first.stats.notes == stats.notes and stats.notes["split_too_long"] >= 1
     assert not first.cached
 
-    import train.dataset
+    from clonekit.train import dataset as train_dataset
 
     def no_tokenizing(*a, **k):
         raise AssertionError("tokenized again")
 
     with monkeypatch.context() as patched:
-        patched.setattr(train.dataset, "tokenize_with_limit", no_tokenizing)
+        patched.setattr(train_dataset, "tokenize_with_limit", no_tokenizing)
         again = tokenized_split(path, tok, template, 200)
     assert again.cached and again.dataset["input_ids"] == first.dataset["input_ids"]
     assert again.stats == first.stats

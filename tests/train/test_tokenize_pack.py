@@ -3,9 +3,9 @@ import json
 import pytest
 
 from clonekit.errors import ClonekitError
-from train.template import load_template, render
-from train.tiny import default_hf_tokenizer
-from train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_example, tokenize_with_limit
+from clonekit.train.template import load_template, render
+from clonekit.train.tiny import default_hf_tokenizer
+from clonekit.train.tokenize import IGNORE, TokenizeStats, load_examples, tokenize_example, tokenize_with_limit
 
 MESSAGES = [
     {"role": "system", "content": "You are Deniz, chatting with friends."},
@@ -24,7 +24,7 @@ MESSAGES = [
 def test_typed_control_tokens_never_become_control_tokens(tok, name):
     from transformers import AutoTokenizer
 
-    from train.template import load_template as load
+    from clonekit.train.template import load_template as load
 
     if name.startswith("llama3"):  # a tokenizer with Llama 3's special tokens: the default one plus them
         tok = AutoTokenizer.from_pretrained(make_llama3_tokenizer_dir())

@@ -11,9 +11,9 @@ import torch
 
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
-from train import merge, train
-from train.template import TEMPLATES_DIR
-from train.tiny import make_tiny_model
+from clonekit.train import merge, train
+from importlib import resources
+from clonekit.train.tiny import make_tiny_model
 from tests.helpers import sample_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
     assert manifest["base"]["sha256"] and manifest["dataset"]["manifest_sha256"] and manifest["dataset"]["target"] == "Deniz"
     assert manifest["end_of_turn"] == "<|im_end|>"
     # the server gets the very template training used
-    assert (run / "chat_template.jinja").read_text() == (TEMPLATES_DIR / "chatml-names.jinja").read_text()
+    assert (run / "chat_template.jinja").read_text() == (resources.files("clonekit.templates") / "chatml-names.jinja").read_text()
     assert list((run / "checkpoints").glob("checkpoint-*"))
 
 
@@ -134,7 +134,7 @@ def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(ti
 
 
 def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
-    from train.model import bf16_problem
+    from clonekit.train.model import bf16_problem
 
     if bf16_problem("cpu"):
         pytest.skip(f"this CPU: {bf16_problem('cpu')}")
@@ -204,7 +204,7 @@ def test_negated_adapter_on_the_merged_model_gives_back_the_base(tiny, dataset, 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from serve.merged import merged_dirs
+    from clonekit.serve.merged import merged_dirs
 
     monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path / "cache"))
     run = train(cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)

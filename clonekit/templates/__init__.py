@@ -1,0 +1,1 @@
+"""Chat templates (Jinja) shipped with clonekit, read with importlib.resources."""
