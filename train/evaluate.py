@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
+from clonekit.extras import require
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from clonekit.train.base_models import base_of_run
 from clonekit.train.model import import_trl, score_only_target_positions
@@ -16,6 +17,8 @@ from clonekit.train.trainer import evaluate_loss, load_tokenizer
 
 def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid") -> dict:
     """{"base": {"loss", "perplexity"}, "adapter": {...}, "examples", "target_tokens"} on DATA/{split}.jsonl."""
+    for module in ("peft", "trl"):
+        require(module, "compare", "held-out loss of an adapter (`compare --adapter`)")
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

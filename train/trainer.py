@@ -28,6 +28,7 @@ from pathlib import Path
 from clonekit import __version__
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
+from clonekit.extras import require
 from clonekit.hashing import sha256_file
 from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem, write_generation_config, write_manifest
 from clonekit.paths import writable_dir
@@ -351,6 +352,7 @@ def _has_tensorboard() -> bool:
 
 def merge(run_dir: str | Path, out_dir: str | Path) -> Path:
     """Write the base model with the adapter merged into its weights (a plain HF model directory)."""
+    require("peft", "serve-cpu", "merging an adapter (`serve --merged`)")
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
