@@ -22,10 +22,10 @@ from pathlib import Path
 from clonekit.bot.conversation import ChannelLog, bubbles, strip_name_prefix
 from clonekit.bot.debounce import Debouncer
 from clonekit.bot.loops import LoopGuard
-from clonekit.redact import Redactor
 from clonekit.chat import NameSanitizer, is_openai_api
 from clonekit.config import BotConfig
 from clonekit.errors import ClonekitError
+from clonekit.redact import Redactor
 
 log = logging.getLogger("clonekit.bot")
 
@@ -42,7 +42,9 @@ class Channel:
 
 SINCERE_AI_QUESTION = re.compile(
     r"\b(?:are|r)\s+(?:you|u)\s+(?:a\s+|an\s+)?(?:bot|ai|robot|real|human|actually\s+(?:human|real|a\s+person)|"
-    r"a\s+(?:real\s+)?person)\b|\btalking\s+to\s+(?:a\s+|an\s+)?(?:bot|ai|machine)\b", re.I)
+    r"a\s+(?:real\s+)?person)\b|\btalking\s+to\s+(?:a\s+|an\s+)?(?:bot|ai|machine)\b",
+    re.I,
+)
 
 
 def sincerely_asked(text: str) -> bool:
@@ -91,15 +93,18 @@ class CloneChat:
         self.redactor = Redactor(self.cfg.redact, people=self.cfg.exclude, keep=[self.identity.clone_name])
         key = os.environ.get(self.cfg.api_key_env) or "none"  # a local server without --api-key takes any key
         # retries are ours (below), so that each one is logged and counted
-        self.client = openai.AsyncOpenAI(base_url=self.cfg.base_url, api_key=key, max_retries=0,
-                                         timeout=self.cfg.timeout_seconds)
+        self.client = openai.AsyncOpenAI(
+            base_url=self.cfg.base_url, api_key=key, max_retries=0, timeout=self.cfg.timeout_seconds
+        )
 
     def channel(self, name: str) -> Channel:
         ch = self.channels.get(name)
         if ch is None:
-            ch = self.channels[name] = Channel(ChannelLog(self.cfg.history_turns),
-                                               Debouncer(self.cfg.quiet_seconds, self.cfg.mode, self.cfg.probability),
-                                               LoopGuard())
+            ch = self.channels[name] = Channel(
+                ChannelLog(self.cfg.history_turns),
+                Debouncer(self.cfg.quiet_seconds, self.cfg.mode, self.cfg.probability),
+                LoopGuard(),
+            )
         return ch
 
     def heard(self, channel: str, speaker: str, text: str, mentioned: bool = False) -> None:
@@ -185,18 +190,27 @@ class CloneChat:
             extra = {"frequency_penalty": min(2.0, 0.6 + 0.6 * attempt), "presence_penalty": min(2.0, 0.5 * attempt)}
         for retry in range(self.cfg.max_retries + 1):
             try:
-                r = await self.client.chat.completions.create(model=model, messages=messages,
-                                                              max_tokens=self.cfg.max_tokens, **extra)
+                r = await self.client.chat.completions.create(
+                    model=model, messages=messages, max_tokens=self.cfg.max_tokens, **extra
+                )
                 return r.choices[0].message.content or "", r.model
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError) as e:
+            except (
+                openai.APITimeoutError,
+                openai.APIConnectionError,
+                openai.RateLimitError,
+                openai.InternalServerError,
+            ) as e:
                 self.events[f"transport_{type(e).__name__}"] += 1
                 if retry == self.cfg.max_retries:
-                    log.error("endpoint %s failed %d times, giving up on this reply: %s", self.cfg.base_url, retry + 1, e)
+                    log.error(
+                        "endpoint %s failed %d times, giving up on this reply: %s", self.cfg.base_url, retry + 1, e
+                    )
                     self.events["transport_gave_up"] += 1
                     return None
-                delay = min(30.0, 0.5 * 2 ** retry) * (0.5 + random.random())
-                log.warning("endpoint %s: %s; retry %d in %.1f s", self.cfg.base_url, type(e).__name__, retry + 1, delay)
+                delay = min(30.0, 0.5 * 2**retry) * (0.5 + random.random())
+                log.warning(
+                    "endpoint %s: %s; retry %d in %.1f s", self.cfg.base_url, type(e).__name__, retry + 1, delay
+                )
                 await asyncio.sleep(delay)
             except openai.APIStatusError as e:  # 4xx other than 429: a configuration problem, not transient
                 self.events["endpoint_error"] += 1

@@ -20,8 +20,11 @@ class Debouncer:
         """A human wrote. Decide whether it calls for an answer; restart the quiet window either way."""
         self.last_message_at = now
         self.generation += 1
-        if self.mode == "always" or (self.mode == "mention" and mentioned) or (
-                self.mode == "probability" and self.rng.random() < self.probability):
+        if (
+            self.mode == "always"
+            or (self.mode == "mention" and mentioned)
+            or (self.mode == "probability" and self.rng.random() < self.probability)
+        ):
             self.pending = True
 
     def due(self, now: float) -> bool:

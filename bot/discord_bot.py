@@ -44,8 +44,10 @@ def intents() -> discord.Intents:
 def read_token(settings: DiscordSettings) -> str:
     token = os.environ.get(settings.token_env, "").strip()
     if not token:
-        raise ClonekitError(f"no Discord bot token: set ${settings.token_env} (Developer Portal -> your application "
-                            "-> Bot -> Reset Token), and enable the Message Content Intent there")
+        raise ClonekitError(
+            f"no Discord bot token: set ${settings.token_env} (Developer Portal -> your application "
+            "-> Bot -> Reset Token), and enable the Message Content Intent there"
+        )
     return token
 
 
@@ -56,11 +58,14 @@ def profile_text(chat: CloneChat, settings: DiscordSettings) -> str:
 class CloneBot(commands.Bot):
     def __init__(self, chat: CloneChat, settings: DiscordSettings, store: ConversationStore | None = None):
         if not settings.channels:
-            raise ClonekitError("no channels allowed: list channel ids or names under discord.channels in the "
-                                "config (or pass --channel); the bot reads and writes nowhere else")
+            raise ClonekitError(
+                "no channels allowed: list channel ids or names under discord.channels in the "
+                "config (or pass --channel); the bot reads and writes nowhere else"
+            )
         self.profile = discord.CustomActivity(name=profile_text(chat, settings))  # shown under the bot's name
-        super().__init__(command_prefix=settings.command_prefix, intents=intents(), help_command=None,
-                         activity=self.profile)
+        super().__init__(
+            command_prefix=settings.command_prefix, intents=intents(), help_command=None, activity=self.profile
+        )
         self.chat = chat
         self.settings = settings
         self.store = store
@@ -101,8 +106,15 @@ class CloneBot(commands.Bot):
         async def send(bubble: str) -> None:
             sent = await channel.send(bubble)
             if self.store:
-                self.store.record_later(key, name, str(self.user.id if self.user else "clone"), bubble, is_clone=True,
-                                        version=self.chat.channel(key).version, platform_id=str(sent.id))
+                self.store.record_later(
+                    key,
+                    name,
+                    str(self.user.id if self.user else "clone"),
+                    bubble,
+                    is_clone=True,
+                    version=self.chat.channel(key).version,
+                    platform_id=str(sent.id),
+                )
 
         self.chat.schedule(key, send, channel.typing)
 
@@ -116,8 +128,17 @@ class CloneBot(commands.Bot):
             return
         who = payload.member.display_name if payload.member else str(payload.user_id)
         try:
-            fb = await asyncio.to_thread(give_feedback, self.store, str(payload.channel_id), kind, who,
-                                         str(payload.user_id), None, str(payload.message_id), self.chat.cfg.registry)
+            fb = await asyncio.to_thread(
+                give_feedback,
+                self.store,
+                str(payload.channel_id),
+                kind,
+                who,
+                str(payload.user_id),
+                None,
+                str(payload.message_id),
+                self.chat.cfg.registry,
+            )
             log.info("channel %s: %s on a reply of %s", payload.channel_id, kind, fb["version"])
         except ClonekitError as e:  # a reaction on someone else's message, or no consent: not feedback
             log.info("channel %s: reaction not taken as feedback: %s", payload.channel_id, e)
@@ -144,11 +165,13 @@ async def status(ctx: commands.Context) -> None:
     logging_state = "off (no store configured)"
     if b.store:
         logging_state = f"consent {'on' if b.store.has_consent(key) else 'off'}, {b.store.count(key)} messages stored"
-    await ctx.send(f"{profile_text(b.chat, b.settings)}\n"
-                   f"model: {b.chat.cfg.model} at {b.chat.cfg.base_url}\n"
-                   f"this channel: {len(ch.log.turns)} turns in the log; mode {b.chat.cfg.mode}, "
-                   f"quiet window {b.chat.cfg.quiet_seconds:g} s; logging {logging_state}\n"
-                   f"events: {events}")
+    await ctx.send(
+        f"{profile_text(b.chat, b.settings)}\n"
+        f"model: {b.chat.cfg.model} at {b.chat.cfg.base_url}\n"
+        f"this channel: {len(ch.log.turns)} turns in the log; mode {b.chat.cfg.mode}, "
+        f"quiet window {b.chat.cfg.quiet_seconds:g} s; logging {logging_state}\n"
+        f"events: {events}"
+    )
 
 
 @commands.command()
@@ -166,8 +189,9 @@ async def consent(ctx: commands.Context, choice: str = "") -> None:
             return
         await asyncio.to_thread(b.store.set_consent, key, True, who)
         log.info("channel %s: logging turned on by %s", key, who)
-        await ctx.send("logging this channel's messages for retraining the clone (`!consent off` stops it and "
-                       "deletes them)")
+        await ctx.send(
+            "logging this channel's messages for retraining the clone (`!consent off` stops it and deletes them)"
+        )
     elif choice == "off":
         deleted = await asyncio.to_thread(b.store.set_consent, key, False, who)
         log.info("channel %s: logging turned off by %s, %d messages deleted", key, who, deleted)
@@ -187,8 +211,17 @@ async def correct(ctx: commands.Context, *, text: str = "") -> None:
         return
     ref = ctx.message.reference.message_id if ctx.message.reference else None
     try:
-        fb = await asyncio.to_thread(give_feedback, b.store, str(ctx.channel.id), "correction", ctx.author.display_name,
-                                     str(ctx.author.id), text, str(ref) if ref else None, b.chat.cfg.registry)
+        fb = await asyncio.to_thread(
+            give_feedback,
+            b.store,
+            str(ctx.channel.id),
+            "correction",
+            ctx.author.display_name,
+            str(ctx.author.id),
+            text,
+            str(ref) if ref else None,
+            b.chat.cfg.registry,
+        )
     except ClonekitError as e:
         await ctx.send(f"correction not taken: {e.message}")
         return
@@ -209,8 +242,13 @@ async def approve(ctx: commands.Context, version: str = "") -> None:
 
     who = f"discord:{ctx.author.display_name} ({ctx.author.id})"
     try:
-        vid = await asyncio.to_thread(approve_version, b.chat.cfg.registry, version or "candidate", who,
-                                      f"approved in Discord channel {ctx.channel.id}")
+        vid = await asyncio.to_thread(
+            approve_version,
+            b.chat.cfg.registry,
+            version or "candidate",
+            who,
+            f"approved in Discord channel {ctx.channel.id}",
+        )
     except ClonekitError as e:
         await ctx.send(f"not approved: {e.message}")
         return

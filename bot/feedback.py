@@ -14,8 +14,16 @@ log = logging.getLogger("clonekit.bot.feedback")
 REACTIONS = {"👍": "up", "👎": "down"}
 
 
-def give_feedback(store: ConversationStore, channel: str, kind: str, author: str, author_id: str,
-                  text: str | None = None, platform_id: str | None = None, registry_dir: str | None = None) -> dict:
+def give_feedback(
+    store: ConversationStore,
+    channel: str,
+    kind: str,
+    author: str,
+    author_id: str,
+    text: str | None = None,
+    platform_id: str | None = None,
+    registry_dir: str | None = None,
+) -> dict:
     """Store the feedback (ClonekitError when it cannot be taken) and log it in the registry's audit log."""
     fb = store.add_feedback(channel, kind, author, author_id, text, platform_id)
     if registry_dir:
@@ -23,10 +31,16 @@ def give_feedback(store: ConversationStore, channel: str, kind: str, author: str
 
         reg = Registry(registry_dir)
         if fb["version"] and fb["version"] in reg.state().versions:
-            reg.audit.append("feedback", reason=f"{kind} on a reply of {fb['version']}",
-                             actor=f"participant:{sha256_text(author_id)[:12]}", version=fb["version"], kind=kind,
-                             feedback_id=fb["feedback_id"])
+            reg.audit.append(
+                "feedback",
+                reason=f"{kind} on a reply of {fb['version']}",
+                actor=f"participant:{sha256_text(author_id)[:12]}",
+                version=fb["version"],
+                kind=kind,
+                feedback_id=fb["feedback_id"],
+            )
         else:
-            log.info("feedback on a reply of %s, which is not a version of the registry: stored, not logged",
-                     fb["version"])
+            log.info(
+                "feedback on a reply of %s, which is not a version of the registry: stored, not logged", fb["version"]
+            )
     return fb

@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
@@ -26,8 +26,10 @@ from clonekit.paths import writable_file
 from clonekit.schema import Message, dump_message
 
 log = logging.getLogger(__name__)
-_INSERT = ("INSERT INTO messages (platform, channel, timestamp, author, author_id, text, is_clone, version, platform_id) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = (
+    "INSERT INTO messages (platform, channel, timestamp, author, author_id, text, is_clone, version, platform_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 FEEDBACK_KINDS = ("up", "down", "correction")
 
 SCHEMA = """
@@ -74,7 +76,7 @@ def _open_problem(e: sqlite3.DatabaseError) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _connect(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
@@ -131,12 +133,21 @@ class ConversationStore:
         """Start the background writer used by `record_later`."""
         if self._writer is None:
             self._queue = queue.Queue()
-            self._writer = threading.Thread(target=self._write_loop, args=(retry_seconds,), name="store-writer",
-                                            daemon=True)
+            self._writer = threading.Thread(
+                target=self._write_loop, args=(retry_seconds,), name="store-writer", daemon=True
+            )
             self._writer.start()
 
-    def record_later(self, channel: str, author: str, author_id: str, text: str, is_clone: bool = False,
-                     version: str | None = None, platform_id: str | None = None) -> bool:
+    def record_later(
+        self,
+        channel: str,
+        author: str,
+        author_id: str,
+        text: str,
+        is_clone: bool = False,
+        version: str | None = None,
+        platform_id: str | None = None,
+    ) -> bool:
         """Queue one message for the writer if the channel has consent (answered from memory); returns whether it
         was queued. Never touches the database on the caller's thread."""
         if not self.has_consent(channel):
@@ -190,9 +201,11 @@ class ConversationStore:
             with self._consent_lock:  # no queued row of this channel is written from here on
                 self._consent[channel] = False
         with self._lock, self.db:
-            self.db.execute("INSERT INTO consent VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET "
-                            "granted=excluded.granted, changed_by=excluded.changed_by, changed_at=excluded.changed_at",
-                            (channel, int(granted), changed_by, _now()))
+            self.db.execute(
+                "INSERT INTO consent VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET "
+                "granted=excluded.granted, changed_by=excluded.changed_by, changed_at=excluded.changed_at",
+                (channel, int(granted), changed_by, _now()),
+            )
             deleted = 0 if granted else self.db.execute("DELETE FROM messages WHERE channel = ?", (channel,)).rowcount
             if not granted:
                 self.db.execute("DELETE FROM feedback WHERE channel = ?", (channel,))
@@ -205,21 +218,49 @@ class ConversationStore:
     def has_consent(self, channel: str) -> bool:
         return bool(self._consent.get(channel))
 
-    def record(self, channel: str, author: str, author_id: str, text: str, is_clone: bool = False,
-               timestamp: str | None = None, version: str | None = None, platform_id: str | None = None) -> bool:
+    def record(
+        self,
+        channel: str,
+        author: str,
+        author_id: str,
+        text: str,
+        is_clone: bool = False,
+        timestamp: str | None = None,
+        version: str | None = None,
+        platform_id: str | None = None,
+    ) -> bool:
         """Log one message now (blocking) if the channel has consent; returns whether it was logged. The bot uses
         `record_later`."""
         if not self.has_consent(channel):
             return False
         with self._lock, self.db:
-            self.db.execute(_INSERT, (self.platform, channel, timestamp or _now(), author, author_id, text,
-                                      int(is_clone), version, platform_id))
+            self.db.execute(
+                _INSERT,
+                (
+                    self.platform,
+                    channel,
+                    timestamp or _now(),
+                    author,
+                    author_id,
+                    text,
+                    int(is_clone),
+                    version,
+                    platform_id,
+                ),
+            )
         return True
 
     # ----------------------------------------------------------------------------------------------- feedback
 
-    def add_feedback(self, channel: str, kind: str, author: str, author_id: str, text: str | None = None,
-                     platform_id: str | None = None) -> dict:
+    def add_feedback(
+        self,
+        channel: str,
+        kind: str,
+        author: str,
+        author_id: str,
+        text: str | None = None,
+        platform_id: str | None = None,
+    ) -> dict:
         """Feedback on one of the clone's messages: the one with this platform id (a Discord message id), or the
         clone's latest message in the channel. A thumbs up or down, or a correction: what the person would really
         have said. Returns {"feedback_id", "message_id", "version", "kind"}. Feedback on a message that is not the
@@ -233,19 +274,27 @@ class ConversationStore:
         self.flush()  # the clone's message may still wait in the writer's queue
         with self._lock, self.db:
             if platform_id is not None:
-                row = self.db.execute("SELECT id, is_clone, version FROM messages WHERE channel = ? AND platform_id = ?",
-                                      (channel, platform_id)).fetchone()
+                row = self.db.execute(
+                    "SELECT id, is_clone, version FROM messages WHERE channel = ? AND platform_id = ?",
+                    (channel, platform_id),
+                ).fetchone()
                 if row is None or not row[1]:
-                    raise ClonekitError("that message is not the clone's: feedback is taken on the clone's replies only")
+                    raise ClonekitError(
+                        "that message is not the clone's: feedback is taken on the clone's replies only"
+                    )
             else:
-                row = self.db.execute("SELECT id, is_clone, version FROM messages WHERE channel = ? AND is_clone = 1 "
-                                      "ORDER BY id DESC LIMIT 1", (channel,)).fetchone()
+                row = self.db.execute(
+                    "SELECT id, is_clone, version FROM messages WHERE channel = ? AND is_clone = 1 "
+                    "ORDER BY id DESC LIMIT 1",
+                    (channel,),
+                ).fetchone()
                 if row is None:
                     raise ClonekitError("the clone has not said anything here yet: nothing to give feedback on")
-            cur = self.db.execute("INSERT INTO feedback (message_id, channel, version, kind, text, author, author_id, "
-                                  "timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                  (row[0], channel, row[2], kind, text.strip() if text else None, author, author_id,
-                                   _now()))
+            cur = self.db.execute(
+                "INSERT INTO feedback (message_id, channel, version, kind, text, author, author_id, "
+                "timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (row[0], channel, row[2], kind, text.strip() if text else None, author, author_id, _now()),
+            )
         return {"feedback_id": cur.lastrowid, "message_id": row[0], "version": row[2], "kind": kind}
 
     def feedback(self, after_id: int = 0, context_turns: int = 12) -> list[dict]:
@@ -254,20 +303,36 @@ class ConversationStore:
         rows = self.db.execute(
             "SELECT f.id, f.message_id, f.channel, f.version, f.kind, f.text, f.author, m.text "
             "FROM feedback f JOIN messages m ON m.id = f.message_id JOIN consent c ON c.channel = f.channel "
-            "WHERE c.granted = 1 AND f.id > ? ORDER BY f.id", (after_id,)).fetchall()
+            "WHERE c.granted = 1 AND f.id > ? ORDER BY f.id",
+            (after_id,),
+        ).fetchall()
         out = []
         for fid, mid, channel, version, kind, text, author, reply in rows:
-            context = self.db.execute("SELECT author, text, is_clone FROM messages WHERE channel = ? AND id < ? "
-                                      "ORDER BY id DESC LIMIT ?", (channel, mid, context_turns)).fetchall()
-            out.append({"id": fid, "message_id": mid, "channel": channel, "version": version, "kind": kind,
-                        "text": text, "author": author, "reply": reply,
-                        "context": [(a, t, bool(c)) for a, t, c in reversed(context)]})
+            context = self.db.execute(
+                "SELECT author, text, is_clone FROM messages WHERE channel = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                (channel, mid, context_turns),
+            ).fetchall()
+            out.append(
+                {
+                    "id": fid,
+                    "message_id": mid,
+                    "channel": channel,
+                    "version": version,
+                    "kind": kind,
+                    "text": text,
+                    "author": author,
+                    "reply": reply,
+                    "context": [(a, t, bool(c)) for a, t, c in reversed(context)],
+                }
+            )
         return out
 
     def last_ids(self) -> dict:
         """{"message": highest message id, "feedback": highest feedback id}: a version's cut-off."""
-        return {"message": self.db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0],
-                "feedback": self.db.execute("SELECT COALESCE(MAX(id), 0) FROM feedback").fetchone()[0]}
+        return {
+            "message": self.db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0],
+            "feedback": self.db.execute("SELECT COALESCE(MAX(id), 0) FROM feedback").fetchone()[0],
+        }
 
     def channels(self) -> list[tuple[str, bool, str, str]]:
         """(channel, consent granted, changed by, changed at) for every channel that ever set consent."""
@@ -281,15 +346,19 @@ class ConversationStore:
 
     def messages(self, channel: str | None = None, after_id: int = 0) -> list[Message]:
         """Logged messages of consenting channels (with id > after_id), oldest first, as normalized messages."""
-        sql = ("SELECT m.id, m.platform, m.channel, m.timestamp, m.author, m.author_id, m.text, m.is_clone "
-               "FROM messages m JOIN consent c ON c.channel = m.channel WHERE c.granted = 1 AND m.id > ?")
+        sql = (
+            "SELECT m.id, m.platform, m.channel, m.timestamp, m.author, m.author_id, m.text, m.is_clone "
+            "FROM messages m JOIN consent c ON c.channel = m.channel WHERE c.granted = 1 AND m.id > ?"
+        )
         args: tuple = (after_id,)
         if channel is not None:
             sql += " AND m.channel = ?"
             args = (after_id, channel)
         rows = self.db.execute(sql + " ORDER BY m.id", args).fetchall()
-        return [Message(platform=p, chat=ch, id=str(i), timestamp=ts, author=a, author_id=aid, text=t,
-                        is_bot=bool(clone)) for i, p, ch, ts, a, aid, t, clone in rows]
+        return [
+            Message(platform=p, chat=ch, id=str(i), timestamp=ts, author=a, author_id=aid, text=t, is_bot=bool(clone))
+            for i, p, ch, ts, a, aid, t, clone in rows
+        ]
 
     def export_messages(self, out: str | Path, channel: str | None = None, after_id: int = 0) -> int:
         """Write messages.jsonl for `clonekit prep build`; returns the number of messages written."""

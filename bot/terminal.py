@@ -28,8 +28,7 @@ def feedback_command(line: str) -> tuple[str, str | None] | None:
     return FEEDBACK_COMMANDS[word], rest.strip() or None
 
 
-def record_feedback(chat: CloneChat, store: ConversationStore | None, speaker: str, kind: str,
-                    text: str | None) -> str:
+def record_feedback(chat: CloneChat, store: ConversationStore | None, speaker: str, kind: str, text: str | None) -> str:
     """Apply one feedback command; returns the line to show."""
     if store is None:
         return "(feedback needs a conversation store: --store FILE --consent)"
@@ -62,8 +61,9 @@ def read_script(path: Path) -> list[tuple[str, str] | None]:
     return steps
 
 
-async def run_script(chat: CloneChat, steps, out=None, quiet: float = 0.0,
-                     store: ConversationStore | None = None) -> list[str]:
+async def run_script(
+    chat: CloneChat, steps, out=None, quiet: float = 0.0, store: ConversationStore | None = None
+) -> list[str]:
     """Play the script; returns the clone's replies as sent (bubbles joined with newlines). With a store (and
     consent), every message is logged and feedback commands are stored. `out`: default sys.stdout as it is when
     called (a default bound at import would miss a redirected stdout)."""
@@ -101,8 +101,11 @@ async def run_interactive(chat: CloneChat, speaker: str, store: ConversationStor
     while it is answering restarts the wait."""
     name = chat.identity.clone_name
     ch = chat.channel(CHANNEL)
-    print(f"chatting with {name} ({chat.cfg.model} at {chat.cfg.base_url}); you are {speaker}. "
-          "/as NAME switches speaker, /good, /bad, /correct TEXT, /reset, /quit", flush=True)
+    print(
+        f"chatting with {name} ({chat.cfg.model} at {chat.cfg.base_url}); you are {speaker}. "
+        "/as NAME switches speaker, /good, /bad, /correct TEXT, /reset, /quit",
+        flush=True,
+    )
 
     async def show(bubble: str) -> None:
         print(f"\n  {name}: {bubble}", flush=True)

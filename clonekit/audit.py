@@ -19,15 +19,26 @@ import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_text
 
 GENESIS = "0" * 64
-EVENTS = ("created", "registered", "trained", "evaluated", "approved", "rejected", "promoted", "rolled_back",
-          "ab_started", "ab_stopped", "feedback")
+EVENTS = (
+    "created",
+    "registered",
+    "trained",
+    "evaluated",
+    "approved",
+    "rejected",
+    "promoted",
+    "rolled_back",
+    "ab_started",
+    "ab_stopped",
+    "feedback",
+)
 
 
 def default_actor() -> str:
@@ -67,8 +78,7 @@ class AuditLog:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def append(self, event: str, reason: str, actor: str | None = None, version: str | None = None,
-               **data) -> dict:
+    def append(self, event: str, reason: str, actor: str | None = None, version: str | None = None, **data) -> dict:
         """Append one event (checking the chain's end first: a broken log is never extended)."""
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
@@ -77,10 +87,16 @@ class AuditLog:
         with self._locked():
             records = self.records(check=True)
             prev = records[-1] if records else None
-            record = {"seq": prev["seq"] + 1 if prev else 0,
-                      "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                      "event": event, "actor": actor or default_actor(), "reason": reason.strip(),
-                      "version": version, "data": data, "prev": prev["hash"] if prev else GENESIS}
+            record = {
+                "seq": prev["seq"] + 1 if prev else 0,
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "event": event,
+                "actor": actor or default_actor(),
+                "reason": reason.strip(),
+                "version": version,
+                "data": data,
+                "prev": prev["hash"] if prev else GENESIS,
+            }
             record["hash"] = record_hash(record)
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(canonical(record) + "\n")
@@ -97,8 +113,12 @@ class AuditLog:
             problems = self.verify()
             if problems:
                 p = problems[0]
-                raise ClonekitError(f"the audit log is broken: {p.problem} (`clonekit registry verify` lists every "
-                                    "problem); nothing was changed", self.path, p.line)
+                raise ClonekitError(
+                    f"the audit log is broken: {p.problem} (`clonekit registry verify` lists every "
+                    "problem); nothing was changed",
+                    self.path,
+                    p.line,
+                )
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -115,8 +135,11 @@ class AuditLog:
                 problems.append(AuditProblem(None, f"the head file {self.head_path.name} is not JSON"))
         if not self.path.exists():
             if head is not None:
-                problems.append(AuditProblem(None, "the log is gone but its head file says it had "
-                                                   f"{head.get('seq', -1) + 1} records"))
+                problems.append(
+                    AuditProblem(
+                        None, f"the log is gone but its head file says it had {head.get('seq', -1) + 1} records"
+                    )
+                )
             return problems
         prev_hash, expected_seq, last = GENESIS, 0, None
         for lineno, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
@@ -132,15 +155,30 @@ class AuditLog:
             if record_hash(record) != stated:
                 problems.append(AuditProblem(lineno, f"record {seq} was edited (its hash does not match its content)"))
             if seq != expected_seq:
-                problems.append(AuditProblem(lineno, f"record {seq} where record {expected_seq} was expected "
-                                                     "(records deleted, inserted or reordered)"))
+                problems.append(
+                    AuditProblem(
+                        lineno,
+                        f"record {seq} where record {expected_seq} was expected "
+                        "(records deleted, inserted or reordered)",
+                    )
+                )
             elif prev != prev_hash:
-                problems.append(AuditProblem(lineno, f"record {seq} does not follow the record before it "
-                                                     "(its prev hash differs)"))
+                problems.append(
+                    AuditProblem(lineno, f"record {seq} does not follow the record before it (its prev hash differs)")
+                )
             prev_hash, expected_seq, last = stated, (seq + 1 if isinstance(seq, int) else expected_seq + 1), record
-        if head is not None and last is not None and (head.get("seq"), head.get("hash")) != (last.get("seq"), last.get("hash")):
-            problems.append(AuditProblem(None, f"the log ends at record {last.get('seq')} but its head file names "
-                                               f"record {head.get('seq')} (records cut off the end, or appended by hand)"))
+        if (
+            head is not None
+            and last is not None
+            and (head.get("seq"), head.get("hash")) != (last.get("seq"), last.get("hash"))
+        ):
+            problems.append(
+                AuditProblem(
+                    None,
+                    f"the log ends at record {last.get('seq')} but its head file names "
+                    f"record {head.get('seq')} (records cut off the end, or appended by hand)",
+                )
+            )
         if head is None and last is not None:
             problems.append(AuditProblem(None, f"the head file {self.head_path.name} is missing"))
         return problems

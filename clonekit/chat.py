@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
 
 
-def render_turns(turns: Iterable[tuple[str, str, bool]], system_prompt: str | None,
-                 name: Callable[[str], str] | None = None) -> list[dict]:
+def render_turns(
+    turns: Iterable[tuple[str, str, bool]], system_prompt: str | None, name: Callable[[str], str] | None = None
+) -> list[dict]:
     """(speaker, text, is_clone) turns -> OpenAI chat messages. `name` maps speaker names (for the hosted API:
     a NameSanitizer, so that names match those the hosted model was fine-tuned with)."""
     out = [{"role": "system", "content": system_prompt}] if system_prompt else []
@@ -28,8 +29,23 @@ def is_openai_api(base_url: str) -> bool:
 
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_FOLD = str.maketrans({"ı": "i", "İ": "I", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE",
-                       "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "ð": "d"})
+_FOLD = str.maketrans(
+    {
+        "ı": "i",
+        "İ": "I",
+        "ø": "o",
+        "Ø": "O",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "ð": "d",
+    }
+)
 
 
 class NameSanitizer:
@@ -53,9 +69,8 @@ class NameSanitizer:
         return candidate
 
     @classmethod
-    def from_mapping(cls, mapping: dict[str, str]) -> "NameSanitizer":
+    def from_mapping(cls, mapping: dict[str, str]) -> NameSanitizer:
         """Start from the mapping prep wrote (DATASET/openai_names.json), so names match the fine-tuning data."""
         s = cls()
         s.mapping, s._used = dict(mapping), set(mapping.values())
         return s
-

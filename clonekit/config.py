@@ -64,7 +64,7 @@ class PrepConfig(StrictModel):
     openai: OpenAIExportConfig = OpenAIExportConfig()
 
     @model_validator(mode="after")
-    def _check(self) -> "PrepConfig":
+    def _check(self) -> PrepConfig:
         if self.context_turns >= self.max_turns:
             raise ValueError("context_turns must be smaller than max_turns")
         return self
@@ -92,9 +92,7 @@ def load_config(schema: type[M], path: str | Path | None = None, **overrides) ->
     try:
         return schema.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
         raise ClonekitError(f"invalid config: {problems}", path) from None
 
 
@@ -137,7 +135,7 @@ class TrainConfig(StrictModel):
     dpo_beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference (TRL's beta)
 
     @model_validator(mode="after")
-    def _check_train(self) -> "TrainConfig":
+    def _check_train(self) -> TrainConfig:
         if self.row_tokens < self.max_seq_len:
             raise ValueError("row_tokens must be at least max_seq_len (a row holds at least one example)")
         return self

@@ -1,11 +1,11 @@
 """The adapter manifest `clonekit.json`, written by train and read by serve, bot and compare.
 
-    base        {"id": ..., "path": ..., "sha256": ...}  the base model the adapter belongs to
-    dataset     {"dir", "manifest_sha256", "target", "system_prompt"}
-    template    file name of the chat template inside the adapter directory (the server uses it)
-    end_of_turn the token that ends the target's turn (generation stops there)
-    config      the TrainConfig that made it
-    metrics     {"valid_loss", "base_valid_loss", "train_loss", "steps", "train_tokens", "tokens_per_second", ...}
+base        {"id": ..., "path": ..., "sha256": ...}  the base model the adapter belongs to
+dataset     {"dir", "manifest_sha256", "target", "system_prompt"}
+template    file name of the chat template inside the adapter directory (the server uses it)
+end_of_turn the token that ends the target's turn (generation stops there)
+config      the TrainConfig that made it
+metrics     {"valid_loss", "base_valid_loss", "train_loss", "steps", "train_tokens", "tokens_per_second", ...}
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ def read_manifest(run_dir: str | Path) -> dict:
     """The adapter's manifest, checked: a JSON object naming its base model (`base.id` and `base.path`)."""
     path = Path(run_dir) / MANIFEST
     if not path.exists():
-        raise ClonekitError(f"not a clonekit adapter directory (no {MANIFEST}); train one with `clonekit train`", run_dir)
+        raise ClonekitError(
+            f"not a clonekit adapter directory (no {MANIFEST}); train one with `clonekit train`", run_dir
+        )
     data = _read_json(path)
     if not isinstance(data, dict):
         raise ClonekitError(f"must be a JSON object, not {type(data).__name__}", path)
     base = data.get("base")
     if not isinstance(base, dict) or not isinstance(base.get("id"), str) or not isinstance(base.get("path"), str):
-        raise ClonekitError("names no base model (expected \"base\": {\"id\": ..., \"path\": ...}); "
-                            "re-run `clonekit train`", path)
+        raise ClonekitError(
+            'names no base model (expected "base": {"id": ..., "path": ...}); re-run `clonekit train`', path
+        )
     return data
 
 
@@ -56,7 +59,7 @@ def read_adapter_config(run_dir: str | Path) -> dict:
     if not isinstance(data, dict):
         raise ClonekitError(f"must be a JSON object, not {type(data).__name__}", path)
     if not isinstance(data.get("r"), int) or data["r"] < 1 or not data.get("target_modules"):
-        raise ClonekitError("is not a LoRA adapter config (needs an integer rank \"r\" and \"target_modules\")", path)
+        raise ClonekitError('is not a LoRA adapter config (needs an integer rank "r" and "target_modules")', path)
     return data
 
 
@@ -83,8 +86,11 @@ def safetensors_problem(path: str | Path) -> str | None:
         return f"{path.name} has a damaged header"
     if not isinstance(header, dict):
         return f"{path.name} has a damaged header"
-    ends = [t["data_offsets"][1] for k, t in header.items()
-            if k != "__metadata__" and isinstance(t, dict) and isinstance(t.get("data_offsets"), list)]
+    ends = [
+        t["data_offsets"][1]
+        for k, t in header.items()
+        if k != "__metadata__" and isinstance(t, dict) and isinstance(t.get("data_offsets"), list)
+    ]
     expected = 8 + n + max(ends, default=0)
     if size != expected:
         return f"{path.name} is truncated ({size:,} bytes, the header describes {expected:,})"

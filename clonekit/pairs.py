@@ -25,8 +25,10 @@ from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
 
 PAIRS_FILE = "pairs.jsonl"
-PAIRS_HINT = ('{"context": [{"role", "content", "name"?}, ...], "chosen": "...", "rejected": "..."} per line '
-              "(see `clonekit prep pairs --help`)")
+PAIRS_HINT = (
+    '{"context": [{"role", "content", "name"?}, ...], "chosen": "...", "rejected": "..."} per line '
+    "(see `clonekit prep pairs --help`)"
+)
 ROLES = ("system", "user", "assistant")
 
 
@@ -51,7 +53,7 @@ def pair_problem(obj: dict) -> str | None:
         return "`context` must be a non-empty list of messages"
     for i, m in enumerate(context):
         if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
-            return f"context[{i}] must be {{\"role\": one of {', '.join(ROLES)}, \"content\": text}}"
+            return f'context[{i}] must be {{"role": one of {", ".join(ROLES)}, "content": text}}'
         if "name" in m and not isinstance(m["name"], str):
             return f"context[{i}].name must be text"
     if context[-1]["role"] == "assistant":
@@ -72,8 +74,10 @@ def read_pairs(path: str | Path) -> list[Pair]:
         problem = pair_problem(obj)
         if problem:
             if "context" not in obj and "messages" in obj:
-                problem = ("this is a chat example (train.jsonl), not a preference pair: `--method dpo` needs pairs "
-                           "from `clonekit prep pairs`")
+                problem = (
+                    "this is a chat example (train.jsonl), not a preference pair: `--method dpo` needs pairs "
+                    "from `clonekit prep pairs`"
+                )
             raise ClonekitError(f"not a preference pair: {problem}; expected {PAIRS_HINT}", path, lineno)
         pairs.append(Pair(obj["context"], obj["chosen"], obj["rejected"], str(obj.get("source", ""))))
     if not pairs:

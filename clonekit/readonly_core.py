@@ -37,16 +37,18 @@ class Core:
 
     def __post_init__(self):
         if not self.disclosure:
-            object.__setattr__(self, "disclosure", f"I'm an AI clone of {self.name} (clonekit), not {self.name} "
-                                                   "in person.")
+            object.__setattr__(
+                self, "disclosure", f"I'm an AI clone of {self.name} (clonekit), not {self.name} in person."
+            )
 
 
 def write_core(path: str | Path, core: Core) -> Path:
     """Write core.json read-only; refuses to overwrite an existing core (it never changes)."""
     path = Path(path)
     if path.exists():
-        raise ClonekitError("a core file exists already: the core is read-only (start a new registry to change it)",
-                            path)
+        raise ClonekitError(
+            "a core file exists already: the core is read-only (start a new registry to change it)", path
+        )
     data = {**asdict(core), "rules": list(core.rules)}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.chmod(path, 0o444)
@@ -60,8 +62,13 @@ def read_core(path: str | Path) -> tuple[Core, str]:
         raise ClonekitError("no core file (create the registry with `clonekit registry init`)", path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        core = Core(name=data["name"], system_prompt=data["system_prompt"], excluded=list(data.get("excluded", [])),
-                    rules=tuple(data.get("rules", RULES)), disclosure=data.get("disclosure", ""))
+        core = Core(
+            name=data["name"],
+            system_prompt=data["system_prompt"],
+            excluded=list(data.get("excluded", [])),
+            rules=tuple(data.get("rules", RULES)),
+            disclosure=data.get("disclosure", ""),
+        )
     except (ValueError, KeyError, TypeError) as e:
         raise ClonekitError(f"not a core file ({e})", path) from None
     return core, sha256_file(path)
@@ -70,8 +77,10 @@ def read_core(path: str | Path) -> tuple[Core, str]:
 def system_prompt_problem(core: Core, system_prompt: str | None, what: str) -> str | None:
     """Why data or an adapter with this system prompt may not be trained or registered under the core."""
     if system_prompt != core.system_prompt:
-        return (f"{what} has another system prompt than the read-only core ({system_prompt!r} vs "
-                f"{core.system_prompt!r}): build it with the core's persona (prep's persona.system_prompt)")
+        return (
+            f"{what} has another system prompt than the read-only core ({system_prompt!r} vs "
+            f"{core.system_prompt!r}): build it with the core's persona (prep's persona.system_prompt)"
+        )
     return None
 
 
@@ -89,7 +98,9 @@ def dataset_core_problem(core: Core, data_dir: str | Path) -> tuple[str, int] | 
                 messages = json.loads(line).get("messages", [])
             except (ValueError, AttributeError):
                 continue  # the tokenizer names bad lines itself
-            system = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None)
+            system = next(
+                (m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None
+            )
             problem = system_prompt_problem(core, system, "this example")
             if problem:
                 return problem, lineno

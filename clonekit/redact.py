@@ -29,8 +29,7 @@ from stdnum import luhn
 
 from clonekit.config import RedactConfig
 
-_TLDS = ("com|org|net|edu|gov|io|gg|me|ly|co|app|dev|ai|tv|to|xyz|info|biz|link|page|site|online|shop|club|"
-         "[a-z]{2}")
+_TLDS = "com|org|net|edu|gov|io|gg|me|ly|co|app|dev|ai|tv|to|xyz|info|biz|link|page|site|online|shop|club|[a-z]{2}"
 _COMMON_TLDS = "com|org|net|io|gg|ly|me|app|dev"
 _URL = re.compile(
     r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"
@@ -48,9 +47,11 @@ _PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{6,}\d(?!\w)")
 _DATE_LIKE = re.compile(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}(?!\d)")
 _DIGITS7 = re.compile(r"(?:\d\D?){7}")
 # names that are also common words: matched as written with a capital (or all capitals), not as the word
-_WORD_NAMES = frozenset("will mark bill may june april grace hope joy rose faith summer art ray sky sunny rich jack "
-                        "pat sue guy max chase dean drew frank gene hunter lane miles page bob rob don dawn eve "
-                        "holly ivy jade amber pearl ruby kit".split())
+_WORD_NAMES = frozenset(
+    "will mark bill may june april grace hope joy rose faith summer art ray sky sunny rich jack "
+    "pat sue guy max chase dean drew frank gene hunter lane miles page bob rob don dawn eve "
+    "holly ivy jade amber pearl ruby kit".split()
+)
 
 
 PLACEHOLDERS = ("url", "email", "ip", "iban", "card", "ssn", "phone", "number", "person")
@@ -125,6 +126,7 @@ class Redactor:
         def replace(m: re.Match) -> str:
             self.counts[kind] += 1
             return placeholder
+
         return replace
 
     def _ip(self, m: re.Match) -> str:
@@ -154,8 +156,10 @@ class Redactor:
         return "<card>"
 
     def _phones(self, text: str) -> str:
-        spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(
-            text, self.config.region, leniency=phonenumbers.Leniency.POSSIBLE)]
+        spans = [
+            (m.start, m.end)
+            for m in phonenumbers.PhoneNumberMatcher(text, self.config.region, leniency=phonenumbers.Leniency.POSSIBLE)
+        ]
         for start, end in reversed(spans):
             self.counts["phone"] += 1
             text = text[:start] + "<phone>" + text[end:]

@@ -21,13 +21,14 @@ import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clonekit.audit import AuditLog, AuditProblem
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file, sha256_text
-from clonekit.manifest import MANIFEST as MANIFEST_FILE, TEMPLATE_FILE, read_manifest, safetensors_problem
+from clonekit.manifest import MANIFEST as MANIFEST_FILE
+from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem
 from clonekit.readonly_core import CORE_FILE, Core, read_core, system_prompt_problem, write_core
 
 VERSION_FILE = "version.json"
@@ -81,10 +82,11 @@ class Registry:
     def exists(self) -> bool:
         return (self.root / REGISTRY_FILE).exists()
 
-    def require(self) -> "Registry":
+    def require(self) -> Registry:
         if not self.exists():
-            raise ClonekitError("not a registry (no registry.json): create one with `clonekit registry init RUN`",
-                                self.root)
+            raise ClonekitError(
+                "not a registry (no registry.json): create one with `clonekit registry init RUN`", self.root
+            )
         return self
 
     @property
@@ -96,8 +98,14 @@ class Registry:
 
     # ------------------------------------------------------------------------------------------- creating
 
-    def init(self, run: str | Path, served_name: str = "clone", excluded: list[str] | None = None,
-             actor: str | None = None, reason: str = "first version") -> str:
+    def init(
+        self,
+        run: str | Path,
+        served_name: str = "clone",
+        excluded: list[str] | None = None,
+        actor: str | None = None,
+        reason: str = "first version",
+    ) -> str:
         """Create the registry from a first adapter run: the core from its dataset's persona, the run as v1,
         approved by whoever creates the registry (it is the version being served already)."""
         if self.exists():
@@ -106,8 +114,9 @@ class Registry:
         manifest = _run_manifest(run)
         dataset = manifest.get("dataset", {})
         if not dataset.get("target") or dataset.get("system_prompt") is None:
-            raise ClonekitError("the adapter's clonekit.json names no target or system prompt (train it with a "
-                                "current clonekit)", run)
+            raise ClonekitError(
+                "the adapter's clonekit.json names no target or system prompt (train it with a current clonekit)", run
+            )
         if excluded is None:
             excluded = _dataset_excluded(dataset.get("dir"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -115,16 +124,32 @@ class Registry:
         info = self.root / REGISTRY_FILE
         info.write_text(json.dumps({"served_name": served_name, "created": _now()}, indent=2) + "\n", encoding="utf-8")
         os.chmod(info, 0o444)
-        self.audit.append("created", reason="registry created", actor=actor, core_sha256=sha256_file(core_path),
-                          served_name=served_name, target=dataset["target"])
+        self.audit.append(
+            "created",
+            reason="registry created",
+            actor=actor,
+            core_sha256=sha256_file(core_path),
+            served_name=served_name,
+            target=dataset["target"],
+        )
         vid = self.register(run, parent=None, actor=actor, reason=reason)
-        self.audit.append("approved", reason="the first version: the adapter being served when the registry was made",
-                          actor=actor, version=vid)
+        self.audit.append(
+            "approved",
+            reason="the first version: the adapter being served when the registry was made",
+            actor=actor,
+            version=vid,
+        )
         self.audit.append("promoted", reason="the first version is live from the start", actor=actor, version=vid)
         return vid
 
-    def register(self, run: str | Path, parent: str | None, actor: str | None = None, reason: str = "registered",
-                 material: dict | None = None) -> str:
+    def register(
+        self,
+        run: str | Path,
+        parent: str | None,
+        actor: str | None = None,
+        reason: str = "registered",
+        material: dict | None = None,
+    ) -> str:
         """Copy an adapter run into a new immutable version; returns its id. A version with a parent must share
         its base model and chat template, and every version the core's system prompt."""
         self.require()
@@ -145,29 +170,49 @@ class Registry:
         vid = f"v{len(state.versions) + 1}-{content[:8]}"
         dest = self.version_dir(vid)
         if dest.exists():
-            raise ClonekitError(f"version directory {vid} exists but the log does not name it (left by a crash: "
-                                "move it away)", dest)
+            raise ClonekitError(
+                f"version directory {vid} exists but the log does not name it (left by a crash: move it away)", dest
+            )
         tmp = dest.with_name(f".{vid}.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         for name in files:
             shutil.copyfile(run / name, tmp / name)
         ds = manifest.get("dataset", {})
-        record = {"id": vid, "parent": parent, "created": _now(), "source": str(run.resolve()),
-                  "content_sha256": content, "files": files, "core_sha256": core_sha,
-                  "base": {k: manifest["base"].get(k) for k in ("id", "sha256")},
-                  "template_sha256": files[TEMPLATE_FILE], "method": manifest.get("method"),
-                  "config_sha256": sha256_text(json.dumps(manifest.get("config", {}), sort_keys=True)),
-                  "data": {"dataset_manifest_sha256": ds.get("manifest_sha256"), "dataset_dir": ds.get("dir"),
-                           "target": ds.get("target"), **(material or {})},
-                  "metrics": manifest.get("metrics", {})}
+        record = {
+            "id": vid,
+            "parent": parent,
+            "created": _now(),
+            "source": str(run.resolve()),
+            "content_sha256": content,
+            "files": files,
+            "core_sha256": core_sha,
+            "base": {k: manifest["base"].get(k) for k in ("id", "sha256")},
+            "template_sha256": files[TEMPLATE_FILE],
+            "method": manifest.get("method"),
+            "config_sha256": sha256_text(json.dumps(manifest.get("config", {}), sort_keys=True)),
+            "data": {
+                "dataset_manifest_sha256": ds.get("manifest_sha256"),
+                "dataset_dir": ds.get("dir"),
+                "target": ds.get("target"),
+                **(material or {}),
+            },
+            "metrics": manifest.get("metrics", {}),
+        }
         (tmp / VERSION_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for p in tmp.iterdir():
             os.chmod(p, 0o444)
         os.replace(tmp, dest)
-        self.audit.append("registered", reason=reason, actor=actor, version=vid, parent=parent,
-                          content_sha256=content, version_json_sha256=sha256_file(dest / VERSION_FILE),
-                          core_sha256=core_sha)
+        self.audit.append(
+            "registered",
+            reason=reason,
+            actor=actor,
+            version=vid,
+            parent=parent,
+            content_sha256=content,
+            version_json_sha256=sha256_file(dest / VERSION_FILE),
+            core_sha256=core_sha,
+        )
         return vid
 
     # -------------------------------------------------------------------------------------------- reading
@@ -200,7 +245,9 @@ class Registry:
                 out.append(f"version {vid}: {name} is missing")
             elif sha256_file(d / name) != sha:
                 out.append(f"version {vid}: {name} was changed (hash differs)")
-        problem = safetensors_problem(d / "adapter_model.safetensors") if (d / "adapter_model.safetensors").exists() else None
+        problem = (
+            safetensors_problem(d / "adapter_model.safetensors") if (d / "adapter_model.safetensors").exists() else None
+        )
         if problem:
             out.append(f"version {vid}: {problem}")
         return out
@@ -242,19 +289,34 @@ class Registry:
                 v.feedback[data.get("kind", "?")] += 1
         live = history[-1] if history else None
         for v in versions.values():
-            v.status = ("live" if v.id == live else "rejected" if v.rejected else "gate-failed" if v.gate_failed
-                        else "retired" if v.was_live else "approved" if v.approved_by
-                        else "gate-passed" if v.gate and v.gate.get("passed") else "registered")
+            v.status = (
+                "live"
+                if v.id == live
+                else "rejected"
+                if v.rejected
+                else "gate-failed"
+                if v.gate_failed
+                else "retired"
+                if v.was_live
+                else "approved"
+                if v.approved_by
+                else "gate-passed"
+                if v.gate and v.gate.get("passed")
+                else "registered"
+            )
         live_index = next((i for i, r in enumerate(records) if r["event"] == "promoted" and r["version"] == live), -1)
-        newer = [r["version"] for r in records[live_index + 1:] if r["event"] == "registered"]
+        newer = [r["version"] for r in records[live_index + 1 :] if r["event"] == "registered"]
         candidate = next((vid for vid in reversed(newer) if versions[vid].status not in ("rejected", "live")), None)
         return RegistryState(versions, live, history, candidate, ab)
 
     def resolve(self, ref: str, state: RegistryState | None = None) -> str:
         """A version id, a unique prefix of one (`v3`), or an alias: live, candidate, previous."""
         state = state or self.state()
-        aliases = {"live": state.live, "candidate": state.candidate,
-                   "previous": state.history[-2] if len(state.history) > 1 else None}
+        aliases = {
+            "live": state.live,
+            "candidate": state.candidate,
+            "previous": state.history[-2] if len(state.history) > 1 else None,
+        }
         if ref in aliases:
             if aliases[ref] is None:
                 raise ClonekitError(f"the registry has no {ref} version", self.root)
@@ -264,8 +326,10 @@ class Registry:
         matches = [v for v in state.versions if v.startswith(ref + "-") or v.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
-        raise ClonekitError(f"no version {ref!r} in the registry" + (f" (ambiguous: {', '.join(matches)})" if matches
-                                                                      else ""), self.root)
+        raise ClonekitError(
+            f"no version {ref!r} in the registry" + (f" (ambiguous: {', '.join(matches)})" if matches else ""),
+            self.root,
+        )
 
     # ------------------------------------------------------------------------------------------ decisions
 
@@ -303,8 +367,9 @@ class Registry:
         if created is None:
             return [AuditProblem(None, "the log has no `created` record")]
         if not self.core_path.exists() or sha256_file(self.core_path) != created["data"]["core_sha256"]:
-            problems.append(AuditProblem(None, "core.json is missing or differs from the core the registry was "
-                                               "created with"))
+            problems.append(
+                AuditProblem(None, "core.json is missing or differs from the core the registry was created with")
+            )
         for r in records:
             if r["event"] == "registered":
                 for p in self.version_problems(r["version"], r["data"].get("version_json_sha256")):
@@ -340,8 +405,11 @@ def _run_manifest(run: Path) -> dict:
 
 def _same_base_and_template(run: Path, manifest: dict, other_dir: Path, other: dict) -> None:
     if manifest["base"].get("sha256") != other["base"].get("sha256"):
-        raise ClonekitError(f"the candidate was trained on another base model ({manifest['base'].get('id')}) than "
-                            f"its parent ({other['base'].get('id')})", run)
+        raise ClonekitError(
+            f"the candidate was trained on another base model ({manifest['base'].get('id')}) than "
+            f"its parent ({other['base'].get('id')})",
+            run,
+        )
     if sha256_file(run / TEMPLATE_FILE) != sha256_file(other_dir / TEMPLATE_FILE):
         raise ClonekitError("the candidate was trained with another chat template than its parent", run)
 
@@ -355,4 +423,4 @@ def _dataset_excluded(dataset_dir: str | None) -> list[str]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

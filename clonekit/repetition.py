@@ -54,7 +54,7 @@ def is_loop(replies: list[str]) -> bool:
 
 def would_loop(sent: list[str], reply: str) -> bool:
     """Sending `reply` after the replies already `sent` would complete a loop."""
-    tail = sent[-(LOOP_RUN - 1):]
+    tail = sent[-(LOOP_RUN - 1) :]
     return len(tail) == LOOP_RUN - 1 and all(near_identical(reply, s) for s in tail)
 
 
@@ -76,7 +76,7 @@ def max_consecutive_repeat(text: str, max_n: int = 6) -> int:
         i = 0
         while i + 2 * n <= len(words):
             count = 1
-            while words[i + count * n:i + (count + 1) * n] == words[i:i + n]:
+            while words[i + count * n : i + (count + 1) * n] == words[i : i + n]:
                 count += 1
             best = max(best, count)
             i += n if count > 1 else 1

@@ -18,8 +18,8 @@ One JSON object per line in `messages.jsonl`:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-import orjson
 
+import orjson
 
 KINDS = ("text", "media", "system", "deleted")
 PLATFORMS = ("whatsapp", "discord", "telegram")
@@ -48,4 +48,3 @@ MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
 def dump_message(msg: Message) -> bytes:
     """One JSON line (with the trailing newline)."""
     return orjson.dumps(msg, option=orjson.OPT_APPEND_NEWLINE)
-

@@ -55,12 +55,14 @@ def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: 
         if len(others) >= 2:  # self-play partners: held-out sessions first, then training ones
             (scripts if session["split"] == "valid" else train_scripts).append(others)
         if session["split"] == "valid":
-            for i, (name, text, is_target) in enumerate(turns):
+            for i, (_name, text, is_target) in enumerate(turns):
                 if is_target and i > 0 and not _is_media(text):
-                    cases.append(Case(f"{lineno}:{i}", turns[max(0, i - history_turns):i], text))
+                    cases.append(Case(f"{lineno}:{i}", turns[max(0, i - history_turns) : i], text))
     if not cases:
-        raise ClonekitError("no held-out target turns: the dataset's valid split is empty "
-                            "(build it with a valid_fraction > 0)", sessions_path)
+        raise ClonekitError(
+            "no held-out target turns: the dataset's valid split is empty (build it with a valid_fraction > 0)",
+            sessions_path,
+        )
     if limit and len(cases) > limit:  # spread over all held-out sessions, not only the first ones
         step = len(cases) / limit
         cases = [cases[int(i * step)] for i in range(limit)]

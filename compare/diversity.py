@@ -3,12 +3,12 @@ replies. What counts as a loop or a near-identical reply lives in clonekit.repet
 
 from __future__ import annotations
 
-from clonekit.repetition import is_degenerate, normalize
 from clonekit.compare.lexical import words
+from clonekit.repetition import is_degenerate, normalize
 
 
 def distinct_n(texts: list[str], n: int) -> float:
-    grams = [tuple(ws[i:i + n]) for ws in (words(t) for t in texts) for i in range(len(ws) - n + 1)]
+    grams = [tuple(ws[i : i + n]) for ws in (words(t) for t in texts) for i in range(len(ws) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 

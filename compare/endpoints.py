@@ -32,8 +32,10 @@ def parse_endpoint(spec: str) -> Endpoint:
     name, sep, rest = spec.partition("=")
     parts = rest.split(",")
     if not sep or not name.strip() or len(parts) not in (2, 3) or not all(p.strip() for p in parts):
-        raise ClonekitError(f"--endpoint {spec!r}: expected NAME=BASE_URL,MODEL[,KEY_ENV], e.g. "
-                            "clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini:...,OPENAI_API_KEY")
+        raise ClonekitError(
+            f"--endpoint {spec!r}: expected NAME=BASE_URL,MODEL[,KEY_ENV], e.g. "
+            "clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini:...,OPENAI_API_KEY"
+        )
     return Endpoint(name.strip(), parts[0].strip(), parts[1].strip(), parts[2].strip() if len(parts) == 3 else None)
 
 
@@ -51,8 +53,9 @@ def client_for(ep: Endpoint):
     return openai.AsyncOpenAI(base_url=ep.base_url, api_key=ep.key(), max_retries=3, timeout=120)
 
 
-async def complete(client, ep: Endpoint, messages: list[dict], max_tokens: int,
-                   temperature: float | None = None) -> Generation:
+async def complete(
+    client, ep: Endpoint, messages: list[dict], max_tokens: int, temperature: float | None = None
+) -> Generation:
     """One timed chat completion. A request that still fails after the client's retries is recorded as an error
     with an empty reply (and counted in the report), not raised."""
     import openai
@@ -67,8 +70,14 @@ async def complete(client, ep: Endpoint, messages: list[dict], max_tokens: int,
         return Generation("", time.perf_counter() - start, 0, f"{type(e).__name__}: {e}")
 
 
-async def generate(ep: Endpoint, conversations: list[list[dict]], max_tokens: int, concurrency: int = 4,
-                   temperature: float | None = None, progress=None) -> tuple[list[Generation], float]:
+async def generate(
+    ep: Endpoint,
+    conversations: list[list[dict]],
+    max_tokens: int,
+    concurrency: int = 4,
+    temperature: float | None = None,
+    progress=None,
+) -> tuple[list[Generation], float]:
     """One reply per conversation, `concurrency` requests in flight; returns (generations, wall seconds)."""
     client = client_for(ep)
     gate = asyncio.Semaphore(concurrency)
@@ -98,7 +107,8 @@ async def check_reachable(ep: Endpoint) -> None:
     except openai.APIConnectionError as e:
         raise ClonekitError(f"endpoint {ep.name}: cannot reach {ep.base_url} ({e})") from None
     except openai.APIStatusError as e:
-        raise ClonekitError(f"endpoint {ep.name}: {ep.base_url} refused model {ep.model!r} "
-                            f"({e.status_code}: {e.message})") from None
+        raise ClonekitError(
+            f"endpoint {ep.name}: {ep.base_url} refused model {ep.model!r} ({e.status_code}: {e.message})"
+        ) from None
     finally:
         await client.close()

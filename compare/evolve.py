@@ -13,12 +13,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from clonekit.compare.endpoints import Endpoint
+from clonekit.compare.gate import GateSettings, run_gate
 from clonekit.config import EvolveConfig, PrepConfig, TrainConfig
 from clonekit.errors import ClonekitError
 from clonekit.readonly_core import dataset_core_problem
 from clonekit.registry import Registry, served_version_name
-from clonekit.compare.endpoints import Endpoint
-from clonekit.compare.gate import GateSettings, run_gate
 
 
 def eval_dataset(info: dict) -> Path:
@@ -26,8 +26,9 @@ def eval_dataset(info: dict) -> Path:
     data = info["data"]
     path = data.get("eval_dataset") or data.get("dataset_dir")
     if not path or not (Path(path) / "valid.jsonl").exists():
-        raise ClonekitError(f"the original dataset of {info['id']} is gone ({path}): the gate measures on its "
-                            "validation split")
+        raise ClonekitError(
+            f"the original dataset of {info['id']} is gone ({path}): the gate measures on its validation split"
+        )
     return Path(path)
 
 
@@ -42,8 +43,9 @@ def _prep_config(original: Path, core) -> PrepConfig:
     return PrepConfig.model_validate(data)
 
 
-def make_candidate(reg: Registry, cfg: EvolveConfig, work: Path, actor: str | None, log=print,
-                   show_progress: bool = True) -> tuple[str, dict]:
+def make_candidate(
+    reg: Registry, cfg: EvolveConfig, work: Path, actor: str | None, log=print, show_progress: bool = True
+) -> tuple[str, dict]:
     """Build the material, train the candidate from live, register it; returns (version, material manifest)."""
     from clonekit.bot.store import ConversationStore
     from clonekit.data_prep.material import build_material
@@ -75,38 +77,70 @@ def make_candidate(reg: Registry, cfg: EvolveConfig, work: Path, actor: str | No
     if found:
         raise ClonekitError(found[0], work / "material" / "train.jsonl", found[1])
     c = material["counts"]
-    log(f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "
-        f"originals, {c['pairs']} preference pairs")
+    log(
+        f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "
+        f"originals, {c['pairs']} preference pairs"
+    )
 
-    train_cfg = TrainConfig.model_validate({**live["manifest"].get("config", {}), "max_steps": cfg.max_steps,
-                                            "epochs": cfg.epochs, "learning_rate": cfg.learning_rate,
-                                            "early_stopping_patience": 0})
-    run = train(train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log,
-                from_adapter=live["dir"])
+    train_cfg = TrainConfig.model_validate(
+        {
+            **live["manifest"].get("config", {}),
+            "max_steps": cfg.max_steps,
+            "epochs": cfg.epochs,
+            "learning_rate": cfg.learning_rate,
+            "early_stopping_patience": 0,
+        }
+    )
+    run = train(
+        train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log, from_adapter=live["dir"]
+    )
     method = "sft"
     if c["pairs"] >= cfg.dpo_min_pairs:
         dpo_cfg = train_cfg.model_copy(update={"max_steps": cfg.dpo_max_steps, "learning_rate": cfg.dpo_learning_rate})
-        run = train_dpo(dpo_cfg, work / "material" / "pairs.jsonl", work / "dpo", from_adapter=run,
-                        show_progress=show_progress, log=log)
+        run = train_dpo(
+            dpo_cfg,
+            work / "material" / "pairs.jsonl",
+            work / "dpo",
+            from_adapter=run,
+            show_progress=show_progress,
+            log=log,
+        )
         method = "sft+dpo"
     else:
         log(f"{c['pairs']} preference pairs (fewer than {cfg.dpo_min_pairs}): no preference tuning this time")
-    material_info = {"store_cutoff": new_cutoff, "eval_dataset": str(original.resolve()),
-                     "material_train_sha256": material["train_sha256"], "counts": c,
-                     "new_share": material["new_share"], "evolve_config": cfg.model_dump(exclude={"store"})}
-    vid = reg.register(run, parent=state.live, actor=actor, reason=f"candidate from new material ({method})",
-                       material=material_info)
+    material_info = {
+        "store_cutoff": new_cutoff,
+        "eval_dataset": str(original.resolve()),
+        "material_train_sha256": material["train_sha256"],
+        "counts": c,
+        "new_share": material["new_share"],
+        "evolve_config": cfg.model_dump(exclude={"store"}),
+    }
+    vid = reg.register(
+        run, parent=state.live, actor=actor, reason=f"candidate from new material ({method})", material=material_info
+    )
     from clonekit.manifest import read_manifest
 
-    reg.audit.append("trained", reason=f"{method} from {state.live} in a sandbox", actor=actor, version=vid,
-                     method=method, counts=c, new_share=material["new_share"],
-                     metrics={k: v for k, v in read_manifest(run).get("metrics", {}).items()
-                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    reg.audit.append(
+        "trained",
+        reason=f"{method} from {state.live} in a sandbox",
+        actor=actor,
+        version=vid,
+        method=method,
+        counts=c,
+        new_share=material["new_share"],
+        metrics={
+            k: v
+            for k, v in read_manifest(run).get("metrics", {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        },
+    )
     return vid, material
 
 
-def gate_version(reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None,
-                 log=print, progress=None) -> dict:
+def gate_version(
+    reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None, log=print, progress=None
+) -> dict:
     """Run the gate for a version against live, log the verdict (and a policy approval)."""
     from clonekit.serve.launcher import Server, free_port, plan_server
 
@@ -129,8 +163,18 @@ def gate_version(reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | N
     eval_data = eval_dataset(live)
 
     def measure(base_url: str, live_model: str, cand_model: str) -> dict:
-        return run_gate(Endpoint("live", base_url, live_model), Endpoint("candidate", base_url, cand_model),
-                        live["dir"], cand["dir"], eval_data, new_data, core, settings, log, progress)
+        return run_gate(
+            Endpoint("live", base_url, live_model),
+            Endpoint("candidate", base_url, cand_model),
+            live["dir"],
+            cand["dir"],
+            eval_data,
+            new_data,
+            core,
+            settings,
+            log,
+            progress,
+        )
 
     if server_url:
         from clonekit.serve.hotswap import ServerControl
@@ -149,16 +193,26 @@ def gate_version(reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | N
             server.wait_ready()
             verdict = measure(plan.base_url, "live", "candidate")
     verdict["against"] = state.live
-    reg.audit.append("evaluated", reason="gate: " + ("passed" if verdict["passed"] else "FAILED"), actor=actor,
-                     version=vid, **verdict)
+    reg.audit.append(
+        "evaluated",
+        reason="gate: " + ("passed" if verdict["passed"] else "FAILED"),
+        actor=actor,
+        version=vid,
+        **verdict,
+    )
     if verdict["passed"] and cfg.auto_approve_minor:
-        rise = (verdict["figures"]["heldout_loss_candidate"] - verdict["figures"]["heldout_loss_live"]) / \
-            verdict["figures"]["heldout_loss_live"]
+        rise = (verdict["figures"]["heldout_loss_candidate"] - verdict["figures"]["heldout_loss_live"]) / verdict[
+            "figures"
+        ]["heldout_loss_live"]
         share = cand["data"].get("new_share", 1.0)
         if share <= cfg.major_new_share and rise <= cfg.major_loss_rise:
-            reg.audit.append("approved", reason=f"policy: minor change (new data {share:.0%} <= "
-                                                f"{cfg.major_new_share:.0%}, held-out loss {rise:+.1%})",
-                             actor="policy:auto_approve_minor", version=vid)
+            reg.audit.append(
+                "approved",
+                reason=f"policy: minor change (new data {share:.0%} <= "
+                f"{cfg.major_new_share:.0%}, held-out loss {rise:+.1%})",
+                actor="policy:auto_approve_minor",
+                version=vid,
+            )
             verdict["auto_approved"] = True
         else:
             log(f"a major change (new data {share:.0%}, held-out loss {rise:+.1%}): a person approves it")

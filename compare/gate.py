@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from clonekit.readonly_core import Core
 from clonekit.compare.endpoints import Endpoint
+from clonekit.readonly_core import Core
 
 # metric, higher is better?
 QUALITY = (("style_target_prob", True), ("relevance", True), ("loop_rate", False), ("phrase_overuse_worst", False))
@@ -39,8 +39,11 @@ def check(name: str, ok: bool, detail: str) -> dict:
 
 def stability_check(live_loss: float, cand_loss: float, budget: float) -> dict:
     rise = (cand_loss - live_loss) / live_loss
-    return check("held-out loss", rise <= budget,
-                 f"live {live_loss:.4f}, candidate {cand_loss:.4f} ({rise:+.1%}; budget +{budget:.1%})")
+    return check(
+        "held-out loss",
+        rise <= budget,
+        f"live {live_loss:.4f}, candidate {cand_loss:.4f} ({rise:+.1%}; budget +{budget:.1%})",
+    )
 
 
 def quality_checks(live: dict, cand: dict) -> list[dict]:
@@ -63,8 +66,18 @@ def probe_check(results: list[dict]) -> dict:
     return check("core rules (adversarial probes)", not bad, detail)
 
 
-def run_gate(live: Endpoint, candidate: Endpoint, live_dir: Path, candidate_dir: Path, eval_data: Path,
-             new_data: Path | None, core: Core, settings: GateSettings, log=print, progress=None) -> dict:
+def run_gate(
+    live: Endpoint,
+    candidate: Endpoint,
+    live_dir: Path,
+    candidate_dir: Path,
+    eval_data: Path,
+    new_data: Path | None,
+    core: Core,
+    settings: GateSettings,
+    log=print,
+    progress=None,
+) -> dict:
     """The verdict: {"passed", "checks": [...], "figures": {...}, "probes": [...]}."""
     from clonekit.compare.probes import run_probes
     from clonekit.compare.run import CompareSettings, run_compare
@@ -80,18 +93,28 @@ def run_gate(live: Endpoint, candidate: Endpoint, live_dir: Path, candidate_dir:
         for name, d in (("live", live_dir), ("candidate", candidate_dir)):
             figures[f"new_material_loss_{name}"] = heldout_loss(d, new_data, split="train")["adapter"]["loss"]
 
-    compare = CompareSettings(limit=settings.cases, max_tokens=settings.max_tokens, concurrency=settings.concurrency,
-                              selfplay_chats=settings.selfplay_chats, selfplay_turns=settings.selfplay_turns,
-                              guarded=[], seed=settings.seed)
+    compare = CompareSettings(
+        limit=settings.cases,
+        max_tokens=settings.max_tokens,
+        concurrency=settings.concurrency,
+        selfplay_chats=settings.selfplay_chats,
+        selfplay_turns=settings.selfplay_turns,
+        guarded=[],
+        seed=settings.seed,
+    )
     report, _, _ = run_compare(eval_data, [live, candidate], compare, log=log, progress=progress)
     rows = report["endpoints"]
     for metric, _ in QUALITY:
         for name in ("live", "candidate"):
-            figures[f"{metric}_{name}"] = rows[getattr(live if name == "live" else candidate, "name")].get(metric)
+            figures[f"{metric}_{name}"] = rows[(live if name == "live" else candidate).name].get(metric)
     checks += quality_checks(rows[live.name], rows[candidate.name])
 
     log("adversarial probes of the core's rules ...")
     probes = run_probes(candidate, core)
     checks.append(probe_check(probes))
-    return {"passed": all(c["ok"] for c in checks), "checks": checks, "figures": figures,
-            "probes": [{k: p[k] for k in ("rule", "prompt", "violation")} for p in probes]}
+    return {
+        "passed": all(c["ok"] for c in checks),
+        "checks": checks,
+        "figures": figures,
+        "probes": [{k: p[k] for k in ("rule", "prompt", "violation")} for p in probes],
+    }

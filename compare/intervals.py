@@ -23,8 +23,9 @@ def mean_interval(values: Sequence[float], seed: int = 0, resamples: int = RESAM
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
-def interval(units: Sequence, statistic: Callable[[list], float], seed: int = 0,
-             resamples: int = RESAMPLES) -> list[float] | None:
+def interval(
+    units: Sequence, statistic: Callable[[list], float], seed: int = 0, resamples: int = RESAMPLES
+) -> list[float] | None:
     """Interval of any statistic over a list of units (slower: calls `statistic` per resample)."""
     units = list(units)
     if len(units) < 2:
@@ -47,6 +48,6 @@ def jackknife_interval(units: Sequence, statistic: Callable[[list], float]) -> l
     if n < 3:
         return None
     full = statistic(units)
-    loo = np.array([statistic(units[:i] + units[i + 1:]) for i in range(n)], dtype=float)
+    loo = np.array([statistic(units[:i] + units[i + 1 :]) for i in range(n)], dtype=float)
     se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
     return [float(full - 1.96 * se), float(full + 1.96 * se)]

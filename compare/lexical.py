@@ -9,9 +9,16 @@ from collections import Counter
 import numpy as np
 
 WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
-EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
-FEATURES = ("words_median", "lowercase_rate", "end_punct_rate", "emoji_rate", "question_rate", "non_ascii_word_rate",
-            "signature_word_rate")
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
+FEATURES = (
+    "words_median",
+    "lowercase_rate",
+    "end_punct_rate",
+    "emoji_rate",
+    "question_rate",
+    "non_ascii_word_rate",
+    "signature_word_rate",
+)
 
 
 def words(text: str) -> list[str]:

@@ -12,16 +12,18 @@ from collections import Counter
 
 from clonekit.compare.lexical import words
 
-FUNCTION_WORDS = set("""a an the and or but if of to in on at for with from by as is are was were be been am do does did
+FUNCTION_WORDS = set(
+    """a an the and or but if of to in on at for with from by as is are was were be been am do does did
 have has had i you he she it we they me him her us them my your his its our their this that these those there here
 what which who whom whose when where why how not no so too very just can could will would shall should may might must
-ill im its dont cant ve s t re ll d""".split())
+ill im its dont cant ve s t re ll d""".split()
+)
 
 
 def phrase_grams(text: str, max_n: int = 3) -> set[tuple[str, ...]]:
     """The word 1-3-grams of a text: what a phrase is matched against."""
     ws = words(text)
-    return {tuple(ws[i:i + n]) for n in range(1, max_n + 1) for i in range(len(ws) - n + 1)}
+    return {tuple(ws[i : i + n]) for n in range(1, max_n + 1) for i in range(len(ws) - n + 1)}
 
 
 def target_phrases(turns: list[str], top: int = 20) -> list[tuple[str, float]]:
@@ -44,5 +46,8 @@ def overuse(replies: list[str], phrases: list[tuple[str, float]]) -> dict:
         rate = sum(g in gs for gs in grams) / n
         rows.append({"phrase": phrase, "real_rate": real, "rate": rate, "ratio": rate / real if real else None})
     worst = max(rows, key=lambda r: r["ratio"] or 0.0) if rows else None
-    return {"phrases": rows, "worst_phrase": worst["phrase"] if worst else None,
-            "worst_ratio": worst["ratio"] if worst else None}
+    return {
+        "phrases": rows,
+        "worst_phrase": worst["phrase"] if worst else None,
+        "worst_ratio": worst["ratio"] if worst else None,
+    }

@@ -18,8 +18,9 @@ class Embedder:
         self.model = sentence_transformers.SentenceTransformer(str(model_package.get_model_path()), device="cpu")
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        return self.model.encode([t or " " for t in texts], batch_size=64, normalize_embeddings=True,
-                                 show_progress_bar=False)
+        return self.model.encode(
+            [t or " " for t in texts], batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
 
 
 def context_text(context: list[tuple[str, str, bool]], last: int = 3) -> str:

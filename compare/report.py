@@ -34,9 +34,19 @@ METRICS = [
     ("tokens_per_s", "tokens/s"),
     ("errors", "failed requests"),
 ]
-PLOTTED = ["style_target_prob", "lexical_distance", "relevance", "distinct_2", "loop_rate", "loop_rate_guarded",
-           "cross_turn_repeat_rate", "phrase_overuse_worst", "guard_rejection_rate", "latency_median_s",
-           "tokens_per_s"]
+PLOTTED = [
+    "style_target_prob",
+    "lexical_distance",
+    "relevance",
+    "distinct_2",
+    "loop_rate",
+    "loop_rate_guarded",
+    "cross_turn_repeat_rate",
+    "phrase_overuse_worst",
+    "guard_rejection_rate",
+    "latency_median_s",
+    "tokens_per_s",
+]
 
 
 def _fmt(v) -> str:
@@ -85,10 +95,11 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, key in zip(axes.flat, keys):
+    for ax, key in zip(axes.flat, keys, strict=False):
         labels, values, cs, errs = [], [], [], []
-        rows = ([("real", report["reference"], "0.6")] if report["reference"].get(key) is not None else []) + \
-            [(n, report["endpoints"][n], colors[i % len(colors)]) for i, n in enumerate(names)]
+        rows = ([("real", report["reference"], "0.6")] if report["reference"].get(key) is not None else []) + [
+            (n, report["endpoints"][n], colors[i % len(colors)]) for i, n in enumerate(names)
+        ]
         for label, row, color in rows:
             v = row.get(key) or 0.0
             iv = row.get("intervals", {}).get(key) or [v, v]
@@ -96,10 +107,10 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
             values.append(v)
             cs.append(color)
             errs.append((max(0.0, v - iv[0]), max(0.0, iv[1] - v)))
-        ax.bar(labels, values, color=cs, yerr=list(zip(*errs)) if errs else None, capsize=3)
+        ax.bar(labels, values, color=cs, yerr=list(zip(*errs, strict=True)) if errs else None, capsize=3)
         ax.set_title(key, fontsize=10)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
     bars = out / "metrics.png"
@@ -111,8 +122,14 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     top = max(1, max((len(words(t)) for ts in series.values() for t in ts), default=1))
     bins = list(range(0, min(top, 60) + 2, max(1, min(top, 60) // 20)))
     for i, (n, ts) in enumerate(series.items()):
-        ax.hist([min(len(words(t)), bins[-1]) for t in ts], bins=bins, histtype="step", linewidth=1.8,
-                label=n, color="0.4" if n == "real" else colors[(i - 1) % len(colors)])
+        ax.hist(
+            [min(len(words(t)), bins[-1]) for t in ts],
+            bins=bins,
+            histtype="step",
+            linewidth=1.8,
+            label=n,
+            color="0.4" if n == "real" else colors[(i - 1) % len(colors)],
+        )
     ax.set_xlabel("words per reply")
     ax.set_ylabel("replies")
     ax.legend()
@@ -124,16 +141,21 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     return [bars, hist]
 
 
-def ab_sheet(held: HeldOut, replies: dict[str, list[str]], endpoint: str, out: Path, items: int = 20,
-             seed: int = 0) -> None:
+def ab_sheet(
+    held: HeldOut, replies: dict[str, list[str]], endpoint: str, out: Path, items: int = 20, seed: int = 0
+) -> None:
     """For a human test: each item shows the context and two replies, one real and one from `endpoint`, in a
     random order. The key (which is which) goes to ab_key.json, apart from the sheet."""
     rng = random.Random(seed)
     chosen = [i for i, t in enumerate(replies[endpoint]) if t.strip()]
     rng.shuffle(chosen)
     chosen = sorted(chosen[:items])
-    lines = [f"# Blind test: which reply did {held.target} really write?", "",
-             "For each item, read the conversation and mark A or B. Do not open ab_key.json until you are done.", ""]
+    lines = [
+        f"# Blind test: which reply did {held.target} really write?",
+        "",
+        "For each item, read the conversation and mark A or B. Do not open ab_key.json until you are done.",
+        "",
+    ]
     key = {"endpoint": endpoint, "items": {}}
     for n, i in enumerate(chosen, 1):
         case = held.cases[i]
@@ -142,43 +164,75 @@ def ab_sheet(held: HeldOut, replies: dict[str, list[str]], endpoint: str, out: P
         key["items"][str(n)] = {"case": case.id, "A": pair[0][0], "B": pair[1][0]}
         lines.append(f"## {n}")
         lines += [f"> **{s}:** {x}".replace("\n", " / ") for s, x, _ in case.context[-6:]]
-        lines += ["", f"- **A:** {pair[0][1]}".replace("\n", " / "), f"- **B:** {pair[1][1]}".replace("\n", " / "),
-                  "", "Real one: A / B", ""]
+        lines += [
+            "",
+            f"- **A:** {pair[0][1]}".replace("\n", " / "),
+            f"- **B:** {pair[1][1]}".replace("\n", " / "),
+            "",
+            "Real one: A / B",
+            "",
+        ]
     (out / "ab_sheet.md").write_text("\n".join(lines), encoding="utf-8")
     (out / "ab_key.json").write_text(json.dumps(key, indent=2), encoding="utf-8")
 
 
-def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out_dir: str | Path,
-                 ab_endpoint: str | None = None, samples: int = 12) -> Path:
+def write_report(
+    report: dict,
+    held: HeldOut,
+    replies: dict[str, list[str]],
+    out_dir: str | Path,
+    ab_endpoint: str | None = None,
+    samples: int = 12,
+) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     transcripts = {n: r.pop("selfplay_transcripts", []) for n, r in report["endpoints"].items()}
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     with open(out / "replies.jsonl", "w", encoding="utf-8") as f:
         for i, case in enumerate(held.cases):
-            f.write(json.dumps({"case": case.id, "context": [{"speaker": s, "text": t} for s, t, _ in case.context],
-                                "real": case.reply, "replies": {n: r[i] for n, r in replies.items()}},
-                               ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "case": case.id,
+                        "context": [{"speaker": s, "text": t} for s, t, _ in case.context],
+                        "real": case.reply,
+                        "replies": {n: r[i] for n, r in replies.items()},
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     with open(out / "selfplay.jsonl", "w", encoding="utf-8") as f:
         for n, modes in transcripts.items():
             for mode, chats in modes.items():
                 for j, chat in enumerate(chats):
-                    f.write(json.dumps({"endpoint": n, "mode": mode, "chat": j, "replies": chat},
-                                       ensure_ascii=False) + "\n")
+                    f.write(
+                        json.dumps({"endpoint": n, "mode": mode, "chat": j, "replies": chat}, ensure_ascii=False) + "\n"
+                    )
     images = plots(report, replies, held, out)
     ab_sheet(held, replies, ab_endpoint or next(iter(replies)), out)
 
     names = list(replies)
     step = max(1, len(held.cases) // samples)
     picked = list(range(0, len(held.cases), step))[:samples]
-    md = [f"# clonekit compare: {held.target}", "",
-          f"{report['cases']} held-out turns from `{report['data']}`; real replies are the reference column. "
-          "Style = an authorship classifier (char n-gram TF-IDF + logistic regression) trained on the training split "
-          "of every speaker; loop_rate = share of self-play chats with 3+ near-identical consecutive replies "
-          "(clonekit/repetition.py), through a plain OpenAI client and through the bot's core with its guard on. "
-          "Brackets: 95 % bootstrap intervals (replies or chats resampled).", "",
-          markdown_table(report), "", "![metrics](metrics.png)", "", "![lengths](lengths.png)", "",
-          "## Samples", ""]
+    md = [
+        f"# clonekit compare: {held.target}",
+        "",
+        f"{report['cases']} held-out turns from `{report['data']}`; real replies are the reference column. "
+        "Style = an authorship classifier (char n-gram TF-IDF + logistic regression) trained on the training split "
+        "of every speaker; loop_rate = share of self-play chats with 3+ near-identical consecutive replies "
+        "(clonekit/repetition.py), through a plain OpenAI client and through the bot's core with its guard on. "
+        "Brackets: 95 % bootstrap intervals (replies or chats resampled).",
+        "",
+        markdown_table(report),
+        "",
+        "![metrics](metrics.png)",
+        "",
+        "![lengths](lengths.png)",
+        "",
+        "## Samples",
+        "",
+    ]
     for i in picked:
         case = held.cases[i]
         md.append(f"**{case.id}** " + " / ".join(f"{s}: {t}" for s, t, _ in case.context[-3:]).replace("\n", " "))
@@ -191,8 +245,9 @@ def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out
 
     header, rows = table_rows(report)
     esc = html.escape
-    imgs = "".join(f'<img alt="{p.stem}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
-                   for p in images)
+    imgs = "".join(
+        f'<img alt="{p.stem}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">' for p in images
+    )
     trs = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     sample_rows = []
     for i in picked:
@@ -201,17 +256,18 @@ def write_report(report: dict, held: HeldOut, replies: dict[str, list[str]], out
         cells = "".join(f"<td>{esc(replies[n][i])}</td>" for n in names)
         sample_rows.append(f"<tr><td class=ctx>{ctx}</td><td>{esc(case.reply)}</td>{cells}</tr>")
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>clonekit compare: {esc(held.target)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;margin:1em 0}}
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}
+table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;white-space:pre-wrap}}th{{background:#f3f3f3}}
 td.ctx{{color:#555;font-size:90%}}img{{max-width:100%;display:block;margin:1em 0}}</style></head><body>
 <h1>clonekit compare: {esc(held.target)}</h1>
-<p>{report['cases']} held-out turns from <code>{esc(report['data'])}</code>. Real replies are the reference column.
+<p>{report["cases"]} held-out turns from <code>{esc(report["data"])}</code>. Real replies are the reference column.
 Style: authorship classifier (char n-gram TF-IDF + logistic regression) over every speaker's training turns.
 loop_rate: share of self-play chats with three or more near-identical consecutive clone replies, through a plain
 OpenAI client and through the bot's core with its guard on. Brackets: 95 % bootstrap intervals.</p>
-<table><tr>{''.join(f'<th>{esc(h)}</th>' for h in header)}</tr>{trs}</table>{imgs}
-<h2>Samples</h2><table><tr><th>context</th><th>real</th>{''.join(f'<th>{esc(n)}</th>' for n in names)}</tr>
-{''.join(sample_rows)}</table>
+<table><tr>{"".join(f"<th>{esc(h)}</th>" for h in header)}</tr>{trs}</table>{imgs}
+<h2>Samples</h2><table><tr><th>context</th><th>real</th>{"".join(f"<th>{esc(n)}</th>" for n in names)}</tr>
+{"".join(sample_rows)}</table>
 <p>Blind A/B sheet for a human test: <code>ab_sheet.md</code>; its key is in <code>ab_key.json</code>.</p>
 </body></html>"""
     (out / "report.html").write_text(doc, encoding="utf-8")

@@ -12,15 +12,15 @@ import numpy as np
 
 from clonekit.chat import NameSanitizer, is_openai_api, render_turns
 from clonekit.compare.cases import HeldOut, load_heldout
-from clonekit.compare.endpoints import Endpoint, check_reachable, generate
-from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, words
-from clonekit.compare.relevance import Embedder, context_text, similarities
-from clonekit.repetition import is_degenerate
 from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
+from clonekit.compare.endpoints import Endpoint, check_reachable, generate
 from clonekit.compare.intervals import interval, jackknife_interval, mean_interval
+from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, words
 from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
+from clonekit.compare.relevance import Embedder, context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
 from clonekit.compare.style import train_authorship
+from clonekit.repetition import is_degenerate
 
 
 @dataclass
@@ -79,8 +79,10 @@ class _Scorer:
             "length_distance_words": length(lengths),
             **div,
             "intervals": {
-                "style_target_prob": mean_interval(probs, s), "style_top1_rate": mean_interval(top1, s),
-                "relevance": mean_interval(sims, s), "lexical_distance": interval(texts, lexical, s, 300),
+                "style_target_prob": mean_interval(probs, s),
+                "style_top1_rate": mean_interval(top1, s),
+                "relevance": mean_interval(sims, s),
+                "lexical_distance": interval(texts, lexical, s, 300),
                 "length_distance_words": interval(list(lengths), length, s, 300),
                 "distinct_2": jackknife_interval(texts, lambda xs: distinct_n(xs, 2)),
                 "self_repetition": jackknife_interval(texts, self_repetition),
@@ -94,11 +96,19 @@ def _loop_metrics(play: dict, prefix: str, seed: int) -> tuple[dict, dict]:
     chats = play.get("per_chat", [])
     if not chats:
         return {f"loop_rate{prefix}": None}, {}
-    values = {f"loop_rate{prefix}": play["loop_rate"], f"cross_turn_repeat_rate{prefix}": play["cross_turn_repeat_rate"]}
-    intervals = {f"loop_rate{prefix}": mean_interval([float(c["loop"]) for c in chats], seed),
-                 f"cross_turn_repeat_rate{prefix}": interval(
-                     chats, lambda cs: sum(c["cross_turn_repeats"] for c in cs) / max(1, sum(c["replies"] for c in cs)),
-                     seed, 500)}
+    values = {
+        f"loop_rate{prefix}": play["loop_rate"],
+        f"cross_turn_repeat_rate{prefix}": play["cross_turn_repeat_rate"],
+    }
+    intervals = {
+        f"loop_rate{prefix}": mean_interval([float(c["loop"]) for c in chats], seed),
+        f"cross_turn_repeat_rate{prefix}": interval(
+            chats,
+            lambda cs: sum(c["cross_turn_repeats"] for c in cs) / max(1, sum(c["replies"] for c in cs)),
+            seed,
+            500,
+        ),
+    }
     if play.get("attempts"):
         k, n = play["guard_rejections"], play["attempts"]
         values["guard_rejection_rate"] = k / n
@@ -125,8 +135,14 @@ def _overuse_metrics(transcripts: list[list[str]], phrases: list[tuple[str, floa
         if n:
             worst.append(float(np.max(counts[idx].sum(axis=0) / n / real)))
     iv = [float(np.percentile(worst, 2.5)), float(np.percentile(worst, 97.5))] if worst else None
-    return ({"phrase_overuse_worst": result["worst_ratio"], "phrase_overuse_worst_phrase": result["worst_phrase"],
-             "phrase_overuse": result["phrases"]}, {"phrase_overuse_worst": iv})
+    return (
+        {
+            "phrase_overuse_worst": result["worst_ratio"],
+            "phrase_overuse_worst_phrase": result["worst_phrase"],
+            "phrase_overuse": result["phrases"],
+        },
+        {"phrase_overuse_worst": iv},
+    )
 
 
 def _has_phrases(reply: str, phrases: list[tuple[str, float]]) -> np.ndarray:
@@ -134,20 +150,30 @@ def _has_phrases(reply: str, phrases: list[tuple[str, float]]) -> np.ndarray:
     return np.array([tuple(p.split()) in grams for p, _ in phrases], dtype=float)
 
 
-def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print,
-                progress=None) -> tuple[dict, HeldOut, dict[str, list[str]]]:
+def run_compare(
+    data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print, progress=None
+) -> tuple[dict, HeldOut, dict[str, list[str]]]:
     """Returns (report, held-out cases, replies per endpoint). `progress(description, total)` -> advance()."""
     held = load_heldout(data_dir, settings.limit, settings.history_turns)
-    log(f"{len(held.cases)} held-out turns of {held.target}; {len(held.train_turns)} training turns for the style "
-        f"classifier; endpoints: {', '.join(e.name for e in endpoints)}")
+    log(
+        f"{len(held.cases)} held-out turns of {held.target}; {len(held.train_turns)} training turns for the style "
+        f"classifier; endpoints: {', '.join(e.name for e in endpoints)}"
+    )
     for ep in endpoints:
         asyncio.run(check_reachable(ep))
     target_train = [t for s, t in held.train_turns if s == held.target]
     vocab = signature_words(held.train_turns, held.target)
-    scorer = _Scorer(held, train_authorship(held.train_turns, held.target, settings.seed), vocab,
-                     signature(target_train, vocab), np.array([len(words(t)) for t in target_train], dtype=float),
-                     target_phrases(target_train), Embedder(), [context_text(c.context) for c in held.cases],
-                     settings.seed)
+    scorer = _Scorer(
+        held,
+        train_authorship(held.train_turns, held.target, settings.seed),
+        vocab,
+        signature(target_train, vocab),
+        np.array([len(words(t)) for t in target_train], dtype=float),
+        target_phrases(target_train),
+        Embedder(),
+        [context_text(c.context) for c in held.cases],
+        settings.seed,
+    )
     real = [c.reply for c in held.cases]
     names_file = Path(data_dir) / "openai_names.json"
     openai_names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.exists() else {}
@@ -155,11 +181,16 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
     reference = scorer.score(real)
     ref_overuse = overuse(real, scorer.phrases)
     reference["phrase_overuse_worst"] = ref_overuse["worst_ratio"]
-    report = {"target": held.target, "cases": len(held.cases), "data": str(data_dir),
-              "settings": {k: v for k, v in settings.__dict__.items()},
-              "style_classifier": {"speakers": scorer.style.speakers, "target_signature_words": sorted(vocab)[:50]},
-              "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
-              "reference": reference, "endpoints": {}}
+    report = {
+        "target": held.target,
+        "cases": len(held.cases),
+        "data": str(data_dir),
+        "settings": {k: v for k, v in settings.__dict__.items()},
+        "style_classifier": {"speakers": scorer.style.speakers, "target_signature_words": sorted(vocab)[:50]},
+        "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
+        "reference": reference,
+        "endpoints": {},
+    }
     replies: dict[str, list[str]] = {}
     for ep in endpoints:
         # the hosted API takes only sanitized names: the ones prep wrote for the OpenAI fine-tuning files
@@ -167,26 +198,43 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
         names = NameSanitizer.from_mapping(openai_names) if hosted else None
         conversations = [render_turns(c.context, held.system_prompt, names) for c in held.cases]
         advance = progress(f"{ep.name}: held-out replies", len(conversations)) if progress else None
-        gens, wall = asyncio.run(generate(ep, conversations, settings.max_tokens, settings.concurrency,
-                                          settings.temperature, advance))
+        gens, wall = asyncio.run(
+            generate(ep, conversations, settings.max_tokens, settings.concurrency, settings.temperature, advance)
+        )
         texts = [g.text for g in gens]
         replies[ep.name] = texts
         latencies = [g.seconds for g in gens if g.error is None]
-        row = {"base_url": ep.base_url, "model": ep.model, **scorer.score(texts),
-               "errors": sum(g.error is not None for g in gens),
-               "latency_median_s": statistics.median(latencies) if latencies else None,
-               "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
-               "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
-               "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens]))}
+        row = {
+            "base_url": ep.base_url,
+            "model": ep.model,
+            **scorer.score(texts),
+            "errors": sum(g.error is not None for g in gens),
+            "latency_median_s": statistics.median(latencies) if latencies else None,
+            "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
+            "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
+            "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens])),
+        }
         row["intervals"]["latency_median_s"] = interval(latencies, lambda xs: float(np.median(xs)), settings.seed, 300)
         errors = [g.error for g in gens if g.error]
         if errors:
             log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
         turns_total = settings.selfplay_chats * settings.selfplay_turns
         advance = progress(f"{ep.name}: self-play, plain client", turns_total) if progress else None
-        play = asyncio.run(self_play(ep, held.partner_scripts, held.system_prompt, settings.selfplay_chats,
-                                     settings.selfplay_turns, settings.max_tokens, settings.history_turns,
-                                     settings.temperature, settings.concurrency, advance, names))
+        play = asyncio.run(
+            self_play(
+                ep,
+                held.partner_scripts,
+                held.system_prompt,
+                settings.selfplay_chats,
+                settings.selfplay_turns,
+                settings.max_tokens,
+                settings.history_turns,
+                settings.temperature,
+                settings.concurrency,
+                advance,
+                names,
+            )
+        )
         values, intervals = _loop_metrics(play, "", settings.seed)
         row.update(values)
         row["intervals"].update(intervals)
@@ -197,10 +245,21 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
         transcripts = {"raw": play.get("transcripts", [])}
         if (settings.guarded is None or ep.name in settings.guarded) and settings.selfplay_chats:
             advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
-            guarded = asyncio.run(guarded_self_play(ep, held.partner_scripts, held.system_prompt, held.target,
-                                                    settings.selfplay_chats, settings.selfplay_turns,
-                                                    settings.max_tokens, settings.history_turns,
-                                                    settings.concurrency, advance, hosted))
+            guarded = asyncio.run(
+                guarded_self_play(
+                    ep,
+                    held.partner_scripts,
+                    held.system_prompt,
+                    held.target,
+                    settings.selfplay_chats,
+                    settings.selfplay_turns,
+                    settings.max_tokens,
+                    settings.history_turns,
+                    settings.concurrency,
+                    advance,
+                    hosted,
+                )
+            )
             values, intervals = _loop_metrics(guarded, "_guarded", settings.seed)
             row.update(values)
             row["intervals"].update(intervals)
@@ -208,8 +267,10 @@ def run_compare(data_dir: str | Path, endpoints: list[Endpoint], settings: Compa
             transcripts["guarded"] = guarded.get("transcripts", [])
         row["selfplay_transcripts"] = transcripts
         report["endpoints"][ep.name] = row
-        log(f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
-            f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s")
+        log(
+            f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
+            f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s"
+        )
     if settings.adapters:
         _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
     return report, held, replies

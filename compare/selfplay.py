@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 
 from clonekit.chat import render_turns
-from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
 from clonekit.compare.endpoints import Endpoint, client_for, complete
+from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
 
 Script = list[tuple[str, str]]
 
@@ -21,22 +21,40 @@ Script = list[tuple[str, str]]
 def chat_stats(replies: list[str]) -> dict:
     """Per chat: does it loop, how many replies repeat an earlier one, how many are degenerate."""
     said = [r for r in replies if r.strip()]
-    return {"loop": is_loop(said), "replies": len(said), "cross_turn_repeats": cross_turn_repeats(said),
-            "degenerate": sum(is_degenerate(r) for r in said)}
+    return {
+        "loop": is_loop(said),
+        "replies": len(said),
+        "cross_turn_repeats": cross_turn_repeats(said),
+        "degenerate": sum(is_degenerate(r) for r in said),
+    }
 
 
 def summarize(transcripts: list[list[str]]) -> dict:
     stats = [chat_stats(t) for t in transcripts]
     replies = sum(s["replies"] for s in stats)
-    return {"chats": len(stats), "loop_rate": sum(s["loop"] for s in stats) / max(1, len(stats)),
-            "cross_turn_repeat_rate": sum(s["cross_turn_repeats"] for s in stats) / max(1, replies),
-            "degenerate_reply_rate": sum(s["degenerate"] for s in stats) / max(1, replies),
-            "empty_replies": sum(len(t) for t in transcripts) - replies, "per_chat": stats}
+    return {
+        "chats": len(stats),
+        "loop_rate": sum(s["loop"] for s in stats) / max(1, len(stats)),
+        "cross_turn_repeat_rate": sum(s["cross_turn_repeats"] for s in stats) / max(1, replies),
+        "degenerate_reply_rate": sum(s["degenerate"] for s in stats) / max(1, replies),
+        "empty_replies": sum(len(t) for t in transcripts) - replies,
+        "per_chat": stats,
+    }
 
 
-async def self_play(ep: Endpoint, scripts: list[Script], system_prompt: str, chats: int, turns: int,
-                    max_tokens: int, history_turns: int = 20, temperature: float | None = None,
-                    concurrency: int = 4, progress=None, names=None) -> dict:
+async def self_play(
+    ep: Endpoint,
+    scripts: list[Script],
+    system_prompt: str,
+    chats: int,
+    turns: int,
+    max_tokens: int,
+    history_turns: int = 20,
+    temperature: float | None = None,
+    concurrency: int = 4,
+    progress=None,
+    names=None,
+) -> dict:
     """Raw self-play through a plain OpenAI client."""
     if not scripts:
         return {"loop_rate": None, "chats": 0, "note": "no partner scripts (sessions with 2+ turns of others)"}
@@ -50,8 +68,9 @@ async def self_play(ep: Endpoint, scripts: list[Script], system_prompt: str, cha
             speaker, text = script[t % len(script)]
             log.append((speaker, text, False))
             async with gate:
-                gen = await complete(client, ep, render_turns(log[-history_turns:], system_prompt, names), max_tokens,
-                                     temperature)
+                gen = await complete(
+                    client, ep, render_turns(log[-history_turns:], system_prompt, names), max_tokens, temperature
+                )
             replies.append(gen.text)
             if gen.text:
                 log.append(("clone", gen.text, True))
@@ -66,9 +85,19 @@ async def self_play(ep: Endpoint, scripts: list[Script], system_prompt: str, cha
     return {**summarize(transcripts), "turns": turns, "transcripts": [list(t) for t in transcripts]}
 
 
-async def guarded_self_play(ep: Endpoint, scripts: list[Script], system_prompt: str, clone_name: str, chats: int,
-                            turns: int, max_tokens: int, history_turns: int = 20, concurrency: int = 4,
-                            progress=None, openai_names: bool | None = None) -> dict:
+async def guarded_self_play(
+    ep: Endpoint,
+    scripts: list[Script],
+    system_prompt: str,
+    clone_name: str,
+    chats: int,
+    turns: int,
+    max_tokens: int,
+    history_turns: int = 20,
+    concurrency: int = 4,
+    progress=None,
+    openai_names: bool | None = None,
+) -> dict:
     """Self-play through the bot's core with its loop guard: what a chat with the bot would see. A reply the
     guard suppressed (nothing sent) is not a reply."""
     from clonekit.bot.core import CloneChat
@@ -76,9 +105,17 @@ async def guarded_self_play(ep: Endpoint, scripts: list[Script], system_prompt: 
 
     if not scripts:
         return {"loop_rate": None, "chats": 0, "note": "no partner scripts (sessions with 2+ turns of others)"}
-    cfg = BotConfig(base_url=ep.base_url, model=ep.model, api_key_env=ep.key_env or "CLONEKIT_API_KEY",
-                    clone_name=clone_name, system_prompt=system_prompt, history_turns=history_turns,
-                    quiet_seconds=0, max_tokens=max_tokens, openai_names=openai_names)
+    cfg = BotConfig(
+        base_url=ep.base_url,
+        model=ep.model,
+        api_key_env=ep.key_env or "CLONEKIT_API_KEY",
+        clone_name=clone_name,
+        system_prompt=system_prompt,
+        history_turns=history_turns,
+        quiet_seconds=0,
+        max_tokens=max_tokens,
+        openai_names=openai_names,
+    )
     core = CloneChat(cfg)
     gate = asyncio.Semaphore(concurrency)
 
@@ -101,7 +138,12 @@ async def guarded_self_play(ep: Endpoint, scripts: list[Script], system_prompt: 
         await core.client.close()
     rejected = sum(v for k, v in core.events.items() if k.startswith("loop_"))
     attempts = core.events["attempts"]
-    return {**summarize(transcripts), "turns": turns, "transcripts": [list(t) for t in transcripts],
-            "guard_rejections": rejected, "attempts": attempts,
-            "guard_rejection_rate": rejected / attempts if attempts else None,
-            "suppressed": core.events["reply_suppressed"]}
+    return {
+        **summarize(transcripts),
+        "turns": turns,
+        "transcripts": [list(t) for t in transcripts],
+        "guard_rejections": rejected,
+        "attempts": attempts,
+        "guard_rejection_rate": rejected / attempts if attempts else None,
+        "suppressed": core.events["reply_suppressed"],
+    }

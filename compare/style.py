@@ -30,8 +30,10 @@ def train_authorship(turns: list[tuple[str, str]], target: str, seed: int = 0) -
 
     speakers = sorted({s for s, _ in turns})
     if target not in speakers or len(speakers) < 2:
-        raise ClonekitError(f"the style classifier needs the target ({target}) and at least one other speaker in "
-                            f"the training split; found {speakers}")
+        raise ClonekitError(
+            f"the style classifier needs the target ({target}) and at least one other speaker in "
+            f"the training split; found {speakers}"
+        )
     pipe = make_pipeline(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, lowercase=False),
         LogisticRegression(max_iter=2000, C=4.0, class_weight="balanced", random_state=seed),

@@ -30,7 +30,7 @@ def is_zip(path: Path) -> bool:
 class _Bounded(io.RawIOBase):
     """A zip member's stream that counts what it inflates against the archive's budget."""
 
-    def __init__(self, archive: "SafeZip", name: str):
+    def __init__(self, archive: SafeZip, name: str):
         self.archive = archive
         self.name = name
         self.raw = archive._open_member(name)
@@ -68,22 +68,25 @@ class SafeZip:
     def close(self) -> None:
         self.zf.close()
 
-    def __enter__(self) -> "SafeZip":
+    def __enter__(self) -> SafeZip:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def damaged(self, name: str, err: Exception) -> ClonekitError:
-        return ClonekitError(f"the zip archive is damaged ({type(err).__name__}: {err}); export the chat again",
-                             f"{self.path}!{name}")
+        return ClonekitError(
+            f"the zip archive is damaged ({type(err).__name__}: {err}); export the chat again", f"{self.path}!{name}"
+        )
 
     def _count(self, n: int, name: str) -> None:
         self.inflated += n
         if self.inflated > self.max_bytes:
             raise ClonekitError(
                 f"unzips to more than {self.max_bytes >> 20} MiB; raise the limit with --max-unzipped-mb "
-                "if the export is really this large", f"{self.path}!{name}")
+                "if the export is really this large",
+                f"{self.path}!{name}",
+            )
 
     def _open_member(self, name: str):
         try:
@@ -91,8 +94,10 @@ class SafeZip:
         except KeyError:
             raise ClonekitError("no such file in the zip archive", f"{self.path}!{name}") from None
         if info.flag_bits & 0x1:
-            raise ClonekitError("the zip archive is encrypted (password protected): unzip it yourself and pass the "
-                                "files inside", f"{self.path}!{name}")
+            raise ClonekitError(
+                "the zip archive is encrypted (password protected): unzip it yourself and pass the files inside",
+                f"{self.path}!{name}",
+            )
         try:
             return self.zf.open(info)
         except _ZIP_ERRORS as e:

@@ -13,25 +13,32 @@ import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import orjson
 
 from clonekit import __version__
 from clonekit.config import PrepConfig
+from clonekit.data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
+from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
+from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
-from clonekit.paths import readable_file, writable_dir
-from clonekit.data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.jsonl import iter_jsonl
-from clonekit.repetition import normalize
-from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
+from clonekit.paths import readable_file, writable_dir
 from clonekit.redact import PLACEHOLDERS, Redactor
-from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
+from clonekit.repetition import normalize
 
-OUTPUT_FILES = ("train.jsonl", "valid.jsonl", "openai_train.jsonl", "openai_valid.jsonl", "sessions.jsonl",
-                "manifest.json", "openai_names.json")
+OUTPUT_FILES = (
+    "train.jsonl",
+    "valid.jsonl",
+    "openai_train.jsonl",
+    "openai_valid.jsonl",
+    "sessions.jsonl",
+    "manifest.json",
+    "openai_names.json",
+)
 
 
 def system_prompt(cfg: PrepConfig, target_name: str) -> str:
@@ -39,8 +46,10 @@ def system_prompt(cfg: PrepConfig, target_name: str) -> str:
     name = persona.name or target_name
     if persona.system_prompt:
         return persona.system_prompt.replace("{name}", name)
-    text = (f"You are {name}, chatting with friends in a group chat. "
-            f"Reply as {name} would: same language, tone, length and habits.")
+    text = (
+        f"You are {name}, chatting with friends in a group chat. "
+        f"Reply as {name} would: same language, tone, length and habits."
+    )
     if persona.facts:
         text += " About you: " + "; ".join(persona.facts) + "."
     if persona.style:
@@ -173,7 +182,7 @@ def build_datasets(
         hf_lines, oa_lines, weighted = [], [], 0
         for start, end, weights in windows(session.turns, cfg.max_turns, cfg.max_chars, cfg.context_turns):
             msgs = [sysmsg]
-            for turn, w in zip(session.turns[start:end], weights):
+            for turn, w in zip(session.turns[start:end], weights, strict=True):
                 if turn.is_target:
                     msgs.append({"role": "assistant", "name": target_name, "content": turn.content, "weight": w})
                 else:
@@ -231,8 +240,9 @@ def build_datasets(
             try:
                 closed = _admit(m)
             except (KeyError, TypeError) as e:
-                raise ClonekitError(f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}",
-                                    messages_path, lineno) from None
+                raise ClonekitError(
+                    f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}", messages_path, lineno
+                ) from None
             if closed is not None:
                 finish(closed)
         for session in sessionizer.flush():
@@ -248,7 +258,8 @@ def build_datasets(
     if split["train_examples"] == 0 and split["valid_examples"] == 0:
         raise ClonekitError(
             f"no examples: {target_name!r} never answers anyone in the kept messages "
-            f"(sessions: {counts['sessions']}, with the target: {counts['sessions'] - counts['sessions_without_target']})"
+            f"(sessions: {counts['sessions']}, "
+            f"with the target: {counts['sessions'] - counts['sessions_without_target']})"
         )
     (out / "openai_names.json").write_bytes(orjson.dumps(sanitizer.mapping, option=orjson.OPT_INDENT_2))
     config = cfg.model_dump()
@@ -258,29 +269,46 @@ def build_datasets(
     config["exclude"] = ["<excluded>"] * len(cfg.exclude)
     if is_phone_name(cfg.target):
         config["target"] = target_name
-    gone = {n.casefold() for n in excluded_names} | {i.casefold() for pid in excluded_ids for i in people.persons[pid].ids}
-    config["aliases"] = {k: v for k, v in cfg.aliases.items()
-                         if not {k.casefold(), v.casefold()} & gone and not is_phone_name(k) and not is_phone_name(v)}
+    gone = {n.casefold() for n in excluded_names} | {
+        i.casefold() for pid in excluded_ids for i in people.persons[pid].ids
+    }
+    config["aliases"] = {
+        k: v
+        for k, v in cfg.aliases.items()
+        if not {k.casefold(), v.casefold()} & gone and not is_phone_name(k) and not is_phone_name(v)
+    }
     manifest = {
         "clonekit_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "target": target_name,
         "target_ids": sorted({_shown_id(i, names[pid]) for pid in target_ids for i in people.persons[pid].ids}),
         "system_prompt": sysmsg["content"],
         "config": config,
         "inputs": [{"path": redactor.names(str(messages_path)), "bytes": total, "sha256": sha256_file(messages_path)}],
         "messages": {"read": counts["read"], "kept": counts["kept"], "skipped": dict(skipped)},
-        "sessions": {"total": counts["sessions"], "without_target": counts["sessions_without_target"],
-                     "train": split["train_sessions"], "valid": split["valid_sessions"]},
-        "examples": {"train": split["train_examples"], "valid": split["valid_examples"],
-                     "target_turns_train": split["train_turns"], "target_turns_valid": split["valid_turns"]},
+        "sessions": {
+            "total": counts["sessions"],
+            "without_target": counts["sessions_without_target"],
+            "train": split["train_sessions"],
+            "valid": split["valid_sessions"],
+        },
+        "examples": {
+            "train": split["train_examples"],
+            "valid": split["valid_examples"],
+            "target_turns_train": split["train_turns"],
+            "target_turns_valid": split["valid_turns"],
+        },
         "split": {"valid_from": split["valid_from"], "by": "session start time"},
         "dedupe": split["dedupe"],
         "leakage": split["leakage"],
         "redaction": {kind: redactor.counts[kind] for kind in PLACEHOLDERS},
-        "openai": {"train": split["train_openai"], "valid": split["valid_openai"],
-                   "split_too_long": counts["openai_split"], "dropped_too_long": counts["openai_dropped_too_long"],
-                   "names": sanitizer.mapping},
+        "openai": {
+            "train": split["train_openai"],
+            "valid": split["valid_openai"],
+            "split_too_long": counts["openai_split"],
+            "dropped_too_long": counts["openai_dropped_too_long"],
+            "names": sanitizer.mapping,
+        },
         "files": list(OUTPUT_FILES),
     }
     if counts["read"] != counts["kept"] + sum(skipped.values()):
@@ -332,8 +360,11 @@ def _target_turns(path: Path, weighted: bool) -> list[str]:
     found = []
     with open(path, "rb") as f:
         for line in f:
-            found += [m["content"].strip() for m in orjson.loads(line)["messages"]
-                      if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)]
+            found += [
+                m["content"].strip()
+                for m in orjson.loads(line)["messages"]
+                if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)
+            ]
     return found
 
 
@@ -345,8 +376,11 @@ def leakage(train_path: Path, valid_path: Path) -> dict:
 def leakage_against(train: set[str], valid_path: Path) -> dict:
     valid = _target_turns(valid_path, weighted=True)
     leaked = sum(1 for t in valid if t in train)
-    return {"valid_target_turns": len(valid), "in_train_verbatim": leaked,
-            "rate": round(leaked / len(valid), 4) if valid else 0.0}
+    return {
+        "valid_target_turns": len(valid),
+        "in_train_verbatim": leaked,
+        "rate": round(leaked / len(valid), 4) if valid else 0.0,
+    }
 
 
 def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
@@ -355,18 +389,18 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
     with_examples = [i for i in order if writer.n_hf[i]]
     n = len(with_examples)
     n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
-    train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid:]
+    train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid :]
     result = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
     for split, ids in (("train", train_ids), ("valid", valid_ids)):
         result[f"{split}_examples"] = sum(writer.n_hf[i] for i in ids)
         result[f"{split}_openai"] = sum(writer.n_oa[i] for i in ids)
         result[f"{split}_turns"] = sum(writer.turns[i] for i in ids)
     if valid_ids:
-        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.timezone.utc).isoformat()
+        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.UTC).isoformat()
     dedupe = {kind: TurnDeduper(max_copies) for kind in ("hf", "oa")}
     for kind, names in (("hf", ("train.jsonl", "valid.jsonl")), ("oa", ("openai_train.jsonl", "openai_valid.jsonl"))):
         with open(writer.paths[kind], "rb") as src:
-            for name, ids in zip(names, (train_ids, valid_ids)):
+            for name, ids in zip(names, (train_ids, valid_ids), strict=True):
                 with open(out / name, "wb") as dst:
                     for i in ids:
                         start, end = writer.span(kind, i)
@@ -375,9 +409,13 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
                         if name == "train.jsonl" or (name == "openai_train.jsonl" and max_copies):
                             block = dedupe[kind].block(block, end_weight=kind == "hf")
                         dst.write(block)
-    result["dedupe"] = {"max_copies": max_copies, "by": "target turn text, lowercased, whitespace and end punctuation "
-                        "ignored", "end_only_turns": dedupe["hf"].end_only, "distinct_texts": len(dedupe["hf"].seen),
-                        "openai_examples_dropped": dedupe["oa"].dropped}
+    result["dedupe"] = {
+        "max_copies": max_copies,
+        "by": "target turn text, lowercased, whitespace and end punctuation ignored",
+        "end_only_turns": dedupe["hf"].end_only,
+        "distinct_texts": len(dedupe["hf"].seen),
+        "openai_examples_dropped": dedupe["oa"].dropped,
+    }
     result["leakage"] = leakage_against(dedupe["hf"].texts, out / "valid.jsonl")
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
     valid = set(valid_ids)

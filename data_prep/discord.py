@@ -13,16 +13,16 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import orjson
 
-from clonekit.errors import ClonekitError
-from clonekit.schema import Message
 from clonekit.data_prep.archive import SafeZip, is_zip
 from clonekit.data_prep.jsonfile import load_json
 from clonekit.data_prep.report import ParseReport, as_dict, as_records, convert_records
+from clonekit.errors import ClonekitError
+from clonekit.schema import Message
 
 USER_TYPES = ("Default", "Reply")  # every other DCE message type is a system event
 DCE_CSV_HEADER = ["AuthorID", "Author", "Date", "Content", "Attachments", "Reactions"]
@@ -139,8 +139,16 @@ def parse_dce_csv(path: Path, report: ParseReport) -> Iterator[Message]:
             if kind is None:
                 report.skip("empty")
                 continue
-            yield Message("discord", chat, f"row{i}", ts, name, f"discord:{author_id}",
-                          content if kind == "text" else attachments, kind)
+            yield Message(
+                "discord",
+                chat,
+                f"row{i}",
+                ts,
+                name,
+                f"discord:{author_id}",
+                content if kind == "text" else attachments,
+                kind,
+            )
 
 
 def _rows_with_lines(rows, path):
@@ -156,8 +164,9 @@ def _rows_with_lines(rows, path):
         return
     except csv.Error as e:
         if "field larger than field limit" in str(e) or "unexpected end of data" in str(e):
-            raise ClonekitError("malformed CSV: a quoted field starts in this row and never ends (unterminated "
-                                "quote)", path, line) from None
+            raise ClonekitError(
+                "malformed CSV: a quoted field starts in this row and never ends (unterminated quote)", path, line
+            ) from None
         raise ClonekitError(f"malformed CSV: {e}", path, rows.line_num) from None
     except UnicodeDecodeError as e:
         raise ClonekitError(f"not valid UTF-8: {e.reason}", path, rows.line_num + 1) from None
@@ -179,9 +188,7 @@ class _Package:
     def __init__(self, root: Path, max_bytes: int | None = None):
         self.root = root
         self.zip = SafeZip(root, max_bytes) if is_zip(root) else None
-        names = self.zip.names if self.zip else [
-            p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
-        ]
+        names = self.zip.names if self.zip else [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
         self.names = names
 
     def read(self, name: str) -> bytes:
@@ -214,8 +221,9 @@ def is_package(path: Path) -> bool:
     return False
 
 
-def parse_package(path: Path, report: ParseReport, self_name: str | None = None,
-                  max_bytes: int | None = None) -> Iterator[Message]:
+def parse_package(
+    path: Path, report: ParseReport, self_name: str | None = None, max_bytes: int | None = None
+) -> Iterator[Message]:
     only = None
     if path.is_file() and not is_zip(path):  # one channel's messages.json|csv
         if not re.fullmatch(r"c\d+", path.parent.name):
@@ -261,16 +269,25 @@ def parse_package(path: Path, report: ParseReport, self_name: str | None = None,
             if kind is None:
                 report.skip("empty")
                 continue
-            yield Message("discord", chat, str(row.get("ID") or row.get("id") or f"row{line}"), ts,
-                          str(author), f"discord:{user_id}", text if kind == "text" else str(attachments), kind)
+            yield Message(
+                "discord",
+                chat,
+                str(row.get("ID") or row.get("id") or f"row{line}"),
+                ts,
+                str(author),
+                f"discord:{user_id}",
+                text if kind == "text" else str(attachments),
+                kind,
+            )
 
 
 def _load(pkg: _Package, name: str, shown_root: Path):
     try:
         return orjson.loads(pkg.read(name))
     except orjson.JSONDecodeError as e:
-        raise ClonekitError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}",
-                            f"{shown_root}!{name}") from None
+        raise ClonekitError(
+            f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}", f"{shown_root}!{name}"
+        ) from None
 
 
 def _package_chat(pkg: _Package, name: str, channel_id: str, indexed: str | None) -> str:
@@ -312,4 +329,4 @@ def _package_rows_csv(data: bytes, shown: str):
         if header is None:
             header = row
             continue
-        yield line, dict(zip(header, row))
+        yield line, dict(zip(header, row, strict=False))

@@ -23,11 +23,11 @@ import orjson
 
 from clonekit import __version__
 from clonekit.config import PrepConfig
+from clonekit.data_prep.build import build_datasets
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.pairs import PAIRS_FILE, Pair, pair_problem
 from clonekit.redact import Redactor
-from clonekit.data_prep.build import build_datasets
 
 
 def _person_wrote(messages_path: Path, target: str) -> bool:
@@ -36,13 +36,17 @@ def _person_wrote(messages_path: Path, target: str) -> bool:
     with open(messages_path, "rb") as f:
         for line in f:
             m = orjson.loads(line)
-            if not m.get("is_bot") and want in (str(m.get("author", "")).casefold(), str(m.get("author_id", "")).casefold()):
+            if not m.get("is_bot") and want in (
+                str(m.get("author", "")).casefold(),
+                str(m.get("author_id", "")).casefold(),
+            ):
                 return True
     return False
 
 
-def correction_example(fb: dict, target: str, system_prompt: str, redactor: Redactor,
-                       excluded: set[str]) -> tuple[dict, Pair | None]:
+def correction_example(
+    fb: dict, target: str, system_prompt: str, redactor: Redactor, excluded: set[str]
+) -> tuple[dict, Pair | None]:
     """(training example, preference pair or None) from one correction with its context."""
     context: list[dict] = [{"role": "system", "content": system_prompt}]
     for author, text, is_clone in fb["context"]:
@@ -61,14 +65,23 @@ def correction_example(fb: dict, target: str, system_prompt: str, redactor: Reda
     return example, (pair if pair_problem(pair.as_record()) is None else None)
 
 
-def build_material(messages_path: Path | None, feedback: list[dict], original: Path, out: Path, cfg: PrepConfig,
-                   replay_ratio: float = 2.0, seed: int = 0, log=print) -> dict:
+def build_material(
+    messages_path: Path | None,
+    feedback: list[dict],
+    original: Path,
+    out: Path,
+    cfg: PrepConfig,
+    replay_ratio: float = 2.0,
+    seed: int = 0,
+    log=print,
+) -> dict:
     """Write out/{train,valid,pairs}.jsonl and manifest.json; returns the manifest."""
     original = Path(original)
     for name in ("train.jsonl", "valid.jsonl"):
         if not (original / name).exists():
-            raise ClonekitError(f"the original dataset has no {name} (replay and the frozen evaluation set come from "
-                                "it)", original)
+            raise ClonekitError(
+                f"the original dataset has no {name} (replay and the frozen evaluation set come from it)", original
+            )
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -98,8 +111,9 @@ def build_material(messages_path: Path | None, feedback: list[dict], original: P
             pairs.append(pair)
     new = len(examples)
     if not new:
-        raise ClonekitError("no new material since the live version: no consented chats with the person and no "
-                            "corrections in the store")
+        raise ClonekitError(
+            "no new material since the live version: no consented chats with the person and no corrections in the store"
+        )
     original_train = (original / "train.jsonl").read_bytes().splitlines()
     k = min(len(original_train), round(replay_ratio * new))
     replay = random.Random(seed).sample(original_train, k)
@@ -110,12 +124,21 @@ def build_material(messages_path: Path | None, feedback: list[dict], original: P
     shutil.copyfile(original / "valid.jsonl", out / "valid.jsonl")
     (out / PAIRS_FILE).write_bytes(b"".join(orjson.dumps(p.as_record()) + b"\n" for p in pairs))
     counts["pairs"] = len(pairs)
-    manifest = {"clonekit_version": __version__, "kind": "evolve material", "target": cfg.target,
-                "system_prompt": system_prompt, "counts": counts, "new_share": new / len(rows),
-                "config": json.loads(cfg.model_dump_json()), "original": str(original.resolve()),
-                "inputs": {"messages_sha256": sha256_file(messages_path) if messages_path else None,
-                           "original_train_sha256": sha256_file(original / "train.jsonl")},
-                "files": ["train.jsonl", "valid.jsonl", PAIRS_FILE, "manifest.json"]}
+    manifest = {
+        "clonekit_version": __version__,
+        "kind": "evolve material",
+        "target": cfg.target,
+        "system_prompt": system_prompt,
+        "counts": counts,
+        "new_share": new / len(rows),
+        "config": json.loads(cfg.model_dump_json()),
+        "original": str(original.resolve()),
+        "inputs": {
+            "messages_sha256": sha256_file(messages_path) if messages_path else None,
+            "original_train_sha256": sha256_file(original / "train.jsonl"),
+        },
+        "files": ["train.jsonl", "valid.jsonl", PAIRS_FILE, "manifest.json"],
+    }
     manifest["train_sha256"] = sha256_file(out / "train.jsonl")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest

@@ -16,10 +16,10 @@ from pathlib import Path
 import orjson
 
 from clonekit.errors import ClonekitError
+from clonekit.jsonl import iter_jsonl
 from clonekit.pairs import PAIRS_FILE, Pair
 from clonekit.paths import readable_file, writable_file
 from clonekit.repetition import normalize
-from clonekit.jsonl import iter_jsonl
 
 TRAIN_HINT = "a train.jsonl from `clonekit prep build`"
 
@@ -29,8 +29,9 @@ def _clean(m: dict) -> dict:
 
 
 def _target_replies(examples: list[list[dict]]) -> Counter:
-    return Counter(normalize(m["content"]) for ex in examples for m in ex
-                   if m.get("role") == "assistant" and m.get("weight", 1))
+    return Counter(
+        normalize(m["content"]) for ex in examples for m in ex if m.get("role") == "assistant" and m.get("weight", 1)
+    )
 
 
 def pairs_from_examples(examples: list[list[dict]], max_pairs: int | None = None) -> tuple[list[Pair], Counter]:
@@ -76,20 +77,26 @@ def write_pairs(data_dir: str | Path, out: str | Path | None = None, max_pairs: 
     examples = []
     for lineno, obj in iter_jsonl(train, TRAIN_HINT):
         messages = obj.get("messages")
-        if not isinstance(messages, list) or not all(isinstance(m, dict) and "role" in m and "content" in m
-                                                     for m in messages):
+        if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and "role" in m and "content" in m for m in messages
+        ):
             raise ClonekitError(f"not a chat example; expected {TRAIN_HINT}", train, lineno)
         examples.append(messages)
     pairs, counts = pairs_from_examples(examples, max_pairs)
     if not pairs:
-        raise ClonekitError("no preference pairs could be made: the dataset has no turn of the person that answers "
-                            "someone", train)
+        raise ClonekitError(
+            "no preference pairs could be made: the dataset has no turn of the person that answers someone", train
+        )
     out = writable_file(out or data_dir / PAIRS_FILE, "pairs file")
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "wb") as f:
         for pair in pairs:
             f.write(orjson.dumps(pair.as_record()) + b"\n")
     tmp.replace(out)
-    return {"out": str(out), "pairs": len(pairs), "by_source": dict(Counter(p.source for p in pairs)),
-            "made": sum(v for k, v in counts.items() if k.startswith("prep:")),
-            "skipped": {k[len("skipped: "):]: v for k, v in counts.items() if k.startswith("skipped: ")}}
+    return {
+        "out": str(out),
+        "pairs": len(pairs),
+        "by_source": dict(Counter(p.source for p in pairs)),
+        "made": sum(v for k, v in counts.items() if k.startswith("prep:")),
+        "skipped": {k[len("skipped: ") :]: v for k, v in counts.items() if k.startswith("skipped: ")},
+    }

@@ -7,33 +7,37 @@ joined in order, so the output is byte-identical to a single-process parse.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import multiprocessing
 import os
 import shutil
-import hashlib
 import tempfile
 from array import array
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import orjson
 
-from clonekit.errors import ClonekitError, decode_error
-from clonekit.paths import readable_file, writable_file
-from clonekit.schema import Message, dump_message
 from clonekit.data_prep import discord, telegram, whatsapp
 from clonekit.data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
 from clonekit.data_prep.jsonfile import load_json
-from clonekit.data_prep.sessions import epoch_of
 from clonekit.data_prep.report import ParseReport
+from clonekit.data_prep.sessions import epoch_of
+from clonekit.errors import ClonekitError, decode_error
+from clonekit.paths import readable_file, writable_file
+from clonekit.schema import Message, dump_message
 
 FORMATS = ("auto", "whatsapp", "discord", "telegram")
-TRIED = ("WhatsApp .txt/.zip", "DiscordChatExporter JSON/CSV", "Discord data package (folder, zip, "
-         "messages.json/csv)", "Telegram Desktop result.json")
+TRIED = (
+    "WhatsApp .txt/.zip",
+    "DiscordChatExporter JSON/CSV",
+    "Discord data package (folder, zip, messages.json/csv)",
+    "Telegram Desktop result.json",
+)
 PARALLEL_MIN_BYTES = 8 << 20
 EXPORT_HINT = "a chat export"
 
@@ -79,8 +83,12 @@ def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -
     raise ClonekitError(f"unknown export format (tried: {'; '.join(tried)})", path)
 
 
-def parse_file(path: str | Path, report: ParseReport, options: ParseOptions | None = None,
-               detected: tuple[str, object] | None = None) -> Iterator[Message]:
+def parse_file(
+    path: str | Path,
+    report: ParseReport,
+    options: ParseOptions | None = None,
+    detected: tuple[str, object] | None = None,
+) -> Iterator[Message]:
     """Yield the messages of one export, in file order. `detected`: what `detect_format` already found (a JSON
     export is then not read twice)."""
     options = options or ParseOptions()
@@ -151,8 +159,15 @@ def parse_exports(
                     _sort_since(f, start)
                     report.warn(path, None, f"{order.backwards} messages were out of time order: sorted by time")
                     report.reordered += order.backwards
-                report.files.append({"path": str(path), "format": variant, "read": report.read - before[0],
-                                     "kept": report.kept - before[1], "reordered": order.backwards})
+                report.files.append(
+                    {
+                        "path": str(path),
+                        "format": variant,
+                        "read": report.read - before[0],
+                        "kept": report.kept - before[1],
+                        "reordered": order.backwards,
+                    }
+                )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -192,7 +207,7 @@ def _sort_since(f, start: int) -> None:
     for line in f:
         i = line.index(b'"timestamp":"') + 13
         add_offset(pos)
-        add_stamp(line[i:line.index(b'"', i)])
+        add_stamp(line[i : line.index(b'"', i)])
         pos += len(line)
     offsets.append(pos)
     if all(len(t) == 19 for t in stamps):
@@ -248,8 +263,9 @@ class DuplicateFilter:
             return True
         if not self.keyed_text:
             return True
-        key = hashlib.blake2b(f"{msg.platform}\0{msg.author_id}\0{msg.timestamp}\0{msg.text}".encode(),
-                              digest_size=12).digest()
+        key = hashlib.blake2b(
+            f"{msg.platform}\0{msg.author_id}\0{msg.timestamp}\0{msg.text}".encode(), digest_size=12
+        ).digest()
         self.current[key] += 1
         return self.current[key] > self.before[key]
 
@@ -271,8 +287,9 @@ def _splittable(path: Path) -> bool:
         return whatsapp.text_layout(f.read(1 << 16)) == ("utf-8-sig", "\n")
 
 
-def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: ParseOptions, workers: int,
-                             times: TimeOrder) -> None:
+def _parse_whatsapp_parallel(
+    path: Path, out, report: ParseReport, options: ParseOptions, workers: int, times: TimeOrder
+) -> None:
     order, bracket, warning = whatsapp.infer_order(whatsapp._lines(path, None), options.dayfirst)
     if bracket is None:
         raise ClonekitError("no WhatsApp message header found", path)
@@ -281,12 +298,14 @@ def _parse_whatsapp_parallel(path: Path, out, report: ParseReport, options: Pars
     chunks = _chunk_bounds(path, workers, bracket)
     chat = whatsapp.chat_name_from_path(path)
     parts = [out.name + f".part{i}" for i in range(len(chunks))]
-    jobs = [(str(path), s, e, line, order, bracket, chat, part) for (s, e, line), part in zip(chunks, parts)]
+    jobs = [
+        (str(path), s, e, line, order, bracket, chat, part) for (s, e, line), part in zip(chunks, parts, strict=True)
+    ]
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(len(jobs)) as pool:
             results = pool.map(_whatsapp_chunk, jobs)
-        for part, result in zip(parts, results):
+        for part, result in zip(parts, results, strict=True):
             if "error" in result:
                 raise ClonekitError(result["error"], path, result.get("line"))
             with open(part, "rb") as src:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +55,9 @@ class People:
         found = self.find(query)
         if not found:
             top = ", ".join(p.name for p in self.ranked()[:10])
-            raise ClonekitError(f"{role} {query!r} matches nobody in the chat (people: {top}); "
-                                "see `clonekit prep people`")
+            raise ClonekitError(
+                f"{role} {query!r} matches nobody in the chat (people: {top}); see `clonekit prep people`"
+            )
         return found
 
     def ranked(self) -> list[Person]:
@@ -121,8 +121,9 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None) -> Peop
             p.is_bot = p.is_bot or bool(m.get("is_bot"))
             p.last = m["timestamp"]
         except (KeyError, TypeError) as e:
-            raise ClonekitError(f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}",
-                                path, lineno) from None
+            raise ClonekitError(
+                f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}", path, lineno
+            ) from None
     people = merge_aliases(raw, aliases or {})
     people.lines = lineno
     return people

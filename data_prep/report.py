@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 from clonekit.errors import ClonekitError
 
@@ -76,8 +77,9 @@ def as_records(value, path, what: str) -> list:
     return value
 
 
-def convert_records(records: Iterable[T], convert: Callable[[T], R | None], report: ParseReport, path,
-                    where: str = "") -> Iterator[R]:
+def convert_records(
+    records: Iterable[T], convert: Callable[[T], R | None], report: ParseReport, path, where: str = ""
+) -> Iterator[R]:
     """Convert each record of a JSON export, accounting for every one: kept, skipped as "empty"
     (convert returned None), as "missing <field>" (a KeyError), or as "malformed" with a warning naming the
     record."""
@@ -102,4 +104,5 @@ def convert_records(records: Iterable[T], convert: Callable[[T], R | None], repo
 def _well_typed(msg) -> bool:
     """A converted record holds strings where messages.jsonl needs them (a damaged export can put a list there)."""
     return all(type(v) is str for v in (msg.chat, msg.id, msg.timestamp, msg.author, msg.author_id, msg.text)) and (
-        msg.reply_to is None or type(msg.reply_to) is str)
+        msg.reply_to is None or type(msg.reply_to) is str
+    )

@@ -29,56 +29,138 @@ BOT = {"name": "QuizBot", "discord_id": "402120011122233344"}
 TZ = dt.timezone(dt.timedelta(hours=3))  # the friends live in Istanbul
 
 TOPICS = {
-    "food": {"slots": {"x": ["pizza", "lahmacun", "sushi", "burgers", "dürüm"], "t": ["8", "9", "7:30"]},
-             "open": {"Maya": "anyone up for {x} tonight lol", "Oliver": "Would anyone fancy {x} this evening? I have had a long day.",
-                      "Priya": "{x}?? 🍕🍕", "Deniz": "abi {x} yiyelim mi bu akşam, canım çok çekti"},
-             "reply": {"Deniz": ["{x} mı? ben varım abi", "harbiden {x} iyi olur, saat {t}'de mi?", "ya {x} place'i kapanmış mıydı, check'leyin bi",
-                                 "ben de geliyorum, {t} gibi orda olurum", "{x}'ye hayır denmez abi"],
-                       "Maya": ["{x} lol yes", "omg {x} xd im in", "wait {x} again lol", "only if we go at {t} lol"],
-                       "Oliver": ["I could be persuaded to have {x}, provided we don't go to the place near the station again.",
-                                  "{x} sounds excellent. Shall we say {t}? I will book a table.",
-                                  "Count me in, although I have to leave by eleven."],
-                       "Priya": ["yesss {x} 🎉", "omw at {t} 🏃‍♀️", "{x} 😍😍", "save me a seat 🙏"]}},
-    "film": {"slots": {"x": ["Dune", "Oppenheimer", "the new Pixar one", "Perfect Days"], "t": ["Friday", "Saturday", "Sunday"]},
-             "open": {"Oliver": "Has anyone seen {x} yet? The reviews have been rather divided.", "Maya": "{x} on {t}?? lol",
-                      "Deniz": "{x}'i izleyen var mı, spoiler vermeyin ama", "Priya": "{x} this {t}? 🎬"},
-             "reply": {"Deniz": ["{x}'i izledim abi, ending'i çok iyiydi", "{t} olmaz ya, exam'e çalışıyorum", "bence {x} overrated ama izleriz",
-                                 "tamam {t} akşamı ticket'ları ben alırım"],
-                       "Maya": ["{x} was sooo good lol", "i cried at {x} xd dont judge", "{t} works lol", "no spoilers pls lol"],
-                       "Oliver": ["I thought {x} was beautifully shot, although the second half dragged a little.",
-                                  "{t} suits me. Shall we meet at the cinema at half past seven?",
-                                  "I'm afraid I have already seen {x}, but I would happily see it again."],
-                       "Priya": ["{x}!!! 🍿", "{t} yes 🙌", "popcorn on me 🍿😂"]}},
-    "match": {"slots": {"x": ["Galatasaray", "Fenerbahçe", "Beşiktaş"], "t": ["tonight", "on Sunday"]},
-              "open": {"Deniz": "{x} maçı {t}, kim geliyor bara?", "Oliver": "Is anyone watching the {x} match {t}?",
-                       "Maya": "{x} match {t} lol who cares", "Priya": "{x} {t}!! ⚽️"},
-              "reply": {"Deniz": ["abi {x} bu sene şampiyon olur, mark my words", "maç {t}, bar'da yer ayırttım", "hakem yine rezaletti ya",
-                                  "ben {x}'liyim biliyorsun, tartışmaya gerek yok"],
-                        "Maya": ["football again lol", "ill come for the snacks xd", "who is {x} lol"],
-                        "Oliver": ["I'm not much of a football person, but I will come along for the atmosphere.",
-                                   "The last {x} match was genuinely thrilling, I have to admit."],
-                        "Priya": ["go {x}!! ⚽️🔥", "im there {t} 🙌", "wearing my scarf 🧣"]}},
-    "exam": {"slots": {"x": ["statistics", "the algorithms exam", "the thesis draft", "the group project"], "t": ["Monday", "Thursday"]},
-             "open": {"Maya": "who else is dying over {x} lol", "Oliver": "I have barely started on {x}, and it is due on {t}.",
-                      "Deniz": "abi {x} deadline'ı {t}, hiç başlamadım", "Priya": "{x} 😭😭"},
-             "reply": {"Deniz": ["ya ben de {x}'e hiç çalışmadım", "library'de study'leyelim mi {t}'den önce", "deadline'ı extend'lemişler bence, mail'e bakın",
-                                 "harbiden stres oldum abi"],
-                       "Maya": ["same lol", "{x} is killing me xd", "lets study together lol", "i havent even opened it lol"],
-                       "Oliver": ["If it helps, I've put my notes on {x} in the shared folder. They are not perfect, but they cover the basics.",
-                                  "We could meet in the library on {t} morning, if that suits everyone."],
-                       "Priya": ["library {t}? 📚", "send notes pls 🙏", "coffee first ☕️"]}},
-    "trip": {"slots": {"x": ["Bozcaada", "Kaş", "Cappadocia", "the Black Sea coast"], "t": ["next weekend", "in May"]},
-             "open": {"Priya": "{x} {t}??? 🏖️", "Deniz": "{t} {x}'ya gidelim mi abi, road trip", "Oliver": "I've been thinking about a trip to {x} {t}. Would anyone be interested?",
-                      "Maya": "{x} {t} lol who's in"},
-             "reply": {"Deniz": ["{x} harika olur, car'ı ben ayarlarım", "budget'ımız ne kadar ya", "{t} olur, ben izin alırım iş'ten",
-                                 "abi {x}'da bir pansiyon biliyorum, link'i atarım"],
-                       "Maya": ["{x} lol yes pls", "i need a vacation xd", "can we bring snacks lol"],
-                       "Oliver": ["{x} would be wonderful. I can look into trains and accommodation, if nobody else has already.",
-                                  "I'm in, as long as we agree on a budget beforehand."],
-                       "Priya": ["beach!!! 🏖️☀️", "{x} 😍", "im packing already 🧳"]}},
+    "food": {
+        "slots": {"x": ["pizza", "lahmacun", "sushi", "burgers", "dürüm"], "t": ["8", "9", "7:30"]},
+        "open": {
+            "Maya": "anyone up for {x} tonight lol",
+            "Oliver": "Would anyone fancy {x} this evening? I have had a long day.",
+            "Priya": "{x}?? 🍕🍕",
+            "Deniz": "abi {x} yiyelim mi bu akşam, canım çok çekti",
+        },
+        "reply": {
+            "Deniz": [
+                "{x} mı? ben varım abi",
+                "harbiden {x} iyi olur, saat {t}'de mi?",
+                "ya {x} place'i kapanmış mıydı, check'leyin bi",
+                "ben de geliyorum, {t} gibi orda olurum",
+                "{x}'ye hayır denmez abi",
+            ],
+            "Maya": ["{x} lol yes", "omg {x} xd im in", "wait {x} again lol", "only if we go at {t} lol"],
+            "Oliver": [
+                "I could be persuaded to have {x}, provided we don't go to the place near the station again.",
+                "{x} sounds excellent. Shall we say {t}? I will book a table.",
+                "Count me in, although I have to leave by eleven.",
+            ],
+            "Priya": ["yesss {x} 🎉", "omw at {t} 🏃‍♀️", "{x} 😍😍", "save me a seat 🙏"],
+        },
+    },
+    "film": {
+        "slots": {
+            "x": ["Dune", "Oppenheimer", "the new Pixar one", "Perfect Days"],
+            "t": ["Friday", "Saturday", "Sunday"],
+        },
+        "open": {
+            "Oliver": "Has anyone seen {x} yet? The reviews have been rather divided.",
+            "Maya": "{x} on {t}?? lol",
+            "Deniz": "{x}'i izleyen var mı, spoiler vermeyin ama",
+            "Priya": "{x} this {t}? 🎬",
+        },
+        "reply": {
+            "Deniz": [
+                "{x}'i izledim abi, ending'i çok iyiydi",
+                "{t} olmaz ya, exam'e çalışıyorum",
+                "bence {x} overrated ama izleriz",
+                "tamam {t} akşamı ticket'ları ben alırım",
+            ],
+            "Maya": ["{x} was sooo good lol", "i cried at {x} xd dont judge", "{t} works lol", "no spoilers pls lol"],
+            "Oliver": [
+                "I thought {x} was beautifully shot, although the second half dragged a little.",
+                "{t} suits me. Shall we meet at the cinema at half past seven?",
+                "I'm afraid I have already seen {x}, but I would happily see it again.",
+            ],
+            "Priya": ["{x}!!! 🍿", "{t} yes 🙌", "popcorn on me 🍿😂"],
+        },
+    },
+    "match": {
+        "slots": {"x": ["Galatasaray", "Fenerbahçe", "Beşiktaş"], "t": ["tonight", "on Sunday"]},
+        "open": {
+            "Deniz": "{x} maçı {t}, kim geliyor bara?",
+            "Oliver": "Is anyone watching the {x} match {t}?",
+            "Maya": "{x} match {t} lol who cares",
+            "Priya": "{x} {t}!! ⚽️",
+        },
+        "reply": {
+            "Deniz": [
+                "abi {x} bu sene şampiyon olur, mark my words",
+                "maç {t}, bar'da yer ayırttım",
+                "hakem yine rezaletti ya",
+                "ben {x}'liyim biliyorsun, tartışmaya gerek yok",
+            ],
+            "Maya": ["football again lol", "ill come for the snacks xd", "who is {x} lol"],
+            "Oliver": [
+                "I'm not much of a football person, but I will come along for the atmosphere.",
+                "The last {x} match was genuinely thrilling, I have to admit.",
+            ],
+            "Priya": ["go {x}!! ⚽️🔥", "im there {t} 🙌", "wearing my scarf 🧣"],
+        },
+    },
+    "exam": {
+        "slots": {
+            "x": ["statistics", "the algorithms exam", "the thesis draft", "the group project"],
+            "t": ["Monday", "Thursday"],
+        },
+        "open": {
+            "Maya": "who else is dying over {x} lol",
+            "Oliver": "I have barely started on {x}, and it is due on {t}.",
+            "Deniz": "abi {x} deadline'ı {t}, hiç başlamadım",
+            "Priya": "{x} 😭😭",
+        },
+        "reply": {
+            "Deniz": [
+                "ya ben de {x}'e hiç çalışmadım",
+                "library'de study'leyelim mi {t}'den önce",
+                "deadline'ı extend'lemişler bence, mail'e bakın",
+                "harbiden stres oldum abi",
+            ],
+            "Maya": ["same lol", "{x} is killing me xd", "lets study together lol", "i havent even opened it lol"],
+            "Oliver": [
+                "If it helps, I've put my notes on {x} in the shared folder. "
+                "They are not perfect, but they cover the basics.",
+                "We could meet in the library on {t} morning, if that suits everyone.",
+            ],
+            "Priya": ["library {t}? 📚", "send notes pls 🙏", "coffee first ☕️"],
+        },
+    },
+    "trip": {
+        "slots": {"x": ["Bozcaada", "Kaş", "Cappadocia", "the Black Sea coast"], "t": ["next weekend", "in May"]},
+        "open": {
+            "Priya": "{x} {t}??? 🏖️",
+            "Deniz": "{t} {x}'ya gidelim mi abi, road trip",
+            "Oliver": "I've been thinking about a trip to {x} {t}. Would anyone be interested?",
+            "Maya": "{x} {t} lol who's in",
+        },
+        "reply": {
+            "Deniz": [
+                "{x} harika olur, car'ı ben ayarlarım",
+                "budget'ımız ne kadar ya",
+                "{t} olur, ben izin alırım iş'ten",
+                "abi {x}'da bir pansiyon biliyorum, link'i atarım",
+            ],
+            "Maya": ["{x} lol yes pls", "i need a vacation xd", "can we bring snacks lol"],
+            "Oliver": [
+                "{x} would be wonderful. I can look into trains and accommodation, if nobody else has already.",
+                "I'm in, as long as we agree on a budget beforehand.",
+            ],
+            "Priya": ["beach!!! 🏖️☀️", "{x} 😍", "im packing already 🧳"],
+        },
+    },
 }
-LATE = {"Deniz": "pardon abi şimdi gördüm, {x} için ben de varım", "Maya": "sorry just saw this lol",
-        "Oliver": "Apologies, I've only just seen these messages. I'm still happy to join.", "Priya": "sorry was asleep 😴"}
+LATE = {
+    "Deniz": "pardon abi şimdi gördüm, {x} için ben de varım",
+    "Maya": "sorry just saw this lol",
+    "Oliver": "Apologies, I've only just seen these messages. I'm still happy to join.",
+    "Priya": "sorry was asleep 😴",
+}
 SHARES = [
     ("Oliver", "Here is the booking confirmation: https://booking.example.com/res/83921?ref=chat"),
     ("Priya", "my new number is +90 532 418 27 65 📱"),
@@ -151,8 +233,13 @@ def _conversation(rnd: random.Random, t: dt.datetime, names: list[str], offset: 
         t = t + dt.timedelta(minutes=rnd.randint(20, 180))
         out.append(SampleMessage(t, late, LATE[late].format(**slots)))
         if late != TARGET and rnd.random() < 0.7:
-            out.append(SampleMessage(t + dt.timedelta(seconds=rnd.randint(20, 120)), TARGET,
-                                     rnd.choice(topic["reply"][TARGET]).format(**slots)))
+            out.append(
+                SampleMessage(
+                    t + dt.timedelta(seconds=rnd.randint(20, 120)),
+                    TARGET,
+                    rnd.choice(topic["reply"][TARGET]).format(**slots),
+                )
+            )
     return out
 
 
@@ -164,7 +251,8 @@ def write_whatsapp(msgs: list[SampleMessage], path: Path) -> None:
     lines = []
     for m in msgs:
         local = m.time.astimezone(TZ)
-        stamp = f"{local.month}/{local.day}/{local:%y}, {local.hour % 12 or 12}:{local:%M}\u202f{'AM' if local.hour < 12 else 'PM'} - "
+        clock = f"{local.hour % 12 or 12}:{local:%M}\u202f{'AM' if local.hour < 12 else 'PM'}"
+        stamp = f"{local.month}/{local.day}/{local:%y}, {clock} - "
         if m.kind == "system":
             lines.append(f"{stamp}{m.author} {m.text}")
             continue
@@ -172,8 +260,11 @@ def write_whatsapp(msgs: list[SampleMessage], path: Path) -> None:
         if m.edited:
             text += " <This message was edited>"
         lines.append(f"{stamp}{m.author}: {text}")
-    lines.insert(0, lines[0][: lines[0].index(" - ") + 3] + "Messages and calls are end-to-end encrypted. "
-                 "No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.")
+    lines.insert(
+        0,
+        lines[0][: lines[0].index(" - ") + 3] + "Messages and calls are end-to-end encrypted. "
+        "No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.",
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -189,40 +280,100 @@ def write_discord(msgs: list[SampleMessage], path: Path, seed: int) -> None:
 
     def author(name: str) -> dict:
         if name == BOT["name"]:
-            return {"id": BOT["discord_id"], "name": BOT["name"], "discriminator": "4821", "nickname": None,
-                    "color": None, "isBot": True, "roles": [], "avatarUrl": ""}
+            return {
+                "id": BOT["discord_id"],
+                "name": BOT["name"],
+                "discriminator": "4821",
+                "nickname": None,
+                "color": None,
+                "isBot": True,
+                "roles": [],
+                "avatarUrl": "",
+            }
         p = IDS[name]
-        return {"id": p["discord_id"], "name": p["discord_name"], "discriminator": "0000", "nickname": name,
-                "color": None, "isBot": False, "roles": [], "avatarUrl": ""}
+        return {
+            "id": p["discord_id"],
+            "name": p["discord_name"],
+            "discriminator": "0000",
+            "nickname": name,
+            "color": None,
+            "isBot": False,
+            "roles": [],
+            "avatarUrl": "",
+        }
 
     for i, m in enumerate(msgs):
         if m.kind == "deleted":
             continue  # Discord keeps no trace of deleted messages
-        entry = {"id": ids[i], "type": "Default", "timestamp": m.time.isoformat(timespec="milliseconds"),
-                 "timestampEdited": (m.time + dt.timedelta(minutes=1)).isoformat() if m.edited else None,
-                 "callEndedTimestamp": None, "isPinned": False, "content": m.text, "author": author(m.author),
-                 "attachments": [], "embeds": [], "stickers": [], "reactions": [], "mentions": []}
+        entry = {
+            "id": ids[i],
+            "type": "Default",
+            "timestamp": m.time.isoformat(timespec="milliseconds"),
+            "timestampEdited": (m.time + dt.timedelta(minutes=1)).isoformat() if m.edited else None,
+            "callEndedTimestamp": None,
+            "isPinned": False,
+            "content": m.text,
+            "author": author(m.author),
+            "attachments": [],
+            "embeds": [],
+            "stickers": [],
+            "reactions": [],
+            "mentions": [],
+        }
         if m.kind == "system":
             entry["type"] = "RecipientAdd" if "added" in m.text else "ChannelNameChange"
             entry["content"] = m.text
         if m.kind == "media":
-            entry["attachments"] = [{"id": ids[i], "url": f"https://cdn.discordapp.com/attachments/1/{ids[i]}/IMG_{i}.jpg",
-                                     "fileName": f"IMG_{i}.jpg", "fileSizeBytes": 204800}]
+            entry["attachments"] = [
+                {
+                    "id": ids[i],
+                    "url": f"https://cdn.discordapp.com/attachments/1/{ids[i]}/IMG_{i}.jpg",
+                    "fileName": f"IMG_{i}.jpg",
+                    "fileSizeBytes": 204800,
+                }
+            ]
         if m.reply_to is not None and msgs[m.reply_to].kind != "deleted":
             entry["type"] = "Reply"
-            entry["reference"] = {"messageId": ids[m.reply_to], "channelId": "1215000000000000000", "guildId": "1214000000000000000"}
+            entry["reference"] = {
+                "messageId": ids[m.reply_to],
+                "channelId": "1215000000000000000",
+                "guildId": "1214000000000000000",
+            }
         out.append(entry)
         if rnd.random() < 0.03:
             t = m.time + dt.timedelta(seconds=1)
-            out.append({"id": _snowflake(t, 10**6 + i), "type": "Default", "timestamp": t.isoformat(timespec="milliseconds"),
-                        "timestampEdited": None, "callEndedTimestamp": None, "isPinned": False,
-                        "content": f"🎲 Trivia! Question {i}: what is the capital of Australia?", "author": author(BOT["name"]),
-                        "attachments": [], "embeds": [], "stickers": [], "reactions": [], "mentions": []})
-    doc = {"guild": {"id": "1214000000000000000", "name": "weekend crew", "iconUrl": ""},
-           "channel": {"id": "1215000000000000000", "type": "GuildTextChat", "categoryId": None, "category": "Text Channels",
-                       "name": "general", "topic": None},
-           "dateRange": {"after": None, "before": None}, "exportedAt": msgs[-1].time.isoformat(),
-           "messages": out, "messageCount": len(out)}
+            out.append(
+                {
+                    "id": _snowflake(t, 10**6 + i),
+                    "type": "Default",
+                    "timestamp": t.isoformat(timespec="milliseconds"),
+                    "timestampEdited": None,
+                    "callEndedTimestamp": None,
+                    "isPinned": False,
+                    "content": f"🎲 Trivia! Question {i}: what is the capital of Australia?",
+                    "author": author(BOT["name"]),
+                    "attachments": [],
+                    "embeds": [],
+                    "stickers": [],
+                    "reactions": [],
+                    "mentions": [],
+                }
+            )
+    doc = {
+        "guild": {"id": "1214000000000000000", "name": "weekend crew", "iconUrl": ""},
+        "channel": {
+            "id": "1215000000000000000",
+            "type": "GuildTextChat",
+            "categoryId": None,
+            "category": "Text Channels",
+            "name": "general",
+            "topic": None,
+        },
+        "dateRange": {"after": None, "before": None},
+        "exportedAt": msgs[-1].time.isoformat(),
+        "messages": out,
+        "messageCount": len(out),
+    }
     path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
@@ -236,9 +387,18 @@ def write_telegram(msgs: list[SampleMessage], path: Path) -> None:
         if m.kind == "deleted":
             continue
         if m.kind == "system":
-            out.append({**base, "type": "service", "actor": m.author, "actor_id": IDS[m.author]["telegram_id"],
-                        "action": "create_group" if "created" in m.text else "invite_members",
-                        "members": [n for n in speakers if n != m.author], "text": "", "text_entities": []})
+            out.append(
+                {
+                    **base,
+                    "type": "service",
+                    "actor": m.author,
+                    "actor_id": IDS[m.author]["telegram_id"],
+                    "action": "create_group" if "created" in m.text else "invite_members",
+                    "members": [n for n in speakers if n != m.author],
+                    "text": "",
+                    "text_entities": [],
+                }
+            )
             continue
         entry = {**base, "type": "message", "from": m.author, "from_id": IDS[m.author]["telegram_id"]}
         if m.edited:
@@ -247,13 +407,25 @@ def write_telegram(msgs: list[SampleMessage], path: Path) -> None:
         if m.reply_to is not None and msgs[m.reply_to].kind != "deleted":
             entry["reply_to_message_id"] = m.reply_to + 1
         if m.kind == "media":
-            entry.update({"photo": "(File not included. Change data exporting settings to download.)",
-                          "width": 1280, "height": 960, "text": "", "text_entities": []})
+            entry.update(
+                {
+                    "photo": "(File not included. Change data exporting settings to download.)",
+                    "width": 1280,
+                    "height": 960,
+                    "text": "",
+                    "text_entities": [],
+                }
+            )
         elif "https://" in m.text:
             before, _, rest = m.text.partition("https://")
             link, space, after = rest.partition(" ")
             parts = [p for p in (before, {"type": "link", "text": "https://" + link}, space + after) if p]
-            entry.update({"text": parts, "text_entities": [p if isinstance(p, dict) else {"type": "plain", "text": p} for p in parts]})
+            entry.update(
+                {
+                    "text": parts,
+                    "text_entities": [p if isinstance(p, dict) else {"type": "plain", "text": p} for p in parts],
+                }
+            )
         else:
             entry.update({"text": m.text, "text_entities": [{"type": "plain", "text": m.text}]})
         out.append(entry)
@@ -281,12 +453,23 @@ def write_sample(out_dir: str | Path, seed: int = 7, weeks: int | None = None, c
         msgs, target, people = generate(seed, weeks), TARGET, list(PEOPLE)
     else:
         raise ValueError(f"unknown sample corpus {corpus!r} (one of {CORPORA})")
-    files = {"whatsapp": "WhatsApp Chat with weekend crew.txt", "discord": "weekend crew - general [1215000000000000000].json",
-             "telegram": "result.json"}
+    files = {
+        "whatsapp": "WhatsApp Chat with weekend crew.txt",
+        "discord": "weekend crew - general [1215000000000000000].json",
+        "telegram": "result.json",
+    }
     write_whatsapp(msgs, out / files["whatsapp"])
     write_discord(msgs, out / files["discord"], seed)
     write_telegram(msgs, out / files["telegram"])
-    info = {"corpus": corpus, "target": target, "people": people, "bots": {"discord": [BOT["name"]]}, "seed": seed,
-            "weeks": weeks, "messages": len(msgs), "files": files}
+    info = {
+        "corpus": corpus,
+        "target": target,
+        "people": people,
+        "bots": {"discord": [BOT["name"]]},
+        "seed": seed,
+        "weeks": weeks,
+        "messages": len(msgs),
+        "files": files,
+    }
     (out / "sample.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return info

@@ -35,121 +35,426 @@ SHORT_REACTIONS = {  # exempt from the no-repeat rule; Maya's share is kept low 
 REACTION_RATE = {"Maya": 0.015, "Oliver": 0.03, "Priya": 0.10, "Sam": 0.08, "Deniz": 0.04}
 
 TOPICS = {
-    "food": {"thing": ["sushi", "ramen", "pizza", "tacos", "burgers", "dumplings", "pho", "a curry", "falafel",
-                       "that korean bbq", "brunch", "pad thai"],
-             "place": ["the place on Moda street", "Kofte House", "the new spot near the station", "Mama's Kitchen",
-                       "the food market", "that tiny bistro", "Karaköy", "the rooftop place", "Noodle Bar"],
-             "detail": ["the spicy one", "the portions", "the prices", "the dessert menu", "the queue",
-                        "the vegan options", "the lunch deal", "the service", "the terrace"],
-             "activity": ["grab food", "go eat", "get dinner", "order in"],
-             "emoji": ["🍣", "🍜", "🍕", "🌮", "😋"]},
-    "film": {"thing": ["Dune", "Oppenheimer", "the new Pixar one", "Perfect Days", "Past Lives", "Poor Things",
-                       "the Bond film", "that horror movie", "Godzilla", "the anime one", "Barbie", "The Zone"],
-             "place": ["the cinema in Kadıköy", "the IMAX", "my place", "the open-air screening", "Sam's flat",
-                       "the old theatre", "the mall cinema"],
-             "detail": ["the ending", "the soundtrack", "the second half", "the lead actor", "the visuals",
-                        "the plot twist", "the runtime", "the trailer"],
-             "activity": ["watch it", "see it", "go to the cinema", "do a movie night"],
-             "emoji": ["🎬", "🍿", "🎥"]},
-    "match": {"thing": ["the derby", "the Galatasaray match", "the Champions League final", "the Fenerbahçe game",
-                        "the cup semi", "the Besiktas game", "the England match", "the volleyball final"],
-              "place": ["the bar on the corner", "Oliver's place", "the pub", "the stadium", "the fan zone",
-                        "Deniz's flat"],
-              "detail": ["the referee", "the penalty", "the lineup", "the tickets", "the second goal", "the weather",
-                         "the transfer rumours"],
-              "activity": ["watch it", "go", "get tickets", "watch it together"],
-              "emoji": ["⚽️", "🔥", "🏟️"]},
-    "study": {"thing": ["the stats exam", "the algorithms exam", "the thesis draft", "the group project",
-                        "the econ essay", "the lab report", "the presentation", "the finals"],
-              "place": ["the library", "the café downstairs", "my place", "the study room", "the campus garden"],
-              "detail": ["chapter 4", "the deadline", "the slides", "the reading list", "the practice questions",
-                         "the bibliography", "the group chat with the prof", "the word count"],
-              "activity": ["study together", "go through it", "split the work", "revise"],
-              "emoji": ["📚", "😭", "☕️"]},
-    "trip": {"thing": ["Bozcaada", "Kaş", "Cappadocia", "the Black Sea coast", "Athens", "a weekend in Izmir",
-                       "a camping trip", "Lisbon"],
-             "place": ["the bus station", "the airport", "the ferry port", "Priya's car", "the train station"],
-             "detail": ["the budget", "the hostel", "the ferry times", "the weather forecast", "the rental car",
-                        "the packing list", "the itinerary", "the flights"],
-             "activity": ["book it", "go", "plan it", "sort it out"],
-             "emoji": ["🏖️", "✈️", "🧳", "☀️"]},
-    "music": {"thing": ["the Arctic Monkeys gig", "that jazz night", "the festival", "the new Taylor album",
-                        "the open mic", "the karaoke night", "the techno party", "the concert in the park"],
-              "place": ["the venue in Beyoğlu", "the park", "Babylon", "the karaoke bar", "the festival grounds"],
-              "detail": ["the setlist", "the tickets", "the opening act", "the sound", "the line-up", "the encore",
-                         "the merch"],
-              "activity": ["go", "get tickets", "check it out", "listen to it"],
-              "emoji": ["🎶", "🎤", "🎸"]},
-    "work": {"thing": ["the interview", "my new job", "the internship", "the team meeting", "my manager",
-                       "the quarterly review", "the project launch", "the office move"],
-             "place": ["the office", "home", "the coworking space", "the client's office"],
-             "detail": ["the salary", "the commute", "the hours", "the onboarding", "the dress code",
-                        "the free lunch", "the deadline", "the new laptop"],
-             "activity": ["talk about it", "celebrate", "vent about it", "prep for it"],
-             "emoji": ["💼", "😩", "🎉"]},
-    "games": {"thing": ["board game night", "the new Zelda", "pub quiz", "Mario Kart", "Catan", "that escape room",
-                        "bowling", "the chess tournament"],
-              "place": ["my place", "the board game café", "the pub", "Sam's flat", "the arcade"],
-              "detail": ["the rules", "the snacks", "the teams", "the scores", "the prize", "the time limit",
-                         "last week's rematch"],
-              "activity": ["play", "do it again", "set it up", "join"],
-              "emoji": ["🎲", "🎮", "🏆"]},
+    "food": {
+        "thing": [
+            "sushi",
+            "ramen",
+            "pizza",
+            "tacos",
+            "burgers",
+            "dumplings",
+            "pho",
+            "a curry",
+            "falafel",
+            "that korean bbq",
+            "brunch",
+            "pad thai",
+        ],
+        "place": [
+            "the place on Moda street",
+            "Kofte House",
+            "the new spot near the station",
+            "Mama's Kitchen",
+            "the food market",
+            "that tiny bistro",
+            "Karaköy",
+            "the rooftop place",
+            "Noodle Bar",
+        ],
+        "detail": [
+            "the spicy one",
+            "the portions",
+            "the prices",
+            "the dessert menu",
+            "the queue",
+            "the vegan options",
+            "the lunch deal",
+            "the service",
+            "the terrace",
+        ],
+        "activity": ["grab food", "go eat", "get dinner", "order in"],
+        "emoji": ["🍣", "🍜", "🍕", "🌮", "😋"],
+    },
+    "film": {
+        "thing": [
+            "Dune",
+            "Oppenheimer",
+            "the new Pixar one",
+            "Perfect Days",
+            "Past Lives",
+            "Poor Things",
+            "the Bond film",
+            "that horror movie",
+            "Godzilla",
+            "the anime one",
+            "Barbie",
+            "The Zone",
+        ],
+        "place": [
+            "the cinema in Kadıköy",
+            "the IMAX",
+            "my place",
+            "the open-air screening",
+            "Sam's flat",
+            "the old theatre",
+            "the mall cinema",
+        ],
+        "detail": [
+            "the ending",
+            "the soundtrack",
+            "the second half",
+            "the lead actor",
+            "the visuals",
+            "the plot twist",
+            "the runtime",
+            "the trailer",
+        ],
+        "activity": ["watch it", "see it", "go to the cinema", "do a movie night"],
+        "emoji": ["🎬", "🍿", "🎥"],
+    },
+    "match": {
+        "thing": [
+            "the derby",
+            "the Galatasaray match",
+            "the Champions League final",
+            "the Fenerbahçe game",
+            "the cup semi",
+            "the Besiktas game",
+            "the England match",
+            "the volleyball final",
+        ],
+        "place": ["the bar on the corner", "Oliver's place", "the pub", "the stadium", "the fan zone", "Deniz's flat"],
+        "detail": [
+            "the referee",
+            "the penalty",
+            "the lineup",
+            "the tickets",
+            "the second goal",
+            "the weather",
+            "the transfer rumours",
+        ],
+        "activity": ["watch it", "go", "get tickets", "watch it together"],
+        "emoji": ["⚽️", "🔥", "🏟️"],
+    },
+    "study": {
+        "thing": [
+            "the stats exam",
+            "the algorithms exam",
+            "the thesis draft",
+            "the group project",
+            "the econ essay",
+            "the lab report",
+            "the presentation",
+            "the finals",
+        ],
+        "place": ["the library", "the café downstairs", "my place", "the study room", "the campus garden"],
+        "detail": [
+            "chapter 4",
+            "the deadline",
+            "the slides",
+            "the reading list",
+            "the practice questions",
+            "the bibliography",
+            "the group chat with the prof",
+            "the word count",
+        ],
+        "activity": ["study together", "go through it", "split the work", "revise"],
+        "emoji": ["📚", "😭", "☕️"],
+    },
+    "trip": {
+        "thing": [
+            "Bozcaada",
+            "Kaş",
+            "Cappadocia",
+            "the Black Sea coast",
+            "Athens",
+            "a weekend in Izmir",
+            "a camping trip",
+            "Lisbon",
+        ],
+        "place": ["the bus station", "the airport", "the ferry port", "Priya's car", "the train station"],
+        "detail": [
+            "the budget",
+            "the hostel",
+            "the ferry times",
+            "the weather forecast",
+            "the rental car",
+            "the packing list",
+            "the itinerary",
+            "the flights",
+        ],
+        "activity": ["book it", "go", "plan it", "sort it out"],
+        "emoji": ["🏖️", "✈️", "🧳", "☀️"],
+    },
+    "music": {
+        "thing": [
+            "the Arctic Monkeys gig",
+            "that jazz night",
+            "the festival",
+            "the new Taylor album",
+            "the open mic",
+            "the karaoke night",
+            "the techno party",
+            "the concert in the park",
+        ],
+        "place": ["the venue in Beyoğlu", "the park", "Babylon", "the karaoke bar", "the festival grounds"],
+        "detail": [
+            "the setlist",
+            "the tickets",
+            "the opening act",
+            "the sound",
+            "the line-up",
+            "the encore",
+            "the merch",
+        ],
+        "activity": ["go", "get tickets", "check it out", "listen to it"],
+        "emoji": ["🎶", "🎤", "🎸"],
+    },
+    "work": {
+        "thing": [
+            "the interview",
+            "my new job",
+            "the internship",
+            "the team meeting",
+            "my manager",
+            "the quarterly review",
+            "the project launch",
+            "the office move",
+        ],
+        "place": ["the office", "home", "the coworking space", "the client's office"],
+        "detail": [
+            "the salary",
+            "the commute",
+            "the hours",
+            "the onboarding",
+            "the dress code",
+            "the free lunch",
+            "the deadline",
+            "the new laptop",
+        ],
+        "activity": ["talk about it", "celebrate", "vent about it", "prep for it"],
+        "emoji": ["💼", "😩", "🎉"],
+    },
+    "games": {
+        "thing": [
+            "board game night",
+            "the new Zelda",
+            "pub quiz",
+            "Mario Kart",
+            "Catan",
+            "that escape room",
+            "bowling",
+            "the chess tournament",
+        ],
+        "place": ["my place", "the board game café", "the pub", "Sam's flat", "the arcade"],
+        "detail": [
+            "the rules",
+            "the snacks",
+            "the teams",
+            "the scores",
+            "the prize",
+            "the time limit",
+            "last week's rematch",
+        ],
+        "activity": ["play", "do it again", "set it up", "join"],
+        "emoji": ["🎲", "🎮", "🏆"],
+    },
 }
-TIMES = ["at 7", "at 8", "around 9", "at half 7", "after work", "on friday", "on saturday", "sunday afternoon",
-         "tomorrow", "tonight", "next week", "this weekend", "at noon", "in the evening"]
+TIMES = [
+    "at 7",
+    "at 8",
+    "around 9",
+    "at half 7",
+    "after work",
+    "on friday",
+    "on saturday",
+    "sunday afternoon",
+    "tomorrow",
+    "tonight",
+    "next week",
+    "this weekend",
+    "at noon",
+    "in the evening",
+]
 
 # Per-move templates in plain English; each person's style is applied afterwards (Deniz has his own).
 EN = {
-    "propose": ["anyone up for {thing} {time}?", "should we {activity} {time}?", "who wants to {activity} {time}",
-                "{thing} {time}, who's in?", "thinking about {thing} {time}, anyone?",
-                "fancy {thing} at {place} {time}?", "let's {activity} {time}", "i really want to {activity} {time}",
-                "what about {thing} {time}?", "is anyone free {time} for {thing}?"],
-    "accept": ["i'm in for {thing}", "count me in for {thing}", "yes, {time} works for me", "sounds good, see you at {place}",
-               "i'm down for {thing}", "i can do {time}", "i'll be there {time}", "yes please, {thing} sounds perfect",
-               "sure, i'll meet you at {place}", "works for me, i'll bring {extra}"],
-    "decline": ["i can't {time}, sorry", "not {time}, i have {excuse}", "i'll skip {thing} this time",
-                "can we do another day? {excuse} {time}", "i'm out {time}, {excuse}",
-                "maybe next time, i have {excuse}"],
-    "ask": ["what about {detail}?", "how was {detail}?", "did anyone check {detail}?", "is {place} okay for everyone?",
-            "what time exactly?", "how much is {detail}?", "who else is coming?", "wait, is {thing} {time}?",
-            "has anyone been to {place}?", "are we sure about {detail}?"],
-    "answer": ["{detail} was fine last time", "{place} is fine by me", "i checked {detail}, it's okay",
-               "i think {time} is best", "{detail} is a bit much tbh", "no idea about {detail}, sorry",
-               "i heard {detail} is great", "{place} is closer for most of us", "let's just go {time}"],
-    "opinion": ["{thing} was {adj}", "honestly {detail} was {adj}", "i thought {detail} was {adj}",
-                "{thing} is so {adj}", "not gonna lie, {detail} was {adj}", "{detail} though, {adj}",
-                "the best part of {thing} was {detail}", "{thing} was {adj}, but {detail} was {adj2}"],
-    "logistics": ["i'll book for {n} people", "i can drive from {place}", "meet at {place} {time}?",
-                  "i'll send the address", "let's split {detail}", "i'll get there a bit late",
-                  "i'll pick up {extra} on the way", "can someone save me a seat"],
-    "comment": ["still thinking about {detail}", "i needed this", "we should do {thing} more often",
-                "remember {detail} last time", "i'm so ready for {thing}", "this week has been a lot",
-                "{thing} again, classic us", "i'm already hungry"],
+    "propose": [
+        "anyone up for {thing} {time}?",
+        "should we {activity} {time}?",
+        "who wants to {activity} {time}",
+        "{thing} {time}, who's in?",
+        "thinking about {thing} {time}, anyone?",
+        "fancy {thing} at {place} {time}?",
+        "let's {activity} {time}",
+        "i really want to {activity} {time}",
+        "what about {thing} {time}?",
+        "is anyone free {time} for {thing}?",
+    ],
+    "accept": [
+        "i'm in for {thing}",
+        "count me in for {thing}",
+        "yes, {time} works for me",
+        "sounds good, see you at {place}",
+        "i'm down for {thing}",
+        "i can do {time}",
+        "i'll be there {time}",
+        "yes please, {thing} sounds perfect",
+        "sure, i'll meet you at {place}",
+        "works for me, i'll bring {extra}",
+    ],
+    "decline": [
+        "i can't {time}, sorry",
+        "not {time}, i have {excuse}",
+        "i'll skip {thing} this time",
+        "can we do another day? {excuse} {time}",
+        "i'm out {time}, {excuse}",
+        "maybe next time, i have {excuse}",
+    ],
+    "ask": [
+        "what about {detail}?",
+        "how was {detail}?",
+        "did anyone check {detail}?",
+        "is {place} okay for everyone?",
+        "what time exactly?",
+        "how much is {detail}?",
+        "who else is coming?",
+        "wait, is {thing} {time}?",
+        "has anyone been to {place}?",
+        "are we sure about {detail}?",
+    ],
+    "answer": [
+        "{detail} was fine last time",
+        "{place} is fine by me",
+        "i checked {detail}, it's okay",
+        "i think {time} is best",
+        "{detail} is a bit much tbh",
+        "no idea about {detail}, sorry",
+        "i heard {detail} is great",
+        "{place} is closer for most of us",
+        "let's just go {time}",
+    ],
+    "opinion": [
+        "{thing} was {adj}",
+        "honestly {detail} was {adj}",
+        "i thought {detail} was {adj}",
+        "{thing} is so {adj}",
+        "not gonna lie, {detail} was {adj}",
+        "{detail} though, {adj}",
+        "the best part of {thing} was {detail}",
+        "{thing} was {adj}, but {detail} was {adj2}",
+    ],
+    "logistics": [
+        "i'll book for {n} people",
+        "i can drive from {place}",
+        "meet at {place} {time}?",
+        "i'll send the address",
+        "let's split {detail}",
+        "i'll get there a bit late",
+        "i'll pick up {extra} on the way",
+        "can someone save me a seat",
+    ],
+    "comment": [
+        "still thinking about {detail}",
+        "i needed this",
+        "we should do {thing} more often",
+        "remember {detail} last time",
+        "i'm so ready for {thing}",
+        "this week has been a lot",
+        "{thing} again, classic us",
+        "i'm already hungry",
+    ],
 }
-ADJ = ["amazing", "so good", "kind of boring", "overrated", "wild", "perfect", "way too long", "really fun",
-       "a bit weird", "actually great", "meh", "unreal", "so much better than i expected", "chaotic"]
-EXCUSE = ["work", "a deadline", "my cousin's birthday", "a dentist appointment", "football practice",
-          "a family dinner", "an exam", "a late shift"]
+ADJ = [
+    "amazing",
+    "so good",
+    "kind of boring",
+    "overrated",
+    "wild",
+    "perfect",
+    "way too long",
+    "really fun",
+    "a bit weird",
+    "actually great",
+    "meh",
+    "unreal",
+    "so much better than i expected",
+    "chaotic",
+]
+EXCUSE = [
+    "work",
+    "a deadline",
+    "my cousin's birthday",
+    "a dentist appointment",
+    "football practice",
+    "a family dinner",
+    "an exam",
+    "a late shift",
+]
 EXTRA = ["snacks", "drinks", "the cards", "cake", "my speaker", "chips", "umbrellas", "the tickets"]
 
 DENIZ = {  # Turkish-English mix; English nouns with Turkish words around them
-    "propose": ["{thing} {time} yapalım mı abi?", "abi {thing} için kim var {time}?", "{time} {place}'da buluşalım mı",
-                "canım çok {thing} çekti, {time} gelen var mı", "{thing} plan'ı yapalım bence, {time} uygun mu",
-                "ya {time} boş musunuz, {thing} var"],
-    "accept": ["ben varım abi", "tamam {time} olur", "harbiden iyi fikir, geliyorum", "{place} olur bence, geliyorum",
-               "ok abi, {extra} ben getiririm", "süper, {time} ordayım", "kesin geliyorum {thing} için"],
-    "decline": ["{time} olmaz ya, {excuse} var", "abi ben pas, {excuse}", "bu sefer gelemem, sorry",
-                "{time} çok zor benim için, {excuse} var"],
-    "ask": ["{detail} nasıldı abi?", "{place} nerede tam olarak?", "{detail} ne kadar ya?", "kim geliyor {time}?",
-            "{detail} check'ledi mi biri?", "{thing} {time} mı kesin?"],
-    "answer": ["{detail} fena değildi bence", "{place} herkese yakın aslında", "{time} en iyisi bence",
-               "{detail} biraz pahalı ama olur", "bilmiyorum abi {detail} hakkında", "{detail} süperdi geçen sefer"],
-    "opinion": ["{thing} çok {tadj} abi", "{detail} harbiden {tadj}", "bence {thing} biraz overrated",
-                "{detail} bayağı iyiydi ya", "{thing} beklediğimden iyiydi"],
-    "logistics": ["{n} kişilik rezervasyon yaparım", "{place}'dan arabayla alırım sizi", "adres'i atıyorum şimdi",
-                  "biraz geç kalabilirim abi", "{extra} ben hallederim", "{detail} için split'leyelim"],
-    "comment": ["{detail} aklımdan çıkmıyor", "harbiden buna ihtiyacım vardı", "{thing} daha sık yapalım ya",
-                "bu hafta çok yoğundu abi", "yine {thing}, klasik biz"],
+    "propose": [
+        "{thing} {time} yapalım mı abi?",
+        "abi {thing} için kim var {time}?",
+        "{time} {place}'da buluşalım mı",
+        "canım çok {thing} çekti, {time} gelen var mı",
+        "{thing} plan'ı yapalım bence, {time} uygun mu",
+        "ya {time} boş musunuz, {thing} var",
+    ],
+    "accept": [
+        "ben varım abi",
+        "tamam {time} olur",
+        "harbiden iyi fikir, geliyorum",
+        "{place} olur bence, geliyorum",
+        "ok abi, {extra} ben getiririm",
+        "süper, {time} ordayım",
+        "kesin geliyorum {thing} için",
+    ],
+    "decline": [
+        "{time} olmaz ya, {excuse} var",
+        "abi ben pas, {excuse}",
+        "bu sefer gelemem, sorry",
+        "{time} çok zor benim için, {excuse} var",
+    ],
+    "ask": [
+        "{detail} nasıldı abi?",
+        "{place} nerede tam olarak?",
+        "{detail} ne kadar ya?",
+        "kim geliyor {time}?",
+        "{detail} check'ledi mi biri?",
+        "{thing} {time} mı kesin?",
+    ],
+    "answer": [
+        "{detail} fena değildi bence",
+        "{place} herkese yakın aslında",
+        "{time} en iyisi bence",
+        "{detail} biraz pahalı ama olur",
+        "bilmiyorum abi {detail} hakkında",
+        "{detail} süperdi geçen sefer",
+    ],
+    "opinion": [
+        "{thing} çok {tadj} abi",
+        "{detail} harbiden {tadj}",
+        "bence {thing} biraz overrated",
+        "{detail} bayağı iyiydi ya",
+        "{thing} beklediğimden iyiydi",
+    ],
+    "logistics": [
+        "{n} kişilik rezervasyon yaparım",
+        "{place}'dan arabayla alırım sizi",
+        "adres'i atıyorum şimdi",
+        "biraz geç kalabilirim abi",
+        "{extra} ben hallederim",
+        "{detail} için split'leyelim",
+    ],
+    "comment": [
+        "{detail} aklımdan çıkmıyor",
+        "harbiden buna ihtiyacım vardı",
+        "{thing} daha sık yapalım ya",
+        "bu hafta çok yoğundu abi",
+        "yine {thing}, klasik biz",
+    ],
 }
 TADJ = ["iyi", "güzel", "sıkıcı", "komik", "uzun", "acayip", "efsane"]
 EXCUSE_TR = ["iş", "deadline", "sınav", "aile yemeği", "doktor randevusu"]
@@ -165,16 +470,32 @@ SHARES = [
 
 
 def _fill(rnd: random.Random, template: str, slots: dict) -> str:
-    values = {**slots, "adj": rnd.choice(ADJ), "adj2": rnd.choice(ADJ), "excuse": rnd.choice(EXCUSE),
-              "extra": rnd.choice(EXTRA), "n": rnd.randint(3, 7), "tadj": rnd.choice(TADJ),
-              "time": rnd.choice([slots["time"]] * 3 + TIMES), "detail": rnd.choice(slots["details"])}
+    values = {
+        **slots,
+        "adj": rnd.choice(ADJ),
+        "adj2": rnd.choice(ADJ),
+        "excuse": rnd.choice(EXCUSE),
+        "extra": rnd.choice(EXTRA),
+        "n": rnd.randint(3, 7),
+        "tadj": rnd.choice(TADJ),
+        "time": rnd.choice([slots["time"]] * 3 + TIMES),
+        "detail": rnd.choice(slots["details"]),
+    }
     return template.format(**values)
 
 
 def _maya(rnd: random.Random, text: str) -> str:
     text = text.lower().rstrip(".?!") if rnd.random() < 0.85 else text.lower()
-    for a, b in ((" you ", " u "), ("your ", "ur "), ("i'm", "im"), ("don't", "dont"), ("can't", "cant"),
-                 ("please", "pls"), ("right now", "rn"), ("tonight", "tn")):
+    for a, b in (
+        (" you ", " u "),
+        ("your ", "ur "),
+        ("i'm", "im"),
+        ("don't", "dont"),
+        ("can't", "cant"),
+        ("please", "pls"),
+        ("right now", "rn"),
+        ("tonight", "tn"),
+    ):
         text = text.replace(a, b)
     if rnd.random() < 0.12:
         text = text.replace(" so ", " sooo ").replace(" really ", " rly ")
@@ -209,9 +530,16 @@ def _oliver(rnd: random.Random, text: str) -> str:
     if not text.endswith(("?", "!", ".")):
         text += "."
     if rnd.random() < 0.35 and text.endswith("."):
-        text = text[:-1] + rnd.choice([", if that suits everyone.", ", although I may be a little late.",
-                                       ", provided the weather holds.", ", as long as we are not out too late.",
-                                       ". Do let me know.", ", I suppose."])
+        text = text[:-1] + rnd.choice(
+            [
+                ", if that suits everyone.",
+                ", although I may be a little late.",
+                ", provided the weather holds.",
+                ", as long as we are not out too late.",
+                ". Do let me know.",
+                ", I suppose.",
+            ]
+        )
     return text
 
 
@@ -240,8 +568,12 @@ def _message(rnd: random.Random, who: str, move: str, slots: dict, react: bool =
     if who == "Deniz":
         return _deniz(rnd, _fill(rnd, rnd.choice(DENIZ[move]), {**slots, "excuse": rnd.choice(EXCUSE_TR)}), slots)
     text = _fill(rnd, rnd.choice(EN[move]), slots)
-    return {"Maya": lambda t: _maya(rnd, t), "Oliver": lambda t: _oliver(rnd, t),
-            "Priya": lambda t: _priya(rnd, t, slots["emoji"]), "Sam": lambda t: _sam(rnd, t)}[who](text)
+    return {
+        "Maya": lambda t: _maya(rnd, t),
+        "Oliver": lambda t: _oliver(rnd, t),
+        "Priya": lambda t: _priya(rnd, t, slots["emoji"]),
+        "Sam": lambda t: _sam(rnd, t),
+    }[who](text)
 
 
 def is_short_reaction(text: str) -> bool:
@@ -266,22 +598,29 @@ class _Author:
 
 
 # what may follow what in a conversation (after the opener's "propose")
-FLOW = {"propose": ["accept", "accept", "decline", "ask", "comment"],
-        "accept": ["logistics", "ask", "accept", "comment", "opinion"],
-        "decline": ["ask", "accept", "comment"],
-        "ask": ["answer", "answer", "answer", "opinion"],
-        "answer": ["accept", "ask", "logistics", "opinion", "comment"],
-        "opinion": ["opinion", "answer", "comment", "ask"],
-        "logistics": ["accept", "ask", "comment", "answer"],
-        "comment": ["opinion", "comment", "ask", "accept"]}
+FLOW = {
+    "propose": ["accept", "accept", "decline", "ask", "comment"],
+    "accept": ["logistics", "ask", "accept", "comment", "opinion"],
+    "decline": ["ask", "accept", "comment"],
+    "ask": ["answer", "answer", "answer", "opinion"],
+    "answer": ["accept", "ask", "logistics", "opinion", "comment"],
+    "opinion": ["opinion", "answer", "comment", "ask"],
+    "logistics": ["accept", "ask", "comment", "answer"],
+    "comment": ["opinion", "comment", "ask", "accept"],
+}
 
 
 def _conversation(rnd: random.Random, author: _Author, t: dt.datetime) -> list[SampleMessage]:
     name = rnd.choice(list(TOPICS))
     topic = TOPICS[name]
-    slots = {"thing": rnd.choice(topic["thing"]), "place": rnd.choice(topic["place"]),
-             "activity": rnd.choice(topic["activity"]), "time": rnd.choice(TIMES),
-             "details": rnd.sample(topic["detail"], 3), "emoji": topic["emoji"]}
+    slots = {
+        "thing": rnd.choice(topic["thing"]),
+        "place": rnd.choice(topic["place"]),
+        "activity": rnd.choice(topic["activity"]),
+        "time": rnd.choice(TIMES),
+        "details": rnd.sample(topic["detail"], 3),
+        "emoji": topic["emoji"],
+    }
     weights = [WEIGHTS[n] for n in NAMES]
     speaker = rnd.choices(NAMES, weights)[0]
     out = [SampleMessage(t, speaker, author.say(speaker, "propose", slots))]
@@ -314,18 +653,28 @@ def _conversation(rnd: random.Random, author: _Author, t: dt.datetime) -> list[S
         out.append(SampleMessage(t, late, author.say(late, rnd.choice(["accept", "decline", "comment"]), slots)))
         if rnd.random() < 0.7:
             other = rnd.choice([n for n in NAMES if n != late])
-            out.append(SampleMessage(t + dt.timedelta(seconds=rnd.randint(20, 150)), other,
-                                     author.say(other, rnd.choice(["answer", "comment", "logistics"]), slots)))
+            out.append(
+                SampleMessage(
+                    t + dt.timedelta(seconds=rnd.randint(20, 150)),
+                    other,
+                    author.say(other, rnd.choice(["answer", "comment", "logistics"]), slots),
+                )
+            )
     return out
 
 
-def generate_group(seed: int = 7, weeks: int = 24, conversations_per_day: tuple[int, int] = (2, 4)) -> list[SampleMessage]:
+def generate_group(
+    seed: int = 7, weeks: int = 24, conversations_per_day: tuple[int, int] = (2, 4)
+) -> list[SampleMessage]:
     rnd = random.Random(seed)
     author = _Author(rnd)
     start = dt.datetime(2024, 1, 8, tzinfo=TZ)
-    msgs = [SampleMessage(start + dt.timedelta(hours=10), "Maya", 'created group "weekend crew"', "system"),
-            SampleMessage(start + dt.timedelta(hours=10, seconds=20), "Maya", "added Oliver, Priya, Sam and Deniz",
-                          "system")]
+    msgs = [
+        SampleMessage(start + dt.timedelta(hours=10), "Maya", 'created group "weekend crew"', "system"),
+        SampleMessage(
+            start + dt.timedelta(hours=10, seconds=20), "Maya", "added Oliver, Priya, Sam and Deniz", "system"
+        ),
+    ]
     for day in range(weeks * 7):
         base = start + dt.timedelta(days=day)
         for hour in sorted(rnd.sample(range(9, 23), rnd.randint(*conversations_per_day))):

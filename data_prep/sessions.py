@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 MEDIA_PLACEHOLDER = "<media>"
 
 
@@ -136,8 +136,10 @@ def windows(turns: list[Turn], max_turns: int, max_chars: int, context_turns: in
                 break
             chars += size
             end += 1
-        weights = [int(turns[i].is_target and i >= pos and i > start and not turns[i].placeholder_only)
-                   for i in range(start, end)]
+        weights = [
+            int(turns[i].is_target and i >= pos and i > start and not turns[i].placeholder_only)
+            for i in range(start, end)
+        ]
         if any(weights):
             last = max(i for i, w in enumerate(weights) if w)
             out.append((start, start + last + 1, weights[: last + 1]))

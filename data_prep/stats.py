@@ -12,7 +12,7 @@ import orjson
 
 from clonekit.errors import ClonekitError
 
-EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -33,10 +33,18 @@ class PersonStats:
 
     def row(self) -> dict:
         n = max(self.messages, 1)
-        return {"name": self.name, "target": self.is_target, "messages": self.messages, "sessions": self.sessions,
-                "tokens": self.tokens, "median_chars": statistics.median(self.lengths) if self.lengths else 0,
-                "emoji_rate": self.emoji / n, "lowercase_rate": self.lowercase / max(self.with_letters, 1),
-                "punctuation_rate": self.punctuated / n, "repeat_rate": self.repeats / n}
+        return {
+            "name": self.name,
+            "target": self.is_target,
+            "messages": self.messages,
+            "sessions": self.sessions,
+            "tokens": self.tokens,
+            "median_chars": statistics.median(self.lengths) if self.lengths else 0,
+            "emoji_rate": self.emoji / n,
+            "lowercase_rate": self.lowercase / max(self.with_letters, 1),
+            "punctuation_rate": self.punctuated / n,
+            "repeat_rate": self.repeats / n,
+        }
 
 
 def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
@@ -45,8 +53,9 @@ def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
     path = Path(dataset_dir) / "sessions.jsonl"
     manifest_path = Path(dataset_dir) / "manifest.json"
     if not path.exists() or not manifest_path.exists():
-        raise ClonekitError("not a dataset directory (no sessions.jsonl / manifest.json): run `clonekit prep build` first",
-                            dataset_dir)
+        raise ClonekitError(
+            "not a dataset directory (no sessions.jsonl / manifest.json): run `clonekit prep build` first", dataset_dir
+        )
     people: dict[str, PersonStats] = {}
     texts: dict[str, list[str]] = defaultdict(list)
     with open(path, "rb") as f:

@@ -8,16 +8,26 @@ between the two is the exporter's UTC offset, which the timestamp keeps.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from clonekit.schema import Message
 from clonekit.data_prep.jsonfile import load_json
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.report import ParseReport, as_dict, as_records, convert_records
+from clonekit.errors import ClonekitError
+from clonekit.schema import Message
 
-MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "poll", "location_information",
-              "contact_information", "game_title", "invoice_information", "place_name")
+MEDIA_KEYS = (
+    "photo",
+    "file",
+    "media_type",
+    "sticker_emoji",
+    "poll",
+    "location_information",
+    "contact_information",
+    "game_title",
+    "invoice_information",
+    "place_name",
+)
 
 
 def is_telegram(obj) -> bool:
@@ -52,8 +62,9 @@ def parse_telegram(path: Path, report: ParseReport, obj: dict | None = None) -> 
         name = chat.get("name") or ("Saved Messages" if chat.get("type") == "saved_messages" else None)
         name = str(name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip())
         records = as_records(chat.get("messages"), path, f"chat {name!r}: messages")
-        yield from convert_records(records, lambda m, name=name: _message(m, name), report, path,
-                                   where=f"chat {name!r} ")
+        yield from convert_records(
+            records, lambda m, name=name: _message(m, name), report, path, where=f"chat {name!r} "
+        )
 
 
 def text_of(value) -> str:
@@ -67,7 +78,7 @@ def text_of(value) -> str:
 def timestamp_of(m: dict) -> str:
     local = dt.datetime.fromisoformat(m["date"]) if m.get("date") else None
     if m.get("date_unixtime"):
-        utc = dt.datetime.fromtimestamp(int(m["date_unixtime"]), dt.timezone.utc)
+        utc = dt.datetime.fromtimestamp(int(m["date_unixtime"]), dt.UTC)
         if local is None:
             return utc.isoformat()
         offset = local - utc.replace(tzinfo=None)
@@ -84,8 +95,16 @@ def _message(m: dict, chat: str) -> Message | None:
         actor = m.get("actor") or ""
         action = m.get("action") or "service"
         detail = text or " ".join(str(x) for x in m.get("members") or [] if x)
-        return Message("telegram", chat, str(m["id"]), ts, actor, _uid(m.get("actor_id"), actor),
-                       f"{action}: {detail}".rstrip(": ") if detail else action, "system")
+        return Message(
+            "telegram",
+            chat,
+            str(m["id"]),
+            ts,
+            actor,
+            _uid(m.get("actor_id"), actor),
+            f"{action}: {detail}".rstrip(": ") if detail else action,
+            "system",
+        )
     if m.get("type", "message") != "message":
         return Message("telegram", chat, str(m["id"]), ts, "", "", m.get("type", ""), "system")
     author = m.get("from") or "Deleted Account"  # `from: null` is a deleted account
@@ -98,7 +117,14 @@ def _message(m: dict, chat: str) -> Message | None:
         return None
     reply = m.get("reply_to_message_id")
     return Message(
-        "telegram", chat, str(m["id"]), ts, author, _uid(m.get("from_id"), author), text, kind,
+        "telegram",
+        chat,
+        str(m["id"]),
+        ts,
+        author,
+        _uid(m.get("from_id"), author),
+        text,
+        kind,
         str(reply) if reply is not None else None,
         bool(m.get("edited") or m.get("edited_unixtime")),
         bool(m.get("forwarded_from") or m.get("forwarded_from_id")),

@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
-from typing import Iterator
 
-from clonekit.errors import ClonekitError, decode_error
-from clonekit.schema import Message
 from clonekit.data_prep import whatsapp_locales as locales
 from clonekit.data_prep.archive import SafeZip, is_zip
 from clonekit.data_prep.report import ParseReport
+from clonekit.errors import ClonekitError, decode_error
+from clonekit.schema import Message
 
 _SP = "[ \u202f\u00a0]"
 _DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
@@ -33,6 +34,7 @@ HEADER = re.compile(
 )
 _DATE_SPLIT = re.compile(r"[./-]")
 _TIME_SPLIT = re.compile(r"[:.]")
+
 
 def marker_key(text: str) -> str:
     """A marker as the tables spell it: lowercased, invisible marks and spaces inside angle brackets dropped."""
@@ -248,8 +250,10 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
         if winners == {"ymd"}:
             return "ymd", bracket, None
         if "ymd" in winners:
-            warning = ("the header dates could be year first (yy.mm.dd) or year last; read year last: check the "
-                       "timestamps in messages.jsonl")
+            warning = (
+                "the header dates could be year first (yy.mm.dd) or year last; read year last: check the "
+                "timestamps in messages.jsonl"
+            )
         candidates = winners - {"ymd"} or candidates - {"ymd"}
     if len(candidates) == 1:
         return candidates.pop(), bracket, warning
@@ -260,9 +264,14 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
     d, m = (_disorder(list(seen), o)[0] for o in ("dmy", "mdy"))
     if d != m:
         return ("dmy" if d < m else "mdy"), bracket, warning
-    return "dmy", bracket, warning or (
-        "day/month order is ambiguous (no day above 12); assuming day first: "
-        "pass --monthfirst if dates are month/day"
+    return (
+        "dmy",
+        bracket,
+        warning
+        or (
+            "day/month order is ambiguous (no day above 12); assuming day first: "
+            "pass --monthfirst if dates are month/day"
+        ),
     )
 
 
@@ -271,13 +280,14 @@ def _disorder(raw_dates: list[str], order: str) -> tuple[int, int]:
     isos = [_iso_date(r, order) for r in raw_dates]
     if None in isos or not isos or not FIRST_YEAR <= int(min(isos)[:4]) <= dt.date.today().year + 1:
         return len(isos) + 1, 1 << 30
-    back = sum(1 for x, y in zip(isos, isos[1:]) if y < x)
+    back = sum(1 for x, y in pairwise(isos) if y < x)
     span = (dt.date.fromisoformat(max(isos)) - dt.date.fromisoformat(min(isos))).days
     return back, span
 
 
-def parse_whatsapp(path: str | Path, report: ParseReport, dayfirst: bool | None = None,
-                   max_bytes: int | None = None) -> Iterator[Message]:
+def parse_whatsapp(
+    path: str | Path, report: ParseReport, dayfirst: bool | None = None, max_bytes: int | None = None
+) -> Iterator[Message]:
     """Yield every message of a WhatsApp export. `report` counts read/skipped and collects warnings."""
     path = Path(path)
     member = find_member(path, max_bytes)

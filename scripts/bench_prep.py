@@ -25,17 +25,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_out"
 NAMES = ["Deniz", "Maya", "Oliver", "Priya", "~ Sam", "Jonas"]
-WORDS = ("lol xd abi pizza tonight maybe the meeting'e geliyorum really great idea see you soon haha ok "
-         "harbiden çok iyi I could be persuaded provided we don't go again 🎉 🍕 yes no wait what").split()
+WORDS = (
+    "lol xd abi pizza tonight maybe the meeting'e geliyorum really great idea see you soon haha ok "
+    "harbiden çok iyi I could be persuaded provided we don't go again 🎉 🍕 yes no wait what"
+).split()
 
 
 def make_export(path: Path, n: int, seed: int = 0) -> None:
     rnd = random.Random(seed)
     minute = 0
     with open(path, "w", encoding="utf-8") as f:
-        f.write("01/01/2020, 09:00 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even "
-                "WhatsApp, can read or listen to them. Tap to learn more.\n")
-        for i in range(n - 1):
+        f.write(
+            "01/01/2020, 09:00 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even "
+            "WhatsApp, can read or listen to them. Tap to learn more.\n"
+        )
+        for _ in range(n - 1):
             minute += rnd.choice((0, 0, 0, 1, 1, 2, 5, 9, 30, 240))
             day, rest = divmod(minute, 1440)
             stamp = time.gmtime(1577836800 + day * 86400)
@@ -123,14 +127,18 @@ def main() -> None:
     rows = []
     t_parse, m_parse = timed(ck + ["prep", "parse", str(export), "-o", str(messages)] + workers, "clonekit prep parse")
     rows.append(("clonekit prep parse", t_parse, m_parse))
-    t_build, m_build = timed(ck + ["prep", "build", str(messages), "--target", "Deniz", "-o", str(OUT / "bench_dataset")],
-                             "clonekit prep build")
+    t_build, m_build = timed(
+        ck + ["prep", "build", str(messages), "--target", "Deniz", "-o", str(OUT / "bench_dataset")],
+        "clonekit prep build",
+    )
     rows.append(("clonekit prep build", t_build, m_build))
     rows.append(("clonekit whole prep (parse + build)", t_parse + t_build, max(m_parse, m_build)))
     if not args.skip_whatstk:
-        code = ("from whatstk.whatsapp.parser import df_from_whatsapp; "
-                f"df = df_from_whatsapp({str(export)!r}, hformat='%d/%m/%Y, %H:%M - %name:', max_size=None); "
-                "print(len(df))")
+        code = (
+            "from whatstk.whatsapp.parser import df_from_whatsapp; "
+            f"df = df_from_whatsapp({str(export)!r}, hformat='%d/%m/%Y, %H:%M - %name:', max_size=None); "
+            "print(len(df))"
+        )
         try:
             t_w, m_w = timed([sys.executable, "-c", code], "whatstk")
             rows.append(("whatstk 0.9.1 (format given by hand)", t_w, m_w))
@@ -144,10 +152,16 @@ def main() -> None:
     for label, s, mb in rows:
         print(f"{label:40} {s:8.2f} {mb:8.0f}")
     if not args.skip_whatstk and t_w:
-        print(f"\nparse speed-up vs whatstk: {t_w / t_parse:.1f}x   whole prep vs whatstk parse alone: {t_w / (t_parse + t_build):.1f}x"
-              f"   memory: {m_w / max(m_parse, 1):.1f}x less")
-    print(f"targets: parse <= 2 s ({'met' if t_parse <= 2 else 'NOT met'}), whole prep <= 5 s "
-          f"({'met' if t_parse + t_build <= 5 else 'NOT met'}), <= 300 MB ({'met' if max(m_parse, m_build) <= 300 else 'NOT met'})")
+        print(
+            f"\nparse speed-up vs whatstk: {t_w / t_parse:.1f}x   "
+            f"whole prep vs whatstk parse alone: {t_w / (t_parse + t_build):.1f}x"
+            f"   memory: {m_w / max(m_parse, 1):.1f}x less"
+        )
+    print(
+        f"targets: parse <= 2 s ({'met' if t_parse <= 2 else 'NOT met'}), whole prep <= 5 s "
+        f"({'met' if t_parse + t_build <= 5 else 'NOT met'}), "
+        f"<= 300 MB ({'met' if max(m_parse, m_build) <= 300 else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,13 @@ def prompts_from(run: Path, n: int) -> list[list[dict]]:
 
 def bench_server(client, model: str, prompts, max_tokens: int) -> float:
     def one(msgs):
-        r = client.chat.completions.create(model=model, messages=msgs, max_tokens=max_tokens, temperature=0.8,
-                                           extra_body={"ignore_eos": True, "min_tokens": max_tokens})
+        r = client.chat.completions.create(
+            model=model,
+            messages=msgs,
+            max_tokens=max_tokens,
+            temperature=0.8,
+            extra_body={"ignore_eos": True, "min_tokens": max_tokens},
+        )
         return r.usage.completion_tokens
 
     one(prompts[0])  # warm-up
@@ -62,13 +67,21 @@ def bench_hf(run: Path, prompts, max_tokens: int) -> float:
     template = (run / "chat_template.jinja").read_text()
     model = AutoModelForCausalLM.from_pretrained(manifest["base"]["path"], dtype=torch.float32)
     model = PeftModel.from_pretrained(model, str(run)).merge_and_unload().eval()
-    texts = [tok.apply_chat_template(p, chat_template=template, tokenize=False, add_generation_prompt=True) for p in prompts]
+    texts = [
+        tok.apply_chat_template(p, chat_template=template, tokenize=False, add_generation_prompt=True) for p in prompts
+    ]
     batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.no_grad():
         model.generate(**{k: v[:1] for k, v in batch.items()}, max_new_tokens=4, do_sample=False)  # warm-up
         start = time.perf_counter()
-        out = model.generate(**batch, max_new_tokens=max_tokens, min_new_tokens=max_tokens, do_sample=True,
-                             temperature=0.8, pad_token_id=tok.pad_token_id)
+        out = model.generate(
+            **batch,
+            max_new_tokens=max_tokens,
+            min_new_tokens=max_tokens,
+            do_sample=True,
+            temperature=0.8,
+            pad_token_id=tok.pad_token_id,
+        )
         seconds = time.perf_counter() - start
     return (out.shape[1] - batch["input_ids"].shape[1]) * len(prompts) / seconds
 
@@ -109,12 +122,15 @@ def main() -> None:
     print(f"{'vLLM, clone as LoRA adapter (default mode)':52} {rates['lora', 'clone']:9.1f}")
     print(f"{'vLLM --merged, clone merged into the weights':52} {rates['merged', 'clone']:9.1f}")
     print(f"{'vLLM --merged, base as a negated adapter':52} {rates['merged', 'base']:9.1f}")
-    print(f"{'HF generate, adapter merged, batch of {n}'.format(n=args.requests):52} {hf:9.1f}")
+    print(f"{f'HF generate, adapter merged, batch of {args.requests}':52} {hf:9.1f}")
     base = rates["lora", "base"]
     for mode in ("lora", "merged"):
         clone = rates[mode, "clone"]
-        print(f"{mode:6}: clone / base model = {clone / base:.2f}x (target >= 0.9)   clone / HF generate = {clone / hf:.2f}x "
-              f"(target >= 1.3)")
+        print(
+            f"{mode:6}: clone / base model = {clone / base:.2f}x (target >= 0.9)   "
+            f"clone / HF generate = {clone / hf:.2f}x "
+            f"(target >= 1.3)"
+        )
 
 
 if __name__ == "__main__":

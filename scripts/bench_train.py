@@ -29,10 +29,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SHAPES = {  # random-weight Llama shapes for CUDA benchmarks
-    "llama-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                     num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0),
-    "llama-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                     num_key_value_heads=8, vocab_size=128256, rope_theta=500000.0, tie_word_embeddings=True),
+    "llama-8b": dict(
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+        rope_theta=500000.0,
+    ),
+    "llama-1b": dict(
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+        rope_theta=500000.0,
+        tie_word_embeddings=True,
+    ),
 }
 
 
@@ -133,8 +148,11 @@ def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
 
     def batch_for(group):
         if recipe != "padded":
-            row = {"input_ids": sum((e.input_ids for e in group), []), "labels": sum((e.labels for e in group), []),
-                   "seq_lengths": [len(e) for e in group]}
+            row = {
+                "input_ids": sum((e.input_ids for e in group), []),
+                "labels": sum((e.labels for e in group), []),
+                "seq_lengths": [len(e) for e in group],
+            }
             batch = collate([row])
             if recipe == "packed-hf":  # the model's own loss: input_ids, labels, position_ids only
                 batch = {k: batch[k] for k in ("input_ids", "labels", "position_ids")}
@@ -167,16 +185,27 @@ def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
     tokens = 0
     start = time.perf_counter()
     for s in range(steps):
-        group = data[s * per_step:(s + 1) * per_step]
+        group = data[s * per_step : (s + 1) * per_step]
         step(group)
         tokens += sum(len(e) for e in group)
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    peak = (torch.cuda.max_memory_allocated() / 2**30 if device == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
-    return {"model": model_name, "recipe": recipe, "device": device, "tokens_per_s": tokens / seconds,
-            "peak_gib": peak, "tokens": tokens, "seconds": seconds, "bf16_autocast": autocast}
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**30
+        if device == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    )
+    return {
+        "model": model_name,
+        "recipe": recipe,
+        "device": device,
+        "tokens_per_s": tokens / seconds,
+        "peak_gib": peak,
+        "tokens": tokens,
+        "seconds": seconds,
+        "bf16_autocast": autocast,
+    }
 
 
 def main() -> None:
@@ -195,29 +224,51 @@ def main() -> None:
     results = []
     for model in models:
         for recipe in RECIPES:
-            proc = subprocess.run([sys.executable, __file__, "--one", model, recipe, "--steps", str(args.steps),
-                                   "--examples-per-step", str(args.examples_per_step)],
-                                  capture_output=True, text=True, cwd=ROOT)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    model,
+                    recipe,
+                    "--steps",
+                    str(args.steps),
+                    "--examples-per-step",
+                    str(args.examples_per_step),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             if proc.returncode != 0:
                 print(f"{model}/{recipe} failed:\n{proc.stderr[-2000:]}")
                 continue
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    print(f"\ntrain benchmark: {args.steps} steps x {args.examples_per_step} examples, LoRA r16 all-linear, "
-          f"device {results[0]['device'] if results else '?'}")
+    print(
+        f"\ntrain benchmark: {args.steps} steps x {args.examples_per_step} examples, LoRA r16 all-linear, "
+        f"device {results[0]['device'] if results else '?'}"
+    )
     print(f"{'model':10} {'recipe':10} {'bf16':>5} {'real tok/s':>11} {'peak GiB':>9} {'vs padded':>10}")
     for r in results:
         padded = next((x for x in results if x["model"] == r["model"] and x["recipe"] == "padded"), None)
         ratio = f"{r['tokens_per_s'] / padded['tokens_per_s']:.2f}x" if padded else "-"
-        print(f"{r['model']:10} {r['recipe']:10} {'yes' if r['bf16_autocast'] else 'no':>5} {r['tokens_per_s']:11,.0f} "
-              f"{r['peak_gib']:9.2f} {ratio:>10}")
+        print(
+            f"{r['model']:10} {r['recipe']:10} {'yes' if r['bf16_autocast'] else 'no':>5} {r['tokens_per_s']:11,.0f} "
+            f"{r['peak_gib']:9.2f} {ratio:>10}"
+        )
     for model in models:
         pair = {r["recipe"]: r for r in results if r["model"] == model}
         if "padded" in pair and "clonekit" in pair:
-            print(f"{model}: clonekit / padded = {pair['clonekit']['tokens_per_s'] / pair['padded']['tokens_per_s']:.2f}x "
-                  f"tokens/s, {pair['clonekit']['peak_gib'] / pair['padded']['peak_gib']:.2f}x peak memory")
+            print(
+                f"{model}: clonekit / padded = "
+                f"{pair['clonekit']['tokens_per_s'] / pair['padded']['tokens_per_s']:.2f}x "
+                f"tokens/s, {pair['clonekit']['peak_gib'] / pair['padded']['peak_gib']:.2f}x peak memory"
+            )
         if "packed-hf" in pair and "clonekit" in pair:
-            print(f"{model}: peak memory, full-logit loss {pair['packed-hf']['peak_gib']:.2f} GiB -> chunked "
-                  f"{pair['clonekit']['peak_gib']:.2f} GiB (packed rows both)")
+            print(
+                f"{model}: peak memory, full-logit loss {pair['packed-hf']['peak_gib']:.2f} GiB -> chunked "
+                f"{pair['clonekit']['peak_gib']:.2f} GiB (packed rows both)"
+            )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ async def _play(base_url, model, scripts, system, chats, turns, max_tokens, samp
             speaker, text = script[t % len(script)]
             log.append((speaker, text, False))
             async with gate:
-                r = await client.chat.completions.create(model=model, messages=render_turns(log[-history:], system),
-                                                         max_tokens=max_tokens, **sampling)
+                r = await client.chat.completions.create(
+                    model=model, messages=render_turns(log[-history:], system), max_tokens=max_tokens, **sampling
+                )
             reply = (r.choices[0].message.content or "").strip()
             replies.append(reply)
             finish.append(r.choices[0].finish_reason)
@@ -70,9 +71,9 @@ def main() -> None:
     ap.add_argument("--merged", action="store_true", help="serve with --merged (faster clone on CPU)")
     args = ap.parse_args()
 
-    from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
     from clonekit.compare.cases import load_heldout
     from clonekit.compare.style import train_authorship
+    from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
     from clonekit.serve import Server, plan_server
     from clonekit.serve.launcher import free_port
 
@@ -87,29 +88,55 @@ def main() -> None:
     with Server(plan, log_path=ROOT / "bench_out" / "choose_sampling_vllm.log") as server:
         server.wait_ready()
         for temperature, top_p, frequency, presence in GRID:
-            sampling = {"temperature": temperature, "top_p": top_p, "frequency_penalty": frequency,
-                        "presence_penalty": presence, "seed": 0}
+            sampling = {
+                "temperature": temperature,
+                "top_p": top_p,
+                "frequency_penalty": frequency,
+                "presence_penalty": presence,
+                "seed": 0,
+            }
             start = time.perf_counter()
-            chats = asyncio.run(_play(plan.base_url, "clone", held.partner_scripts, held.system_prompt, args.chats,
-                                      args.turns, args.max_tokens, sampling))
+            chats = asyncio.run(
+                _play(
+                    plan.base_url,
+                    "clone",
+                    held.partner_scripts,
+                    held.system_prompt,
+                    args.chats,
+                    args.turns,
+                    args.max_tokens,
+                    sampling,
+                )
+            )
             flat = [r for replies, _ in chats for r in replies if r]
-            rows.append({**sampling, "loop_rate": sum(is_loop([r for r in c if r]) for c, _ in chats) / len(chats),
-                         "cross_turn_repeat_rate": sum(cross_turn_repeats([r for r in c if r]) for c, _ in chats)
-                         / max(1, len(flat)),
-                         "degenerate": sum(map(is_degenerate, flat)) / max(1, len(flat)),
-                         "hit_limit": sum(f == "length" for _, fs in chats for f in fs) / (len(chats) * args.turns),
-                         "style_target_prob": float(style.target_probs(flat).mean()) if flat else 0.0,
-                         "median_words": statistics.median(len(r.split()) for r in flat) if flat else 0,
-                         "seconds": time.perf_counter() - start})
+            rows.append(
+                {
+                    **sampling,
+                    "loop_rate": sum(is_loop([r for r in c if r]) for c, _ in chats) / len(chats),
+                    "cross_turn_repeat_rate": sum(cross_turn_repeats([r for r in c if r]) for c, _ in chats)
+                    / max(1, len(flat)),
+                    "degenerate": sum(map(is_degenerate, flat)) / max(1, len(flat)),
+                    "hit_limit": sum(f == "length" for _, fs in chats for f in fs) / (len(chats) * args.turns),
+                    "style_target_prob": float(style.target_probs(flat).mean()) if flat else 0.0,
+                    "median_words": statistics.median(len(r.split()) for r in flat) if flat else 0,
+                    "seconds": time.perf_counter() - start,
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
-    print(f"\nsampling on {run}: {args.chats} self-play chats x {args.turns} clone turns, max {args.max_tokens} tokens, "
-          f"anti-loop processor on; real replies' median: {real_median:g} words")
-    print(f"{'temp':>5} {'top_p':>5} {'freq':>5} {'pres':>5} {'loops':>6} {'x-turn rep':>10} {'degen':>6} "
-          f"{'hit_limit':>9} {'P(target)':>9} {'words':>6}")
+    print(
+        f"\nsampling on {run}: {args.chats} self-play chats x {args.turns} clone turns, max {args.max_tokens} tokens, "
+        f"anti-loop processor on; real replies' median: {real_median:g} words"
+    )
+    print(
+        f"{'temp':>5} {'top_p':>5} {'freq':>5} {'pres':>5} {'loops':>6} {'x-turn rep':>10} {'degen':>6} "
+        f"{'hit_limit':>9} {'P(target)':>9} {'words':>6}"
+    )
     for r in rows:
-        print(f"{r['temperature']:5.1f} {r['top_p']:5.2f} {r['frequency_penalty']:5.1f} {r['presence_penalty']:5.1f} "
-              f"{r['loop_rate']:6.0%} {r['cross_turn_repeat_rate']:10.1%} {r['degenerate']:6.1%} {r['hit_limit']:9.0%} "
-              f"{r['style_target_prob']:9.3f} {r['median_words']:6g}")
+        print(
+            f"{r['temperature']:5.1f} {r['top_p']:5.2f} {r['frequency_penalty']:5.1f} {r['presence_penalty']:5.1f} "
+            f"{r['loop_rate']:6.0%} {r['cross_turn_repeat_rate']:10.1%} {r['degenerate']:6.1%} {r['hit_limit']:9.0%} "
+            f"{r['style_target_prob']:9.3f} {r['median_words']:6g}"
+        )
     (ROOT / "bench_out" / "choose_sampling.json").write_text(json.dumps(rows, indent=2))
 
 

@@ -33,15 +33,43 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SHAPES = {
-    "llama-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                     num_key_value_heads=8, head_dim=64, vocab_size=128256, rope_theta=500000.0,
-                     tie_word_embeddings=True),
-    "llama-8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                     num_key_value_heads=8, head_dim=128, vocab_size=128256, rope_theta=500000.0),
-    "smoke": dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
-                  num_key_value_heads=1, head_dim=64, vocab_size=4096, rope_theta=10000.0),
+    "llama-1b": dict(
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=64,
+        vocab_size=128256,
+        rope_theta=500000.0,
+        tie_word_embeddings=True,
+    ),
+    "llama-8b": dict(
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+        vocab_size=128256,
+        rope_theta=500000.0,
+    ),
+    "smoke": dict(
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=64,
+        vocab_size=4096,
+        rope_theta=10000.0,
+    ),
 }
-TARGETS = {("llama-8b", "lora"): (10_000, 16.0), ("llama-8b", "qlora"): (7_500, 10.0), ("llama-1b", "lora"): (40_000, None)}
+TARGETS = {
+    ("llama-8b", "lora"): (10_000, 16.0),
+    ("llama-8b", "qlora"): (7_500, 10.0),
+    ("llama-1b", "lora"): (40_000, None),
+}
 STEP_TOKENS = 4096
 
 
@@ -113,14 +141,21 @@ def quantize_nf4(model, device: str):
     import bitsandbytes as bnb
     import torch
 
-    for name, module in list(model.named_modules()):
+    for _name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, torch.nn.Linear) and child_name != "lm_head":
-                q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
-                                      compute_dtype=torch.bfloat16, compress_statistics=True, quant_type="nf4",
-                                      device="meta")
-                q.weight = bnb.nn.Params4bit(child.weight.data.to("cpu"), requires_grad=False, quant_type="nf4",
-                                             compress_statistics=True).to(device)
+                q = bnb.nn.Linear4bit(
+                    child.in_features,
+                    child.out_features,
+                    bias=child.bias is not None,
+                    compute_dtype=torch.bfloat16,
+                    compress_statistics=True,
+                    quant_type="nf4",
+                    device="meta",
+                )
+                q.weight = bnb.nn.Params4bit(
+                    child.weight.data.to("cpu"), requires_grad=False, quant_type="nf4", compress_statistics=True
+                ).to(device)
                 setattr(module, child_name, q)
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -143,8 +178,11 @@ def train_row(shape: str, method: str, recipe: str, steps: int) -> dict:
     collate = padding_free_collator(0)
 
     def step(group):
-        row = {"input_ids": sum((ids for ids, _ in group), []), "labels": sum((lb for _, lb in group), []),
-               "seq_lengths": [len(ids) for ids, _ in group]}
+        row = {
+            "input_ids": sum((ids for ids, _ in group), []),
+            "labels": sum((lb for _, lb in group), []),
+            "seq_lengths": [len(ids) for ids, _ in group],
+        }
         batch = collate([row])
         if recipe == "hf-peft":
             batch = {k: batch[k] for k in ("input_ids", "labels", "position_ids")}
@@ -161,14 +199,20 @@ def train_row(shape: str, method: str, recipe: str, steps: int) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    for group in plan[2:2 + steps]:
+    for group in plan[2 : 2 + steps]:
         step(group)
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
-    return {"shape": shape, "method": method, "recipe": recipe, "tokens_per_s": steps * step_tokens / seconds,
-            "peak_gib": peak, "device": device}
+    return {
+        "shape": shape,
+        "method": method,
+        "recipe": recipe,
+        "tokens_per_s": steps * step_tokens / seconds,
+        "peak_gib": peak,
+        "device": device,
+    }
 
 
 def run_training(shapes: list[str], steps: int) -> list[dict]:
@@ -177,20 +221,32 @@ def run_training(shapes: list[str], steps: int) -> list[dict]:
         for method in ("lora", "qlora"):
             for recipe in ("hf-peft", "clonekit"):
                 started = time.perf_counter()
-                proc = subprocess.run([sys.executable, __file__, "--one", shape, method, recipe, "--steps", str(steps)],
-                                      capture_output=True, text=True, cwd=ROOT, timeout=900)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--one", shape, method, recipe, "--steps", str(steps)],
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                    timeout=900,
+                )
                 if proc.returncode != 0:
                     err = (proc.stderr.strip().splitlines() or ["?"])[-1]
                     rows.append({"shape": shape, "method": method, "recipe": recipe, "error": err[:120]})
                 else:
                     rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-                print(f"  {shape} {method} {recipe}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  {shape} {method} {recipe}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True
+                )
     return rows
 
 
 def run_gpu_tests() -> str:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-                           "tests/train/test_gpu.py"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "tests/train/test_gpu.py"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     lines = [line for line in proc.stdout.strip().splitlines() if line.strip()]
     return lines[-1] if lines else f"pytest exited {proc.returncode}: {proc.stderr.strip()[-200:]}"
 
@@ -198,8 +254,9 @@ def run_gpu_tests() -> str:
 def vllm_check() -> str:
     if importlib.util.find_spec("vllm") is None:
         return "not installed on this machine (vLLM's wheel is too large to travel with the project): not run"
-    proc = subprocess.run([sys.executable, __file__, "--vllm-one"], capture_output=True, text=True, cwd=ROOT,
-                          timeout=900)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--vllm-one"], capture_output=True, text=True, cwd=ROOT, timeout=900
+    )
     if proc.returncode != 0:
         return "failed: " + ((proc.stderr.strip().splitlines() or ["?"])[-1])[:200]
     return proc.stdout.strip().splitlines()[-1]
@@ -221,11 +278,23 @@ def vllm_one() -> None:
     run, tiny, _ = train_tiny_clone(d)
     tok = AutoTokenizer.from_pretrained(run)
     template = (run / "chat_template.jinja").read_text()
-    prompts = [tok.apply_chat_template([{"role": "user", "name": "Maya", "content": f"plans for day {i}?"}],
-                                       chat_template=template, add_generation_prompt=True, tokenize=False)
-               for i in range(64)]
-    llm = LLM(model=str(tiny), dtype="float32", enable_lora=True, max_lora_rank=16, enforce_eager=True,
-              gpu_memory_utilization=0.3)
+    prompts = [
+        tok.apply_chat_template(
+            [{"role": "user", "name": "Maya", "content": f"plans for day {i}?"}],
+            chat_template=template,
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        for i in range(64)
+    ]
+    llm = LLM(
+        model=str(tiny),
+        dtype="float32",
+        enable_lora=True,
+        max_lora_rank=16,
+        enforce_eager=True,
+        gpu_memory_utilization=0.3,
+    )
     greedy = SamplingParams(temperature=0, max_tokens=32, ignore_eos=True)
     lora = LoRARequest("clone", 1, str(run))
     started = time.perf_counter()
@@ -234,36 +303,56 @@ def vllm_one() -> None:
     started = time.perf_counter()
     llm.generate(prompts, greedy, use_tqdm=False)
     base_s = time.perf_counter() - started
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32), str(run)).cuda().eval()
+    model = (
+        PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32), str(run))
+        .cuda()
+        .eval()
+    )
     same = 0
-    for prompt, out in zip(prompts[:8], clone[:8]):
+    for prompt, out in zip(prompts[:8], clone[:8], strict=False):
         ids = tok(prompt, return_tensors="pt", add_special_tokens=False).input_ids.cuda()
         with torch.no_grad():
-            hf = model.generate(ids, max_new_tokens=32, min_new_tokens=32, do_sample=False)[0][ids.shape[1]:].tolist()
+            hf = model.generate(ids, max_new_tokens=32, min_new_tokens=32, do_sample=False)[0][ids.shape[1] :].tolist()
         same += hf == list(out.outputs[0].token_ids)
     tokens = 64 * 32
-    print(f"greedy parity with HF+PEFT {same}/8 prompts; clone {tokens / clone_s:,.0f} tok/s, base "
-          f"{tokens / base_s:,.0f} tok/s ({base_s / clone_s:.2f}x)")
+    print(
+        f"greedy parity with HF+PEFT {same}/8 prompts; clone {tokens / clone_s:,.0f} tok/s, base "
+        f"{tokens / base_s:,.0f} tok/s ({base_s / clone_s:.2f}x)"
+    )
 
 
 def table(rows: list[dict], tests: str, vllm: str, device: str) -> str:
-    lines = [f"clonekit gpu_check on {device}", "",
-             "| shape | method | recipe | real tokens/s | peak GiB | vs hf-peft | target |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"clonekit gpu_check on {device}",
+        "",
+        "| shape | method | recipe | real tokens/s | peak GiB | vs hf-peft | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['shape']} | {r['method']} | {r['recipe']} | failed: {r['error']} | | | |")
             continue
-        base = next((b for b in rows if b.get("recipe") == "hf-peft" and b["shape"] == r["shape"]
-                     and b["method"] == r["method"] and "error" not in b), None)
+        base = next(
+            (
+                b
+                for b in rows
+                if b.get("recipe") == "hf-peft"
+                and b["shape"] == r["shape"]
+                and b["method"] == r["method"]
+                and "error" not in b
+            ),
+            None,
+        )
         ratio = f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}x" if base else "-"
         target = ""
         if r["recipe"] == "clonekit" and (r["shape"], r["method"]) in TARGETS:
             tps, gib = TARGETS[(r["shape"], r["method"])]
             met = r["tokens_per_s"] >= tps and (gib is None or r["peak_gib"] <= gib)
             target = f">= {tps:,}" + (f" @ <= {gib:g} GiB" if gib else "") + (": met" if met else ": NOT met")
-        lines.append(f"| {r['shape']} | {r['method']} | {r['recipe']} | {r['tokens_per_s']:,.0f} | "
-                     f"{r['peak_gib']:.1f} | {ratio} | {target} |")
+        lines.append(
+            f"| {r['shape']} | {r['method']} | {r['recipe']} | {r['tokens_per_s']:,.0f} | "
+            f"{r['peak_gib']:.1f} | {ratio} | {target} |"
+        )
     lines += ["", f"GPU-marked tests: {tests}", f"vLLM on CUDA: {vllm}"]
     return "\n".join(lines)
 
@@ -289,8 +378,11 @@ def main() -> None:
         sys.exit("gpu_check: no CUDA GPU here (torch.cuda.is_available() is False); --smoke checks the script on CPU")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu (smoke)"
     started = time.perf_counter()
-    rows = [] if args.skip_train else run_training(["smoke"] if args.smoke else ["llama-1b", "llama-8b"],
-                                                   2 if args.smoke else args.steps)
+    rows = (
+        []
+        if args.skip_train
+        else run_training(["smoke"] if args.smoke else ["llama-1b", "llama-8b"], 2 if args.smoke else args.steps)
+    )
     tests = "skipped" if args.skip_tests else run_gpu_tests()
     vllm = "skipped (--smoke)" if args.smoke else vllm_check()
     print(table(rows, tests, vllm, device))

@@ -19,8 +19,9 @@ from pathlib import Path
 async def main(args) -> dict:
     import openai
 
-    client = openai.AsyncOpenAI(base_url=args.base_url, api_key=os.environ.get("CLONEKIT_API_KEY") or "none",
-                                max_retries=0, timeout=120)
+    client = openai.AsyncOpenAI(
+        base_url=args.base_url, api_key=os.environ.get("CLONEKIT_API_KEY") or "none", max_retries=0, timeout=120
+    )
     stats = {"requests": 0, "failed": 0, "errors": [], "versions": Counter(), "timeline": []}
     start = time.monotonic()
     messages = [{"role": "user", "name": "Sam", "content": "anyone up for pizza tonight?"}]
@@ -28,7 +29,9 @@ async def main(args) -> dict:
     async def worker():
         while not Path(args.stop_file).exists():
             try:
-                r = await client.chat.completions.create(model=args.model, messages=messages, max_tokens=args.max_tokens)
+                r = await client.chat.completions.create(
+                    model=args.model, messages=messages, max_tokens=args.max_tokens
+                )
                 stats["versions"][r.model] += 1
                 stats["timeline"].append([round(time.monotonic() - start, 2), r.model])
             except openai.OpenAIError as e:
@@ -53,5 +56,7 @@ if __name__ == "__main__":
     stats = asyncio.run(main(args))
     stats["versions"] = dict(stats["versions"])
     Path(args.out).write_text(json.dumps(stats, indent=1))
-    print(f"load during the swaps: {stats['requests']} requests, {stats['failed']} failed; answered by "
-          + ", ".join(f"{v} {n}" for v, n in stats["versions"].items()))
+    print(
+        f"load during the swaps: {stats['requests']} requests, {stats['failed']} failed; answered by "
+        + ", ".join(f"{v} {n}" for v, n in stats["versions"].items())
+    )

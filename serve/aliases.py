@@ -42,8 +42,11 @@ class ModelAliases:
             body = await _read_body(receive)
             body, changed = self._rewrite(body)
             if changed:
-                scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"content-length"]
-                             + [(b"content-length", str(len(body)).encode())])
+                scope = dict(
+                    scope,
+                    headers=[(k, v) for k, v in scope["headers"] if k != b"content-length"]
+                    + [(b"content-length", str(len(body)).encode())],
+                )
             return await self.app(scope, _replay(body, receive), send)
         return await self.app(scope, receive, send)
 
@@ -67,12 +70,14 @@ class ModelAliases:
             return await _json(send, 405, {"error": {"message": "GET or PUT", "code": 405}})
         try:
             update = json.loads(await _read_body(receive))["aliases"]
-            if not isinstance(update, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str))
-                                                       for k, v in update.items()):
+            if not isinstance(update, dict) or not all(
+                isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in update.items()
+            ):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return await _json(send, 400, {"error": {"message": 'expected {"aliases": {"NAME": "TARGET" or null}}',
-                                                     "code": 400}})
+            return await _json(
+                send, 400, {"error": {"message": 'expected {"aliases": {"NAME": "TARGET" or null}}', "code": 400}}
+            )
         new = dict(self.aliases)
         for name, target in update.items():
             if target is None:
@@ -116,6 +121,11 @@ def _replay(body: bytes, receive):
 
 async def _json(send, status: int, data: dict) -> None:
     body = json.dumps(data).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -54,35 +54,44 @@ class AntiLoopSettings:
     opening_tokens: int = 3
 
     @classmethod
-    def from_env(cls) -> "AntiLoopSettings":
+    def from_env(cls) -> AntiLoopSettings:
         raw = os.environ.get(ENV_VAR)
         return cls.from_dict(json.loads(raw)) if raw else cls()
 
     @classmethod
-    def from_dict(cls, values: dict) -> "AntiLoopSettings":
+    def from_dict(cls, values: dict) -> AntiLoopSettings:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown anti-loop settings {sorted(unknown)}; known: {sorted(known)}")
         return cls()._with(values)
 
-    def with_request_args(self, extra_args: dict | None) -> "AntiLoopSettings":
+    def with_request_args(self, extra_args: dict | None) -> AntiLoopSettings:
         """Per-request overrides from SamplingParams.extra_args (`vllm_xargs`): antiloop_<field>."""
         if not extra_args:
             return self
-        values = {k[len(XARG_PREFIX):]: v for k, v in extra_args.items() if k.startswith(XARG_PREFIX)}
+        values = {k[len(XARG_PREFIX) :]: v for k, v in extra_args.items() if k.startswith(XARG_PREFIX)}
         return self.from_dict({**asdict(self), **values}) if values else self
 
-    def _with(self, values: dict) -> "AntiLoopSettings":
+    def _with(self, values: dict) -> AntiLoopSettings:
         out = {}
         for f in fields(self):
             if f.name in values:
                 out[f.name] = _coerce(f.name, values[f.name], type(getattr(self, f.name)))
         s = replace(self, **out)
-        if (s.multiplier < 0 or s.base < 1 or s.allowed_length < 1 or s.copy_penalty < 0 or s.max_unit < 0
-                or s.opening_penalty < 0 or s.opening_tokens < 0):
-            raise ValueError("anti-loop settings: multiplier, copy_penalty, max_unit, opening_penalty, "
-                             "opening_tokens >= 0; base >= 1; allowed_length >= 1")
+        if (
+            s.multiplier < 0
+            or s.base < 1
+            or s.allowed_length < 1
+            or s.copy_penalty < 0
+            or s.max_unit < 0
+            or s.opening_penalty < 0
+            or s.opening_tokens < 0
+        ):
+            raise ValueError(
+                "anti-loop settings: multiplier, copy_penalty, max_unit, opening_penalty, "
+                "opening_tokens >= 0; base >= 1; allowed_length >= 1"
+            )
         return s
 
 
@@ -129,7 +138,7 @@ def clone_turns(prompt: Sequence[int], m: TurnMarkers) -> list[list[int]]:
         if j >= n or prompt[j] in (m.end, m.start):
             i = j
             continue
-        header = list(prompt[i + 1:j + 1])
+        header = list(prompt[i + 1 : j + 1])
         k = j + 1
         while k < n and prompt[k] != m.end and prompt[k] != m.start:
             k += 1
@@ -145,8 +154,15 @@ def clone_turns(prompt: Sequence[int], m: TurnMarkers) -> list[list[int]]:
 class RequestLoopState:
     """One request: its earlier clone turns and the live list of generated tokens."""
 
-    def __init__(self, settings: AntiLoopSettings, earlier: list[list[int]], output: list[int], end_id: int,
-                 stop_ids: frozenset[int], decode: Callable[[list[int]], str]):
+    def __init__(
+        self,
+        settings: AntiLoopSettings,
+        earlier: list[list[int]],
+        output: list[int],
+        end_id: int,
+        stop_ids: frozenset[int],
+        decode: Callable[[list[int]], str],
+    ):
         self.s = settings
         self.output = output  # vLLM's live reference: grows as tokens are generated
         self.stop_ids = stop_ids
@@ -191,7 +207,7 @@ class RequestLoopState:
             n = len(self.output)
             openings: dict[int, int] = {}
             for seq in self.history:  # START + content + END
-                if len(seq) > n + 1 and seq[1:n + 1] == self.output and seq[n + 1] not in self.stop_ids:
+                if len(seq) > n + 1 and seq[1 : n + 1] == self.output and seq[n + 1] not in self.stop_ids:
                     openings[seq[n + 1]] = openings.get(seq[n + 1], 0) + 1
             for cand, k in openings.items():
                 if out.get(cand) != float("inf"):

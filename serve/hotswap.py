@@ -28,15 +28,20 @@ class ServerControl:
     api_key: str | None = None
 
     @classmethod
-    def from_env(cls, base_url: str, key_env: str = "CLONEKIT_API_KEY") -> "ServerControl":
+    def from_env(cls, base_url: str, key_env: str = "CLONEKIT_API_KEY") -> ServerControl:
         return cls(base_url.rstrip("/"), os.environ.get(key_env) or None)
 
     def _request(self, method: str, path: str, data: dict | None = None) -> tuple[int, dict | str]:
         root = self.base_url.removesuffix("/v1")
-        req = urllib.request.Request(root + path, method=method,
-                                     data=json.dumps(data).encode() if data is not None else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})})
+        req = urllib.request.Request(
+            root + path,
+            method=method,
+            data=json.dumps(data).encode() if data is not None else None,
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}),
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=120) as r:
                 body = r.read().decode()
@@ -44,8 +49,10 @@ class ServerControl:
         except urllib.error.HTTPError as e:
             body, status = e.read().decode(errors="replace"), e.code
         except (urllib.error.URLError, OSError) as e:
-            raise ClonekitError(f"cannot reach the server at {self.base_url} ({getattr(e, 'reason', e)}): is "
-                                "`clonekit serve --registry` running there?") from None
+            raise ClonekitError(
+                f"cannot reach the server at {self.base_url} ({getattr(e, 'reason', e)}): is "
+                "`clonekit serve --registry` running there?"
+            ) from None
         try:
             return status, json.loads(body)
         except ValueError:
@@ -56,8 +63,10 @@ class ServerControl:
         if status == 401:
             raise ClonekitError(f"the server at {self.base_url} refused the API key (set $CLONEKIT_API_KEY)")
         if status != 200 or not isinstance(body, dict):
-            raise ClonekitError(f"the server at {self.base_url} has no model aliases ({status}): start it with "
-                                "`clonekit serve --registry DIR`")
+            raise ClonekitError(
+                f"the server at {self.base_url} has no model aliases ({status}): start it with "
+                "`clonekit serve --registry DIR`"
+            )
         return body["aliases"]
 
     def set_aliases(self, update: dict[str, str | None]) -> dict[str, str]:
@@ -77,8 +86,10 @@ class ServerControl:
             return
         status, body = self._request("POST", "/v1/load_lora_adapter", {"lora_name": name, "lora_path": path})
         if status == 404 and "Not Found" in str(body):
-            raise ClonekitError(f"the server at {self.base_url} does not load adapters at run time: start it with "
-                                "`clonekit serve --registry DIR`")
+            raise ClonekitError(
+                f"the server at {self.base_url} does not load adapters at run time: start it with "
+                "`clonekit serve --registry DIR`"
+            )
         if status != 200:
             raise ClonekitError(f"the server could not load {name} from {path} ({status}: {body}); nothing changed")
 
@@ -125,12 +136,20 @@ def promote(reg: Registry, ref: str, server: ServerControl | None, actor: str | 
     if problem:
         raise ClonekitError(f"not promoted: {problem}; nothing was changed")
     before = state.live
-    after = RegistryState(state.versions, vid, state.history + [vid], state.candidate,
-                          None if state.ab == vid else state.ab)
+    after = RegistryState(
+        state.versions, vid, state.history + [vid], state.candidate, None if state.ab == vid else state.ab
+    )
     seconds = _apply(reg, server, after) if server else None
-    reg.audit.append("promoted", reason=reason, actor=actor, version=vid, previous=before,
-                     hot_swapped=server is not None, swap_seconds=seconds,
-                     server=server.base_url if server else None)
+    reg.audit.append(
+        "promoted",
+        reason=reason,
+        actor=actor,
+        version=vid,
+        previous=before,
+        hot_swapped=server is not None,
+        swap_seconds=seconds,
+        server=server.base_url if server else None,
+    )
     return {"version": vid, "previous": before, "swap_seconds": seconds}
 
 
@@ -143,26 +162,43 @@ def rollback(reg: Registry, server: ServerControl | None, actor: str | None, rea
     reg.load_version(back)  # checked before anything changes
     after = RegistryState(state.versions, back, state.history[:-1], state.candidate, state.ab)
     seconds = _apply(reg, server, after) if server else None
-    reg.audit.append("rolled_back", reason=reason, actor=actor, version=current, to=back,
-                     hot_swapped=server is not None, swap_seconds=seconds,
-                     server=server.base_url if server else None)
+    reg.audit.append(
+        "rolled_back",
+        reason=reason,
+        actor=actor,
+        version=current,
+        to=back,
+        hot_swapped=server is not None,
+        swap_seconds=seconds,
+        server=server.base_url if server else None,
+    )
     return {"from": current, "to": back, "swap_seconds": seconds}
 
 
-def start_ab(reg: Registry, ref: str, share: float, server: ServerControl | None, actor: str | None,
-             reason: str) -> dict:
+def start_ab(
+    reg: Registry, ref: str, share: float, server: ServerControl | None, actor: str | None, reason: str
+) -> dict:
     """Serve a version that passed the gate beside live as `<served name>-candidate`; the bot sends `share` of its
     replies there (its `ab_share`) and records reactions per version."""
     state = reg.state()
     vid = reg.resolve(ref, state)
     v = state.versions[vid]
     if v.gate_failed or not (v.gate and v.gate.get("passed")) or v.rejected:
-        raise ClonekitError(f"{vid} has not passed the gate (or was rejected): only a gated version is shown to "
-                            "people; nothing was changed")
+        raise ClonekitError(
+            f"{vid} has not passed the gate (or was rejected): only a gated version is shown to "
+            "people; nothing was changed"
+        )
     if not 0 < share < 1:
         raise ClonekitError(f"--share must be between 0 and 1 (got {share})")
     after = RegistryState(state.versions, state.live, state.history, state.candidate, vid)
     seconds = _apply(reg, server, after) if server else None
-    reg.audit.append("ab_started", reason=reason, actor=actor, version=vid, share=share,
-                     served_as=reg.served_name + CANDIDATE_SUFFIX, swap_seconds=seconds)
+    reg.audit.append(
+        "ab_started",
+        reason=reason,
+        actor=actor,
+        version=vid,
+        share=share,
+        served_as=reg.served_name + CANDIDATE_SUFFIX,
+        swap_seconds=seconds,
+    )
     return {"version": vid, "share": share}

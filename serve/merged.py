@@ -33,6 +33,8 @@ def merged_dirs(run: Path) -> tuple[Path, Path]:
 
         negated.mkdir(parents=True, exist_ok=True)
         weights = load_file(str(run / "adapter_model.safetensors"))
-        save_file({k: (-v if "lora_B" in k else v) for k, v in weights.items()}, str(negated / "adapter_model.safetensors"))
+        save_file(
+            {k: (-v if "lora_B" in k else v) for k, v in weights.items()}, str(negated / "adapter_model.safetensors")
+        )
         shutil.copyfile(run / "adapter_config.json", negated / "adapter_config.json")
     return model_dir, negated

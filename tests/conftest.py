@@ -35,8 +35,9 @@ def local_clone(tmp_path_factory):
     run, tiny, dataset = train_tiny_clone(d)
     proc, port = start_serve(["--adapter", f"clone={run}"], d)
     try:
-        yield SimpleNamespace(base_url=f"http://127.0.0.1:{port}/v1", base_name="tiny", run=run, tiny=tiny,
-                              dataset=dataset, dir=d)
+        yield SimpleNamespace(
+            base_url=f"http://127.0.0.1:{port}/v1", base_name="tiny", run=run, tiny=tiny, dataset=dataset, dir=d
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(90)

@@ -22,8 +22,23 @@ from collections import Counter
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
-_ODD_VALUES = (None, True, 0, -1, 10**30, 1.5e308, "", "x", "2024-13-45T99:99:99", [], {}, [1, "a"], {"a": 1},
-               "9" * 40, "\u202f\u200e<Media omitted>")
+_ODD_VALUES = (
+    None,
+    True,
+    0,
+    -1,
+    10**30,
+    1.5e308,
+    "",
+    "x",
+    "2024-13-45T99:99:99",
+    [],
+    {},
+    [1, "a"],
+    {"a": 1},
+    "9" * 40,
+    "\u202f\u200e<Media omitted>",
+)
 
 
 def seed_files(work: Path) -> list[Path]:
@@ -31,8 +46,11 @@ def seed_files(work: Path) -> list[Path]:
     from clonekit.data_prep.sample import write_sample
 
     work.mkdir(parents=True, exist_ok=True)
-    files = [p for p in sorted(FIXTURES.rglob("*")) if p.is_file() and p.suffix in (".txt", ".json", ".csv", ".zip")
-             and "package" not in p.parts]
+    files = [
+        p
+        for p in sorted(FIXTURES.rglob("*"))
+        if p.is_file() and p.suffix in (".txt", ".json", ".csv", ".zip") and "package" not in p.parts
+    ]
     info = write_sample(work / "sample", weeks=1, corpus="small")
     files += [work / "sample" / name for name in info["files"].values()]
     return files + [FIXTURES / "discord" / "package"]  # a Discord data package folder: one file inside is mutated
@@ -50,12 +68,12 @@ def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
     elif op == "insert":
         data[i:i] = rng.choice((rng.randbytes(rng.randint(1, 16)), b"\n", b'"', b"\r", b"\xe2\x80\xaf", b"\xff\xfe"))
     elif op == "delete":
-        del data[i:i + rng.randint(1, 32)]
+        del data[i : i + rng.randint(1, 32)]
     elif op == "truncate":
         del data[i:]
     elif op == "dup":
         j = rng.randrange(len(data))
-        data[j:j] = data[i:i + rng.randint(1, 200)]
+        data[j:j] = data[i : i + rng.randint(1, 200)]
     elif op == "crlf":
         data = bytearray(bytes(data).replace(b"\n", rng.choice((b"\r", b"\r\n", b"\n\n"))))
     else:
@@ -101,8 +119,14 @@ def _mutate_text(data: bytes, rng: random.Random) -> bytes:
     op = rng.choice(("bytes", "reencode", "shuffle", "bigfield"))
     if op == "reencode":
         text = data.decode("utf-8-sig", "replace")
-        return rng.choice((lambda t: t.encode("utf-16"), lambda t: t.replace("\n", "\r").encode(),
-                           lambda t: t.encode("latin-1", "replace"), lambda t: t.encode("utf-16-le")))(text)
+        return rng.choice(
+            (
+                lambda t: t.encode("utf-16"),
+                lambda t: t.replace("\n", "\r").encode(),
+                lambda t: t.encode("latin-1", "replace"),
+                lambda t: t.encode("utf-16-le"),
+            )
+        )(text)
     if op == "shuffle":
         lines = data.split(b"\n")
         rng.shuffle(lines)
@@ -157,9 +181,9 @@ def run_case(src: Path, data: bytes | tuple[Path, bytes], work: Path) -> tuple[s
     (the file inside it, its mutated bytes)."""
     import orjson
 
-    from clonekit.errors import ClonekitError
     from clonekit.data_prep.parse import ParseOptions, parse_exports
     from clonekit.data_prep.people import message_problem
+    from clonekit.errors import ClonekitError
 
     target = work / src.name
     if src.is_dir():
@@ -217,8 +241,10 @@ def main() -> None:
     args = ap.parse_args()
     outcomes, crashes = fuzz(args.cases, args.seed, args.work)
     sites = Counter(tb.strip().splitlines()[-1][:120] for _, tb in crashes)
-    print(f"{args.cases} cases: {outcomes['parsed']} parsed, {outcomes['refused']} refused with a clear error, "
-          f"{outcomes['crash']} crashed")
+    print(
+        f"{args.cases} cases: {outcomes['parsed']} parsed, {outcomes['refused']} refused with a clear error, "
+        f"{outcomes['crash']} crashed"
+    )
     for site, n in sites.most_common():
         print(f"  {n:5d}  {site}")
     if crashes:

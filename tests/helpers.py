@@ -39,9 +39,12 @@ def start_serve(args: list[str], d: Path, env: dict | None = None) -> tuple[subp
     """`clonekit serve ARGS --port P --device cpu`, logging to d/serve.log; returns once /health answers."""
     port = free_port()
     log = open(d / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "clonekit.cli", "serve", *args, "--port", str(port),
-                             "--device", "cpu"], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "CLONEKIT_CACHE": str(d / "cache"), **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clonekit.cli", "serve", *args, "--port", str(port), "--device", "cpu"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "CLONEKIT_CACHE": str(d / "cache"), **(env or {})},
+    )
     log.close()
     deadline = time.monotonic() + 600
     while True:
@@ -73,6 +76,18 @@ def train_looping_clone(d: Path, steps: int = 40) -> Path:
                 if m["role"] == "assistant":
                     m["content"] = LOOP_PHRASE
         (ds / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return train(TrainConfig(base=str(tiny), max_steps=steps, learning_rate=2e-2, max_seq_len=256, row_tokens=512,
-                             eval_every=steps, early_stopping_patience=0), ds, d / "run", show_progress=False,
-                 log=lambda s: None)
+    return train(
+        TrainConfig(
+            base=str(tiny),
+            max_steps=steps,
+            learning_rate=2e-2,
+            max_seq_len=256,
+            row_tokens=512,
+            eval_every=steps,
+            early_stopping_patience=0,
+        ),
+        ds,
+        d / "run",
+        show_progress=False,
+        log=lambda s: None,
+    )

@@ -23,8 +23,19 @@ def test_sample_parse_people_build_stats(tmp_path):
     assert r.exit_code == 0 and "read" in r.output and "kept" in r.output
     r = invoke("prep", "people", tmp_path / "m.jsonl")
     assert r.exit_code == 0 and "Deniz" in r.output and "Oliver" in r.output
-    r = invoke("prep", "build", tmp_path / "m.jsonl", "--target", info["target"], "--exclude", "Priya",
-               "--config", "configs/prep.yaml", "-o", tmp_path / "ds")
+    r = invoke(
+        "prep",
+        "build",
+        tmp_path / "m.jsonl",
+        "--target",
+        info["target"],
+        "--exclude",
+        "Priya",
+        "--config",
+        "configs/prep.yaml",
+        "-o",
+        tmp_path / "ds",
+    )
     assert r.exit_code == 0, r.output
     assert "excluded" in r.output and (tmp_path / "ds/train.jsonl").exists()
     manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
@@ -42,11 +53,13 @@ def test_sample_parse_people_build_stats(tmp_path):
 
 
 def test_user_errors_are_one_line_not_a_traceback(tmp_path, fixtures):
-    for args in (["prep", "parse", fixtures / "unknown.txt", "-o", tmp_path / "x.jsonl"],
-                 ["prep", "parse", fixtures / "discord/truncated.json", "-o", tmp_path / "x.jsonl"],
-                 ["prep", "parse", tmp_path / "missing.txt", "-o", tmp_path / "x.jsonl"],
-                 ["prep", "people", tmp_path / "missing.jsonl"],
-                 ["prep", "stats", tmp_path]):
+    for args in (
+        ["prep", "parse", fixtures / "unknown.txt", "-o", tmp_path / "x.jsonl"],
+        ["prep", "parse", fixtures / "discord/truncated.json", "-o", tmp_path / "x.jsonl"],
+        ["prep", "parse", tmp_path / "missing.txt", "-o", tmp_path / "x.jsonl"],
+        ["prep", "people", tmp_path / "missing.jsonl"],
+        ["prep", "stats", tmp_path],
+    ):
         r = invoke(*args)
         assert r.exit_code == 2, (args, r.output)
         assert "error:" in r.output and "Traceback" not in r.output
@@ -88,16 +101,40 @@ def test_train_and_merge_through_the_cli(tmp_path):
     invoke("sample", "-o", tmp_path / "s", "--weeks", "2")
     invoke("prep", "parse", tmp_path / "s/result.json", "-o", tmp_path / "m.jsonl")
     invoke("prep", "build", tmp_path / "m.jsonl", "--target", "Deniz", "-o", tmp_path / "ds")
-    r = invoke("train", "--config", "configs/cpu-demo.yaml", "--data", tmp_path / "ds", "--out", tmp_path / "run",
-               "--base", tiny, "--max-steps", "2", "--quiet")
+    r = invoke(
+        "train",
+        "--config",
+        "configs/cpu-demo.yaml",
+        "--data",
+        tmp_path / "ds",
+        "--out",
+        tmp_path / "run",
+        "--base",
+        tiny,
+        "--max-steps",
+        "2",
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     assert "valid_loss" in r.output and "base_valid_loss" in r.output
     manifest = json.loads((tmp_path / "run/clonekit.json").read_text())
     assert manifest["config"]["max_steps"] == 2 and manifest["base"]["id"] == str(tiny)
     r = invoke("train", "merge", tmp_path / "run", "-o", tmp_path / "merged")
     assert r.exit_code == 0 and (tmp_path / "merged/config.json").exists()
-    r = invoke("train", "--config", "configs/cpu-demo.yaml", "--data", tmp_path / "ds", "--out", tmp_path / "run",
-               "--base", tiny, "--max-steps", "2", "--quiet")
+    r = invoke(
+        "train",
+        "--config",
+        "configs/cpu-demo.yaml",
+        "--data",
+        tmp_path / "ds",
+        "--out",
+        tmp_path / "run",
+        "--base",
+        tiny,
+        "--max-steps",
+        "2",
+        "--quiet",
+    )
     assert r.exit_code == 2 and "--resume" in r.output  # an earlier run's checkpoints are never overwritten
     r = invoke("train", "--out", tmp_path / "x")
     assert r.exit_code == 2 and "--data" in r.output

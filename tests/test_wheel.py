@@ -26,9 +26,24 @@ def _run(cmd: list[str], cwd: Path, env: dict) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "-w", str(dist), str(ROOT)], check=True, timeout=600,
-                   cwd=dist)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=600,
+        cwd=dist,
+    )
     (found,) = dist.glob("clonekit-*.whl")
     return found
 
@@ -40,8 +55,23 @@ def installed(wheel, tmp_path_factory) -> Path:
     environment's own clonekit is an editable install whose finder a .pth line does not activate."""
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                    "--no-deps", "--no-index", "--disable-pip-version-check", str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
     (site,) = (venv / "lib").glob("python3*/site-packages")
     (site / "test_env_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv
@@ -76,13 +106,19 @@ def test_installed_wheel_builds_a_dataset_and_trains_with_its_template(installed
     clonekit = str(installed / "bin" / "clonekit")
     _run([clonekit, "sample", "-o", "sample", "--corpus", "small", "--weeks", "1"], user_folder, env)
     info = json.loads((user_folder / "sample" / "sample.json").read_text(encoding="utf-8"))
-    _run([clonekit, "prep", "parse", str(Path("sample") / info["files"]["whatsapp"]), "-o", "messages.jsonl"],
-         user_folder, env)
+    _run(
+        [clonekit, "prep", "parse", str(Path("sample") / info["files"]["whatsapp"]), "-o", "messages.jsonl"],
+        user_folder,
+        env,
+    )
     _run([clonekit, "prep", "build", "messages.jsonl", "-o", "ds", "--target", info["target"]], user_folder, env)
     assert (user_folder / "ds" / "train.jsonl").stat().st_size > 0
 
     tiny = make_tiny_model(tmp_path / "tiny")
-    _run([clonekit, "train", "--data", "ds", "--out", "run", "--base", str(tiny), "--max-steps", "1", "--quiet"],
-         user_folder, env)
+    _run(
+        [clonekit, "train", "--data", "ds", "--out", "run", "--base", str(tiny), "--max-steps", "1", "--quiet"],
+        user_folder,
+        env,
+    )
     template = (user_folder / "run" / "chat_template.jinja").read_text(encoding="utf-8")
     assert "clonekit: end_of_turn=<|im_end|>" in template

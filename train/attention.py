@@ -15,30 +15,42 @@ Registered with transformers' AttentionInterface (and its mask interface, as sdp
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 NAME = "varlen_sdpa"
 
 
-def varlen_sdpa_forward(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None,
-                        is_causal=None, **kwargs):
+def varlen_sdpa_forward(
+    module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None, is_causal=None, **kwargs
+):
     """query (B, H, T, D), key/value (B, KV, T, D) -> ((B, T, H, D), None), like sdpa_attention_forward."""
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     bounds = kwargs.get("cu_seq_lens_q")
     if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      is_causal=is_causal, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
+        )
     groups = getattr(module, "num_key_value_groups", 1)
     bounds = bounds.tolist()
     if bounds[-1] != query.shape[2]:  # padding after the last example (pad_to_multiple_of): one more segment
         bounds = bounds + [query.shape[2]]
     outputs = []
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         if end <= start:
             continue
-        outputs.append(torch.nn.functional.scaled_dot_product_attention(
-            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], dropout_p=dropout, scale=scaling,
-            is_causal=end - start > 1, enable_gqa=groups > 1))
+        outputs.append(
+            torch.nn.functional.scaled_dot_product_attention(
+                query[:, :, start:end],
+                key[:, :, start:end],
+                value[:, :, start:end],
+                dropout_p=dropout,
+                scale=scaling,
+                is_causal=end - start > 1,
+                enable_gqa=groups > 1,
+            )
+        )
     return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
 
 

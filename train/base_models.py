@@ -96,10 +96,16 @@ def resolve_base(base: str) -> BaseModel:
         try:
             from huggingface_hub import snapshot_download
 
-            path = Path(snapshot_download(base, allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"]))
+            path = Path(
+                snapshot_download(base, allow_patterns=["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt"])
+            )
         except Exception as e:  # offline, gated, or unknown: one clear message
-            raise ClonekitError(f"unknown base model {base!r}: not a local directory, and the hub could not provide it "
-                                f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); use 'default' or a local "
-                                "directory") from None
+            raise ClonekitError(
+                f"unknown base model {base!r}: not a local directory, and the hub could not provide it "
+                f"({type(e).__name__}: {str(e).splitlines()[0][:200]}); use 'default' or a local "
+                "directory"
+            ) from None
         return BaseModel(base, str(path), weights_sha256(path))
-    raise ClonekitError(f"unknown base model {base!r}: use 'default', a local model directory, or a hub id like org/name")
+    raise ClonekitError(
+        f"unknown base model {base!r}: use 'default', a local model directory, or a hub id like org/name"
+    )

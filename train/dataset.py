@@ -33,14 +33,17 @@ PARALLEL_FROM = 20_000  # examples; below this, worker start-up costs more than 
 
 @dataclass
 class TokenizedSplit:
-    dataset: "object"  # datasets.Dataset with input_ids, assistant_masks, source, notes
+    dataset: object  # datasets.Dataset with input_ids, assistant_masks, source, notes
     stats: TokenizeStats
     cached: bool  # True when the rows came from the cache
 
 
 def cache_key(path: Path, tokenizer, template: ChatTemplate, max_len: int) -> str:
-    backend = tokenizer.backend_tokenizer.to_str() if getattr(tokenizer, "is_fast", False) else repr(
-        sorted(tokenizer.get_vocab().items()))
+    backend = (
+        tokenizer.backend_tokenizer.to_str()
+        if getattr(tokenizer, "is_fast", False)
+        else repr(sorted(tokenizer.get_vocab().items()))
+    )
     code = inspect.getsource(tokenize_module) + inspect.getsource(template_module)
     return sha256_text(sha256_file(path), backend, template.text, str(max_len), code)[:24]
 
@@ -48,7 +51,7 @@ def cache_key(path: Path, tokenizer, template: ChatTemplate, max_len: int) -> st
 def _tokenize_batch(batch: dict, tokenizer, template: ChatTemplate, max_len: int) -> dict:
     """`datasets.map` function (batched): one JSON example in, zero or more pieces out (long examples split)."""
     out = {"input_ids": [], "assistant_masks": [], "source": [], "notes": []}
-    for index, raw in zip(batch["index"], batch["messages"]):
+    for index, raw in zip(batch["index"], batch["messages"], strict=True):
         stats = TokenizeStats()
         pieces = tokenize_with_limit(tokenizer, template, json.loads(raw), max_len, stats)
         notes = sorted(stats.notes.elements())
@@ -78,16 +81,18 @@ def _stats(ds, examples: int) -> TokenizeStats:
     return stats
 
 
-def tokenized_split(path: str | Path, tokenizer, template: ChatTemplate, max_len: int,
-                    use_cache: bool = True, progress: bool = False) -> TokenizedSplit:
+def tokenized_split(
+    path: str | Path, tokenizer, template: ChatTemplate, max_len: int, use_cache: bool = True, progress: bool = False
+) -> TokenizedSplit:
     """The tokenized rows of one JSONL split and their stats. A missing or empty file gives an empty dataset.
     Bad lines are one ClonekitError naming the file and line (train/tokenize.load_examples checks them)."""
     import datasets
 
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
-        empty = datasets.Dataset.from_dict({"input_ids": [], "assistant_masks": [], "source": [], "notes": []},
-                                           features=_features())
+        empty = datasets.Dataset.from_dict(
+            {"input_ids": [], "assistant_masks": [], "source": [], "notes": []}, features=_features()
+        )
         return TokenizedSplit(empty, TokenizeStats(), cached=False)
     folder = cache_dir() / "datasets"
     target = folder / f"{path.stem}-{cache_key(path, tokenizer, template, max_len)}.arrow"
@@ -96,13 +101,22 @@ def tokenized_split(path: str | Path, tokenizer, template: ChatTemplate, max_len
         ds = datasets.Dataset.from_file(str(target))
         return TokenizedSplit(ds, _stats(ds, json.loads(meta.read_text())["examples"]), cached=True)
     examples = load_examples(path)
-    raw = datasets.Dataset.from_dict({"index": list(range(len(examples))),
-                                      "messages": [json.dumps(m, ensure_ascii=False) for m in examples]})
+    raw = datasets.Dataset.from_dict(
+        {"index": list(range(len(examples))), "messages": [json.dumps(m, ensure_ascii=False) for m in examples]}
+    )
     procs = min(os.cpu_count() or 1, 8) if len(examples) >= PARALLEL_FROM else None
-    ds = raw.map(_tokenize_batch, batched=True, batch_size=256, remove_columns=raw.column_names,
-                 fn_kwargs={"tokenizer": tokenizer, "template": template, "max_len": max_len},
-                 features=_features(), num_proc=procs, load_from_cache_file=False, keep_in_memory=True,
-                 desc=f"tokenizing {path.name}" if progress else None)
+    ds = raw.map(
+        _tokenize_batch,
+        batched=True,
+        batch_size=256,
+        remove_columns=raw.column_names,
+        fn_kwargs={"tokenizer": tokenizer, "template": template, "max_len": max_len},
+        features=_features(),
+        num_proc=procs,
+        load_from_cache_file=False,
+        keep_in_memory=True,
+        desc=f"tokenizing {path.name}" if progress else None,
+    )
     if use_cache:
         folder.mkdir(parents=True, exist_ok=True)
         ds = _publish(ds, target)
@@ -127,12 +141,14 @@ def _publish(ds, target: Path):
 def _features():
     import datasets
 
-    return datasets.Features({
-        "input_ids": datasets.Sequence(datasets.Value("int32")),
-        "assistant_masks": datasets.Sequence(datasets.Value("int8")),
-        "source": datasets.Value("int64"),
-        "notes": datasets.Sequence(datasets.Value("string")),
-    })
+    return datasets.Features(
+        {
+            "input_ids": datasets.Sequence(datasets.Value("int32")),
+            "assistant_masks": datasets.Sequence(datasets.Value("int8")),
+            "source": datasets.Value("int64"),
+            "notes": datasets.Sequence(datasets.Value("string")),
+        }
+    )
 
 
 def packed_rows(ds, row_tokens: int):
@@ -144,8 +160,12 @@ def packed_rows(ds, row_tokens: int):
     from trl.data_utils import pack_dataset
 
     def labels(batch):
-        return {"labels": [[t if m else -100 for t, m in zip(ids, mask)]
-                           for ids, mask in zip(batch["input_ids"], batch["assistant_masks"])]}
+        return {
+            "labels": [
+                [t if m else -100 for t, m in zip(ids, mask, strict=True)]
+                for ids, mask in zip(batch["input_ids"], batch["assistant_masks"], strict=True)
+            ]
+        }
 
     ds = ds.select_columns(COLUMNS).map(labels, batched=True, remove_columns=["assistant_masks"], keep_in_memory=True)
     return pack_dataset(ds, row_tokens, "bfd", {})

@@ -20,17 +20,32 @@ from clonekit.pairs import Pair, read_pairs
 from clonekit.paths import readable_file, writable_dir
 from clonekit.train.model import import_trl, load_model, precision
 from clonekit.train.template import render
-from clonekit.train.trainer import check_run_dir, progress_callback, set_schedule, starting_point, trainer_args, training_device
-from clonekit.train.trainer import whole_run_train_loss, write_run
+from clonekit.train.trainer import (
+    check_run_dir,
+    progress_callback,
+    set_schedule,
+    starting_point,
+    trainer_args,
+    training_device,
+    whole_run_train_loss,
+    write_run,
+)
 
 
 def _rows(pairs: list[Pair]) -> list[dict]:
     """TRL's conversational preference format: prompt messages, chosen / rejected as one assistant message."""
+
     def messages(ms):
         return [{"role": m["role"], "content": m["content"], "name": m.get("name") or ""} for m in ms]
 
-    return [{"prompt": messages(p.context), "chosen": [{"role": "assistant", "content": p.chosen, "name": ""}],
-             "rejected": [{"role": "assistant", "content": p.rejected, "name": ""}]} for p in pairs]
+    return [
+        {
+            "prompt": messages(p.context),
+            "chosen": [{"role": "assistant", "content": p.chosen, "name": ""}],
+            "rejected": [{"role": "assistant", "content": p.rejected, "name": ""}],
+        }
+        for p in pairs
+    ]
 
 
 def reply_logprob(model, tokenizer, template, context: list[dict], reply: str) -> float:
@@ -46,7 +61,7 @@ def reply_logprob(model, tokenizer, template, context: list[dict], reply: str) -
     device = next(model.parameters()).device
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids[:end]], device=device), use_cache=False).logits[0].float()
-    logp = torch.log_softmax(logits[n_prompt - 1:end - 1], dim=-1)  # (reply tokens, V)
+    logp = torch.log_softmax(logits[n_prompt - 1 : end - 1], dim=-1)  # (reply tokens, V)
     return float(logp.gather(1, torch.tensor(ids[n_prompt:end], device=device)[:, None]).sum())
 
 
@@ -54,14 +69,24 @@ def mean_margin(model, tokenizer, template, pairs: list[Pair]) -> float:
     """Mean over pairs of log P(chosen) - log P(rejected): what DPO raises (relative to the reference)."""
     was_training = model.training
     model.eval()
-    total = sum(reply_logprob(model, tokenizer, template, p.context, p.chosen)
-                - reply_logprob(model, tokenizer, template, p.context, p.rejected) for p in pairs)
+    total = sum(
+        reply_logprob(model, tokenizer, template, p.context, p.chosen)
+        - reply_logprob(model, tokenizer, template, p.context, p.rejected)
+        for p in pairs
+    )
     model.train(was_training)
     return total / len(pairs)
 
 
-def train_dpo(cfg: TrainConfig, pairs_path: str | Path, out_dir: str | Path, from_adapter: str | Path | None = None,
-              resume: bool = False, show_progress: bool = True, log=print) -> Path | None:
+def train_dpo(
+    cfg: TrainConfig,
+    pairs_path: str | Path,
+    out_dir: str | Path,
+    from_adapter: str | Path | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+    log=print,
+) -> Path | None:
     """DPO on the pairs file; write the adapter directory out_dir and return it (None on other ranks)."""
     import torch
     from datasets import Dataset
@@ -79,17 +104,35 @@ def train_dpo(cfg: TrainConfig, pairs_path: str | Path, out_dir: str | Path, fro
     set_seed(cfg.seed)
     adapter = Path(from_adapter) if from_adapter is not None else None
     base, tokenizer, template = starting_point(cfg, adapter)
-    log(f"data: {len(pairs)} preference pairs from {pairs_path}; reference: "
-        f"{'the adapter ' + str(adapter) if adapter else 'the base model'}")
+    log(
+        f"data: {len(pairs)} preference pairs from {pairs_path}; reference: "
+        f"{'the adapter ' + str(adapter) if adapter else 'the base model'}"
+    )
 
     try:
         model, checkpointing = load_model(base, cfg, device, prec, adapter=str(adapter) if adapter else None)
         margin_before = mean_margin(model, tokenizer, template, pairs[:256])
-        args = trainer_args(DPOConfig, cfg, out, device, prec, max(cfg.max_steps, 1), False, checkpointing,
-                            beta=cfg.dpo_beta, max_length=cfg.max_seq_len, remove_unused_columns=False)
+        args = trainer_args(
+            DPOConfig,
+            cfg,
+            out,
+            device,
+            prec,
+            max(cfg.max_steps, 1),
+            False,
+            checkpointing,
+            beta=cfg.dpo_beta,
+            max_length=cfg.max_seq_len,
+            remove_unused_columns=False,
+        )
         progress = progress_callback(show_progress, "preference tuning")
-        trainer = DPOTrainer(model=model, args=args, processing_class=tokenizer,
-                             train_dataset=Dataset.from_list(_rows(pairs)), callbacks=[progress])
+        trainer = DPOTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            train_dataset=Dataset.from_list(_rows(pairs)),
+            callbacks=[progress],
+        )
         trainer.remove_callback(PrinterCallback)
         if not len(trainer.train_dataset):
             raise ClonekitError(f"every pair's context is longer than max_seq_len ({cfg.max_seq_len})", pairs_path)
@@ -101,26 +144,49 @@ def train_dpo(cfg: TrainConfig, pairs_path: str | Path, out_dir: str | Path, fro
         policy.set_adapter("default")
         margin_after = mean_margin(policy, tokenizer, template, pairs[:256])
     except torch.OutOfMemoryError:
-        raise ClonekitError("out of memory: lower `max_seq_len`, turn on `gradient_checkpointing`, or use QLoRA") from None
+        raise ClonekitError(
+            "out of memory: lower `max_seq_len`, turn on `gradient_checkpointing`, or use QLoRA"
+        ) from None
     if not trainer.is_world_process_zero():
         return None
-    log(f"log P(chosen) - log P(rejected), mean over {min(len(pairs), 256)} pairs: "
-        f"{margin_before:.3f} before, {margin_after:.3f} after")
+    log(
+        f"log P(chosen) - log P(rejected), mean over {min(len(pairs), 256)} pairs: "
+        f"{margin_before:.3f} before, {margin_after:.3f} after"
+    )
     if "ref" in getattr(policy, "peft_config", {}):
         policy.delete_adapter("ref")  # the frozen reference copy is not part of the result
     metrics = {
-        "margin_before": margin_before, "margin_after": margin_after,
+        "margin_before": margin_before,
+        "margin_after": margin_after,
         "train_loss": whole_run_train_loss(trainer.state.log_history, result.training_loss),
-        "steps": trainer.state.global_step, "planned_steps": total_steps, "pairs": len(pairs),
-        "train_tokens_this_run": progress.tokens, "seconds": seconds,
+        "steps": trainer.state.global_step,
+        "planned_steps": total_steps,
+        "pairs": len(pairs),
+        "train_tokens_this_run": progress.tokens,
+        "seconds": seconds,
         "tokens_per_second": progress.tokens / seconds if seconds else None,
-        "device": device, "dtype": str(prec.dtype).replace("torch.", ""), "bf16_autocast": prec.bf16_autocast,
-        "quantization": cfg.quantization, "gradient_checkpointing": checkpointing,
+        "device": device,
+        "dtype": str(prec.dtype).replace("torch.", ""),
+        "bf16_autocast": prec.bf16_autocast,
+        "quantization": cfg.quantization,
+        "gradient_checkpointing": checkpointing,
     }
     data_dir = adapter_dataset(adapter) if adapter else pairs_path.parent
-    return write_run(out, policy, tokenizer, template, base, data_dir, cfg, metrics, method="dpo",
-                     extra={"pairs": {"path": str(pairs_path.resolve()), "count": len(pairs)},
-                            "parent": str(adapter.resolve()) if adapter else None})
+    return write_run(
+        out,
+        policy,
+        tokenizer,
+        template,
+        base,
+        data_dir,
+        cfg,
+        metrics,
+        method="dpo",
+        extra={
+            "pairs": {"path": str(pairs_path.resolve()), "count": len(pairs)},
+            "parent": str(adapter.resolve()) if adapter else None,
+        },
+    )
 
 
 def adapter_dataset(adapter: Path) -> Path:

@@ -10,8 +10,8 @@ from clonekit.errors import ClonekitError
 from clonekit.extras import require
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from clonekit.train.base_models import base_of_run
-from clonekit.train.model import import_trl, score_only_target_positions
 from clonekit.train.dataset import packed_rows, padding_free_collator, tokenized_split
+from clonekit.train.model import import_trl, score_only_target_positions
 from clonekit.train.trainer import evaluate_loss, load_tokenizer
 
 
@@ -47,6 +47,10 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     adapter = evaluate_loss(model, rows, collator)
     with model.disable_adapter():
         base_loss = evaluate_loss(model, rows, collator)
-    return {"base": {"loss": base_loss, "perplexity": math.exp(base_loss)},
-            "adapter": {"loss": adapter, "perplexity": math.exp(adapter)},
-            "examples": stats.pieces, "target_tokens": stats.target_tokens, "split": split}
+    return {
+        "base": {"loss": base_loss, "perplexity": math.exp(base_loss)},
+        "adapter": {"loss": adapter, "perplexity": math.exp(adapter)},
+        "examples": stats.pieces,
+        "target_tokens": stats.target_tokens,
+        "split": split,
+    }

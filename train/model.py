@@ -14,7 +14,7 @@ from clonekit.train.base_models import BaseModel
 
 @dataclass
 class Precision:
-    dtype: "object"  # torch dtype of the (non-quantized) weights
+    dtype: object  # torch dtype of the (non-quantized) weights
     bf16_autocast: bool  # compute in bf16 under torch.autocast (the Trainer's bf16=True)
 
 
@@ -30,7 +30,9 @@ def bf16_problem(device: str) -> str | None:
     import torch
 
     if device == "cuda":
-        return None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support (needs compute capability 8.0+)"
+        return (
+            None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support (needs compute capability 8.0+)"
+        )
     if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return "this CPU has no bf16 support in torch (oneDNN); use `mixed_precision: no` and `dtype: float32`"
     return None
@@ -43,8 +45,10 @@ def precision(cfg: TrainConfig, device: str) -> Precision:
     if wants_bf16:
         problem = bf16_problem(device)
         if problem:
-            raise ClonekitError(f"bf16 requested ({'mixed_precision: bf16' if cfg.mixed_precision == 'bf16' else 'dtype: bfloat16'}) "
-                                f"but {problem}")
+            raise ClonekitError(
+                f"bf16 requested ({'mixed_precision: bf16' if cfg.mixed_precision == 'bf16' else 'dtype: bfloat16'}) "
+                f"but {problem}"
+            )
     if cfg.mixed_precision == "auto":
         autocast = device == "cuda" or (cpu_has_bf16() and bf16_problem(device) is None)
     else:
@@ -147,7 +151,8 @@ def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, 
 
         compute = torch.bfloat16 if prec.bf16_autocast or prec.dtype == torch.bfloat16 else torch.float32
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
+        )
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if device == "cuda" else "cpu"}
     model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     model.config.use_cache = False
@@ -157,8 +162,16 @@ def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, 
     if adapter:
         model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
     else:
-        model = get_peft_model(model, LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                                                 target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=cfg.lora.r,
+                lora_alpha=cfg.lora.alpha,
+                lora_dropout=cfg.lora.dropout,
+                target_modules=cfg.lora.target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()

@@ -38,8 +38,10 @@ def _read_template(name: str) -> tuple[str, str]:
     bundled = resources.files(BUNDLED) / name
     if bundled.is_file():
         return f"{BUNDLED}/{name}", bundled.read_text(encoding="utf-8")
-    raise ClonekitError(f"chat template {name!r} not found: neither a file nor one of clonekit's templates "
-                        f"({', '.join(bundled_templates())})")
+    raise ClonekitError(
+        f"chat template {name!r} not found: neither a file nor one of clonekit's templates "
+        f"({', '.join(bundled_templates())})"
+    )
 
 
 def load_template(name: str, tokenizer) -> ChatTemplate:
@@ -52,8 +54,10 @@ def load_template(name: str, tokenizer) -> ChatTemplate:
         elif "<|start_header_id|>" in vocab:
             name = "llama3-names.jinja"
         else:
-            raise ClonekitError("no clonekit chat template fits this model's tokenizer (it has neither <|im_start|> "
-                                "nor <|start_header_id|>); write one and set `template:` to its path")
+            raise ClonekitError(
+                "no clonekit chat template fits this model's tokenizer (it has neither <|im_start|> "
+                "nor <|start_header_id|>); write one and set `template:` to its path"
+            )
     path, text = _read_template(name)
     m = _EOT.search(text)
     if not m:
@@ -69,8 +73,11 @@ def check_template_fits(template: ChatTemplate, tokenizer) -> None:
     vocab = tokenizer.get_vocab()
     missing = sorted(m for m in markers if m not in vocab)
     if missing:
-        raise ClonekitError(f"template/model mismatch: the model's tokenizer has no {', '.join(missing)}; "
-                            "choose a template for this model (or `template: auto`)", template.path)
+        raise ClonekitError(
+            f"template/model mismatch: the model's tokenizer has no {', '.join(missing)}; "
+            "choose a template for this model (or `template: auto`)",
+            template.path,
+        )
 
 
 CONTROL_OPEN = "<|"
@@ -84,8 +91,9 @@ def neutralize(text: str) -> str:
 
 
 def render(tokenizer, template: ChatTemplate, messages: list[dict], add_generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, chat_template=template.text, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    return tokenizer.apply_chat_template(
+        messages, chat_template=template.text, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
 
 
 def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
@@ -97,17 +105,23 @@ def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tup
     for i, msg in enumerate(messages):
         upto = render(tokenizer, template, messages[: i + 1])
         if not upto.startswith(prefix):
-            raise ClonekitError("the chat template is not concatenative (rendering more messages changed the "
-                                "earlier text); clonekit cannot place the loss mask", template.path)
+            raise ClonekitError(
+                "the chat template is not concatenative (rendering more messages changed the "
+                "earlier text); clonekit cannot place the loss mask",
+                template.path,
+            )
         end_only = not msg.get("weight", 1) and msg.get("end_weight", 0)
         if msg["role"] == "assistant" and (msg.get("weight", 1) or end_only):
-            piece = upto[len(prefix):]
+            piece = upto[len(prefix) :]
             content = neutralize(msg["content"])
             start = piece.rfind(content)
             eot = piece.find(template.end_of_turn, start + len(content)) if start >= 0 else -1
             if start < 0 or eot < 0:
-                raise ClonekitError("the chat template does not write an assistant message's content followed by "
-                                    f"{template.end_of_turn}", template.path)
+                raise ClonekitError(
+                    "the chat template does not write an assistant message's content followed by "
+                    f"{template.end_of_turn}",
+                    template.path,
+                )
             first = len(prefix) + (eot if end_only else start)
             spans.append((first, len(prefix) + eot + len(template.end_of_turn)))
         prefix = upto

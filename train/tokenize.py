@@ -41,25 +41,30 @@ def tokenize_example(tokenizer, template: ChatTemplate, messages: list[dict]) ->
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     labels = []
     k = 0
-    for tok, (start, _) in zip(enc["input_ids"], enc["offset_mapping"]):
+    for tok, (start, _) in zip(enc["input_ids"], enc["offset_mapping"], strict=True):
         while k < len(spans) and start >= spans[k][1]:
             k += 1
         labels.append(tok if k < len(spans) and spans[k][0] <= start < spans[k][1] else IGNORE)
     return Tokenized(list(enc["input_ids"]), labels)
 
 
-def tokenize_with_limit(tokenizer, template, messages: list[dict], max_len: int, stats: TokenizeStats) -> list[Tokenized]:
+def tokenize_with_limit(
+    tokenizer, template, messages: list[dict], max_len: int, stats: TokenizeStats
+) -> list[Tokenized]:
     """Tokenize; an example longer than max_len is split on turn boundaries (each part keeps the system
     message and needs a target turn with context); a single turn still too long is truncated."""
     tok = tokenize_example(tokenizer, template, messages)
     if len(tok) <= max_len:
         return [tok]
     system = [m for m in messages[:1] if m["role"] == "system"]
-    turns = messages[len(system):]
+    turns = messages[len(system) :]
     if len(turns) < 3:
         stats.notes["truncated"] += 1
-        return [Tokenized(tok.input_ids[:max_len], tok.labels[:max_len])] if any(
-            x != IGNORE for x in tok.labels[:max_len]) else []
+        return (
+            [Tokenized(tok.input_ids[:max_len], tok.labels[:max_len])]
+            if any(x != IGNORE for x in tok.labels[:max_len])
+            else []
+        )
     stats.notes["split_too_long"] += 1
     half = len(turns) // 2
     out = []
@@ -84,17 +89,25 @@ def load_examples(path: Path) -> list[list[dict]]:
             roles = [m["role"] for m in messages]
             _ = [m["content"] for m in messages]
         except (KeyError, TypeError) as e:
-            raise ClonekitError(f"not a chat example (missing or bad {e}); expected {EXAMPLES_HINT}", path, lineno) from None
+            raise ClonekitError(
+                f"not a chat example (missing or bad {e}); expected {EXAMPLES_HINT}", path, lineno
+            ) from None
         if not has_target(messages):
-            raise ClonekitError("example has no target turn (an assistant message with weight 1): nothing to "
-                                "learn; rebuild the dataset with `clonekit prep build --target NAME`", path, lineno)
+            raise ClonekitError(
+                "example has no target turn (an assistant message with weight 1): nothing to "
+                "learn; rebuild the dataset with `clonekit prep build --target NAME`",
+                path,
+                lineno,
+            )
         if any(r not in ("system", "user", "assistant") for r in roles):
             raise ClonekitError(f"unknown role in {sorted(set(roles))}", path, lineno)
         examples.append(messages)
     return examples
 
 
-def tokenize_dataset(tokenizer, template, examples: list[list[dict]], max_len: int) -> tuple[list[Tokenized], TokenizeStats]:
+def tokenize_dataset(
+    tokenizer, template, examples: list[list[dict]], max_len: int
+) -> tuple[list[Tokenized], TokenizeStats]:
     stats = TokenizeStats()
     out = []
     for messages in examples:

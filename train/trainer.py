@@ -64,7 +64,14 @@ def evaluate_loss(model, rows, collator) -> float | None:
 
 def progress_callback(enabled: bool, label: str = "training"):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from transformers import TrainerCallback
 
     class RichProgress(TrainerCallback):
@@ -83,8 +90,16 @@ def progress_callback(enabled: bool, label: str = "training"):
             self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
             if not (enabled and state.is_world_process_zero):
                 return
-            self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True))
+            self.bar = Progress(
+                TextColumn(label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
             self.task = self.bar.add_task(label, total=state.max_steps, completed=state.global_step, info="")
             self.bar.start()
 
@@ -118,8 +133,9 @@ def check_run_dir(out: Path, resume: bool, log) -> str | None:
     if resume and last is None:
         raise ClonekitError(f"--resume: no checkpoint found under {out / CHECKPOINTS}")
     if not resume and last is not None:
-        raise ClonekitError(f"{out} already holds checkpoints of an earlier run: pass --resume to continue it, "
-                            "or choose another --out")
+        raise ClonekitError(
+            f"{out} already holds checkpoints of an earlier run: pass --resume to continue it, or choose another --out"
+        )
     return last_complete_checkpoint(out / CHECKPOINTS, log) if resume else None
 
 
@@ -159,23 +175,52 @@ def starting_point(cfg: TrainConfig, adapter: Path | None) -> tuple[BaseModel, o
     return base, tokenizer, template
 
 
-def trainer_args(args_cls, cfg: TrainConfig, out: Path, device: str, prec: Precision, total_steps: int,
-                 eval_on: bool, checkpointing: bool, **extra):
+def trainer_args(
+    args_cls,
+    cfg: TrainConfig,
+    out: Path,
+    device: str,
+    prec: Precision,
+    total_steps: int,
+    eval_on: bool,
+    checkpointing: bool,
+    **extra,
+):
     """SFTConfig / DPOConfig with clonekit's settings (the same for both methods)."""
     return args_cls(
-        output_dir=str(out / CHECKPOINTS), per_device_train_batch_size=1, per_device_eval_batch_size=1,
-        gradient_accumulation_steps=cfg.rows_per_step, learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs, max_steps=total_steps, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=int(cfg.warmup_ratio * total_steps), weight_decay=cfg.weight_decay,
-        logging_steps=1, eval_strategy="steps" if eval_on else "no", eval_steps=cfg.eval_every,
-        save_strategy="steps", save_steps=cfg.eval_every, save_total_limit=cfg.save_total_limit,
-        load_best_model_at_end=eval_on and cfg.early_stopping_patience > 0, metric_for_best_model="eval_loss",
-        greater_is_better=False, report_to=["tensorboard"] if _has_tensorboard() else [], seed=cfg.seed,
-        data_seed=cfg.seed, bf16=prec.bf16_autocast, fp16=False, use_cpu=device == "cpu",
-        use_liger_kernel=cfg.liger, disable_tqdm=True, include_num_input_tokens_seen=True,
-        dataloader_pin_memory=device == "cuda", ddp_find_unused_parameters=False,
+        output_dir=str(out / CHECKPOINTS),
+        per_device_train_batch_size=1,
+        per_device_eval_batch_size=1,
+        gradient_accumulation_steps=cfg.rows_per_step,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        max_steps=total_steps,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=int(cfg.warmup_ratio * total_steps),
+        weight_decay=cfg.weight_decay,
+        logging_steps=1,
+        eval_strategy="steps" if eval_on else "no",
+        eval_steps=cfg.eval_every,
+        save_strategy="steps",
+        save_steps=cfg.eval_every,
+        save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=eval_on and cfg.early_stopping_patience > 0,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        report_to=["tensorboard"] if _has_tensorboard() else [],
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=prec.bf16_autocast,
+        fp16=False,
+        use_cpu=device == "cpu",
+        use_liger_kernel=cfg.liger,
+        disable_tqdm=True,
+        include_num_input_tokens_seen=True,
+        dataloader_pin_memory=device == "cuda",
+        ddp_find_unused_parameters=False,
         gradient_checkpointing=False,  # enabled on the model (train/model.py), before the adapter sees it
-        **extra)
+        **extra,
+    )
 
 
 def set_schedule(args, cfg: TrainConfig, rows: int, world: int) -> int:
@@ -187,8 +232,15 @@ def set_schedule(args, cfg: TrainConfig, rows: int, world: int) -> int:
     return total
 
 
-def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False,
-          show_progress: bool = True, log=print, from_adapter: str | Path | None = None) -> Path | None:
+def train(
+    cfg: TrainConfig,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    resume: bool = False,
+    show_progress: bool = True,
+    log=print,
+    from_adapter: str | Path | None = None,
+) -> Path | None:
     """Fine-tune cfg.base on data_dir/train.jsonl; write the adapter directory out_dir and return it
     (None on the other ranks of a distributed run: only rank 0 writes). `from_adapter`: continue that adapter
     (its base model and chat template) instead of starting a new one."""
@@ -208,29 +260,56 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
     from_adapter = Path(from_adapter) if from_adapter is not None else None
     base, tokenizer, template = starting_point(cfg, from_adapter)
 
-    train_split = tokenized_split(data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
-    valid_split = tokenized_split(data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    train_split = tokenized_split(
+        data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress
+    )
+    valid_split = tokenized_split(
+        data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress
+    )
     train_stats, valid_stats = train_split.stats, valid_split.stats
     if not len(train_split.dataset):
         raise ClonekitError("no training examples left after tokenization", data_dir / "train.jsonl")
-    log(f"data: {train_stats.pieces} train examples ({train_stats.tokens:,} tokens, {train_stats.target_tokens:,} on the "
-        f"target){' from the cache' if train_split.cached else ''}; {valid_stats.pieces} valid examples")
+    log(
+        f"data: {train_stats.pieces} train examples ({train_stats.tokens:,} tokens, "
+        f"{train_stats.target_tokens:,} on the target){' from the cache' if train_split.cached else ''}; "
+        f"{valid_stats.pieces} valid examples"
+    )
 
     try:
-        model, checkpointing = load_model(base, cfg, device, prec,
-                                          adapter=str(from_adapter) if from_adapter is not None else None)
+        model, checkpointing = load_model(
+            base, cfg, device, prec, adapter=str(from_adapter) if from_adapter is not None else None
+        )
         eval_on = len(valid_split.dataset) > 0
         world = int(os.environ.get("WORLD_SIZE", 1))
-        args = trainer_args(SFTConfig, cfg, out, device, prec, max(cfg.max_steps, 1), eval_on, checkpointing,
-                            packing=True, packing_strategy="bfd", max_length=cfg.row_tokens, eval_packing=True,
-                            shuffle_dataset=True, completion_only_loss=False, assistant_only_loss=False)
+        args = trainer_args(
+            SFTConfig,
+            cfg,
+            out,
+            device,
+            prec,
+            max(cfg.max_steps, 1),
+            eval_on,
+            checkpointing,
+            packing=True,
+            packing_strategy="bfd",
+            max_length=cfg.row_tokens,
+            eval_packing=True,
+            shuffle_dataset=True,
+            completion_only_loss=False,
+            assistant_only_loss=False,
+        )
         progress = progress_callback(show_progress)
         callbacks = [progress]
         if eval_on and cfg.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
-        trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, callbacks=callbacks,
-                             train_dataset=train_split.dataset.select_columns(COLUMNS),
-                             eval_dataset=valid_split.dataset.select_columns(COLUMNS) if eval_on else None)
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+            train_dataset=train_split.dataset.select_columns(COLUMNS),
+            eval_dataset=valid_split.dataset.select_columns(COLUMNS) if eval_on else None,
+        )
         trainer.remove_callback(PrinterCallback)  # the rich bar shows loss; TensorBoard keeps every log
         total_steps = set_schedule(trainer.args, cfg, len(trainer.train_dataset), world)
         eval_rows = trainer.eval_dataset if eval_on else None
@@ -242,29 +321,61 @@ def train(cfg: TrainConfig, data_dir: str | Path, out_dir: str | Path, resume: b
         seconds = time.perf_counter() - started
         valid_loss = evaluate_loss(trainer.model, eval_rows, trainer.data_collator)
     except torch.OutOfMemoryError:
-        raise ClonekitError("out of memory: lower `row_tokens` (tokens per row) or `max_seq_len`, raise `rows_per_step` "
-                            "to keep the step size, turn on `gradient_checkpointing`, or use a QLoRA recipe "
-                            "(configs/gpu-*-qlora-*.yaml)") from None
+        raise ClonekitError(
+            "out of memory: lower `row_tokens` (tokens per row) or `max_seq_len`, raise `rows_per_step` "
+            "to keep the step size, turn on `gradient_checkpointing`, or use a QLoRA recipe "
+            "(configs/gpu-*-qlora-*.yaml)"
+        ) from None
 
     if not trainer.is_world_process_zero():
         return None
     metrics = {
-        "valid_loss": valid_loss, "base_valid_loss": base_valid_loss,
+        "valid_loss": valid_loss,
+        "base_valid_loss": base_valid_loss,
         "train_loss": whole_run_train_loss(trainer.state.log_history, result.training_loss),
-        "steps": trainer.state.global_step, "train_tokens_this_run": progress.tokens,
-        "tokens_per_second": progress.tokens / seconds if seconds else None, "seconds": seconds,
-        "train_examples": train_stats.pieces, "valid_examples": valid_stats.pieces,
-        "train_target_tokens": train_stats.target_tokens, "tokenize_notes": dict(train_stats.notes),
-        "train_rows": len(trainer.train_dataset), "early_stopped": trainer.state.global_step < total_steps,
-        "device": device, "dtype": str(prec.dtype).replace("torch.", ""), "bf16_autocast": prec.bf16_autocast,
-        "quantization": cfg.quantization, "gradient_checkpointing": checkpointing, "world_size": world,
+        "steps": trainer.state.global_step,
+        "train_tokens_this_run": progress.tokens,
+        "tokens_per_second": progress.tokens / seconds if seconds else None,
+        "seconds": seconds,
+        "train_examples": train_stats.pieces,
+        "valid_examples": valid_stats.pieces,
+        "train_target_tokens": train_stats.target_tokens,
+        "tokenize_notes": dict(train_stats.notes),
+        "train_rows": len(trainer.train_dataset),
+        "early_stopped": trainer.state.global_step < total_steps,
+        "device": device,
+        "dtype": str(prec.dtype).replace("torch.", ""),
+        "bf16_autocast": prec.bf16_autocast,
+        "quantization": cfg.quantization,
+        "gradient_checkpointing": checkpointing,
+        "world_size": world,
     }
-    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft",
-                     extra={"parent": str(from_adapter.resolve())} if from_adapter is not None else None)
+    return write_run(
+        out,
+        trainer.model,
+        tokenizer,
+        template,
+        base,
+        data_dir,
+        cfg,
+        metrics,
+        method="sft",
+        extra={"parent": str(from_adapter.resolve())} if from_adapter is not None else None,
+    )
 
 
-def write_run(out: Path, model, tokenizer, template, base: BaseModel, data_dir: Path, cfg: TrainConfig,
-              metrics: dict, method: str, extra: dict | None = None) -> Path:
+def write_run(
+    out: Path,
+    model,
+    tokenizer,
+    template,
+    base: BaseModel,
+    data_dir: Path,
+    cfg: TrainConfig,
+    metrics: dict,
+    method: str,
+    extra: dict | None = None,
+) -> Path:
     """The adapter directory: PEFT adapter (LoRA weights only: a QLoRA run never writes its 4-bit base),
     tokenizer, chat template, generation config and clonekit.json."""
     out.mkdir(parents=True, exist_ok=True)
@@ -274,20 +385,26 @@ def write_run(out: Path, model, tokenizer, template, base: BaseModel, data_dir: 
     write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
     ds_manifest = data_dir / "manifest.json"
     ds = json.loads(ds_manifest.read_text(encoding="utf-8")) if ds_manifest.exists() else {}
-    write_manifest(out, {
-        "clonekit_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "method": method,
-        "base": {"id": base.id, "path": base.path, "sha256": base.sha256},
-        "dataset": {"dir": str(data_dir.resolve()),
-                    "manifest_sha256": sha256_file(ds_manifest) if ds_manifest.exists() else None,
-                    "target": ds.get("target"), "system_prompt": ds.get("system_prompt")},
-        "template": TEMPLATE_FILE,
-        "end_of_turn": template.end_of_turn,
-        "config": cfg.model_dump(),
-        "metrics": metrics,
-        **(extra or {}),
-    })
+    write_manifest(
+        out,
+        {
+            "clonekit_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "method": method,
+            "base": {"id": base.id, "path": base.path, "sha256": base.sha256},
+            "dataset": {
+                "dir": str(data_dir.resolve()),
+                "manifest_sha256": sha256_file(ds_manifest) if ds_manifest.exists() else None,
+                "target": ds.get("target"),
+                "system_prompt": ds.get("system_prompt"),
+            },
+            "template": TEMPLATE_FILE,
+            "end_of_turn": template.end_of_turn,
+            "config": cfg.model_dump(),
+            "metrics": metrics,
+            **(extra or {}),
+        },
+    )
     return out
 
 
@@ -323,15 +440,20 @@ def checkpoint_problem(ckpt: Path) -> str | None:
 
 def last_complete_checkpoint(checkpoints: Path, log=print) -> str:
     """The newest checkpoint that can be resumed from; torn ones (newer) are named and skipped."""
-    found = sorted((p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    found = sorted(
+        (p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
     for ckpt in found:
         problem = checkpoint_problem(ckpt)
         if problem is None:
             return str(ckpt)
         log(f"warning: skipping {ckpt.name}: {problem} (a save that was interrupted); resuming from an older one")
-    raise ClonekitError(f"--resume: no complete checkpoint under {checkpoints} (all {len(found)} are damaged): "
-                        "start again with another --out")
+    raise ClonekitError(
+        f"--resume: no complete checkpoint under {checkpoints} (all {len(found)} are damaged): "
+        "start again with another --out"
+    )
 
 
 def whole_run_train_loss(log_history: list[dict], this_run: float) -> float:

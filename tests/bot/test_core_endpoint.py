@@ -3,14 +3,16 @@
 
 import asyncio
 
-
 from clonekit.bot.core import CloneChat
 from clonekit.config import BotConfig
 
 
 def chat_with(url, **kw):
-    return CloneChat(BotConfig(base_url=url, model="clone", clone_name="Deniz", system_prompt="You are Deniz.",
-                               quiet_seconds=0, **kw))
+    return CloneChat(
+        BotConfig(
+            base_url=url, model="clone", clone_name="Deniz", system_prompt="You are Deniz.", quiet_seconds=0, **kw
+        )
+    )
 
 
 def test_429_and_5xx_are_retried_and_the_chat_sees_a_reply(endpoint, monkeypatch):
@@ -21,7 +23,10 @@ def test_429_and_5xx_are_retried_and_the_chat_sees_a_reply(endpoint, monkeypatch
     assert asyncio.run(chat.reply("c")) == ["tamam abi", "geliyorum"]  # name prefix stripped, two bubbles
     assert chat.events["transport_RateLimitError"] == 1 and chat.events["transport_InternalServerError"] == 1
     sent = e.requests[-1]["messages"]
-    assert sent == [{"role": "system", "content": "You are Deniz."}, {"role": "user", "name": "Maya", "content": "pizza?"}]
+    assert sent == [
+        {"role": "system", "content": "You are Deniz."},
+        {"role": "user", "name": "Maya", "content": "pizza?"},
+    ]
 
 
 def test_giving_up_sends_nothing_and_says_so(endpoint, monkeypatch):
@@ -39,7 +44,10 @@ def test_a_looping_model_is_retried_with_higher_penalties_then_silenced(endpoint
     chat.heard("c", "Maya", "say something")
     assert asyncio.run(chat.reply("c")) == []
     assert chat.events["loop_degenerate"] == 3 and chat.events["reply_suppressed"] == 1
-    assert "frequency_penalty" not in e.requests[0] and e.requests[2]["frequency_penalty"] > e.requests[1]["frequency_penalty"]
+    assert (
+        "frequency_penalty" not in e.requests[0]
+        and e.requests[2]["frequency_penalty"] > e.requests[1]["frequency_penalty"]
+    )
 
 
 def test_never_the_same_reply_three_times_in_a_row(endpoint):
@@ -50,7 +58,7 @@ def test_never_the_same_reply_three_times_in_a_row(endpoint):
         chat.heard("c", "Maya", "say something")
         replies.append(asyncio.run(chat.reply("c")))
     texts = [r[0] if r else None for r in replies]
-    assert not any(a == b == c and a is not None for a, b, c in zip(texts, texts[1:], texts[2:]))
+    assert not any(a == b == c and a is not None for a, b, c in zip(texts, texts[1:], texts[2:], strict=False))
     assert chat.events["loop_repeat"] > 0 and chat.events["reply_suppressed"] > 0
 
 
@@ -66,15 +74,24 @@ def test_scripted_chat_through_the_cli(endpoint, tmp_path):
     e = endpoint([(200, "Deniz: ben varım abi\nsaat kaçta?")])
     script = tmp_path / "chat.txt"
     script.write_text("Maya: anyone up for pizza lol\nOliver: I could be persuaded.\n\nMaya: 8?\n", encoding="utf-8")
-    r = CliRunner().invoke(app, ["chat", "--base-url", e.url, "--model", "clone", "--name", "Deniz",
-                                 "--script", str(script), "--quiet", "0"], catch_exceptions=False)
+    r = CliRunner().invoke(
+        app,
+        ["chat", "--base-url", e.url, "--model", "clone", "--name", "Deniz", "--script", str(script), "--quiet", "0"],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 0, r.output
     lines = [line for line in r.output.splitlines() if ": " in line and not line.startswith("events")]
-    assert lines[:4] == ["Maya: anyone up for pizza lol", "Oliver: I could be persuaded.", "Deniz: ben varım abi",
-                         "Deniz: saat kaçta?"]
+    assert lines[:4] == [
+        "Maya: anyone up for pizza lol",
+        "Oliver: I could be persuaded.",
+        "Deniz: ben varım abi",
+        "Deniz: saat kaçta?",
+    ]
     assert lines[4] == "Maya: 8?"
-    assert e.requests[0]["messages"][-2:] == [{"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
-                                              {"role": "user", "name": "Oliver", "content": "I could be persuaded."}]
+    assert e.requests[0]["messages"][-2:] == [
+        {"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
+        {"role": "user", "name": "Oliver", "content": "I could be persuaded."},
+    ]
 
 
 def test_names_the_hosted_api_accepts(endpoint):

@@ -25,8 +25,17 @@ async def make_bot(endpoint, tmp_path):
 
     async def make(answers=((200, REPLY),), store=False, **cfg):
         e = endpoint(list(answers))
-        chat = CloneChat(BotConfig(base_url=e.url, model="clone", clone_name="Deniz", system_prompt="You are Deniz.",
-                                   quiet_seconds=cfg.pop("quiet_seconds", 0.05), typing_seconds_per_char=0, **cfg))
+        chat = CloneChat(
+            BotConfig(
+                base_url=e.url,
+                model="clone",
+                clone_name="Deniz",
+                system_prompt="You are Deniz.",
+                quiet_seconds=cfg.pop("quiet_seconds", 0.05),
+                typing_seconds_per_char=0,
+                **cfg,
+            )
+        )
         db = ConversationStore(tmp_path / "conversations.sqlite") if store else None
         bot = CloneBot(chat, DiscordSettings(channels=["TextChannel_0"]), db)
         await bot._async_setup_hook()
@@ -85,7 +94,8 @@ async def test_answers_after_the_quiet_window_as_bubbles_with_every_speaker_name
     assert e.requests[0]["messages"] == [
         {"role": "system", "content": "You are Deniz."},
         {"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
-        {"role": "user", "name": "Oliver", "content": "I could be persuaded."}]
+        {"role": "user", "name": "Oliver", "content": "I could be persuaded."},
+    ]
     assert bot.profile.name.startswith("AI clone of Deniz")  # the presence it logs in with
 
 
@@ -146,8 +156,11 @@ async def test_conversations_are_stored_only_with_consent(make_bot, tmp_path):
     await dpytest.message("pizza at 8?", member=member(1))
     await answered(bot)
     bot.store.flush()  # rows are written by the store's background writer
-    rows = sqlite3.connect(tmp_path / "conversations.sqlite").execute(
-        "SELECT author, text, is_clone FROM messages WHERE channel = ? ORDER BY id", (key,)).fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "conversations.sqlite")
+        .execute("SELECT author, text, is_clone FROM messages WHERE channel = ? ORDER BY id", (key,))
+        .fetchall()
+    )
     assert rows == [("Oliver", "pizza at 8?", 0), ("Deniz", "tamam abi", 1), ("Deniz", "geliyorum", 1)]
     out = tmp_path / "messages.jsonl"
     assert bot.store.export_messages(out) == 3

@@ -21,7 +21,7 @@ def clone_replies(lines: list[str], name: str) -> list[str]:
     replies, current = [], []
     for line in lines:
         if line.startswith(f"{name}: "):
-            current.append(line[len(name) + 2:])
+            current.append(line[len(name) + 2 :])
         elif current:
             replies.append("\n".join(current))
             current = []
@@ -31,9 +31,27 @@ def clone_replies(lines: list[str], name: str) -> list[str]:
 
 
 def test_goaded_twenty_times_never_the_same_reply_three_times_in_a_row(local_clone):
-    r = subprocess.run([sys.executable, "-m", "clonekit.cli", "chat", "--base-url", local_clone.base_url,
-                        "--model", "clone", "--adapter", str(local_clone.run), "--script", str(GOAD), "--quiet", "0"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clonekit.cli",
+            "chat",
+            "--base-url",
+            local_clone.base_url,
+            "--model",
+            "clone",
+            "--adapter",
+            str(local_clone.run),
+            "--script",
+            str(GOAD),
+            "--quiet",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     assert lines.count("Sam: say something mate") == 20
@@ -46,8 +64,11 @@ def test_goaded_twenty_times_never_the_same_reply_three_times_in_a_row(local_clo
 
 def test_core_talks_to_base_and_clone_by_name_only(local_clone):
     async def ask(model):
-        chat = CloneChat(BotConfig(base_url=local_clone.base_url, model=model, adapter=str(local_clone.run),
-                                   quiet_seconds=0, max_tokens=12))
+        chat = CloneChat(
+            BotConfig(
+                base_url=local_clone.base_url, model=model, adapter=str(local_clone.run), quiet_seconds=0, max_tokens=12
+            )
+        )
         chat.heard("c", "Maya", "anyone up for pizza lol")
         chat.heard("c", "Oliver", "I could be persuaded.")
         parts = await chat.reply("c")

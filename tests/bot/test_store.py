@@ -11,17 +11,21 @@ from typer.testing import CliRunner
 from clonekit.bot.store import ConversationStore
 from clonekit.cli import app
 from clonekit.config import PrepConfig
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.build import build_datasets
+from clonekit.errors import ClonekitError
 
 
 def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
     db = ConversationStore(tmp_path / "c.sqlite")
     assert not db.record("general", "Maya", "1", "not logged: no consent yet")
     db.set_consent("general", True, "Maya (1)")
-    lines = [("Maya", "1", "anyone up for pizza lol", False), ("Deniz", "2", "ben varım abi", False),
-             ("Deniz", "99", "tamam abi", True), ("Oliver", "3", "I could be persuaded.", False),
-             ("Deniz", "2", "saat kaçta?", False)]
+    lines = [
+        ("Maya", "1", "anyone up for pizza lol", False),
+        ("Deniz", "2", "ben varım abi", False),
+        ("Deniz", "99", "tamam abi", True),
+        ("Oliver", "3", "I could be persuaded.", False),
+        ("Deniz", "2", "saat kaçta?", False),
+    ]
     for i, (who, uid, text, clone) in enumerate(lines):
         assert db.record("general", who, uid, text, is_clone=clone, timestamp=f"2026-11-20T20:00:{i:02d}+00:00")
     db.set_consent("random", True, "Oliver (3)")
@@ -31,8 +35,9 @@ def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
     assert db.export_messages(tmp_path / "messages.jsonl") == 5
     db.close()
 
-    manifest = build_datasets(tmp_path / "messages.jsonl", tmp_path / "ds",
-                              PrepConfig(target="Deniz", valid_fraction=0.0))
+    manifest = build_datasets(
+        tmp_path / "messages.jsonl", tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.0)
+    )
     assert manifest["messages"]["skipped"] == {"bot": 1}  # the clone's own reply never becomes a target turn
     rows = [json.loads(line) for line in (tmp_path / "ds" / "train.jsonl").read_text().splitlines()]
     assistant = [m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"]
@@ -95,11 +100,14 @@ def test_a_locked_store_never_blocks_the_caller_and_loses_nothing(tmp_path):
     store.close()
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda p: p.write_bytes(b"this is not a database at all" * 100), "damaged"),
-    (lambda p: (p.write_bytes(b""), p.chmod(0o400), p.parent.chmod(0o500)), "cannot be written|cannot open"),
-    (lambda p: p.mkdir(), "is a folder"),
-])
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda p: p.write_bytes(b"this is not a database at all" * 100), "damaged"),
+        (lambda p: (p.write_bytes(b""), p.chmod(0o400), p.parent.chmod(0o500)), "cannot be written|cannot open"),
+        (lambda p: p.mkdir(), "is a folder"),
+    ],
+)
 def test_a_corrupt_or_read_only_store_is_one_clear_error(tmp_path, damage, message):
     if os.geteuid() == 0 and "written" in message:
         pytest.skip("root writes read-only files")

@@ -13,12 +13,37 @@ pytestmark = pytest.mark.slow
 def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
     out = tmp_path / "report"
     url = local_clone.base_url
-    r = subprocess.run([sys.executable, "-m", "clonekit.cli", "compare", "--data", str(local_clone.dataset),
-                        "-e", f"clone={url},clone", "-e", f"base={url},{local_clone.base_name}",
-                        "--adapter", f"clone={local_clone.run}", "--out", str(out), "--limit", "2",
-                        "--selfplay-chats", "2", "--selfplay-turns", "3", "--max-tokens", "12",
-                        "--guarded", "clone"],
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clonekit.cli",
+            "compare",
+            "--data",
+            str(local_clone.dataset),
+            "-e",
+            f"clone={url},clone",
+            "-e",
+            f"base={url},{local_clone.base_name}",
+            "--adapter",
+            f"clone={local_clone.run}",
+            "--out",
+            str(out),
+            "--limit",
+            "2",
+            "--selfplay-chats",
+            "2",
+            "--selfplay-turns",
+            "3",
+            "--max-tokens",
+            "12",
+            "--guarded",
+            "clone",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert set(report["endpoints"]) == {"clone", "base"} and report["cases"] == 2
@@ -51,7 +76,21 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
 
 
 def test_compare_names_an_unreachable_endpoint(local_clone, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "clonekit.cli", "compare", "--data", str(local_clone.dataset),
-                        "-e", f"ghost={local_clone.base_url},no-such-model", "--out", str(tmp_path / "r")],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clonekit.cli",
+            "compare",
+            "--data",
+            str(local_clone.dataset),
+            "-e",
+            f"ghost={local_clone.base_url},no-such-model",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and "endpoint ghost" in r.stderr and "no-such-model" in r.stderr

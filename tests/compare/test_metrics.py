@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from clonekit.errors import ClonekitError
 from clonekit.compare.cases import load_heldout
+from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
 from clonekit.compare.endpoints import parse_endpoint
 from clonekit.compare.lexical import distances, length_distance, signature, signature_words
 from clonekit.compare.report import write_report
-from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
 from clonekit.compare.style import train_authorship
+from clonekit.errors import ClonekitError
 from tests.helpers import sample_dataset
 
 
@@ -24,8 +24,13 @@ def dataset(tmp_path_factory):
 def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):
     held = load_heldout(dataset)
     valid = [json.loads(line) for line in (dataset / "sessions.jsonl").read_text().splitlines()]
-    expected = sum(1 for s in valid if s["split"] == "valid" for i, t in enumerate(s["turns"])
-                   if t["target"] and i > 0 and "\n".join(t["messages"]).strip() != "<media>")
+    expected = sum(
+        1
+        for s in valid
+        if s["split"] == "valid"
+        for i, t in enumerate(s["turns"])
+        if t["target"] and i > 0 and "\n".join(t["messages"]).strip() != "<media>"
+    )
     assert held.target == "Deniz" and len(held.cases) == expected > 5
     for case in held.cases:
         assert case.context, case.id
@@ -52,8 +57,13 @@ def test_style_classifier_prefers_the_targets_real_replies(dataset):
 
 
 def test_lexical_signature_and_distances():
-    turns = [("Deniz", "tamam abi geliyorum"), ("Deniz", "abi tamam"), ("Deniz", "abi bence olur"),
-             ("Maya", "ok lol"), ("Maya", "tamam lol")]
+    turns = [
+        ("Deniz", "tamam abi geliyorum"),
+        ("Deniz", "abi tamam"),
+        ("Deniz", "abi bence olur"),
+        ("Maya", "ok lol"),
+        ("Maya", "tamam lol"),
+    ]
     vocab = signature_words(turns, "Deniz")
     assert "abi" in vocab and "lol" not in vocab
     sig = signature(["tamam abi", "Sure! I'd love to."], vocab)
@@ -74,8 +84,12 @@ def test_diversity():
 
 def test_endpoint_specs():
     e = parse_endpoint("hosted=https://api.openai.com/v1,ft:gpt-4o-mini:acme::abc,OPENAI_API_KEY")
-    assert (e.name, e.base_url, e.model, e.key_env) == ("hosted", "https://api.openai.com/v1",
-                                                        "ft:gpt-4o-mini:acme::abc", "OPENAI_API_KEY")
+    assert (e.name, e.base_url, e.model, e.key_env) == (
+        "hosted",
+        "https://api.openai.com/v1",
+        "ft:gpt-4o-mini:acme::abc",
+        "OPENAI_API_KEY",
+    )
     assert parse_endpoint("clone=http://127.0.0.1:8000/v1,clone").key_env is None
     for bad in ("clone", "clone=http://x", "=http://x,m", "a=b,c,d,e"):
         with pytest.raises(ClonekitError, match="NAME=BASE_URL,MODEL"):
@@ -85,19 +99,43 @@ def test_endpoint_specs():
 def test_report_files_and_blind_key(dataset, tmp_path):
     held = load_heldout(dataset, limit=8)
     replies = {"clone": [f"clone reply {i}" for i in range(8)], "base": ["As an AI, I can help."] * 8}
-    row = {"style_target_prob": 0.5, "loop_rate": 0.25, "relevance": 0.3, "tokens_per_s": 10.0,
-           "intervals": {"style_target_prob": [0.45, 0.55]},
-           "selfplay_transcripts": {"raw": [["a", "b"]], "guarded": [["a", "c"]]}}
-    report = {"target": "Deniz", "cases": 8, "data": str(dataset), "reference": {"style_target_prob": 0.9},
-              "endpoints": {"clone": dict(row), "base": dict(row, style_target_prob=0.1)}}
+    row = {
+        "style_target_prob": 0.5,
+        "loop_rate": 0.25,
+        "relevance": 0.3,
+        "tokens_per_s": 10.0,
+        "intervals": {"style_target_prob": [0.45, 0.55]},
+        "selfplay_transcripts": {"raw": [["a", "b"]], "guarded": [["a", "c"]]},
+    }
+    report = {
+        "target": "Deniz",
+        "cases": 8,
+        "data": str(dataset),
+        "reference": {"style_target_prob": 0.9},
+        "endpoints": {"clone": dict(row), "base": dict(row, style_target_prob=0.1)},
+    }
     out = write_report(report, held, replies, tmp_path / "rep")
-    for name in ("report.json", "report.md", "report.html", "metrics.png", "lengths.png", "replies.jsonl",
-                 "selfplay.jsonl", "ab_sheet.md", "ab_key.json"):
+    for name in (
+        "report.json",
+        "report.md",
+        "report.html",
+        "metrics.png",
+        "lengths.png",
+        "replies.jsonl",
+        "selfplay.jsonl",
+        "ab_sheet.md",
+        "ab_key.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     saved = json.loads((out / "report.json").read_text())
-    assert saved["endpoints"]["base"]["style_target_prob"] == 0.1 and "selfplay_transcripts" not in saved["endpoints"]["clone"]
-    assert "| style: P(target) (classifier) | 0.900 | 0.500 [0.450, 0.550] | 0.100 [0.450, 0.550] |" in \
-        (out / "report.md").read_text()
+    assert (
+        saved["endpoints"]["base"]["style_target_prob"] == 0.1
+        and "selfplay_transcripts" not in saved["endpoints"]["clone"]
+    )
+    assert (
+        "| style: P(target) (classifier) | 0.900 | 0.500 [0.450, 0.550] | 0.100 [0.450, 0.550] |"
+        in (out / "report.md").read_text()
+    )
     modes = [json.loads(line)["mode"] for line in (out / "selfplay.jsonl").read_text().splitlines()]
     assert modes == ["raw", "guarded", "raw", "guarded"]
     sheet, key = (out / "ab_sheet.md").read_text(), json.loads((out / "ab_key.json").read_text())

@@ -1,7 +1,16 @@
 """The one definition of near-identical replies, loops, cross-turn repeats and degenerate replies."""
 
-from clonekit.repetition import (cross_turn_repeats, is_degenerate, is_loop, longest_near_identical_run,
-                                 max_consecutive_repeat, near_identical, normalize, repeats_earlier, would_loop)
+from clonekit.repetition import (
+    cross_turn_repeats,
+    is_degenerate,
+    is_loop,
+    longest_near_identical_run,
+    max_consecutive_repeat,
+    near_identical,
+    normalize,
+    repeats_earlier,
+    would_loop,
+)
 
 
 def test_degenerate_replies_are_detected():
@@ -12,8 +21,14 @@ def test_degenerate_replies_are_detected():
 
 
 def test_normal_replies_are_not_degenerate():
-    for text in ("pizza mı? ben varım abi", "lol same", "haha yes yes", "I could be persuaded, provided we go early.",
-                 "hahahaha", ""):
+    for text in (
+        "pizza mı? ben varım abi",
+        "lol same",
+        "haha yes yes",
+        "I could be persuaded, provided we go early.",
+        "hahahaha",
+        "",
+    ):
         assert not is_degenerate(text), text
 
 

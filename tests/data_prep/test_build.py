@@ -3,12 +3,12 @@ import json
 import pytest
 
 from clonekit.config import PrepConfig
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.openai_format import NameSanitizer, validate_openai_example
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.sessions import Turn, windows
+from clonekit.errors import ClonekitError
 
 
 def write_messages(path, rows):
@@ -16,11 +16,25 @@ def write_messages(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         for i, row in enumerate(rows):
             minute, author, text, *kind = row
-            f.write(json.dumps({"platform": "whatsapp", "chat": "c", "id": str(i),
-                                "timestamp": f"2024-01-01T{10 + minute // 60:02d}:{minute % 60:02d}:00",
-                                "author": author, "author_id": f"whatsapp:{author}", "text": text,
-                                "kind": kind[0] if kind else "text", "reply_to": None, "edited": False,
-                                "forwarded": False, "is_bot": author == "Bot"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "platform": "whatsapp",
+                        "chat": "c",
+                        "id": str(i),
+                        "timestamp": f"2024-01-01T{10 + minute // 60:02d}:{minute % 60:02d}:00",
+                        "author": author,
+                        "author_id": f"whatsapp:{author}",
+                        "text": text,
+                        "kind": kind[0] if kind else "text",
+                        "reply_to": None,
+                        "edited": False,
+                        "forwarded": False,
+                        "is_bot": author == "Bot",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -38,18 +52,21 @@ def sample_messages(tmp_path_factory):
 
 
 def test_sessions_turns_names_and_weights(tmp_path):
-    msgs = write_messages(tmp_path / "m.jsonl", [
-        (0, "Deniz", "opening line"),            # target first: no context, weight 0
-        (1, "Maya", "hi lol"),
-        (1, "Maya", "anyone there"),             # merged with the line before
-        (2, "Deniz", "buradayım abi"),
-        (3, "Bot", "beep"),                      # bot: skipped
-        (3, "Oliver", "Good evening."),
-        (4, "Priya", "", "media"),
-        (5, "Deniz", "tamam"),
-        (30, "Maya", "new session after a gap"),
-        (31, "Deniz", "evet"),
-    ])
+    msgs = write_messages(
+        tmp_path / "m.jsonl",
+        [
+            (0, "Deniz", "opening line"),  # target first: no context, weight 0
+            (1, "Maya", "hi lol"),
+            (1, "Maya", "anyone there"),  # merged with the line before
+            (2, "Deniz", "buradayım abi"),
+            (3, "Bot", "beep"),  # bot: skipped
+            (3, "Oliver", "Good evening."),
+            (4, "Priya", "", "media"),
+            (5, "Deniz", "tamam"),
+            (30, "Maya", "new session after a gap"),
+            (31, "Deniz", "evet"),
+        ],
+    )
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.5))
     assert m["messages"]["skipped"] == {"bot": 1} and m["messages"]["kept"] == 9
     assert m["sessions"] == {"total": 2, "without_target": 0, "train": 1, "valid": 1}
@@ -70,9 +87,14 @@ def test_sessions_turns_names_and_weights(tmp_path):
 
 
 def test_gap_is_configurable(tmp_path):
-    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b"), (10, "Maya", "c"), (11, "Deniz", "d")])
+    msgs = write_messages(
+        tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b"), (10, "Maya", "c"), (11, "Deniz", "d")]
+    )
     assert build_datasets(msgs, tmp_path / "a", PrepConfig(target="Deniz"))["sessions"]["total"] == 2
-    assert build_datasets(msgs, tmp_path / "b", PrepConfig(target="Deniz", session_gap_minutes=15))["sessions"]["total"] == 1
+    assert (
+        build_datasets(msgs, tmp_path / "b", PrepConfig(target="Deniz", session_gap_minutes=15))["sessions"]["total"]
+        == 1
+    )
 
 
 def test_windows_train_every_target_turn_with_context_once():
@@ -81,7 +103,7 @@ def test_windows_train_every_target_turn_with_context_once():
     weighted = [s + i for s, e, w in cut for i, x in enumerate(w) if x]
     assert sorted(weighted) == [i for i in range(1, 50) if i % 3 == 0]  # turn 0 has no context
     assert all(e - s <= 8 for s, e, _ in cut)
-    for s, e, w in cut:
+    for _s, e, w in cut:
         assert turns[e - 1].is_target and w[-1] == 1  # windows end on a weighted target turn
 
 
@@ -108,8 +130,11 @@ def test_validation_is_the_latest_sessions_without_leakage(sample_messages, tmp_
 def test_excluded_person_appears_in_no_output_file(sample_messages, tmp_path):
     m = build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", exclude=["Priya"]))
     assert m["messages"]["skipped"]["excluded"] > 0
-    priya_texts = [json.loads(line)["text"] for line in sample_messages.read_text(encoding="utf-8").splitlines()
-                   if json.loads(line)["author"] == "Priya" and json.loads(line)["kind"] == "text"]
+    priya_texts = [
+        json.loads(line)["text"]
+        for line in sample_messages.read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["author"] == "Priya" and json.loads(line)["kind"] == "text"
+    ]
     distinctive = {t for t in priya_texts if len(t) > 12}
     assert distinctive
     for f in (tmp_path / "ds").iterdir():
@@ -119,18 +144,36 @@ def test_excluded_person_appears_in_no_output_file(sample_messages, tmp_path):
 
 
 def test_redaction_placeholders_and_counts(tmp_path):
-    msgs = write_messages(tmp_path / "m.jsonl", [
-        (0, "Maya", "mail me at maya@example.com or call +44 7700 900123"),
-        (1, "Deniz", "link: https://example.com/x?id=1 and card 4111111111111111"),
-    ])
+    msgs = write_messages(
+        tmp_path / "m.jsonl",
+        [
+            (0, "Maya", "mail me at maya@example.com or call +44 7700 900123"),
+            (1, "Deniz", "link: https://example.com/x?id=1 and card 4111111111111111"),
+        ],
+    )
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0))
     text = (tmp_path / "ds/train.jsonl").read_text(encoding="utf-8")
     assert "mail me at <email> or call <phone>" in text and "link: <url> and card <card>" in text
-    assert m["redaction"] == {"url": 1, "email": 1, "ip": 0, "iban": 0, "card": 1, "ssn": 0, "phone": 1, "number": 0,
-                              "person": 0}  # every type, found or not
-    off = build_datasets(msgs, tmp_path / "ds2", PrepConfig(target="Deniz", valid_fraction=0,
-                                                             redact={"emails": False, "phones": False, "ids": False,
-                                                                     "urls": False, "numbers": False}))
+    assert m["redaction"] == {
+        "url": 1,
+        "email": 1,
+        "ip": 0,
+        "iban": 0,
+        "card": 1,
+        "ssn": 0,
+        "phone": 1,
+        "number": 0,
+        "person": 0,
+    }  # every type, found or not
+    off = build_datasets(
+        msgs,
+        tmp_path / "ds2",
+        PrepConfig(
+            target="Deniz",
+            valid_fraction=0,
+            redact={"emails": False, "phones": False, "ids": False, "urls": False, "numbers": False},
+        ),
+    )
     assert not any(off["redaction"].values())
     assert "maya@example.com" in (tmp_path / "ds2/train.jsonl").read_text(encoding="utf-8")
 
@@ -155,8 +198,13 @@ def test_openai_files_pass_the_format_checks(sample_messages, tmp_path):
 def test_openai_long_examples_are_split_or_dropped(tmp_path):
     long = "word " * 400
     msgs = write_messages(tmp_path / "m.jsonl", [(i, "Deniz" if i % 2 else "Maya", long) for i in range(8)])
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, max_chars=50_000,
-                                                          openai={"max_tokens": 2000, "chars_per_token": 3.0}))
+    m = build_datasets(
+        msgs,
+        tmp_path / "ds",
+        PrepConfig(
+            target="Deniz", valid_fraction=0, max_chars=50_000, openai={"max_tokens": 2000, "chars_per_token": 3.0}
+        ),
+    )
     assert m["openai"]["split_too_long"] >= 1
     parts = read_jsonl(tmp_path / "ds/openai_train.jsonl")
     assert len(parts) > m["examples"]["train"]
@@ -164,8 +212,11 @@ def test_openai_long_examples_are_split_or_dropped(tmp_path):
         assert validate_openai_example(ex) == []
         assert sum(len(x["content"]) for x in ex["messages"]) / 3 <= 2000
     one_huge = write_messages(tmp_path / "h.jsonl", [(0, "Maya", "hi"), (1, "Deniz", "x" * 9000)])
-    m = build_datasets(one_huge, tmp_path / "ds2", PrepConfig(target="Deniz", valid_fraction=0,
-                                                               openai={"max_tokens": 2000, "chars_per_token": 3.0}))
+    m = build_datasets(
+        one_huge,
+        tmp_path / "ds2",
+        PrepConfig(target="Deniz", valid_fraction=0, openai={"max_tokens": 2000, "chars_per_token": 3.0}),
+    )
     assert m["openai"]["dropped_too_long"] == 1 and m["openai"]["train"] == 0 and m["examples"]["train"] == 1
 
 
@@ -177,18 +228,25 @@ def test_name_sanitizer():
 
 
 def test_aliases_merge_identities_and_target_by_any_name(tmp_path):
-    msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "deniz_k", "b"), (2, "Maya", "c"), (3, "Deniz", "d")])
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", aliases={"deniz_k": "Deniz"}, valid_fraction=0))
+    msgs = write_messages(
+        tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "deniz_k", "b"), (2, "Maya", "c"), (3, "Deniz", "d")]
+    )
+    m = build_datasets(
+        msgs, tmp_path / "ds", PrepConfig(target="Deniz", aliases={"deniz_k": "Deniz"}, valid_fraction=0)
+    )
     assert m["target_ids"] == ["whatsapp:Deniz", "whatsapp:deniz_k"]
     assert m["examples"]["target_turns_train"] == 2
 
 
-@pytest.mark.parametrize("cfg,needle", [
-    ({"target": "Nobody"}, "matches nobody"),
-    ({"target": "Deniz", "exclude": ["Deniz"]}, "also excluded"),
-    ({"target": "Deniz", "exclude": ["Zed"]}, "matches nobody"),
-    ({"target": "Maya"}, "no examples"),
-])
+@pytest.mark.parametrize(
+    "cfg,needle",
+    [
+        ({"target": "Nobody"}, "matches nobody"),
+        ({"target": "Deniz", "exclude": ["Deniz"]}, "also excluded"),
+        ({"target": "Deniz", "exclude": ["Zed"]}, "matches nobody"),
+        ({"target": "Maya"}, "no examples"),
+    ],
+)
 def test_build_errors(tmp_path, cfg, needle):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "alone"), (10, "Deniz", "x")])
     with pytest.raises(ClonekitError, match=needle):
@@ -197,13 +255,18 @@ def test_build_errors(tmp_path, cfg, needle):
 
 def test_system_prompt_from_persona(tmp_path):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b")])
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0,
-                                                          persona={"facts": ["lives in Istanbul"], "style": "short"}))
+    m = build_datasets(
+        msgs,
+        tmp_path / "ds",
+        PrepConfig(target="Deniz", valid_fraction=0, persona={"facts": ["lives in Istanbul"], "style": "short"}),
+    )
     assert "lives in Istanbul" in m["system_prompt"] and "short" in m["system_prompt"] and len(m["system_prompt"]) < 300
 
 
-@pytest.mark.parametrize("line,needle", [("{not json", "not JSON"), ('{"text": "hi"}', "not a clonekit message"),
-                                         ("[1, 2]", "not a JSON object")])
+@pytest.mark.parametrize(
+    "line,needle",
+    [("{not json", "not JSON"), ('{"text": "hi"}', "not a clonekit message"), ("[1, 2]", "not a JSON object")],
+)
 def test_malformed_messages_file_names_the_line(tmp_path, line, needle):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b")])
     with open(msgs, "a", encoding="utf-8") as f:
@@ -216,8 +279,12 @@ def test_malformed_messages_file_names_the_line(tmp_path, line, needle):
 def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
     rows = []
     for k in range(6):  # six sessions, the target says "lol same" in each, plus something new
-        rows += [(k * 60, "Maya", f"question {k}?"), (k * 60 + 1, "Deniz", "lol same"),
-                 (k * 60 + 2, "Maya", f"and {k}?"), (k * 60 + 3, "Deniz", f"fresh reply number {k}")]
+        rows += [
+            (k * 60, "Maya", f"question {k}?"),
+            (k * 60 + 1, "Deniz", "lol same"),
+            (k * 60 + 2, "Maya", f"and {k}?"),
+            (k * 60 + 3, "Deniz", f"fresh reply number {k}"),
+        ]
     msgs = write_messages(tmp_path / "m.jsonl", rows)
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=2))
     assert m["dedupe"]["end_only_turns"] == 4 and m["dedupe"]["max_copies"] == 2
@@ -225,19 +292,24 @@ def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
     same = [(t["weight"], t.get("end_weight")) for t in turns if t["content"] == "lol same"]
     assert same == [(1, None), (1, None), (0, 1), (0, 1), (0, 1), (0, 1)]
     assert all(t["weight"] == 1 for t in turns if t["content"].startswith("fresh"))
-    oa = [t for ex in read_jsonl(tmp_path / "ds/openai_train.jsonl") for t in ex["messages"] if t["role"] == "assistant"]
+    oa = [
+        t for ex in read_jsonl(tmp_path / "ds/openai_train.jsonl") for t in ex["messages"] if t["role"] == "assistant"
+    ]
     assert [t["weight"] for t in oa if t["content"] == "lol same"] == [1, 1, 0, 0, 0, 0]
     assert all("end_weight" not in t for t in oa)  # not part of OpenAI's format
     off = build_datasets(msgs, tmp_path / "ds0", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=0))
     assert off["dedupe"]["end_only_turns"] == 0
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"timestamp": "yesterday at 5"}, "not an ISO 8601 time"),
-    ({"author_id": 12345}, "'author_id' must be a string"),
-    ({"text": None}, "'text' must be a string"),
-    ({"kind": "sticker"}, "'kind' must be one of"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"timestamp": "yesterday at 5"}, "not an ISO 8601 time"),
+        ({"author_id": 12345}, "'author_id' must be a string"),
+        ({"text": None}, "'text' must be a string"),
+        ({"kind": "sticker"}, "'kind' must be one of"),
+    ],
+)
 def test_hand_edited_messages_give_file_and_line(tmp_path, change, expected):
     from clonekit.errors import ClonekitError
 

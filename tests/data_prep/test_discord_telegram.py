@@ -1,8 +1,8 @@
 import pytest
 
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.parse import parse_file
 from clonekit.data_prep.report import ParseReport
+from clonekit.errors import ClonekitError
 
 
 def parse(path, **kw):
@@ -40,7 +40,13 @@ def test_dce_csv(fixtures):
     assert [(m.author, m.author_id, m.timestamp, m.kind, m.text) for m in msgs] == [
         ("maya.k", "discord:111", "2024-01-14T21:05:40.500000+03:00", "text", "anyone up for pizza lol"),
         ("deniz_k", "discord:222", "2024-01-14T21:06:02+03:00", "text", "pizza mı? ben varım abi\nsaat kaçta?"),
-        ("priya", "discord:333", "2024-01-14T21:07:00+03:00", "media", "https://cdn.discordapp.com/attachments/1/pizza.jpg"),
+        (
+            "priya",
+            "discord:333",
+            "2024-01-14T21:07:00+03:00",
+            "media",
+            "https://cdn.discordapp.com/attachments/1/pizza.jpg",
+        ),
         ("oliver", "discord:444", "2024-01-14T21:08:00", "text", 'Old date format, quoted, with "quotes".'),
     ]
 
@@ -72,7 +78,13 @@ def test_telegram_single_chat(fixtures):
     assert [(m.timestamp, m.author, m.author_id, m.kind, m.text) for m in msgs] == [
         ("2024-01-14T21:00:00+03:00", "Maya", "telegram:user111", "system", "create_group: Maya Deniz"),
         ("2024-01-14T21:05:40+03:00", "Maya", "telegram:user111", "text", "anyone up for pizza lol"),
-        ("2024-01-14T21:06:02+03:00", "Deniz", "telegram:user222", "text", "pizza mı? ben varım abi https://example.com/menu"),
+        (
+            "2024-01-14T21:06:02+03:00",
+            "Deniz",
+            "telegram:user222",
+            "text",
+            "pizza mı? ben varım abi https://example.com/menu",
+        ),
         ("2024-01-14T21:07:00+03:00", "Priya", "telegram:user333", "media", "photo"),
         ("2024-01-14T21:08:00+03:00", "Deleted Account", "telegram:user555", "text", "message from a deleted account"),
         ("2024-01-14T21:09:00+03:00", "Oliver", "telegram:user444", "text", "Forwarded news."),

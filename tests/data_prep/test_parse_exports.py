@@ -7,15 +7,34 @@ from clonekit.data_prep.sample import generate, write_whatsapp
 
 def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):
     out = tmp_path / "messages.jsonl"
-    report = parse_exports([fixtures / "whatsapp/android_us_12h.txt", fixtures / "telegram/result.json",
-                            fixtures / "discord/package.zip"], out)
+    report = parse_exports(
+        [fixtures / "whatsapp/android_us_12h.txt", fixtures / "telegram/result.json", fixtures / "discord/package.zip"],
+        out,
+    )
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == report.kept == 24 and report.read == report.kept + sum(report.skipped.values())
     first = json.loads(lines[0])
-    assert set(first) == {"platform", "chat", "id", "timestamp", "author", "author_id", "text", "kind", "reply_to",
-                          "edited", "forwarded", "is_bot", "aka"}
+    assert set(first) == {
+        "platform",
+        "chat",
+        "id",
+        "timestamp",
+        "author",
+        "author_id",
+        "text",
+        "kind",
+        "reply_to",
+        "edited",
+        "forwarded",
+        "is_bot",
+        "aka",
+    }
     saved = json.loads((tmp_path / "messages.report.json").read_text())
-    assert saved["read"] == report.read and [f["format"] for f in saved["files"]] == ["whatsapp", "telegram", "discord-package"]
+    assert saved["read"] == report.read and [f["format"] for f in saved["files"]] == [
+        "whatsapp",
+        "telegram",
+        "discord-package",
+    ]
 
 
 def test_parallel_parse_is_identical_to_serial(tmp_path, monkeypatch):
@@ -35,7 +54,7 @@ def test_chunks_start_on_headers(tmp_path):
     bounds = parse_mod._chunk_bounds(export, 4, bracket=False)
     data = export.read_bytes()
     assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
-    for start, end, line in bounds:
+    for start, _end, line in bounds:
         assert data[start:].startswith(b"1/") and data[:start].count(b"\n") + 1 == line
 
 

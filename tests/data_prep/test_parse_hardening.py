@@ -7,15 +7,17 @@ import zipfile
 
 import pytest
 
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.parse import ParseOptions, parse_exports
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.whatsapp import parse_whatsapp
+from clonekit.errors import ClonekitError
 from tests.fuzz_exports import fuzz
 
-CHAT = ("14/01/2024, 21:05 - Maya: hello there\n"
-        "14/01/2024, 21:06 - Deniz: line one\nline two\n"
-        "15/01/2024, 08:00 - Maya: morning\n")
+CHAT = (
+    "14/01/2024, 21:05 - Maya: hello there\n"
+    "14/01/2024, 21:06 - Deniz: line one\nline two\n"
+    "15/01/2024, 08:00 - Maya: morning\n"
+)
 
 
 def parsed(tmp_path, *files, **options):
@@ -30,16 +32,22 @@ def texts(msgs):
     return [(m["timestamp"], m["author"], m["text"]) for m in msgs]
 
 
-EXPECTED = [("2024-01-14T21:05:00", "Maya", "hello there"), ("2024-01-14T21:06:00", "Deniz", "line one\nline two"),
-            ("2024-01-15T08:00:00", "Maya", "morning")]
+EXPECTED = [
+    ("2024-01-14T21:05:00", "Maya", "hello there"),
+    ("2024-01-14T21:06:00", "Deniz", "line one\nline two"),
+    ("2024-01-15T08:00:00", "Maya", "morning"),
+]
 
 
-@pytest.mark.parametrize("encode", [
-    lambda t: t.encode("utf-16"),  # with a BOM, as iOS writes it
-    lambda t: t.encode("utf-16-le"),
-    lambda t: t.replace("\n", "\r").encode(),  # CR-only line endings
-    lambda t: t.replace("\n", "\r\n").encode("utf-8-sig"),
-])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda t: t.encode("utf-16"),  # with a BOM, as iOS writes it
+        lambda t: t.encode("utf-16-le"),
+        lambda t: t.replace("\n", "\r").encode(),  # CR-only line endings
+        lambda t: t.replace("\n", "\r\n").encode("utf-8-sig"),
+    ],
+)
 def test_encodings_and_line_endings_parse(tmp_path, encode):
     (tmp_path / "chat.txt").write_bytes(encode(CHAT))
     msgs, _ = parsed(tmp_path, tmp_path / "chat.txt")
@@ -93,27 +101,61 @@ def test_out_of_order_messages_are_sorted_with_a_count(tmp_path):
 
 
 def test_reversed_telegram_export_is_sorted(tmp_path):
-    msgs = [{"id": i, "type": "message", "date": f"2024-01-14T21:{i:02d}:00", "from": "Maya", "from_id": "user1",
-             "text": f"m{i}"} for i in range(10)]
-    (tmp_path / "result.json").write_text(json.dumps({"name": "c", "type": "personal_chat", "id": 1,
-                                                      "messages": msgs[::-1]}), encoding="utf-8")
+    msgs = [
+        {
+            "id": i,
+            "type": "message",
+            "date": f"2024-01-14T21:{i:02d}:00",
+            "from": "Maya",
+            "from_id": "user1",
+            "text": f"m{i}",
+        }
+        for i in range(10)
+    ]
+    (tmp_path / "result.json").write_text(
+        json.dumps({"name": "c", "type": "personal_chat", "id": 1, "messages": msgs[::-1]}), encoding="utf-8"
+    )
     out, report = parsed(tmp_path, tmp_path / "result.json")
     assert [m["text"] for m in out] == [f"m{i}" for i in range(10)] and report.reordered == 9
 
 
 def test_duplicates_and_overlapping_exports(tmp_path):
-    (tmp_path / "a.txt").write_text(CHAT + "15/01/2024, 08:01 - Deniz: ok\n15/01/2024, 08:01 - Deniz: ok\n",
-                                    encoding="utf-8")
-    (tmp_path / "b.txt").write_text(CHAT.split("\n", 1)[1] + "15/01/2024, 08:01 - Deniz: ok\n"
-                                    "15/01/2024, 08:01 - Deniz: ok\n15/01/2024, 08:01 - Deniz: ok\n"
-                                    "15/01/2024, 09:00 - Maya: new\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text(
+        CHAT + "15/01/2024, 08:01 - Deniz: ok\n15/01/2024, 08:01 - Deniz: ok\n", encoding="utf-8"
+    )
+    (tmp_path / "b.txt").write_text(
+        CHAT.split("\n", 1)[1] + "15/01/2024, 08:01 - Deniz: ok\n"
+        "15/01/2024, 08:01 - Deniz: ok\n15/01/2024, 08:01 - Deniz: ok\n"
+        "15/01/2024, 09:00 - Maya: new\n",
+        encoding="utf-8",
+    )
     msgs, report = parsed(tmp_path, tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "a.txt")
     # a: 5 messages; b overlaps on 2 + 2 "ok" of its 3 + adds 1 "ok" and "new"; a again: all duplicates
     assert [m["text"] for m in msgs].count("ok") == 3 and [m["text"] for m in msgs].count("new") == 1
     assert report.kept == 7 and report.skipped["duplicate"] == 4 + 5
-    tg = {"name": "c", "type": "personal_chat", "id": 1, "messages": [
-        {"id": 1, "type": "message", "date": "2024-01-14T21:00:00", "from": "Maya", "from_id": "user1", "text": "a"},
-        {"id": 1, "type": "message", "date": "2024-01-14T21:00:00", "from": "Maya", "from_id": "user1", "text": "a"}]}
+    tg = {
+        "name": "c",
+        "type": "personal_chat",
+        "id": 1,
+        "messages": [
+            {
+                "id": 1,
+                "type": "message",
+                "date": "2024-01-14T21:00:00",
+                "from": "Maya",
+                "from_id": "user1",
+                "text": "a",
+            },
+            {
+                "id": 1,
+                "type": "message",
+                "date": "2024-01-14T21:00:00",
+                "from": "Maya",
+                "from_id": "user1",
+                "text": "a",
+            },
+        ],
+    }
     (tmp_path / "result.json").write_text(json.dumps(tg), encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "result.json")
     assert len(msgs) == 1 and report.skipped["duplicate"] == 1
@@ -121,9 +163,13 @@ def test_duplicates_and_overlapping_exports(tmp_path):
 
 def test_telegram_by_structure_and_missing_id(tmp_path):
     # no "name" or "type" at the top: still a Telegram chat, by its messages' `date_unixtime`
-    obj = {"messages": [{"id": 1, "type": "message", "date_unixtime": "1705266000", "from": "Maya", "text": "hi"},
-                        {"type": "message", "date_unixtime": "1705266060", "from": "Maya", "text": "no id"},
-                        {"id": 3, "type": "message", "date_unixtime": str(10**30), "from": "Maya", "text": "far"}]}
+    obj = {
+        "messages": [
+            {"id": 1, "type": "message", "date_unixtime": "1705266000", "from": "Maya", "text": "hi"},
+            {"type": "message", "date_unixtime": "1705266060", "from": "Maya", "text": "no id"},
+            {"id": 3, "type": "message", "date_unixtime": str(10**30), "from": "Maya", "text": "far"},
+        ]
+    }
     (tmp_path / "export.json").write_text(json.dumps(obj), encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "export.json")
     assert [m["text"] for m in msgs] == ["hi"]
@@ -131,10 +177,12 @@ def test_telegram_by_structure_and_missing_id(tmp_path):
 
 
 def test_dce_csv_unterminated_quote_is_reported(tmp_path):
-    rows = ['"AuthorID","Author","Date","Content","Attachments","Reactions"',
-            '"1","Maya#0","2024-01-14T21:05:00+00:00","hi","",""',
-            '"2","Deniz#0","2024-01-14T21:06:00+00:00","oops, "never closed","",""',
-            '"1","Maya#0","2024-01-14T21:07:00+00:00","next","",""']
+    rows = [
+        '"AuthorID","Author","Date","Content","Attachments","Reactions"',
+        '"1","Maya#0","2024-01-14T21:05:00+00:00","hi","",""',
+        '"2","Deniz#0","2024-01-14T21:06:00+00:00","oops, "never closed","",""',
+        '"1","Maya#0","2024-01-14T21:07:00+00:00","next","",""',
+    ]
     (tmp_path / "g - c [1].csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     with pytest.raises(ClonekitError) as e:
         parsed(tmp_path, tmp_path / "g - c [1].csv")
@@ -142,34 +190,46 @@ def test_dce_csv_unterminated_quote_is_reported(tmp_path):
 
 
 def test_whatsapp_header_like_lines_are_never_glued(tmp_path):
-    chat = ("06/20/2020, 00:07 a. m. - Ana: hola\n"
-            "06/20/2020, 00:08 a. m. - +12 345 578 created group \"Groupname\"\n"
-            "13/13/2020, 10:00 - Ana: impossible date\n"
-            "06/21/2020, 10:00 a. m. - Ana: next day\n")
+    chat = (
+        "06/20/2020, 00:07 a. m. - Ana: hola\n"
+        '06/20/2020, 00:08 a. m. - +12 345 578 created group "Groupname"\n'
+        "13/13/2020, 10:00 - Ana: impossible date\n"
+        "06/21/2020, 10:00 a. m. - Ana: next day\n"
+    )
     (tmp_path / "chat.txt").write_text(chat, encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "chat.txt")
     assert [(m["timestamp"], m["kind"], m["text"]) for m in msgs] == [
         ("2020-06-20T00:07:00", "text", "hola"),
         ("2020-06-20T00:08:00", "system", '+12 345 578 created group "Groupname"'),
-        ("2020-06-21T10:00:00", "text", "next day")]
+        ("2020-06-21T10:00:00", "text", "next day"),
+    ]
     assert report.skipped["invalid date"] == 1
 
 
-@pytest.mark.parametrize("line,kind,text", [
-    ("<Medien weggelassen>", "media", "<Medien weggelassen>"),
-    ("‹pominięto multimedia>".replace("‹", "<"), "media", "<pominięto multimedia>"),
-    ("<MEDIA OMITTED>", "media", "<MEDIA OMITTED>"),
-    ("< Média vynechána >", "media", "< Média vynechána >"),
-    ("<bỏ qua tệp phương tiện>", "media", "<bỏ qua tệp phương tiện>"),
-    ("<省略多媒体文件>", "media", "<省略多媒体文件>"),
-    ("< attached: 00000042-PHOTO-2020-01-01-12-00-00.jpg >", "media",
-     "< attached: 00000042-PHOTO-2020-01-01-12-00-00.jpg >"),
-    ("\u200eA2Diagramm.graphml (Datei angehängt)", "media", "A2Diagramm.graphml (Datei angehängt)"),
-    ("Ta wiadomość została usunięta", "deleted", "Ta wiadomość została usunięta"),
-    ("Это сообщение удалено", "deleted", "Это сообщение удалено"),
-    ("Messages and calls are end-to-end encrypted. No one outside of this chat can read them.", "system",
-     "Messages and calls are end-to-end encrypted. No one outside of this chat can read them."),
-])
+@pytest.mark.parametrize(
+    "line,kind,text",
+    [
+        ("<Medien weggelassen>", "media", "<Medien weggelassen>"),
+        ("‹pominięto multimedia>".replace("‹", "<"), "media", "<pominięto multimedia>"),
+        ("<MEDIA OMITTED>", "media", "<MEDIA OMITTED>"),
+        ("< Média vynechána >", "media", "< Média vynechána >"),
+        ("<bỏ qua tệp phương tiện>", "media", "<bỏ qua tệp phương tiện>"),
+        ("<省略多媒体文件>", "media", "<省略多媒体文件>"),
+        (
+            "< attached: 00000042-PHOTO-2020-01-01-12-00-00.jpg >",
+            "media",
+            "< attached: 00000042-PHOTO-2020-01-01-12-00-00.jpg >",
+        ),
+        ("\u200eA2Diagramm.graphml (Datei angehängt)", "media", "A2Diagramm.graphml (Datei angehängt)"),
+        ("Ta wiadomość została usunięta", "deleted", "Ta wiadomość została usunięta"),
+        ("Это сообщение удалено", "deleted", "Это сообщение удалено"),
+        (
+            "Messages and calls are end-to-end encrypted. No one outside of this chat can read them.",
+            "system",
+            "Messages and calls are end-to-end encrypted. No one outside of this chat can read them.",
+        ),
+    ],
+)
 def test_whatsapp_markers_in_many_languages(tmp_path, line, kind, text):
     (tmp_path / "chat.txt").write_text(f"[07.01.18, 20:16:00] Anton: {line}\n", encoding="utf-8")
     report = ParseReport()
@@ -178,8 +238,9 @@ def test_whatsapp_markers_in_many_languages(tmp_path, line, kind, text):
 
 
 def test_attachment_keeps_its_caption(tmp_path):
-    (tmp_path / "chat.txt").write_text("07.01.18, 20:16 - Anton: \u200eA2Diagramm.graphml (Datei angehängt)\n"
-                                       "schau mal\n", encoding="utf-8")
+    (tmp_path / "chat.txt").write_text(
+        "07.01.18, 20:16 - Anton: \u200eA2Diagramm.graphml (Datei angehängt)\nschau mal\n", encoding="utf-8"
+    )
     msgs = list(parse_whatsapp(tmp_path / "chat.txt", ParseReport()))
     assert [(m.kind, m.text) for m in msgs] == [("text", "schau mal")]
 

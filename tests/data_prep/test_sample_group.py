@@ -58,8 +58,13 @@ def test_the_lol_writer(corpus):
 def test_conversations_stay_on_topic(corpus):
     """Messages next to each other in a conversation share the topic's words far more often than messages far
     apart."""
-    vocab = {w.lower() for topic in TOPICS.values() for k in ("thing", "place", "detail")
-             for phrase in topic[k] for w in re.findall(r"[a-zA-Zçğıöşü]{4,}", phrase)}
+    vocab = {
+        w.lower()
+        for topic in TOPICS.values()
+        for k in ("thing", "place", "detail")
+        for phrase in topic[k]
+        for w in re.findall(r"[a-zA-Zçğıöşü]{4,}", phrase)
+    }
     vocab -= {"that", "with", "place", "the", "new", "near"}
     texts = [m for m in corpus if m.kind == "text"]
     words = [{w.lower() for w in re.findall(r"\w{4,}", m.text)} & vocab for m in texts]
@@ -68,8 +73,7 @@ def test_conversations_stay_on_topic(corpus):
         pairs = [(a, b) for a, b in pairs if words[a] and words[b]]
         return sum(bool(words[a] & words[b]) for a, b in pairs) / len(pairs)
 
-    near = share((i, i + 1) for i in range(len(texts) - 1)
-                 if (texts[i + 1].time - texts[i].time).total_seconds() < 300)
+    near = share((i, i + 1) for i in range(len(texts) - 1) if (texts[i + 1].time - texts[i].time).total_seconds() < 300)
     far = share((i, (i + len(texts) // 2) % len(texts)) for i in range(len(texts)))
     assert near > 3 * far, (near, far)
 
@@ -87,10 +91,20 @@ def test_dataset_leakage_and_dedupe(tmp_path):
 
 def test_leakage_counts_verbatim_valid_replies(tmp_path):
     def example(*turns):
-        return json.dumps({"messages": [{"role": "user", "name": "A", "content": "hi"}] + [
-            {"role": "assistant", "name": "T", "content": c, "weight": w} for c, w in turns]}) + "\n"
+        return (
+            json.dumps(
+                {
+                    "messages": [{"role": "user", "name": "A", "content": "hi"}]
+                    + [{"role": "assistant", "name": "T", "content": c, "weight": w} for c, w in turns]
+                }
+            )
+            + "\n"
+        )
 
     (tmp_path / "train.jsonl").write_text(example(("lol", 1), ("see u at 8", 0)))
     (tmp_path / "valid.jsonl").write_text(example(("lol", 1), ("see u at 8", 1), ("new one", 1), ("lol", 0)))
     assert leakage(tmp_path / "train.jsonl", tmp_path / "valid.jsonl") == {
-        "valid_target_turns": 3, "in_train_verbatim": 2, "rate": round(2 / 3, 4)}
+        "valid_target_turns": 3,
+        "in_train_verbatim": 2,
+        "rate": round(2 / 3, 4),
+    }

@@ -1,7 +1,7 @@
 import json
 
-from clonekit.data_prep.build import build_datasets
 from clonekit.config import PrepConfig
+from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.stats import compute_stats

@@ -2,9 +2,9 @@ import zipfile
 
 import pytest
 
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.whatsapp import parse_whatsapp
+from clonekit.errors import ClonekitError
 
 
 def parse(path, **kw):
@@ -21,15 +21,25 @@ def rows(msgs):
 def test_android_us_12h_narrow_nbsp_system_media_deleted_edited(fixtures):
     msgs, report = parse(fixtures / "whatsapp/android_us_12h.txt")
     assert rows(msgs) == [
-        ("2024-01-14T21:02:00", "", "system", "Messages and calls are end-to-end encrypted. No one outside of this chat, "
-         "not even WhatsApp, can read or listen to them. Tap to learn more."),
+        (
+            "2024-01-14T21:02:00",
+            "",
+            "system",
+            "Messages and calls are end-to-end encrypted. No one outside of this chat, "
+            "not even WhatsApp, can read or listen to them. Tap to learn more.",
+        ),
         ("2024-01-14T21:02:00", "", "system", 'Maya created group "Weekend: plans"'),
         ("2024-01-14T21:03:00", "", "system", "Maya added Deniz"),
         ("2024-01-14T21:05:00", "Maya", "text", "anyone up for pizza lol"),
         ("2024-01-14T21:06:00", "Deniz", "text", "pizza mı? ben varım abi"),
         ("2024-01-14T21:06:00", "Deniz", "text", "saat kaçta?"),
-        ("2024-01-14T21:10:00", "Oliver", "text", "I could be persuaded.\nProvided we don't go to the place near the "
-         "station again.\n\n1/15/24 was a terrible night there."),
+        (
+            "2024-01-14T21:10:00",
+            "Oliver",
+            "text",
+            "I could be persuaded.\nProvided we don't go to the place near the "
+            "station again.\n\n1/15/24 was a terrible night there.",
+        ),
         ("2024-01-14T21:11:00", "Priya", "media", "<Media omitted>"),
         ("2024-01-14T21:12:00", "Priya", "deleted", "This message was deleted"),
         ("2024-01-14T21:13:00", "Maya", "deleted", "You deleted this message"),
@@ -45,8 +55,13 @@ def test_android_us_12h_narrow_nbsp_system_media_deleted_edited(fixtures):
 
 def test_ios_brackets_seconds_lrm_crlf_and_zip(fixtures):
     expected = [
-        ("2024-01-14T21:02:11", "Weekend", "system", "Messages and calls are end-to-end encrypted. No one outside of this "
-         "chat, not even WhatsApp, can read or listen to them."),
+        (
+            "2024-01-14T21:02:11",
+            "Weekend",
+            "system",
+            "Messages and calls are end-to-end encrypted. No one outside of this "
+            "chat, not even WhatsApp, can read or listen to them.",
+        ),
         ("2024-01-14T21:02:11", "Weekend", "system", "Maya added Deniz"),
         ("2024-01-14T21:05:40", "Maya", "text", "anyone up for pizza lol"),
         ("2024-01-14T21:06:02", "Deniz", "media", "image omitted"),
@@ -63,19 +78,41 @@ def test_ios_brackets_seconds_lrm_crlf_and_zip(fixtures):
     assert zipped[0].chat == "Weekend"
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("ios_us_12h.txt", [("2024-01-14T21:05:40", "Maya", "text", "lol"), ("2024-01-14T09:06:02", "Deniz", "text", "sabah sabah"),
-                        ("2024-01-13T23:59:59", "Oliver", "text", "Late.")]),
-    ("android_de_24h.txt", [("2024-01-14T21:05:00", "Maya", "text", "hallo"),
-                            ("2024-01-14T21:06:00", "Jonas", "media", "<Medien ausgeschlossen>"),
-                            ("2024-01-14T21:07:00", "Jonas", "deleted", "Diese Nachricht wurde gelöscht"),
-                            ("2024-01-14T21:08:00", "Maya", "text", "geht klar")]),
-    ("android_es.txt", [("2024-01-14T21:05:00", "Maya", "text", "hola"),
-                        ("2024-01-14T09:06:00", "Deniz", "media", "<Multimedia omitido>"),
-                        ("2024-01-14T22:07:00", "Deniz", "deleted", "Se eliminó este mensaje.")]),
-    ("ymd.txt", [("2024-01-14T21:05:00", "Maya", "text", "first"), ("2024-01-15T08:00:00", "Deniz", "text", "second")]),
-    ("bom.txt", [("2024-01-14T21:05:00", "Maya", "text", "bom first")]),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        (
+            "ios_us_12h.txt",
+            [
+                ("2024-01-14T21:05:40", "Maya", "text", "lol"),
+                ("2024-01-14T09:06:02", "Deniz", "text", "sabah sabah"),
+                ("2024-01-13T23:59:59", "Oliver", "text", "Late."),
+            ],
+        ),
+        (
+            "android_de_24h.txt",
+            [
+                ("2024-01-14T21:05:00", "Maya", "text", "hallo"),
+                ("2024-01-14T21:06:00", "Jonas", "media", "<Medien ausgeschlossen>"),
+                ("2024-01-14T21:07:00", "Jonas", "deleted", "Diese Nachricht wurde gelöscht"),
+                ("2024-01-14T21:08:00", "Maya", "text", "geht klar"),
+            ],
+        ),
+        (
+            "android_es.txt",
+            [
+                ("2024-01-14T21:05:00", "Maya", "text", "hola"),
+                ("2024-01-14T09:06:00", "Deniz", "media", "<Multimedia omitido>"),
+                ("2024-01-14T22:07:00", "Deniz", "deleted", "Se eliminó este mensaje."),
+            ],
+        ),
+        (
+            "ymd.txt",
+            [("2024-01-14T21:05:00", "Maya", "text", "first"), ("2024-01-15T08:00:00", "Deniz", "text", "second")],
+        ),
+        ("bom.txt", [("2024-01-14T21:05:00", "Maya", "text", "bom first")]),
+    ],
+)
 def test_locales(fixtures, name, expected):
     msgs, report = parse(fixtures / "whatsapp" / name)
     assert rows(msgs) == expected

@@ -2,6 +2,7 @@
 extended."""
 
 import json
+from itertools import pairwise
 
 import pytest
 
@@ -29,7 +30,7 @@ def test_an_intact_log_verifies_and_chains(log):
     assert log.verify() == []
     records = log.records()
     assert [r["seq"] for r in records] == [0, 1, 2, 3, 4]
-    assert all(b["prev"] == a["hash"] for a, b in zip(records, records[1:]))
+    assert all(b["prev"] == a["hash"] for a, b in pairwise(records))
     assert records[2]["actor"] == "tester"
     assert records[2]["reason"] == "event 2"
     assert records[2]["time"].endswith("+00:00")

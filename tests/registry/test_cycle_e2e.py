@@ -20,12 +20,12 @@ from clonekit.bot.core import CloneChat
 from clonekit.bot.store import ConversationStore
 from clonekit.bot.terminal import CHANNEL, read_script, run_script
 from clonekit.cli import app
+from clonekit.compare.evolve import gate_version
 from clonekit.config import BotConfig, EvolveConfig, GateConfig, TrainConfig
 from clonekit.registry import Registry
-from clonekit.compare.evolve import gate_version
 from clonekit.serve.launcher import plan_registry_server
-from tests.helpers import start_serve, train_tiny_clone
 from clonekit.train import train
+from tests.helpers import start_serve, train_tiny_clone
 
 pytestmark = pytest.mark.slow
 KEY = "cycle-key"
@@ -48,36 +48,53 @@ def poisoned_dataset(ds, out):
 def cycle(tmp_path_factory):
     d = tmp_path_factory.mktemp("cycle")
     run1, tiny, ds = train_tiny_clone(d)
-    cfg = TrainConfig(base=str(tiny), max_steps=3, learning_rate=1e-2, max_seq_len=256, row_tokens=512, eval_every=3,
-                      seed=1)
+    cfg = TrainConfig(
+        base=str(tiny), max_steps=3, learning_rate=1e-2, max_seq_len=256, row_tokens=512, eval_every=3, seed=1
+    )
     run2 = train(cfg, ds, d / "run2", show_progress=False, log=lambda s: None, from_adapter=run1)
     # a fresh adapter on the same base, trained until greedy decoding says it (a tiny random model learns slowly)
-    bad = train(cfg.model_copy(update={"max_steps": 300, "eval_every": 300, "early_stopping_patience": 0,
-                                       "mixed_precision": "no"}),
-                poisoned_dataset(ds, d / "poisoned"), d / "run_bad", show_progress=False, log=lambda s: None)
+    bad = train(
+        cfg.model_copy(
+            update={"max_steps": 300, "eval_every": 300, "early_stopping_patience": 0, "mixed_precision": "no"}
+        ),
+        poisoned_dataset(ds, d / "poisoned"),
+        d / "run_bad",
+        show_progress=False,
+        log=lambda s: None,
+    )
     reg = Registry(d / "reg")
     v1 = reg.init(run1, actor="alice")
     v2 = reg.register(run2, parent=v1, actor="evolve", reason="candidate")
     proc, port = start_serve(["--registry", str(reg.root)], d, env={"CLONEKIT_API_KEY": KEY})
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        yield dict(d=d, reg=reg, v1=v1, v2=v2, bad=bad, url=url, run1=run1,
-                   client=openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=120))
+        yield dict(
+            d=d,
+            reg=reg,
+            v1=v1,
+            v2=v2,
+            bad=bad,
+            url=url,
+            run1=run1,
+            client=openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=120),
+        )
     finally:
         proc.terminate()
         proc.wait(90)
 
 
 def aliases(url, key=KEY):
-    req = urllib.request.Request(url.removesuffix("/v1") + "/clonekit/aliases",
-                                 headers={"Authorization": f"Bearer {key}"} if key else {})
+    req = urllib.request.Request(
+        url.removesuffix("/v1") + "/clonekit/aliases", headers={"Authorization": f"Bearer {key}"} if key else {}
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())["aliases"]
 
 
 def test_the_served_name_is_an_alias_of_the_live_version(cycle):
-    r = cycle["client"].chat.completions.create(model="clone", max_tokens=4,
-                                                messages=[{"role": "user", "name": "Sam", "content": "hi"}])
+    r = cycle["client"].chat.completions.create(
+        model="clone", max_tokens=4, messages=[{"role": "user", "name": "Sam", "content": "hi"}]
+    )
     assert r.model == f"clone@{cycle['v1']}"
     assert aliases(cycle["url"]) == {"clone": f"clone@{cycle['v1']}"}
     with pytest.raises(urllib.error.HTTPError) as e:  # the control route is behind the API key
@@ -87,8 +104,14 @@ def test_the_served_name_is_an_alias_of_the_live_version(cycle):
 
 def test_terminal_feedback_is_stored_per_version_and_logged(cycle, tmp_path):
     reg = cycle["reg"]
-    cfg = BotConfig(base_url=cycle["url"], model="clone", adapter=str(cycle["run1"]), quiet_seconds=0,
-                    registry=str(reg.root), max_tokens=8)
+    cfg = BotConfig(
+        base_url=cycle["url"],
+        model="clone",
+        adapter=str(cycle["run1"]),
+        quiet_seconds=0,
+        registry=str(reg.root),
+        max_tokens=8,
+    )
     store = ConversationStore(tmp_path / "s.db", platform="terminal")
     store.set_consent(CHANNEL, True, "test")
     script = tmp_path / "s.txt"
@@ -137,8 +160,11 @@ def test_the_gate_refuses_a_candidate_that_breaks_the_core(cycle):
     approve = runner.invoke(app, ["registry", "approve", v_bad, "-r", str(reg.root)])
     assert approve.exit_code == 2
     assert "failed the gate" in approve.output
-    promote = runner.invoke(app, ["registry", "promote", v_bad, "-r", str(reg.root), "--server", cycle["url"]],
-                            env={"CLONEKIT_API_KEY": KEY})
+    promote = runner.invoke(
+        app,
+        ["registry", "promote", v_bad, "-r", str(reg.root), "--server", cycle["url"]],
+        env={"CLONEKIT_API_KEY": KEY},
+    )
     assert promote.exit_code == 2
     assert aliases(cycle["url"]) == {"clone": f"clone@{cycle['v1']}"}  # what is served did not change
 
@@ -160,8 +186,9 @@ def test_hot_swap_and_rollback_under_load_fail_no_request(cycle):
     def load():
         while not stop.is_set():
             try:
-                r = client.chat.completions.create(model="clone", max_tokens=4,
-                                                   messages=[{"role": "user", "name": "Sam", "content": "pizza?"}])
+                r = client.chat.completions.create(
+                    model="clone", max_tokens=4, messages=[{"role": "user", "name": "Sam", "content": "pizza?"}]
+                )
                 seen.append(r.model)
             except openai.OpenAIError as e:
                 failures.append(repr(e))

@@ -9,8 +9,8 @@ import pytest
 from clonekit.bot.store import ConversationStore
 from clonekit.bot.terminal import feedback_command, read_script
 from clonekit.config import PrepConfig
-from clonekit.errors import ClonekitError
 from clonekit.data_prep.material import build_material
+from clonekit.errors import ClonekitError
 
 SYSTEM = "You are Maya, chatting with friends in a group chat."
 
@@ -56,15 +56,24 @@ def test_material_corrections_pairs_replay_and_exclusions(store, tmp_path):
     store.add_feedback("c1", "up", "Oliver", "u2", platform_id="m3")
     original = tmp_path / "orig"
     original.mkdir()
-    rows = [{"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "name": "Sam", "content": f"hi {i}"},
-                          {"role": "assistant", "name": "Maya", "content": f"hey {i}", "weight": 1}]} for i in range(10)]
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "name": "Sam", "content": f"hi {i}"},
+                {"role": "assistant", "name": "Maya", "content": f"hey {i}", "weight": 1},
+            ]
+        }
+        for i in range(10)
+    ]
     (original / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (original / "valid.jsonl").write_text(json.dumps(rows[0]) + "\n")
     messages = tmp_path / "messages.jsonl"
     store.export_messages(messages)
     cfg = PrepConfig(target="Maya", exclude=["Jordan"], persona={"system_prompt": SYSTEM})
-    manifest = build_material(messages, store.feedback(), original, tmp_path / "m", cfg, replay_ratio=3,
-                              log=lambda s: None)
+    manifest = build_material(
+        messages, store.feedback(), original, tmp_path / "m", cfg, replay_ratio=3, log=lambda s: None
+    )
     assert manifest["counts"] == {"chat_examples": 0, "corrections": 1, "pairs": 1, "replay": 3, "reactions": 1}
     train = [json.loads(x) for x in (tmp_path / "m" / "train.jsonl").read_text().splitlines()]
     assert len(train) == 4

@@ -22,13 +22,22 @@ def fake_run(d, seed=0, base_sha="b" * 64, template="{{ messages }}", system=SYS
     """An adapter directory as `clonekit train` writes it (weights are random: the registry never loads them)."""
     d.mkdir(parents=True)
     torch.manual_seed(seed)
-    save_file({"base_model.model.layers.0.q_proj.lora_A.weight": torch.randn(4, 8)}, str(d / "adapter_model.safetensors"))
+    save_file(
+        {"base_model.model.layers.0.q_proj.lora_A.weight": torch.randn(4, 8)}, str(d / "adapter_model.safetensors")
+    )
     (d / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 8}))
     (d / "chat_template.jinja").write_text(template)
-    (d / "clonekit.json").write_text(json.dumps({
-        "base": {"id": "tiny", "path": str(d), "sha256": base_sha}, "method": "sft",
-        "dataset": {"dir": None, "target": "Maya", "system_prompt": system}, "config": {"max_seq_len": 256},
-        "metrics": {"valid_loss": 2.0 + seed / 10}}))
+    (d / "clonekit.json").write_text(
+        json.dumps(
+            {
+                "base": {"id": "tiny", "path": str(d), "sha256": base_sha},
+                "method": "sft",
+                "dataset": {"dir": None, "target": "Maya", "system_prompt": system},
+                "config": {"max_seq_len": 256},
+                "metrics": {"valid_loss": 2.0 + seed / 10},
+            }
+        )
+    )
     return d
 
 
@@ -93,9 +102,14 @@ def test_a_version_that_failed_the_gate_is_never_promoted(reg, tmp_path):
     assert reg.state().live.startswith("v1-")
 
 
-@pytest.mark.parametrize("change,match", [({"base_sha": "c" * 64}, "another base model"),
-                                          ({"template": "{{ other }}"}, "another chat template"),
-                                          ({"system": "You are someone else."}, "another system prompt")])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"base_sha": "c" * 64}, "another base model"),
+        ({"template": "{{ other }}"}, "another chat template"),
+        ({"system": "You are someone else."}, "another system prompt"),
+    ],
+)
 def test_a_candidate_on_another_base_template_or_persona_is_refused(reg, tmp_path, change, match):
     before = reg.audit.path.read_bytes()
     with pytest.raises(ClonekitError, match=match):

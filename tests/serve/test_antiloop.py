@@ -23,20 +23,31 @@ def markers(tok):
 def _prompt(tok, turns):
     msgs = [{"role": "system", "content": "You are Maya."}]
     for name, text in turns:
-        msgs.append({"role": "assistant", "content": text} if name == "Maya" else
-                    {"role": "user", "name": name, "content": text})
+        msgs.append(
+            {"role": "assistant", "content": text}
+            if name == "Maya"
+            else {"role": "user", "name": name, "content": text}
+        )
     rendered = render(tok, load_template("chatml-names.jinja", tok), msgs, add_generation_prompt=True)
     return tok.encode(rendered, add_special_tokens=False)
 
 
 def _state(tok, markers, prompt, output, **settings):
-    return RequestLoopState(AntiLoopSettings(**settings), clone_turns(prompt, markers), output, markers.end,
-                            markers.stop_ids, lambda ids: tok.decode(ids, skip_special_tokens=True))
+    return RequestLoopState(
+        AntiLoopSettings(**settings),
+        clone_turns(prompt, markers),
+        output,
+        markers.end,
+        markers.stop_ids,
+        lambda ids: tok.decode(ids, skip_special_tokens=True),
+    )
 
 
 def test_clone_turns_are_the_assistant_turns_of_the_prompt(tok, markers):
-    prompt = _prompt(tok, [("Oliver", "Shall we say eight?"), ("Maya", "lol ok"), ("Priya", "yesss"),
-                           ("Maya", "see u there\ntonight")])
+    prompt = _prompt(
+        tok,
+        [("Oliver", "Shall we say eight?"), ("Maya", "lol ok"), ("Priya", "yesss"), ("Maya", "see u there\ntonight")],
+    )
     turns = clone_turns(prompt, markers)
     assert [tok.decode(t) for t in turns] == ["lol ok", "see u there\ntonight"]  # not the open generation prompt
 
@@ -53,13 +64,14 @@ def test_copying_an_earlier_reply_is_penalized_more_the_longer_the_copy(tok, mar
         output.append(t)
     assert penalties[0] == 0.0  # starting like an earlier reply is free (a match of the start token only)
     assert penalties[1] == pytest.approx(1.0)  # start + first token matched: multiplier * base ** 0
-    assert all(b > a for a, b in zip(penalties[1:], penalties[2:]))  # grows with the match
+    assert all(b > a for a, b in zip(penalties[1:], penalties[2:], strict=True))  # grows with the match
     assert st.penalties()[markers.end] > 100  # ending as an exact copy: DRY and the copy stop together
 
 
 def test_a_short_repeated_reply_cannot_end_as_a_copy(tok, markers):
-    prompt = _prompt(tok, [("Oliver", "Coming?"), ("Maya", "lol"), ("Oliver", "Sure?"), ("Maya", "LOL!"),
-                           ("Oliver", "Really?")])
+    prompt = _prompt(
+        tok, [("Oliver", "Coming?"), ("Maya", "lol"), ("Oliver", "Sure?"), ("Maya", "LOL!"), ("Oliver", "Really?")]
+    )
     output = tok.encode("lol", add_special_tokens=False)
     st = _state(tok, markers, prompt, output)
     p = st.penalties()
@@ -80,14 +92,25 @@ def test_third_repetition_inside_a_reply_is_forbidden(tok, markers):
 
 def test_an_opening_used_before_costs_more_the_more_often(tok, markers):
     wait = tok.encode("wait", add_special_tokens=False)[0]
-    prompt = _prompt(tok, [("Oliver", "a"), ("Maya", "wait what"), ("Oliver", "b"), ("Maya", "wait really"),
-                           ("Oliver", "c"), ("Maya", "ok sure"), ("Oliver", "d")])
+    prompt = _prompt(
+        tok,
+        [
+            ("Oliver", "a"),
+            ("Maya", "wait what"),
+            ("Oliver", "b"),
+            ("Maya", "wait really"),
+            ("Oliver", "c"),
+            ("Maya", "ok sure"),
+            ("Oliver", "d"),
+        ],
+    )
     p = _state(tok, markers, prompt, [], opening_penalty=0.7).penalties()
     assert p[wait] == pytest.approx(2 * 0.7)
     assert p[tok.encode("ok", add_special_tokens=False)[0]] == pytest.approx(0.7)
     assert _state(tok, markers, prompt, []).penalties() == {}  # off by default
-    late = _state(tok, markers, prompt, tok.encode("so yeah i think", add_special_tokens=False),
-                  opening_penalty=0.7).penalties()
+    late = _state(
+        tok, markers, prompt, tok.encode("so yeah i think", add_special_tokens=False), opening_penalty=0.7
+    ).penalties()
     assert wait not in late  # only the first opening_tokens tokens of a reply
 
 

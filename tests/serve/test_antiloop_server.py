@@ -8,8 +8,14 @@ from clonekit.repetition import is_loop, near_identical
 from tests.helpers import start_serve, train_looping_clone
 
 pytestmark = pytest.mark.slow
-PARTNER = ["anyone up for pizza tonight?", "which place though", "ok 8pm then", "who's driving", "see you there",
-           "bring snacks pls"]
+PARTNER = [
+    "anyone up for pizza tonight?",
+    "which place though",
+    "ok 8pm then",
+    "who's driving",
+    "see you there",
+    "bring snacks pls",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +35,13 @@ def _self_play(client, xargs=None, turns=5) -> list[str]:
     replies = []
     for line in PARTNER[:turns]:
         messages.append({"role": "user", "name": "Maya", "content": line})
-        r = client.chat.completions.create(model="clone", messages=messages, max_tokens=16, temperature=0,
-                                           extra_body={"vllm_xargs": xargs} if xargs else None)
+        r = client.chat.completions.create(
+            model="clone",
+            messages=messages,
+            max_tokens=16,
+            temperature=0,
+            extra_body={"vllm_xargs": xargs} if xargs else None,
+        )
         text = r.choices[0].message.content or ""
         replies.append(text)
         messages.append({"role": "assistant", "content": text})
@@ -64,9 +75,14 @@ def test_degenerate_repetition_inside_a_reply_is_cut(server):
     messages = [{"role": "system", "content": "You are Deniz."}, {"role": "user", "name": "Maya", "content": "hi"}]
 
     def reply(xargs):  # a logit bias makes " pizza" by far the likeliest token at every step
-        r = client.chat.completions.create(model="clone", messages=messages, max_tokens=16, temperature=0,
-                                           logit_bias={str(word): 50},
-                                           extra_body={"vllm_xargs": xargs, "ignore_eos": True})
+        r = client.chat.completions.create(
+            model="clone",
+            messages=messages,
+            max_tokens=16,
+            temperature=0,
+            logit_bias={str(word): 50},
+            extra_body={"vllm_xargs": xargs, "ignore_eos": True},
+        )
         return r.choices[0].message.content
 
     off, on = reply({"antiloop_enabled": 0}), reply({})
@@ -78,5 +94,9 @@ def test_degenerate_repetition_inside_a_reply_is_cut(server):
 def test_bad_per_request_settings_are_a_400(server):
     client, _ = server
     with pytest.raises(openai.BadRequestError, match="anti-loop"):
-        client.chat.completions.create(model="clone", messages=[{"role": "user", "content": "hi"}], max_tokens=4,
-                                       extra_body={"vllm_xargs": {"antiloop_base": "high"}})
+        client.chat.completions.create(
+            model="clone",
+            messages=[{"role": "user", "content": "hi"}],
+            max_tokens=4,
+            extra_body={"vllm_xargs": {"antiloop_base": "high"}},
+        )

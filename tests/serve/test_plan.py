@@ -15,8 +15,11 @@ def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template
     run.mkdir()
     base = tmp_path / "base"
     base.mkdir(exist_ok=True)
-    (run / "clonekit.json").write_text(json.dumps({"base": {"id": base_id, "path": str(base), "sha256": sha},
-                                                   "config": {"max_seq_len": 512}, "dataset": {}}))
+    (run / "clonekit.json").write_text(
+        json.dumps(
+            {"base": {"id": base_id, "path": str(base), "sha256": sha}, "config": {"max_seq_len": 512}, "dataset": {}}
+        )
+    )
     (run / "adapter_config.json").write_text(json.dumps({"r": r, "target_modules": ["q_proj"]}))
     (run / "adapter_model.safetensors").write_bytes(safetensors_bytes())
     (run / "chat_template.jinja").write_text(template)
@@ -65,15 +68,21 @@ def test_missing_adapter_files(tmp_path):
         plan_server([str(tmp_path / "nothing")], port=free_port())
 
 
-@pytest.mark.parametrize("breakage,message", [
-    (lambda run: (run / "adapter_config.json").write_text("{not json"), "adapter_config.json:1: column 2: invalid JSON"),
-    (lambda run: (run / "adapter_config.json").write_text("[1, 2]"), "must be a JSON object"),
-    (lambda run: (run / "adapter_config.json").write_text('{"r": "x"}'), "not a LoRA adapter config"),
-    (lambda run: (run / "clonekit.json").write_text('{"config": {}}'), "names no base model"),
-    (lambda run: (run / "clonekit.json").write_text('["base"]'), "clonekit.json: must be a JSON object"),
-    (lambda run: (run / "adapter_model.safetensors").write_bytes(safetensors_bytes()[:-3]), "is truncated"),
-    (lambda run: (run / "adapter_model.safetensors").write_bytes(b"\xff" * 12), "truncated or not a safetensors"),
-])
+@pytest.mark.parametrize(
+    "breakage,message",
+    [
+        (
+            lambda run: (run / "adapter_config.json").write_text("{not json"),
+            "adapter_config.json:1: column 2: invalid JSON",
+        ),
+        (lambda run: (run / "adapter_config.json").write_text("[1, 2]"), "must be a JSON object"),
+        (lambda run: (run / "adapter_config.json").write_text('{"r": "x"}'), "not a LoRA adapter config"),
+        (lambda run: (run / "clonekit.json").write_text('{"config": {}}'), "names no base model"),
+        (lambda run: (run / "clonekit.json").write_text('["base"]'), "clonekit.json: must be a JSON object"),
+        (lambda run: (run / "adapter_model.safetensors").write_bytes(safetensors_bytes()[:-3]), "is truncated"),
+        (lambda run: (run / "adapter_model.safetensors").write_bytes(b"\xff" * 12), "truncated or not a safetensors"),
+    ],
+)
 def test_broken_adapter_dirs_fail_before_vllm_starts(tmp_path, breakage, message):
     run = fake_run(tmp_path)
     breakage(run)

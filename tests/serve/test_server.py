@@ -23,12 +23,19 @@ def served(tmp_path_factory, request):
     served on the full-precision base like any adapter."""
     d = tmp_path_factory.mktemp("serve")
     run, tiny, _ = train_tiny_clone(d, **({"quantization": "nf4"} if request.param == "qlora" else {}))
-    proc, port = start_serve(["--adapter", f"clone={run}"] + (["--merged"] if request.param == "merged" else []), d,
-                             env={"CLONEKIT_API_KEY": KEY})  # the key from the environment, never a command line
+    proc, port = start_serve(
+        ["--adapter", f"clone={run}"] + (["--merged"] if request.param == "merged" else []),
+        d,
+        env={"CLONEKIT_API_KEY": KEY},
+    )  # the key from the environment, never a command line
     base_url = f"http://localhost:{port}/v1"
     try:
-        yield SimpleNamespace(base_url=base_url, base_name="tiny"), run, tiny, \
-            openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0, timeout=120)
+        yield (
+            SimpleNamespace(base_url=base_url, base_name="tiny"),
+            run,
+            tiny,
+            openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=0, timeout=120),
+        )
     finally:
         # Ctrl-C for the lora server, `kill` (SIGTERM) for the merged one: both must stop vLLM cleanly
         proc.send_signal(signal.SIGINT if request.param != "merged" else signal.SIGTERM)
@@ -41,9 +48,11 @@ def served(tmp_path_factory, request):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
-MESSAGES = [{"role": "system", "content": "You are Deniz, chatting with friends."},
-            {"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
-            {"role": "user", "name": "Oliver", "content": "I could be persuaded."}]
+MESSAGES = [
+    {"role": "system", "content": "You are Deniz, chatting with friends."},
+    {"role": "user", "name": "Maya", "content": "anyone up for pizza lol"},
+    {"role": "user", "name": "Oliver", "content": "I could be persuaded."},
+]
 
 
 def test_models_lists_base_and_clone(served):
@@ -66,16 +75,22 @@ def test_adapter_greedy_output_equals_hf_peft(served):
 
     _, run, tiny, client = served
     tok = AutoTokenizer.from_pretrained(run)
-    ids = tok.apply_chat_template(MESSAGES, chat_template=(run / "chat_template.jinja").read_text(),
-                                  add_generation_prompt=True, return_dict=True)["input_ids"]
+    ids = tok.apply_chat_template(
+        MESSAGES, chat_template=(run / "chat_template.jinja").read_text(), add_generation_prompt=True, return_dict=True
+    )["input_ids"]
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32), str(run)).eval()
     with torch.no_grad():
         out = model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, repetition_penalty=1.0)
-    expected = tok.decode(out[0][len(ids):], skip_special_tokens=True)
-    r = client.completions.create(model="clone", prompt=ids, max_tokens=16, temperature=0,
-                                  frequency_penalty=0, presence_penalty=0,  # the served defaults would apply
-                                  extra_body={"repetition_penalty": 1.0, "top_p": 1.0, "top_k": -1,
-                                              "vllm_xargs": {"antiloop_enabled": 0}})  # HF has no anti-loop rule
+    expected = tok.decode(out[0][len(ids) :], skip_special_tokens=True)
+    r = client.completions.create(
+        model="clone",
+        prompt=ids,
+        max_tokens=16,
+        temperature=0,
+        frequency_penalty=0,
+        presence_penalty=0,  # the served defaults would apply
+        extra_body={"repetition_penalty": 1.0, "top_p": 1.0, "top_k": -1, "vllm_xargs": {"antiloop_enabled": 0}},
+    )  # HF has no anti-loop rule
     assert r.choices[0].text == expected and expected
 
 
@@ -117,8 +132,12 @@ def test_every_route_needs_the_key_and_the_key_is_on_no_command_line(served):
             if path == "/health":
                 continue
             url = root + re.sub(r"\{[^}]+\}", "x", path)
-            request = urllib.request.Request(url, method=method.upper(), data=b"{}" if method != "get" else None,
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                url,
+                method=method.upper(),
+                data=b"{}" if method != "get" else None,
+                headers={"Content-Type": "application/json"},
+            )
             with pytest.raises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen(request, timeout=30)
             assert e.value.code == 401, (method, path, e.value.code)
@@ -143,11 +162,22 @@ def test_typed_control_tokens_stay_text_in_serving(served):
     root = plan.base_url.removesuffix("/v1")
 
     def token_ids(content: str, name: str) -> list[int]:
-        body = json.dumps({"model": "clone", "add_generation_prompt": True, "messages": [
-            {"role": "system", "content": "You are Deniz."},
-            {"role": "user", "name": name, "content": content}]}).encode()
-        req = urllib.request.Request(root + "/tokenize", data=body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+        body = json.dumps(
+            {
+                "model": "clone",
+                "add_generation_prompt": True,
+                "messages": [
+                    {"role": "system", "content": "You are Deniz."},
+                    {"role": "user", "name": name, "content": content},
+                ],
+            }
+        ).encode()
+        req = urllib.request.Request(
+            root + "/tokenize",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"},
+        )
         return json.loads(urllib.request.urlopen(req, timeout=30).read())["tokens"]
 
     from transformers import AutoTokenizer

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from clonekit.config import TrainConfig
-from tests.helpers import sample_dataset
 from clonekit.train import train
 from clonekit.train.tiny import make_tiny_model
+from tests.helpers import sample_dataset
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -21,8 +21,9 @@ def setup(tmp_path_factory):
 
 def run(setup, tmp_path, **kw):
     tiny, ds = setup
-    cfg = TrainConfig(base=str(tiny), max_seq_len=256, row_tokens=512, max_steps=4, eval_every=4,
-                      learning_rate=1e-2, **kw)
+    cfg = TrainConfig(
+        base=str(tiny), max_seq_len=256, row_tokens=512, max_steps=4, eval_every=4, learning_rate=1e-2, **kw
+    )
     out = train(cfg, ds, tmp_path / "run", show_progress=False, log=lambda s: None)
     return json.loads((out / "clonekit.json").read_text())["metrics"]
 

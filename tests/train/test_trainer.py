@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ import torch
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
 from clonekit.train import merge, train
-from importlib import resources
 from clonekit.train.tiny import make_tiny_model
 from tests.helpers import sample_dataset
 
@@ -36,23 +36,40 @@ def cfg(tiny, **kw):
 
 def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
     run = train(cfg(tiny), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja", "clonekit.json"):
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "clonekit.json",
+    ):
         assert (run / name).exists(), name
     manifest = json.loads((run / "clonekit.json").read_text())
     m = manifest["metrics"]
     assert m["steps"] == 4 and m["valid_loss"] > 0 and m["base_valid_loss"] > 0 and m["tokens_per_second"] > 0
     # throughput counts the training rows only: 4 steps of one packed row of at most 512 tokens
     assert 0 < m["train_tokens_this_run"] <= 4 * 512 and m["train_rows"] >= 4
-    assert manifest["base"]["sha256"] and manifest["dataset"]["manifest_sha256"] and manifest["dataset"]["target"] == "Deniz"
+    assert (
+        manifest["base"]["sha256"]
+        and manifest["dataset"]["manifest_sha256"]
+        and manifest["dataset"]["target"] == "Deniz"
+    )
     assert manifest["end_of_turn"] == "<|im_end|>"
     # the server gets the very template training used
-    assert (run / "chat_template.jinja").read_text() == (resources.files("clonekit.templates") / "chatml-names.jinja").read_text()
+    assert (run / "chat_template.jinja").read_text() == (
+        resources.files("clonekit.templates") / "chatml-names.jinja"
+    ).read_text()
     assert list((run / "checkpoints").glob("checkpoint-*"))
 
 
 def test_training_lowers_the_validation_loss(tiny, dataset, tmp_path):
-    run = train(cfg(tiny, max_steps=25, eval_every=25, learning_rate=3e-3), dataset, tmp_path / "run",
-                show_progress=False, log=lambda s: None)
+    run = train(
+        cfg(tiny, max_steps=25, eval_every=25, learning_rate=3e-3),
+        dataset,
+        tmp_path / "run",
+        show_progress=False,
+        log=lambda s: None,
+    )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
     assert m["valid_loss"] < m["base_valid_loss"]
 
@@ -66,7 +83,10 @@ def test_resume_continues_from_the_last_checkpoint(tiny, dataset, tmp_path):
     train(cfg(tiny, max_steps=4), dataset, out, resume=True, show_progress=False, log=lambda s: None)
     m = json.loads((out / "clonekit.json").read_text())["metrics"]
     assert m["steps"] == 4
-    assert m["train_tokens_this_run"] < json.loads((out / "clonekit.json").read_text())["metrics"]["train_target_tokens"] * 10
+    assert (
+        m["train_tokens_this_run"]
+        < json.loads((out / "clonekit.json").read_text())["metrics"]["train_target_tokens"] * 10
+    )
     with pytest.raises(ClonekitError, match="no checkpoint"):
         train(cfg(tiny), dataset, tmp_path / "fresh", resume=True, show_progress=False, log=lambda s: None)
 
@@ -74,8 +94,13 @@ def test_resume_continues_from_the_last_checkpoint(tiny, dataset, tmp_path):
 @pytest.mark.parametrize("tear", ["state", "optimizer"])
 def test_resume_after_a_torn_checkpoint_falls_back_to_the_last_complete_one(tiny, dataset, tmp_path, tear):
     out = tmp_path / "run"
-    train(cfg(tiny, max_steps=4, eval_every=2, save_total_limit=3, early_stopping_patience=0), dataset, out,
-          show_progress=False, log=lambda s: None)
+    train(
+        cfg(tiny, max_steps=4, eval_every=2, save_total_limit=3, early_stopping_patience=0),
+        dataset,
+        out,
+        show_progress=False,
+        log=lambda s: None,
+    )
     whole = json.loads((out / "clonekit.json").read_text())["metrics"]["train_loss"]
     newest = out / "checkpoints/checkpoint-4"
     if tear == "state":  # killed before trainer_state.json was written
@@ -84,8 +109,14 @@ def test_resume_after_a_torn_checkpoint_falls_back_to_the_last_complete_one(tiny
         data = (newest / "optimizer.pt").read_bytes()
         (newest / "optimizer.pt").write_bytes(data[: len(data) // 2])
     said = []
-    train(cfg(tiny, max_steps=4, eval_every=2, save_total_limit=3, early_stopping_patience=0), dataset, out,
-          resume=True, show_progress=False, log=said.append)
+    train(
+        cfg(tiny, max_steps=4, eval_every=2, save_total_limit=3, early_stopping_patience=0),
+        dataset,
+        out,
+        resume=True,
+        show_progress=False,
+        log=said.append,
+    )
     assert any("skipping checkpoint-4" in s for s in said)
     m = json.loads((out / "clonekit.json").read_text())["metrics"]
     assert m["steps"] == 4
@@ -97,7 +128,9 @@ def test_merge_matches_the_adapter(tiny, dataset, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    run = train(cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    run = train(
+        cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None
+    )
     merged_dir = merge(run, tmp_path / "merged")
     ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
     with torch.no_grad():
@@ -116,8 +149,13 @@ def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(ti
     from safetensors import safe_open
     from transformers import AutoModelForCausalLM
 
-    run = train(cfg(tiny, quantization="nf4", max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run",
-                show_progress=False, log=lambda s: None)
+    run = train(
+        cfg(tiny, quantization="nf4", max_steps=3, learning_rate=1e-2),
+        dataset,
+        tmp_path / "run",
+        show_progress=False,
+        log=lambda s: None,
+    )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
     assert m["quantization"] == "nf4" and m["valid_loss"] < m["base_valid_loss"]
     for weights in run.rglob("*.safetensors"):
@@ -128,8 +166,11 @@ def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(ti
     ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
     with torch.no_grad():
         plain = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32).eval()(ids).logits
-        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32),
-                                            str(run)).eval()(ids).logits
+        adapted = (
+            PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32), str(run))
+            .eval()(ids)
+            .logits
+        )
     assert (adapted - plain).abs().max() > 1e-4
 
 
@@ -138,16 +179,22 @@ def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
 
     if bf16_problem("cpu"):
         pytest.skip(f"this CPU: {bf16_problem('cpu')}")
-    run = train(cfg(tiny, mixed_precision="bf16", max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run",
-                show_progress=False, log=lambda s: None)
+    run = train(
+        cfg(tiny, mixed_precision="bf16", max_steps=3, learning_rate=1e-2),
+        dataset,
+        tmp_path / "run",
+        show_progress=False,
+        log=lambda s: None,
+    )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
     assert m["bf16_autocast"] and m["dtype"] == "bfloat16"  # the frozen base in bf16, LoRA weights in fp32
     assert m["valid_loss"] < m["base_valid_loss"]
 
 
 def test_fp32_when_asked(tiny, dataset, tmp_path):
-    run = train(cfg(tiny, mixed_precision="no", max_steps=1), dataset, tmp_path / "run", show_progress=False,
-                log=lambda s: None)
+    run = train(
+        cfg(tiny, mixed_precision="no", max_steps=1), dataset, tmp_path / "run", show_progress=False, log=lambda s: None
+    )
     assert json.loads((run / "clonekit.json").read_text())["metrics"]["bf16_autocast"] is False
 
 
@@ -167,10 +214,13 @@ def test_bf16_on_a_cpu_without_it_is_a_clear_error(tiny, dataset, tmp_path, monk
     assert json.loads((run / "clonekit.json").read_text())["metrics"]["bf16_autocast"] is False
 
 
-@pytest.mark.parametrize("kw,needle", [
-    ({"base": "no/such-model-here"}, "unknown base model"),
-    ({"base": "./not-a-dir-or-hub"}, "unknown base model"),
-])
+@pytest.mark.parametrize(
+    "kw,needle",
+    [
+        ({"base": "no/such-model-here"}, "unknown base model"),
+        ({"base": "./not-a-dir-or-hub"}, "unknown base model"),
+    ],
+)
 def test_clear_errors(tiny, dataset, tmp_path, kw, needle, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ClonekitError, match=needle):
@@ -190,10 +240,31 @@ def test_ddp_with_two_cpu_processes(tiny, dataset, tmp_path):
     config = tmp_path / "train.yaml"
     config.write_text(f"base: {tiny}\nmax_seq_len: 256\nrow_tokens: 512\nmax_steps: 2\neval_every: 2\nthreads: 1\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           "-m", "clonekit.cli", "train", "--config",
-                           str(config), "--data", str(dataset), "--out", str(tmp_path / "run"), "--quiet"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "clonekit.cli",
+            "train",
+            "--config",
+            str(config),
+            "--data",
+            str(dataset),
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     m = json.loads((tmp_path / "run/clonekit.json").read_text())["metrics"]
     assert m["world_size"] == 2 and m["steps"] == 2
@@ -207,12 +278,16 @@ def test_negated_adapter_on_the_merged_model_gives_back_the_base(tiny, dataset, 
     from clonekit.serve.merged import merged_dirs
 
     monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path / "cache"))
-    run = train(cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+    run = train(
+        cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None
+    )
     model_dir, negated = merged_dirs(run)
     ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
     with torch.no_grad():
         base = AutoModelForCausalLM.from_pretrained(tiny).eval()(ids).logits
-        back = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), str(negated)).eval()(ids).logits
+        back = (
+            PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), str(negated)).eval()(ids).logits
+        )
         clone = AutoModelForCausalLM.from_pretrained(model_dir).eval()(ids).logits
     torch.testing.assert_close(back, base, atol=1e-4, rtol=1e-4)
     assert (clone - base).abs().max() > 1e-3
@@ -224,8 +299,13 @@ def test_one_qlora_step_on_the_bundled_model(dataset, tmp_path):
     from clonekit.config import load_config
 
     config = load_config(TrainConfig, ROOT / "configs" / "cpu-qlora.yaml", max_steps=1)
-    run = train(config.model_copy(update={"max_seq_len": 256, "row_tokens": 256}), dataset, tmp_path / "run",
-                show_progress=False, log=lambda s: None)
+    run = train(
+        config.model_copy(update={"max_seq_len": 256, "row_tokens": 256}),
+        dataset,
+        tmp_path / "run",
+        show_progress=False,
+        log=lambda s: None,
+    )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
     assert m["steps"] == 1 and m["quantization"] == "nf4" and m["train_loss"] > 0
     assert (run / "adapter_model.safetensors").stat().st_size < 20 * 2**20  # LoRA only, never the 4-bit base
