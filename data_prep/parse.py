@@ -1,44 +1,31 @@
 """`clonekit prep parse`: export files -> messages.jsonl, with a report of what was kept and skipped.
 
-Formats are detected from the file itself. Large plain-text WhatsApp exports are cut at message
-headers into one chunk per core; each chunk is parsed in its own process and the parts are
-joined in order, so the output is byte-identical to a single-process parse.
+Formats are detected from the file itself: `EXPORT_FORMATS` is a table of (sniff, parse) pairs, tried in order.
+Large plain-text WhatsApp exports are parsed in parallel (whatsapp_parallel.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import multiprocessing
 import os
-import shutil
-import tempfile
-from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import orjson
 
-from clonekit.data_prep import discord, telegram, whatsapp
-from clonekit.data_prep.archive import DEFAULT_MAX_UNZIPPED_MB, is_zip
+from clonekit.data_prep import discord, telegram, whatsapp, whatsapp_parallel
+from clonekit.data_prep.archive import DEFAULT_MAX_UNZIPPED_MB
 from clonekit.data_prep.jsonfile import load_json
 from clonekit.data_prep.report import ParseReport
-from clonekit.data_prep.sessions import epoch_of
-from clonekit.errors import ClonekitError, decode_error
+from clonekit.data_prep.time_order import TimeOrder, sort_since
+from clonekit.errors import ClonekitError
 from clonekit.paths import readable_file, writable_file
 from clonekit.schema import Message, dump_message
 
 FORMATS = ("auto", "whatsapp", "discord", "telegram")
-TRIED = (
-    "WhatsApp .txt/.zip",
-    "DiscordChatExporter JSON/CSV",
-    "Discord data package (folder, zip, messages.json/csv)",
-    "Telegram Desktop result.json",
-)
-PARALLEL_MIN_BYTES = 8 << 20
 EXPORT_HINT = "a chat export"
 
 
@@ -55,60 +42,126 @@ class ParseOptions:
         return self.max_unzipped_mb << 20
 
 
-def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -> tuple[str, object]:
-    """Return (variant, preloaded JSON or None). Variants: whatsapp, discord-dce-json,
-    discord-dce-csv, discord-package, telegram."""
+class ExportFile:
+    """One export file as the sniffers see it: the parsed JSON and the CSV header are read once, when first asked
+    for (invalid JSON is an error with its position, whatever the format)."""
+
+    def __init__(self, path: Path, max_bytes: int | None):
+        self.path = path
+        self.max_bytes = max_bytes
+        self.suffix = path.suffix.lower()
+
+    @cached_property
+    def json(self) -> object:
+        return load_json(self.path) if self.suffix == ".json" and self.path.is_file() else None
+
+    @cached_property
+    def csv_header(self) -> list[str]:
+        header = discord.read_csv_header(self.path) if self.suffix == ".csv" and self.path.is_file() else None
+        return header or []
+
+
+def _is_discord_package(f: ExportFile) -> bool:
+    if discord.is_package(f.path):
+        return True
+    obj = f.json
+    if isinstance(obj, list) and obj and isinstance(obj[0], dict) and "Timestamp" in obj[0]:
+        return True  # one channel's messages.json from a data package
+    return f.csv_header[:3] == discord.PACKAGE_CSV_HEADER[:3]
+
+
+def _is_whatsapp(f: ExportFile) -> bool:
+    return f.suffix not in (".json", ".csv") and f.path.is_file() and whatsapp.sniff(f.path, max_bytes=f.max_bytes)
+
+
+Parser = Callable[[ExportFile, ParseReport, ParseOptions], Iterator[Message]]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    variant: str  # what the report calls it
+    family: str  # the `--format` that selects it
+    described: str  # for the "unknown format" error
+    sniff: Callable[[ExportFile], bool]
+    parse: Parser
+
+
+EXPORT_FORMATS = (
+    ExportFormat(
+        "discord-package",
+        "discord",
+        "Discord data package (folder, zip, messages.json/csv)",
+        _is_discord_package,
+        lambda f, report, o: discord.parse_package(f.path, report, o.self_name, o.max_unzipped_bytes),
+    ),
+    ExportFormat(
+        "discord-dce-json",
+        "discord",
+        "DiscordChatExporter JSON",
+        lambda f: discord.is_dce_json(f.json),
+        lambda f, report, o: discord.parse_dce_json(f.path, report, f.json),
+    ),
+    ExportFormat(
+        "telegram",
+        "telegram",
+        "Telegram Desktop result.json",
+        lambda f: telegram.is_telegram(f.json),
+        lambda f, report, o: telegram.parse_telegram(f.path, report, f.json),
+    ),
+    ExportFormat(
+        "discord-dce-csv",
+        "discord",
+        "DiscordChatExporter CSV",
+        lambda f: f.csv_header[:4] == discord.DCE_CSV_HEADER[:4],
+        lambda f, report, o: discord.parse_dce_csv(f.path, report),
+    ),
+    ExportFormat(
+        "whatsapp",
+        "whatsapp",
+        "WhatsApp .txt/.zip",
+        _is_whatsapp,
+        lambda f, report, o: whatsapp.parse_whatsapp(f.path, report, o.dayfirst, o.max_unzipped_bytes),
+    ),
+)
+
+
+@dataclass
+class Detected:
+    format: ExportFormat
+    file: ExportFile
+
+    @property
+    def variant(self) -> str:
+        return self.format.variant
+
+
+def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -> Detected:
+    """The first format of `EXPORT_FORMATS` (of the `fmt` family unless "auto") whose sniffer accepts the file."""
     readable_file(path, EXPORT_HINT, folder_ok=True)  # a Discord data package may be a folder
-    want = {"auto": ("whatsapp", "discord", "telegram")}.get(fmt, (fmt,))
-    suffix = path.suffix.lower()
-    if "discord" in want and discord.is_package(path):
-        return "discord-package", None
-    if suffix == ".json" and path.is_file():
-        obj = load_json(path)  # invalid JSON is an error with its position, whatever the format
-        if "discord" in want and discord.is_dce_json(obj):
-            return "discord-dce-json", obj
-        if "telegram" in want and telegram.is_telegram(obj):
-            return "telegram", obj
-        if "discord" in want and isinstance(obj, list) and obj and isinstance(obj[0], dict) and "Timestamp" in obj[0]:
-            return "discord-package", None
-    elif suffix == ".csv" and path.is_file() and "discord" in want:
-        header = discord.read_csv_header(path)
-        if header and header[:4] == discord.DCE_CSV_HEADER[:4]:
-            return "discord-dce-csv", None
-        if header and header[:3] == discord.PACKAGE_CSV_HEADER[:3]:
-            return "discord-package", None
-    elif path.is_file() and "whatsapp" in want and whatsapp.sniff(path, max_bytes=max_bytes):
-        return "whatsapp", None
-    tried = [t for t in TRIED if t.split()[0].lower() in want or fmt == "auto"]
-    raise ClonekitError(f"unknown export format (tried: {'; '.join(tried)})", path)
+    candidates = [f for f in EXPORT_FORMATS if fmt == "auto" or f.family == fmt]
+    export = ExportFile(path, max_bytes)
+    for candidate in candidates:
+        if candidate.sniff(export):
+            return Detected(candidate, export)
+    tried = "; ".join(c.described for c in candidates)
+    raise ClonekitError(f"unknown export format (tried: {tried})", path)
 
 
 def parse_file(
     path: str | Path,
     report: ParseReport,
     options: ParseOptions | None = None,
-    detected: tuple[str, object] | None = None,
+    detected: Detected | None = None,
 ) -> Iterator[Message]:
     """Yield the messages of one export, in file order. `detected`: what `detect_format` already found (a JSON
     export is then not read twice)."""
     options = options or ParseOptions()
-    path = Path(path)
-    limit = options.max_unzipped_bytes
-    variant, obj = detected or detect_format(path, options.format, limit)
-    if variant == "whatsapp":
-        yield from whatsapp.parse_whatsapp(path, report, options.dayfirst, limit)
-    elif variant == "discord-dce-json":
-        yield from discord.parse_dce_json(path, report, obj)
-    elif variant == "discord-dce-csv":
-        yield from discord.parse_dce_csv(path, report)
-    elif variant == "discord-package":
-        yield from discord.parse_package(path, report, options.self_name, limit)
-    else:
-        yield from telegram.parse_telegram(path, report, obj)
+    found = detected or detect_format(Path(path), options.format, options.max_unzipped_bytes)
+    yield from found.format.parse(found.file, report, options)
 
 
 def parse_exports(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     out: str | Path,
     options: ParseOptions | None = None,
     progress: Callable[[str], None] | None = None,
@@ -122,25 +175,25 @@ def parse_exports(
     if options.format not in FORMATS:
         raise ClonekitError(f"unknown --format {options.format!r} (choose from {', '.join(FORMATS)})")
     out = writable_file(out, "messages.jsonl")
-    paths = [Path(p) for p in paths]
-    for path in paths:
+    files = [Path(p) for p in paths]
+    for path in files:
         readable_file(path, EXPORT_HINT, folder_ok=True)
     report = ParseReport()
     tmp = out.with_name(out.name + ".tmp")
-    duplicates = DuplicateFilter(keyed_text=len(paths) > 1)
+    duplicates = DuplicateFilter(keyed_text=len(files) > 1)
     try:
         with open(tmp, "w+b") as f:
-            for path in paths:
+            for path in files:
                 before = (report.read, report.kept)
                 detected = detect_format(path, options.format, options.max_unzipped_bytes)
-                variant = detected[0]
+                variant = detected.variant
                 if progress:
                     progress(f"{path} ({variant})")
                 start = f.tell()
                 workers = options.workers or min(os.cpu_count() or 1, 4)
                 order = TimeOrder()
-                if variant == "whatsapp" and workers > 1 and len(paths) == 1 and _splittable(path):
-                    _parse_whatsapp_parallel(path, f, report, options, workers, order)
+                if variant == "whatsapp" and workers > 1 and len(files) == 1 and whatsapp_parallel.splittable(path):
+                    whatsapp_parallel.parse_parallel(path, f, report, options.dayfirst, workers, order)
                 else:
                     write = f.write
                     kinds = report.kinds
@@ -156,7 +209,7 @@ def parse_exports(
                     report.kept = sum(report.kinds.values())
                     duplicates.end_file()
                 if order.backwards:
-                    _sort_since(f, start)
+                    sort_since(f, start)
                     report.warn(path, None, f"{order.backwards} messages were out of time order: sorted by time")
                     report.reordered += order.backwards
                 report.files.append(
@@ -175,71 +228,6 @@ def parse_exports(
         raise RuntimeError(f"parse accounting is off: read {report.read} != kept {report.kept} + skipped")
     out.with_name(out.stem + ".report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     return report
-
-
-class TimeOrder:
-    """Counts messages that come earlier than the one before them in the same chat."""
-
-    def __init__(self):
-        self.last: dict[str, float] = {}
-        self.backwards = 0
-
-    def see(self, chat: str, ts: str) -> None:
-        epoch = epoch_of(ts)
-        if epoch < self.last.get(chat, epoch):
-            self.backwards += 1
-        self.last[chat] = epoch
-
-
-def _sort_since(f, start: int) -> None:
-    """Sort the lines written since byte `start` by time (stable: equal times keep their file order).
-
-    Held in memory: each line's offset and timestamp (sliced from the JSON, which `dump_message` writes in field
-    order), never the lines. Naive timestamps of one length (all of WhatsApp's) sort as text; others by epoch. The
-    lines are then copied in sorted order through a temporary file, a run of lines that stays in place as one block:
-    a few late messages in a million cost one pass, not the file in memory."""
-    f.flush()
-    f.seek(start)
-    offsets = array("q")
-    stamps: list[bytes] = []
-    add_offset, add_stamp = offsets.append, stamps.append
-    pos = start
-    for line in f:
-        i = line.index(b'"timestamp":"') + 13
-        add_offset(pos)
-        add_stamp(line[i : line.index(b'"', i)])
-        pos += len(line)
-    offsets.append(pos)
-    if all(len(t) == 19 for t in stamps):
-        keys = np.array(stamps, dtype="S19")
-    else:
-        keys = np.fromiter((epoch_of(t.decode()) for t in stamps), dtype=np.float64, count=len(stamps))
-    del stamps
-    order = np.argsort(keys, kind="stable")
-    with tempfile.TemporaryFile(dir=Path(f.name).parent) as sorted_file:
-        run_start = prev = None
-        for i in order.tolist():
-            if prev is not None and i == prev + 1:
-                prev = i
-                continue
-            if run_start is not None:
-                _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
-            run_start = prev = i
-        if run_start is not None:
-            _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
-        f.seek(start)
-        f.truncate()
-        sorted_file.seek(0)
-        shutil.copyfileobj(sorted_file, f, 1 << 20)
-
-
-def _copy_range(src, dst, begin: int, end: int) -> None:
-    src.seek(begin)
-    remaining = end - begin
-    while remaining:
-        block = src.read(min(remaining, 1 << 20))
-        dst.write(block)
-        remaining -= len(block)
 
 
 class DuplicateFilter:
@@ -274,111 +262,3 @@ class DuplicateFilter:
             if n > self.before[key]:
                 self.before[key] = n
         self.current.clear()
-
-
-# ----------------------------------------------------------------------------- parallel WhatsApp
-
-
-def _splittable(path: Path) -> bool:
-    """Large plain UTF-8 files with LF line endings are cut into chunks; anything else is read in one piece."""
-    if not path.is_file() or is_zip(path) or path.stat().st_size < PARALLEL_MIN_BYTES:
-        return False
-    with open(path, "rb") as f:
-        return whatsapp.text_layout(f.read(1 << 16)) == ("utf-8-sig", "\n")
-
-
-def _parse_whatsapp_parallel(
-    path: Path, out, report: ParseReport, options: ParseOptions, workers: int, times: TimeOrder
-) -> None:
-    order, bracket, warning = whatsapp.infer_order(whatsapp._lines(path, None), options.dayfirst)
-    if bracket is None:
-        raise ClonekitError("no WhatsApp message header found", path)
-    if warning:
-        report.warn(path, None, warning)
-    chunks = _chunk_bounds(path, workers, bracket)
-    chat = whatsapp.chat_name_from_path(path)
-    parts = [out.name + f".part{i}" for i in range(len(chunks))]
-    jobs = [
-        (str(path), s, e, line, order, bracket, chat, part) for (s, e, line), part in zip(chunks, parts, strict=True)
-    ]
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(len(jobs)) as pool:
-            results = pool.map(_whatsapp_chunk, jobs)
-        for part, result in zip(parts, results, strict=True):
-            if "error" in result:
-                raise ClonekitError(result["error"], path, result.get("line"))
-            with open(part, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-            times.backwards += result.pop("backwards")
-            first, last = result.pop("first"), result.pop("last")
-            if first is not None:  # the chunk's first message against the previous chunk's last
-                times.see(chat, first)
-                times.last[chat] = epoch_of(last)
-            report.absorb(result)
-    finally:
-        for part in parts:
-            Path(part).unlink(missing_ok=True)
-
-
-def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int]]:
-    """(start byte, end byte, first line number) per chunk; every chunk starts at a header line."""
-    size = path.stat().st_size
-    starts = [0]
-    with open(path, "rb") as f:
-        for k in range(1, n):
-            f.seek(max(size * k // n, starts[-1]))
-            f.readline()
-            while True:
-                pos = f.tell()
-                raw = f.readline()
-                if not raw:
-                    pos = size
-                    break
-                m = whatsapp.HEADER.match(raw.decode("utf-8", "replace"))
-                if m and (m.group("bd") is not None) == bracket:
-                    break
-            if starts[-1] < pos < size:
-                starts.append(pos)
-        bounds = []
-        line = 1
-        f.seek(0)
-        for i, start in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else size
-            bounds.append((start, end, line))
-            line += f.read(end - start).count(b"\n")
-    return bounds
-
-
-def _whatsapp_chunk(job) -> dict:
-    path, start, end, first_line, order, bracket, chat, part = job
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start)
-    if start == 0 and data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    report = ParseReport()
-    builder = whatsapp._MessageBuilder(chat)
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n")
-    lines = (line.rstrip("\r\n") for line in stream)
-    times = TimeOrder()
-    first = last = None
-    try:
-        with open(part, "wb") as out:
-            write = out.write
-            for msg in whatsapp._parse_lines(lines, first_line, path, order, bracket, builder, report):
-                write(dump_message(msg))
-                report.kinds[msg.kind] += 1
-                times.see(chat, msg.timestamp)
-                if first is None:
-                    first = msg.timestamp
-                last = msg.timestamp
-    except UnicodeDecodeError:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            e = decode_error(path, data, err)
-            return {"error": e.message, "line": first_line - 1 + e.line}
-        raise
-    report.read = builder.count
-    return {**report.to_dict(), "backwards": times.backwards, "first": first, "last": last}

@@ -113,7 +113,7 @@ def _binary(path: Path, member: str | None, max_bytes: int | None):
             yield f
 
 
-def _lines(path: Path, member: str | None, max_bytes: int | None = None) -> Iterator[str]:
+def read_lines(path: Path, member: str | None, max_bytes: int | None = None) -> Iterator[str]:
     """Lines without their line ending; a bad encoding raises an error with line and column."""
     shown = f"{path}" + (f"!{member}" if member else "")
     with _binary(path, member, max_bytes) as raw:
@@ -292,17 +292,17 @@ def parse_whatsapp(
     path = Path(path)
     member = find_member(path, max_bytes)
     shown = f"{path}" + (f"!{member}" if member else "")
-    order, bracket, warning = infer_order(_lines(path, member, max_bytes), dayfirst)
+    order, bracket, warning = infer_order(read_lines(path, member, max_bytes), dayfirst)
     if bracket is None:
         raise ClonekitError("no WhatsApp message header found (expected e.g. '31/12/21, 23:59 - Name: text')", path)
     if warning:
         report.warn(shown, None, warning)
-    builder = _MessageBuilder(chat_name_from_path(path, member))
-    yield from _parse_lines(_lines(path, member, max_bytes), 1, shown, order, bracket, builder, report)
+    builder = MessageBuilder(chat_name_from_path(path, member))
+    yield from parse_lines(read_lines(path, member, max_bytes), 1, shown, order, bracket, builder, report)
     report.read += builder.count
 
 
-def _parse_lines(lines, first_lineno, shown, order, bracket, builder, report) -> Iterator[Message]:
+def parse_lines(lines, first_lineno, shown, order, bracket, builder, report) -> Iterator[Message]:
     """The hot loop: one regex match per line; timestamps cached per header and per date.
 
     A header whose date or time is impossible (month 13, 25:00) starts a message that is skipped as
@@ -383,7 +383,7 @@ def _parse_lines(lines, first_lineno, shown, order, bracket, builder, report) ->
             yield msg
 
 
-class _MessageBuilder:
+class MessageBuilder:
     """Turns one header line (+ continuation lines) into a Message. Author classification is
     cached: a chat has few authors, and the system-line check is a regex search."""
 

@@ -1,6 +1,6 @@
 import json
 
-from clonekit.data_prep import parse as parse_mod
+from clonekit.data_prep import whatsapp_parallel
 from clonekit.data_prep.parse import ParseOptions, parse_exports
 from clonekit.data_prep.sample import generate, write_whatsapp
 
@@ -42,7 +42,7 @@ def test_parallel_parse_is_identical_to_serial(tmp_path, monkeypatch):
     write_whatsapp(generate(seed=3, weeks=8), export)
     serial, parallel = tmp_path / "serial.jsonl", tmp_path / "parallel.jsonl"
     r1 = parse_exports([export], serial, ParseOptions(workers=1))
-    monkeypatch.setattr(parse_mod, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(whatsapp_parallel, "PARALLEL_MIN_BYTES", 1)
     r2 = parse_exports([export], parallel, ParseOptions(workers=3))
     assert serial.read_bytes() == parallel.read_bytes()
     assert (r1.read, r1.kept, dict(r1.kinds)) == (r2.read, r2.kept, dict(r2.kinds))
@@ -51,7 +51,7 @@ def test_parallel_parse_is_identical_to_serial(tmp_path, monkeypatch):
 def test_chunks_start_on_headers(tmp_path):
     export = tmp_path / "chat.txt"
     export.write_text("".join(f"1/{d}/24, 10:00 AM - A: msg {d}\ncontinued\n" for d in range(1, 29)), encoding="utf-8")
-    bounds = parse_mod._chunk_bounds(export, 4, bracket=False)
+    bounds = whatsapp_parallel._chunk_bounds(export, 4, bracket=False)
     data = export.read_bytes()
     assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
     for start, _end, line in bounds:
