@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from clonekit.dataset import TRAIN_FILE
 from clonekit.errors import ClonekitError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
@@ -393,7 +394,7 @@ def train_cmd(
 
         found = dataset_core_problem(read_core(core)[0], data)
         if found:
-            raise ClonekitError(found[0], data / "train.jsonl", found[1])
+            raise ClonekitError(found[0], data / TRAIN_FILE, found[1])
 
     cfg = load_config(TrainConfig, config, base=base, max_steps=max_steps)
     log = lambda s: err_console.print(s, highlight=False)  # noqa: E731

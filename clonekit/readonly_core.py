@@ -16,6 +16,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from clonekit.dataset import TRAIN_FILE
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 
@@ -87,7 +88,7 @@ def system_prompt_problem(core: Core, system_prompt: str | None, what: str) -> s
 def dataset_core_problem(core: Core, data_dir: str | Path) -> tuple[str, int] | None:
     """(problem, line) for the first example of DATA/train.jsonl whose system prompt is not the core's; None when
     every example is trained under the core's persona."""
-    path = Path(data_dir) / "train.jsonl"
+    path = Path(data_dir) / TRAIN_FILE
     if not path.exists():
         return None
     with open(path, encoding="utf-8") as f:

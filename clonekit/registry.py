@@ -25,16 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from clonekit.audit import AuditLog, AuditProblem
+from clonekit.dataset import has_manifest, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file, sha256_text
-from clonekit.manifest import MANIFEST as MANIFEST_FILE
-from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem
+from clonekit.manifest import MANIFEST, TEMPLATE_FILE, read_manifest, safetensors_problem
 from clonekit.readonly_core import CORE_FILE, Core, read_core, system_prompt_problem, write_core
 
 VERSION_FILE = "version.json"
 REGISTRY_FILE = "registry.json"
 AUDIT_FILE = "audit.jsonl"
-REQUIRED = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE, MANIFEST_FILE)
+REQUIRED = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE, MANIFEST)
 
 
 def served_version_name(served_name: str, version: str) -> str:
@@ -257,15 +257,25 @@ class Registry:
         records = self.audit.records(check=True)
         versions: dict[str, VersionState] = {}
         history: list[str] = []
-        ab = None
+        ab: str | None = None
         for r in records:
             ev, vid, data = r["event"], r.get("version"), r.get("data", {})
-            v = versions.get(vid) if vid else None
+            if ev == "rolled_back":
+                if history:
+                    history.pop()
+                continue
+            if ev == "ab_stopped":
+                ab = None
+                continue
+            if vid is None:
+                continue
             if ev == "registered":
                 versions[vid] = VersionState(vid, data.get("parent"))
-            elif v is None and ev not in ("created", "rolled_back", "ab_stopped"):
                 continue
-            elif ev == "evaluated":
+            v = versions.get(vid)
+            if v is None:
+                continue
+            if ev == "evaluated":
                 v.gate = data
                 v.gate_failed = v.gate_failed or not data.get("passed")
             elif ev == "approved":
@@ -277,14 +287,9 @@ class Registry:
                 v.was_live = True
                 if ab == vid:
                     ab = None
-            elif ev == "rolled_back":
-                if history:
-                    history.pop()
             elif ev == "ab_started":
                 ab = vid
                 v.ab_share = data.get("share")
-            elif ev == "ab_stopped":
-                ab = None
             elif ev == "feedback":
                 v.feedback[data.get("kind", "?")] += 1
         live = history[-1] if history else None
@@ -318,9 +323,10 @@ class Registry:
             "previous": state.history[-2] if len(state.history) > 1 else None,
         }
         if ref in aliases:
-            if aliases[ref] is None:
+            found = aliases[ref]
+            if found is None:
                 raise ClonekitError(f"the registry has no {ref} version", self.root)
-            return aliases[ref]
+            return found
         if ref in state.versions:
             return ref
         matches = [v for v in state.versions if v.startswith(ref + "-") or v.startswith(ref)]
@@ -416,9 +422,9 @@ def _same_base_and_template(run: Path, manifest: dict, other_dir: Path, other: d
 
 def _dataset_excluded(dataset_dir: str | None) -> list[str]:
     """The people excluded when the first dataset was built (from its manifest's prep config)."""
-    if not dataset_dir or not (Path(dataset_dir) / "manifest.json").exists():
+    if dataset_dir is None or not has_manifest(dataset_dir):
         return []
-    data = json.loads((Path(dataset_dir) / "manifest.json").read_text(encoding="utf-8"))
+    data = read_dataset_manifest(dataset_dir)
     return list(data.get("config", {}).get("exclude", []))
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
 
@@ -38,11 +38,11 @@ def _is_media(text: str) -> bool:
 
 def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: int = 20) -> HeldOut:
     data = Path(data_dir)
-    manifest_path, sessions_path = data / "manifest.json", data / "sessions.jsonl"
+    manifest_path, sessions_path = data / MANIFEST_FILE, data / SESSIONS_FILE
     for p in (manifest_path, sessions_path):
         if not p.exists():
             raise ClonekitError(f"not a dataset directory (no {p.name}): run `clonekit prep build` first", data)
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_dataset_manifest(data)
     cases: list[Case] = []
     train_turns: list[tuple[str, str]] = []
     scripts: list[list[tuple[str, str]]] = []

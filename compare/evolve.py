@@ -16,6 +16,7 @@ from pathlib import Path
 from clonekit.compare.endpoints import Endpoint
 from clonekit.compare.gate import GateSettings, run_gate
 from clonekit.config import EvolveConfig, PrepConfig, TrainConfig
+from clonekit.dataset import TRAIN_FILE, VALID_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.readonly_core import dataset_core_problem
 from clonekit.registry import Registry, served_version_name
@@ -25,7 +26,7 @@ def eval_dataset(info: dict) -> Path:
     """The frozen evaluation set of a version's line: the first version's dataset."""
     data = info["data"]
     path = data.get("eval_dataset") or data.get("dataset_dir")
-    if not path or not (Path(path) / "valid.jsonl").exists():
+    if not path or not (Path(path) / VALID_FILE).exists():
         raise ClonekitError(
             f"the original dataset of {info['id']} is gone ({path}): the gate measures on its validation split"
         )
@@ -33,9 +34,7 @@ def eval_dataset(info: dict) -> Path:
 
 
 def _prep_config(original: Path, core) -> PrepConfig:
-    import json
-
-    manifest = json.loads((original / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_dataset_manifest(original)
     data = dict(manifest.get("config", {}))
     data["target"] = core.name
     data["exclude"] = sorted(set(data.get("exclude", [])) | set(core.excluded))
@@ -75,7 +74,7 @@ def make_candidate(
     material = build_material(messages, feedback, original, work / "material", prep, cfg.replay_ratio, log=log)
     found = dataset_core_problem(core, work / "material")
     if found:
-        raise ClonekitError(found[0], work / "material" / "train.jsonl", found[1])
+        raise ClonekitError(found[0], work / "material" / TRAIN_FILE, found[1])
     c = material["counts"]
     log(
         f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "

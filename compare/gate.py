@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clonekit.compare.endpoints import Endpoint
+from clonekit.dataset import TRAIN_FILE
 from clonekit.readonly_core import Core
 
 # metric, higher is better?
@@ -89,7 +90,7 @@ def run_gate(
     cand_loss = heldout_loss(candidate_dir, eval_data)["adapter"]["loss"]
     figures.update(heldout_loss_live=live_loss, heldout_loss_candidate=cand_loss)
     checks = [stability_check(live_loss, cand_loss, settings.stability_budget)]
-    if new_data is not None and (Path(new_data) / "train.jsonl").exists():
+    if new_data is not None and (Path(new_data) / TRAIN_FILE).exists():
         for name, d in (("live", live_dir), ("candidate", candidate_dir)):
             figures[f"new_material_loss_{name}"] = heldout_loss(d, new_data, split="train")["adapter"]["loss"]
 

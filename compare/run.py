@@ -20,6 +20,7 @@ from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
 from clonekit.compare.relevance import Embedder, context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
 from clonekit.compare.style import train_authorship
+from clonekit.dataset import NAMES_FILE
 from clonekit.repetition import is_degenerate
 
 
@@ -175,7 +176,7 @@ def run_compare(
         settings.seed,
     )
     real = [c.reply for c in held.cases]
-    names_file = Path(data_dir) / "openai_names.json"
+    names_file = Path(data_dir) / NAMES_FILE
     openai_names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.exists() else {}
 
     reference = scorer.score(real)

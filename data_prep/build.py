@@ -14,7 +14,9 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -23,22 +25,22 @@ from clonekit.config import PrepConfig
 from clonekit.data_prep.openai_format import NameSanitizer, fit_to_limit, to_openai
 from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
+from clonekit.dataset import (
+    DATASET_FILES,
+    MANIFEST_FILE,
+    NAMES_FILE,
+    OPENAI_TRAIN_FILE,
+    OPENAI_VALID_FILE,
+    SESSIONS_FILE,
+    TRAIN_FILE,
+    VALID_FILE,
+)
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.jsonl import iter_jsonl
 from clonekit.paths import readable_file, writable_dir
 from clonekit.redact import PLACEHOLDERS, Redactor
 from clonekit.repetition import normalize
-
-OUTPUT_FILES = (
-    "train.jsonl",
-    "valid.jsonl",
-    "openai_train.jsonl",
-    "openai_valid.jsonl",
-    "sessions.jsonl",
-    "manifest.json",
-    "openai_names.json",
-)
 
 
 def system_prompt(cfg: PrepConfig, target_name: str) -> str:
@@ -138,15 +140,20 @@ class _Writer:
             p.unlink(missing_ok=True)
 
 
-def build_datasets(
-    messages_path: str | Path,
-    out_dir: str | Path,
-    cfg: PrepConfig,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
-    messages_path = readable_file(messages_path, MESSAGES_HINT)
-    out = writable_dir(out_dir, "dataset")
+@dataclass
+class _Cast:
+    """Who is who in the messages: every person's display name, the target's and the excluded people's ids."""
+
+    people: People
+    names: dict[str, str]  # person id -> the name they speak under
+    target_ids: set[str]
+    target_name: str
+    excluded_ids: set[str]
+    excluded_names: list[str]
+
+
+def _resolve_cast(messages_path: Path, cfg: PrepConfig) -> _Cast:
+    """First pass: find the people, resolve the target, aliases and exclusions."""
     if not cfg.target:
         raise ClonekitError("no target: pass --target NAME (see `clonekit prep people`)")
     people = scan_people(messages_path, cfg.aliases)
@@ -157,135 +164,199 @@ def build_datasets(
     if target_ids & excluded_ids:
         raise ClonekitError(f"the target {cfg.target!r} is also excluded")
     names = people.display_names()
-    pseudonyms = phone_pseudonyms(people)
-    names.update(pseudonyms)  # unsaved WhatsApp contacts speak as "Contact 1", never as their number
+    names.update(phone_pseudonyms(people))  # unsaved WhatsApp contacts speak as "Contact 1", never as their number
     target_name = names[sorted(target_ids, key=lambda i: -people.persons[i].messages)[0]]
     for pid in target_ids:
         names[pid] = target_name  # all matched identities speak under one name
     excluded_names = excluded_name_list(people, excluded_ids, cfg.exclude)
-    redactor = Redactor(cfg.redact, people=excluded_names, keep=[target_name])
-    sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
+    return _Cast(people, names, target_ids, target_name, excluded_ids, excluded_names)
 
-    writer = _Writer(out)
-    skipped: Counter = Counter()
-    counts = Counter()
-    sanitizer = NameSanitizer()
-    sanitizer(target_name)
-    sessionizer = Sessionizer(cfg.session_gap_minutes)
 
-    def finish(session: Session) -> None:
-        counts["sessions"] += 1
-        if not session.has_target():
-            counts["sessions_without_target"] += 1
-            writer.add(session, [], [], 0)
-            return
-        hf_lines, oa_lines, weighted = [], [], 0
-        for start, end, weights in windows(session.turns, cfg.max_turns, cfg.max_chars, cfg.context_turns):
-            msgs = [sysmsg]
-            for turn, w in zip(session.turns[start:end], weights, strict=True):
-                if turn.is_target:
-                    msgs.append({"role": "assistant", "name": target_name, "content": turn.content, "weight": w})
-                else:
-                    msgs.append({"role": "user", "name": turn.name, "content": turn.content})
-            weighted += sum(weights)
-            example = {"messages": msgs}
-            hf_lines.append(orjson.dumps(example) + b"\n")
-            parts = fit_to_limit(to_openai(example, sanitizer), cfg.openai.max_tokens, cfg.openai.chars_per_token)
-            if not parts:
-                counts["openai_dropped_too_long"] += 1
-            elif len(parts) > 1:
-                counts["openai_split"] += 1
-            oa_lines += [orjson.dumps(p) + b"\n" for p in parts]
-        writer.add(session, hf_lines, oa_lines, weighted)
+class _MessageFilter:
+    """Second pass, per message: skip (with a reason), redact, and add to the sessionizer."""
 
-    chats: dict[str, str] = {}  # chat name -> as written to the outputs (redacted once per chat)
+    def __init__(self, cfg: PrepConfig, cast: _Cast, redactor: Redactor):
+        self.cfg, self.cast, self.redactor = cfg, cast, redactor
+        self.sessionizer = Sessionizer(cfg.session_gap_minutes)
+        self.skipped: Counter[str] = Counter()
+        self.kept = 0
+        self.chats: dict[str, str] = {}  # chat name -> as written to the outputs (redacted once per chat)
 
-    def _admit(m: dict) -> Session | None:
-        """Filter, redact and sessionize one message; returns a session it closed, if any."""
+    def _skip_reason(self, m: dict, pid: str) -> str | None:
         kind = m["kind"]
-        aid = m["author_id"]
-        pid = people.canonical(aid) if aid else ""
-        reason = None
         if kind == "system" or not pid:
-            reason = "system"
-        elif m.get("forwarded"):
-            reason = "forwarded"  # someone else's words (perhaps an excluded person's), never the sender's style
-        elif kind == "deleted":
-            reason = "deleted"
-        elif pid in excluded_ids:
-            reason = "excluded"
-        elif m.get("is_bot") and not cfg.include_bots:
-            reason = "bot"
-        elif kind == "media" and cfg.media == "drop":
-            reason = "media"
+            return "system"
+        if m.get("forwarded"):
+            return "forwarded"  # someone else's words (perhaps an excluded person's), never the sender's style
+        if kind == "deleted":
+            return "deleted"
+        if pid in self.cast.excluded_ids:
+            return "excluded"
+        if m.get("is_bot") and not self.cfg.include_bots:
+            return "bot"
+        if kind == "media" and self.cfg.media == "drop":
+            return "media"
+        return None
+
+    def admit(self, m: dict) -> Session | None:
+        """Filter, redact and sessionize one message; returns a session it closed, if any."""
+        aid = m["author_id"]
+        pid = self.cast.people.canonical(aid) if aid else ""
+        reason = self._skip_reason(m, pid)
         if reason is not None:
-            skipped[reason] += 1
+            self.skipped[reason] += 1
             return None
-        text = MEDIA_PLACEHOLDER if kind == "media" else redactor(m["text"])
+        text = MEDIA_PLACEHOLDER if m["kind"] == "media" else self.redactor(m["text"])
         if not text.strip():
-            skipped["empty"] += 1
+            self.skipped["empty"] += 1
             return None
-        counts["kept"] += 1
-        chat = chats.get(m["chat"])
+        self.kept += 1
+        chat = self.chats.get(m["chat"])
         if chat is None:
-            chat = chats[m["chat"]] = redactor(m["chat"])
-        return sessionizer.add(m["platform"], chat, m["timestamp"], names[pid], pid in target_ids, text)
+            chat = self.chats[m["chat"]] = self.redactor(m["chat"])
+        is_target = pid in self.cast.target_ids
+        return self.sessionizer.add(m["platform"], chat, m["timestamp"], self.cast.names[pid], is_target, text)
 
+
+class _ExampleMaker:
+    """A closed session -> its training examples (HF chat format and OpenAI format), written through `writer`."""
+
+    def __init__(self, cfg: PrepConfig, target_name: str, writer: _Writer):
+        self.cfg, self.target_name, self.writer = cfg, target_name, writer
+        self.sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
+        self.sanitizer = NameSanitizer()
+        self.sanitizer(target_name)
+        self.counts: Counter[str] = Counter()
+
+    def _example(self, session: Session, start: int, end: int, weights: list[int]) -> dict:
+        msgs: list[dict] = [self.sysmsg]
+        for turn, w in zip(session.turns[start:end], weights, strict=True):
+            if turn.is_target:
+                msgs.append({"role": "assistant", "name": self.target_name, "content": turn.content, "weight": w})
+            else:
+                msgs.append({"role": "user", "name": turn.name, "content": turn.content})
+        return {"messages": msgs}
+
+    def add(self, session: Session) -> None:
+        cfg = self.cfg
+        self.counts["sessions"] += 1
+        if not session.has_target():
+            self.counts["sessions_without_target"] += 1
+            self.writer.add(session, [], [], 0)
+            return
+        hf_lines: list[bytes] = []
+        oa_lines: list[bytes] = []
+        weighted = 0
+        for start, end, weights in windows(session.turns, cfg.max_turns, cfg.max_chars, cfg.context_turns):
+            example = self._example(session, start, end, weights)
+            weighted += sum(weights)
+            hf_lines.append(orjson.dumps(example) + b"\n")
+            openai = to_openai(example, self.sanitizer)
+            parts = fit_to_limit(openai, cfg.openai.max_tokens, cfg.openai.chars_per_token)
+            if not parts:
+                self.counts["openai_dropped_too_long"] += 1
+            elif len(parts) > 1:
+                self.counts["openai_split"] += 1
+            oa_lines += [orjson.dumps(p) + b"\n" for p in parts]
+        self.writer.add(session, hf_lines, oa_lines, weighted)
+
+
+def _stream(
+    messages_path: Path,
+    keep: _MessageFilter,
+    make: _ExampleMaker,
+    total_lines: int,
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Every message through the filter, every closed session into examples; returns how many lines were read."""
     total = messages_path.stat().st_size
-    try:
-        for lineno, m in iter_jsonl(messages_path, MESSAGES_HINT):
-            if progress and lineno % 50000 == 0:
-                progress(int(total * lineno / max(people.lines, 1)), total)
-            counts["read"] += 1
-            try:
-                closed = _admit(m)
-            except (KeyError, TypeError) as e:
-                raise ClonekitError(
-                    f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}", messages_path, lineno
-                ) from None
-            if closed is not None:
-                finish(closed)
-        for session in sessionizer.flush():
-            finish(session)
-        if progress:
-            progress(total, total)
-        writer.close()
-        split = _write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
-    finally:
-        writer.close()
-        writer.cleanup()
+    read = 0
+    for lineno, m in iter_jsonl(messages_path, MESSAGES_HINT):
+        if progress and lineno % 50000 == 0:
+            progress(int(total * lineno / max(total_lines, 1)), total)
+        read += 1
+        try:
+            closed = keep.admit(m)
+        except (KeyError, TypeError) as e:
+            raise ClonekitError(
+                f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}", messages_path, lineno
+            ) from None
+        if closed is not None:
+            make.add(closed)
+    for session in keep.sessionizer.flush():
+        make.add(session)
+    if progress:
+        progress(total, total)
+    return read
 
-    if split["train_examples"] == 0 and split["valid_examples"] == 0:
-        raise ClonekitError(
-            f"no examples: {target_name!r} never answers anyone in the kept messages "
-            f"(sessions: {counts['sessions']}, "
-            f"with the target: {counts['sessions'] - counts['sessions_without_target']})"
-        )
-    (out / "openai_names.json").write_bytes(orjson.dumps(sanitizer.mapping, option=orjson.OPT_INDENT_2))
+
+def _public_config(cfg: PrepConfig, cast: _Cast) -> dict:
+    """The config as the manifest records it. Consent: the manifest names nobody who was excluded, not even as a
+    hash (hashing the people list would find it): only how many; aliases that touch an excluded person are left
+    out too, and a phone number given as the target is replaced by its pseudonym."""
     config = cfg.model_dump()
-    # consent: the manifest names nobody who was excluded
-    # consent: the manifest names nobody who was excluded, not even as a hash (hashing the people list would find
-    # it): only how many; aliases that touch an excluded person are left out too
     config["exclude"] = ["<excluded>"] * len(cfg.exclude)
-    if is_phone_name(cfg.target):
-        config["target"] = target_name
-    gone = {n.casefold() for n in excluded_names} | {
-        i.casefold() for pid in excluded_ids for i in people.persons[pid].ids
+    if cfg.target and is_phone_name(cfg.target):
+        config["target"] = cast.target_name
+    gone = {n.casefold() for n in cast.excluded_names} | {
+        i.casefold() for pid in cast.excluded_ids for i in cast.people.persons[pid].ids
     }
     config["aliases"] = {
         k: v
         for k, v in cfg.aliases.items()
         if not {k.casefold(), v.casefold()} & gone and not is_phone_name(k) and not is_phone_name(v)
     }
+    return config
+
+
+def build_datasets(
+    messages_path: str | Path,
+    out_dir: str | Path,
+    cfg: PrepConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
+    messages_path = readable_file(messages_path, MESSAGES_HINT)
+    out = writable_dir(out_dir, "dataset")
+    cast = _resolve_cast(messages_path, cfg)
+    redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
+    writer = _Writer(out)
+    keep = _MessageFilter(cfg, cast, redactor)
+    make = _ExampleMaker(cfg, cast.target_name, writer)
+    try:
+        read = _stream(messages_path, keep, make, cast.people.lines, progress)
+        writer.close()
+        split = _write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
+    finally:
+        writer.close()
+        writer.cleanup()
+    counts = make.counts
+    if split["train_examples"] == 0 and split["valid_examples"] == 0:
+        raise ClonekitError(
+            f"no examples: {cast.target_name!r} never answers anyone in the kept messages "
+            f"(sessions: {counts['sessions']}, "
+            f"with the target: {counts['sessions'] - counts['sessions_without_target']})"
+        )
+    if read != keep.kept + sum(keep.skipped.values()):
+        raise RuntimeError("build accounting is off")  # a bug, never a user error
+    (out / NAMES_FILE).write_bytes(orjson.dumps(make.sanitizer.mapping, option=orjson.OPT_INDENT_2))
     manifest = {
         "clonekit_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "target": target_name,
-        "target_ids": sorted({_shown_id(i, names[pid]) for pid in target_ids for i in people.persons[pid].ids}),
-        "system_prompt": sysmsg["content"],
-        "config": config,
-        "inputs": [{"path": redactor.names(str(messages_path)), "bytes": total, "sha256": sha256_file(messages_path)}],
-        "messages": {"read": counts["read"], "kept": counts["kept"], "skipped": dict(skipped)},
+        "target": cast.target_name,
+        "target_ids": sorted(
+            {_shown_id(i, cast.names[pid]) for pid in cast.target_ids for i in cast.people.persons[pid].ids}
+        ),
+        "system_prompt": make.sysmsg["content"],
+        "config": _public_config(cfg, cast),
+        "inputs": [
+            {
+                "path": redactor.names(str(messages_path)),
+                "bytes": messages_path.stat().st_size,
+                "sha256": sha256_file(messages_path),
+            }
+        ],
+        "messages": {"read": read, "kept": keep.kept, "skipped": dict(keep.skipped)},
         "sessions": {
             "total": counts["sessions"],
             "without_target": counts["sessions_without_target"],
@@ -307,13 +378,11 @@ def build_datasets(
             "valid": split["valid_openai"],
             "split_too_long": counts["openai_split"],
             "dropped_too_long": counts["openai_dropped_too_long"],
-            "names": sanitizer.mapping,
+            "names": make.sanitizer.mapping,
         },
-        "files": list(OUTPUT_FILES),
+        "files": list(DATASET_FILES),
     }
-    if counts["read"] != counts["kept"] + sum(skipped.values()):
-        raise RuntimeError("build accounting is off")  # a bug, never a user error
-    (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    (out / MANIFEST_FILE).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest
 
 
@@ -390,7 +459,7 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
     n = len(with_examples)
     n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
     train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid :]
-    result = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
+    result: dict[str, Any] = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
     for split, ids in (("train", train_ids), ("valid", valid_ids)):
         result[f"{split}_examples"] = sum(writer.n_hf[i] for i in ids)
         result[f"{split}_openai"] = sum(writer.n_oa[i] for i in ids)
@@ -398,7 +467,7 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
     if valid_ids:
         result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.UTC).isoformat()
     dedupe = {kind: TurnDeduper(max_copies) for kind in ("hf", "oa")}
-    for kind, names in (("hf", ("train.jsonl", "valid.jsonl")), ("oa", ("openai_train.jsonl", "openai_valid.jsonl"))):
+    for kind, names in (("hf", (TRAIN_FILE, VALID_FILE)), ("oa", (OPENAI_TRAIN_FILE, OPENAI_VALID_FILE))):
         with open(writer.paths[kind], "rb") as src:
             for name, ids in zip(names, (train_ids, valid_ids), strict=True):
                 with open(out / name, "wb") as dst:
@@ -406,7 +475,7 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
                         start, end = writer.span(kind, i)
                         src.seek(start)
                         block = src.read(end - start)
-                        if name == "train.jsonl" or (name == "openai_train.jsonl" and max_copies):
+                        if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
                             block = dedupe[kind].block(block, end_weight=kind == "hf")
                         dst.write(block)
     result["dedupe"] = {
@@ -416,13 +485,13 @@ def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies:
         "distinct_texts": len(dedupe["hf"].seen),
         "openai_examples_dropped": dedupe["oa"].dropped,
     }
-    result["leakage"] = leakage_against(dedupe["hf"].texts, out / "valid.jsonl")
+    result["leakage"] = leakage_against(dedupe["hf"].texts, out / VALID_FILE)
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
     valid = set(valid_ids)
-    with open(writer.paths["sessions"], "rb") as src, open(out / "sessions.jsonl", "wb") as dst:
+    with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
         for i in order:
             start, end = writer.span("sessions", i)
             src.seek(start)
-            split = b"valid" if i in valid else b"train" if writer.n_hf[i] else b"none"
-            dst.write(b'{"split":"' + split + b'",' + src.read(end - start))
+            label = b"valid" if i in valid else b"train" if writer.n_hf[i] else b"none"
+            dst.write(b'{"split":"' + label + b'",' + src.read(end - start))
     return result

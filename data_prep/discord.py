@@ -55,8 +55,9 @@ def is_dce_json(obj) -> bool:
     return isinstance(obj, dict) and "messages" in obj and "channel" in obj and "guild" in obj
 
 
-def parse_dce_json(path: Path, report: ParseReport, obj: dict | None = None) -> Iterator[Message]:
-    obj = obj if obj is not None else load_json(path)
+def parse_dce_json(path: Path, report: ParseReport, loaded: object = None) -> Iterator[Message]:
+    """`loaded`: the file's JSON when the caller has read it already."""
+    obj = as_dict(loaded if loaded is not None else load_json(path))
     channel = as_dict(obj.get("channel"))
     guild = as_dict(obj.get("guild")).get("name")
     chat = str(channel.get("name") or channel.get("id") or path.stem)

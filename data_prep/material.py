@@ -23,7 +23,8 @@ import orjson
 
 from clonekit import __version__
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import build_datasets
+from clonekit.data_prep.build import build_datasets, system_prompt
+from clonekit.dataset import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.pairs import PAIRS_FILE, Pair, pair_problem
@@ -76,8 +77,11 @@ def build_material(
     log=print,
 ) -> dict:
     """Write out/{train,valid,pairs}.jsonl and manifest.json; returns the manifest."""
+    if cfg.target is None:
+        raise ClonekitError("new material needs the person to clone (prep's `target`)")
+    target = cfg.target
     original = Path(original)
-    for name in ("train.jsonl", "valid.jsonl"):
+    for name in (TRAIN_FILE, VALID_FILE):
         if not (original / name).exists():
             raise ClonekitError(
                 f"the original dataset has no {name} (replay and the frozen evaluation set come from it)", original
@@ -88,23 +92,23 @@ def build_material(
     examples: list[bytes] = []
     counts = {"chat_examples": 0, "corrections": 0, "pairs": 0, "replay": 0, "reactions": 0}
     if messages_path is not None and messages_path.stat().st_size:
-        if _person_wrote(messages_path, cfg.target):
+        if _person_wrote(messages_path, target):
             chat_cfg = cfg.model_copy(update={"valid_fraction": 0.0})
             build_datasets(messages_path, out / "chats", chat_cfg)
-            lines = (out / "chats" / "train.jsonl").read_bytes().splitlines()
+            lines = (out / "chats" / TRAIN_FILE).read_bytes().splitlines()
             examples += lines
             counts["chat_examples"] = len(lines)
         else:
-            log(f"the new chats have no messages of {cfg.target}: only corrections teach the candidate")
-    redactor = Redactor(cfg.redact, people=cfg.exclude, keep=[cfg.target])
+            log(f"the new chats have no messages of {target}: only corrections teach the candidate")
+    redactor = Redactor(cfg.redact, people=cfg.exclude, keep=[target])
     excluded = {p.casefold() for p in cfg.exclude}
     pairs = []
-    system_prompt = cfg.persona.system_prompt
+    prompt = system_prompt(cfg, target)  # the dataset's own, as build_datasets writes it
     for fb in feedback:
         if fb["kind"] != "correction":
             counts["reactions"] += 1
             continue
-        example, pair = correction_example(fb, cfg.target, system_prompt, redactor, excluded)
+        example, pair = correction_example(fb, target, prompt, redactor, excluded)
         examples.append(orjson.dumps(example))
         counts["corrections"] += 1
         if pair is not None:
@@ -114,31 +118,31 @@ def build_material(
         raise ClonekitError(
             "no new material since the live version: no consented chats with the person and no corrections in the store"
         )
-    original_train = (original / "train.jsonl").read_bytes().splitlines()
+    original_train = (original / TRAIN_FILE).read_bytes().splitlines()
     k = min(len(original_train), round(replay_ratio * new))
     replay = random.Random(seed).sample(original_train, k)
     counts["replay"] = k
     rows = examples + replay
     random.Random(seed + 1).shuffle(rows)
-    (out / "train.jsonl").write_bytes(b"".join(r + b"\n" for r in rows))
-    shutil.copyfile(original / "valid.jsonl", out / "valid.jsonl")
+    (out / TRAIN_FILE).write_bytes(b"".join(r + b"\n" for r in rows))
+    shutil.copyfile(original / VALID_FILE, out / VALID_FILE)
     (out / PAIRS_FILE).write_bytes(b"".join(orjson.dumps(p.as_record()) + b"\n" for p in pairs))
     counts["pairs"] = len(pairs)
     manifest = {
         "clonekit_version": __version__,
         "kind": "evolve material",
-        "target": cfg.target,
-        "system_prompt": system_prompt,
+        "target": target,
+        "system_prompt": prompt,
         "counts": counts,
         "new_share": new / len(rows),
         "config": json.loads(cfg.model_dump_json()),
         "original": str(original.resolve()),
         "inputs": {
             "messages_sha256": sha256_file(messages_path) if messages_path else None,
-            "original_train_sha256": sha256_file(original / "train.jsonl"),
+            "original_train_sha256": sha256_file(original / TRAIN_FILE),
         },
-        "files": ["train.jsonl", "valid.jsonl", PAIRS_FILE, "manifest.json"],
+        "files": [TRAIN_FILE, VALID_FILE, PAIRS_FILE, MANIFEST_FILE],
     }
-    manifest["train_sha256"] = sha256_file(out / "train.jsonl")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    manifest["train_sha256"] = sha256_file(out / TRAIN_FILE)
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from clonekit.dataset import TRAIN_FILE
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
 from clonekit.pairs import PAIRS_FILE, Pair
@@ -36,7 +37,7 @@ def _target_replies(examples: list[list[dict]]) -> Counter:
 
 def pairs_from_examples(examples: list[list[dict]], max_pairs: int | None = None) -> tuple[list[Pair], Counter]:
     """(pairs, counts by source and by reason skipped)."""
-    counts = Counter()
+    counts: Counter[str] = Counter()
     replies = _target_replies(examples)
     overused_text: dict[str, str] = {}
     for ex in examples:
@@ -73,7 +74,7 @@ def pairs_from_examples(examples: list[list[dict]], max_pairs: int | None = None
 def write_pairs(data_dir: str | Path, out: str | Path | None = None, max_pairs: int | None = 2000) -> dict:
     """Write pairs from DATA/train.jsonl to `out` (default DATA/pairs.jsonl); returns a summary."""
     data_dir = Path(data_dir)
-    train = readable_file(data_dir / "train.jsonl", "train.jsonl")
+    train = readable_file(data_dir / TRAIN_FILE, TRAIN_FILE)
     examples = []
     for lineno, obj in iter_jsonl(train, TRAIN_HINT):
         messages = obj.get("messages")

@@ -251,11 +251,11 @@ class DuplicateFilter:
             return True
         if not self.keyed_text:
             return True
-        key = hashlib.blake2b(
+        text_key = hashlib.blake2b(
             f"{msg.platform}\0{msg.author_id}\0{msg.timestamp}\0{msg.text}".encode(), digest_size=12
         ).digest()
-        self.current[key] += 1
-        return self.current[key] > self.before[key]
+        self.current[text_key] += 1
+        return self.current[text_key] > self.before[text_key]
 
     def end_file(self) -> None:
         for key, n in self.current.items():

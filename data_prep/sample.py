@@ -15,6 +15,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TARGET = "Deniz"
 PEOPLE = {
@@ -28,7 +29,7 @@ IDS = {**PEOPLE, "Sam": {"discord_id": "402121133388877312", "discord_name": "sa
 BOT = {"name": "QuizBot", "discord_id": "402120011122233344"}
 TZ = dt.timezone(dt.timedelta(hours=3))  # the friends live in Istanbul
 
-TOPICS = {
+TOPICS: dict[str, dict[str, Any]] = {
     "food": {
         "slots": {"x": ["pizza", "lahmacun", "sushi", "burgers", "dürüm"], "t": ["8", "9", "7:30"]},
         "open": {
@@ -305,7 +306,7 @@ def write_discord(msgs: list[SampleMessage], path: Path, seed: int) -> None:
     for i, m in enumerate(msgs):
         if m.kind == "deleted":
             continue  # Discord keeps no trace of deleted messages
-        entry = {
+        entry: dict[str, object] = {
             "id": ids[i],
             "type": "Default",
             "timestamp": m.time.isoformat(timespec="milliseconds"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 
+from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
@@ -50,8 +51,8 @@ class PersonStats:
 def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
     """Per-person statistics over every kept session; tokens with `tokenizer` (a `tokenizers`
     Tokenizer, normally the default model's) when given."""
-    path = Path(dataset_dir) / "sessions.jsonl"
-    manifest_path = Path(dataset_dir) / "manifest.json"
+    path = Path(dataset_dir) / SESSIONS_FILE
+    manifest_path = Path(dataset_dir) / MANIFEST_FILE
     if not path.exists() or not manifest_path.exists():
         raise ClonekitError(
             "not a dataset directory (no sessions.jsonl / manifest.json): run `clonekit prep build` first", dataset_dir
@@ -86,4 +87,4 @@ def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
         for name, items in texts.items():
             people[name].tokens = sum(len(e.ids) for e in tokenizer.encode_batch(items, add_special_tokens=False))
     rows = sorted((p.row() for p in people.values()), key=lambda r: (not r["target"], -r["messages"]))
-    return {"people": rows, "manifest": orjson.loads(manifest_path.read_bytes())}
+    return {"people": rows, "manifest": read_dataset_manifest(dataset_dir)}

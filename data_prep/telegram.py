@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 from clonekit.data_prep.jsonfile import load_json
@@ -54,17 +55,16 @@ def chats_of(obj: dict, path=None) -> list[dict]:
     return [c for c in chats if isinstance(c, dict)]
 
 
-def parse_telegram(path: Path, report: ParseReport, obj: dict | None = None) -> Iterator[Message]:
-    obj = obj if obj is not None else load_json(path)
+def parse_telegram(path: Path, report: ParseReport, loaded: object = None) -> Iterator[Message]:
+    """`loaded`: the file's JSON when the caller has read it already."""
+    obj = loaded if loaded is not None else load_json(path)
     if not isinstance(obj, dict):
         raise ClonekitError("a Telegram export must be a JSON object", path)
     for chat in chats_of(obj, path):
         name = chat.get("name") or ("Saved Messages" if chat.get("type") == "saved_messages" else None)
         name = str(name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip())
         records = as_records(chat.get("messages"), path, f"chat {name!r}: messages")
-        yield from convert_records(
-            records, lambda m, name=name: _message(m, name), report, path, where=f"chat {name!r} "
-        )
+        yield from convert_records(records, partial(_message, chat=name), report, path, where=f"chat {name!r} ")
 
 
 def text_of(value) -> str:
@@ -85,6 +85,8 @@ def timestamp_of(m: dict) -> str:
         if offset.total_seconds() % 900 == 0 and abs(offset) <= dt.timedelta(hours=14):
             return utc.astimezone(dt.timezone(offset)).isoformat()
         return utc.isoformat()
+    if local is None:
+        raise KeyError("date")
     return local.isoformat()
 
 

@@ -53,15 +53,15 @@ def sort_since(f, start: int) -> None:
     del stamps
     order = np.argsort(keys, kind="stable")
     with tempfile.TemporaryFile(dir=Path(f.name).parent) as sorted_file:
-        run_start = prev = None
+        run_start = prev = -2  # a run of lines that stay adjacent is copied as one block
         for i in order.tolist():
-            if prev is not None and i == prev + 1:
+            if i == prev + 1:
                 prev = i
                 continue
-            if run_start is not None:
+            if run_start >= 0:
                 _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
             run_start = prev = i
-        if run_start is not None:
+        if run_start >= 0:
             _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
         f.seek(start)
         f.truncate()

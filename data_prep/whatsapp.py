@@ -81,7 +81,7 @@ def _chat_member(names: list[str]) -> str | None:
     """The chat's .txt among a zip's files (iOS `_chat.txt`, Android `WhatsApp Chat ....txt`), or None."""
     txts = [n for n in names if n.lower().endswith(".txt") and not n.startswith("__MACOSX")]
     chat = [n for n in txts if Path(n).name == "_chat.txt" or Path(n).name.lower().startswith("whatsapp")]
-    return (chat or txts or [None])[0]
+    return next(iter(chat or txts), None)
 
 
 def text_layout(head: bytes) -> tuple[str, str | None]:
@@ -261,9 +261,9 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
         return "dmy", bracket, warning
     if dayfirst is not None:
         return ("dmy" if dayfirst else "mdy"), bracket, warning
-    d, m = (_disorder(list(seen), o)[0] for o in ("dmy", "mdy"))
-    if d != m:
-        return ("dmy" if d < m else "mdy"), bracket, warning
+    day_first, month_first = (_disorder(list(seen), o)[0] for o in ("dmy", "mdy"))
+    if day_first != month_first:
+        return ("dmy" if day_first < month_first else "mdy"), bracket, warning
     return (
         "dmy",
         bracket,
@@ -277,9 +277,10 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
 
 def _disorder(raw_dates: list[str], order: str) -> tuple[int, int]:
     """(steps backwards in time, days spanned) of the distinct dates in file order, read in `order`."""
-    isos = [_iso_date(r, order) for r in raw_dates]
-    if None in isos or not isos or not FIRST_YEAR <= int(min(isos)[:4]) <= dt.date.today().year + 1:
-        return len(isos) + 1, 1 << 30
+    read = [_iso_date(r, order) for r in raw_dates]
+    isos = [d for d in read if d is not None]
+    if len(isos) < len(read) or not isos or not FIRST_YEAR <= int(min(isos)[:4]) <= dt.date.today().year + 1:
+        return len(read) + 1, 1 << 30
     back = sum(1 for x, y in pairwise(isos) if y < x)
     span = (dt.date.fromisoformat(max(isos)) - dt.date.fromisoformat(min(isos))).days
     return back, span
@@ -393,16 +394,15 @@ class MessageBuilder:
         self.authors: dict[str, tuple[str, str] | None] = {}
 
     def _author(self, candidate: str) -> tuple[str, str] | None:
-        found = self.authors.get(candidate, 0)
-        if found == 0:
-            name = candidate.strip(_MARKS)
-            if not name or _SYSTEM_AUTHOR.search(name):
-                found = None
-            else:
-                if name[:1] == "~":  # WhatsApp marks people who are not in the exporter's contacts
-                    name = name[1:].lstrip(" \u202f\u00a0")
-                found = (name, "whatsapp:" + name)
-            self.authors[candidate] = found
+        if candidate in self.authors:
+            return self.authors[candidate]
+        name = candidate.strip(_MARKS)
+        found: tuple[str, str] | None = None
+        if name and not _SYSTEM_AUTHOR.search(name):
+            if name[:1] == "~":  # WhatsApp marks people who are not in the exporter's contacts
+                name = name[1:].lstrip(" \u202f\u00a0")
+            found = (name, "whatsapp:" + name)
+        self.authors[candidate] = found
         return found
 
     def build(self, lineno: int, ts: str, rest: str, parts: list[str]) -> Message | None:

@@ -50,7 +50,7 @@ def cache_key(path: Path, tokenizer, template: ChatTemplate, max_len: int) -> st
 
 def _tokenize_batch(batch: dict, tokenizer, template: ChatTemplate, max_len: int) -> dict:
     """`datasets.map` function (batched): one JSON example in, zero or more pieces out (long examples split)."""
-    out = {"input_ids": [], "assistant_masks": [], "source": [], "notes": []}
+    out: dict[str, list] = {"input_ids": [], "assistant_masks": [], "source": [], "notes": []}
     for index, raw in zip(batch["index"], batch["messages"], strict=True):
         stats = TokenizeStats()
         pieces = tokenize_with_limit(tokenizer, template, json.loads(raw), max_len, stats)

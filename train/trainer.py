@@ -27,6 +27,7 @@ from pathlib import Path
 
 from clonekit import __version__
 from clonekit.config import TrainConfig
+from clonekit.dataset import MANIFEST_FILE, TRAIN_FILE, VALID_FILE, has_manifest, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.extras import require
 from clonekit.hashing import sha256_file
@@ -251,8 +252,7 @@ def train(
     from trl import SFTConfig, SFTTrainer
 
     data_dir, out = Path(data_dir), writable_dir(out_dir, "adapter")
-    if not (data_dir / "manifest.json").exists():
-        raise ClonekitError("not a dataset directory (no manifest.json): run `clonekit prep build` first", data_dir)
+    read_dataset_manifest(data_dir)  # fails with "not a dataset directory" before any model loads
     device = training_device(cfg)
     prec = precision(cfg, device)
     last = check_run_dir(out, resume, log)
@@ -260,15 +260,11 @@ def train(
     from_adapter = Path(from_adapter) if from_adapter is not None else None
     base, tokenizer, template = starting_point(cfg, from_adapter)
 
-    train_split = tokenized_split(
-        data_dir / "train.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress
-    )
-    valid_split = tokenized_split(
-        data_dir / "valid.jsonl", tokenizer, template, cfg.max_seq_len, progress=show_progress
-    )
+    train_split = tokenized_split(data_dir / TRAIN_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    valid_split = tokenized_split(data_dir / VALID_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
     train_stats, valid_stats = train_split.stats, valid_split.stats
     if not len(train_split.dataset):
-        raise ClonekitError("no training examples left after tokenization", data_dir / "train.jsonl")
+        raise ClonekitError("no training examples left after tokenization", data_dir / TRAIN_FILE)
     log(
         f"data: {train_stats.pieces} train examples ({train_stats.tokens:,} tokens, "
         f"{train_stats.target_tokens:,} on the target){' from the cache' if train_split.cached else ''}; "
@@ -383,8 +379,7 @@ def write_run(
     tokenizer.save_pretrained(out)
     (out / TEMPLATE_FILE).write_text(template.text, encoding="utf-8")
     write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
-    ds_manifest = data_dir / "manifest.json"
-    ds = json.loads(ds_manifest.read_text(encoding="utf-8")) if ds_manifest.exists() else {}
+    ds = read_dataset_manifest(data_dir) if has_manifest(data_dir) else {}
     write_manifest(
         out,
         {
@@ -394,7 +389,7 @@ def write_run(
             "base": {"id": base.id, "path": base.path, "sha256": base.sha256},
             "dataset": {
                 "dir": str(data_dir.resolve()),
-                "manifest_sha256": sha256_file(ds_manifest) if ds_manifest.exists() else None,
+                "manifest_sha256": sha256_file(data_dir / MANIFEST_FILE) if ds else None,
                 "target": ds.get("target"),
                 "system_prompt": ds.get("system_prompt"),
             },
