@@ -283,9 +283,9 @@ def prep_stats(
 
     tokenizer = None
     if tokens:
-        from clonekit.data_prep.tokens import default_tokenizer
+        from clonekit import default_model
 
-        tokenizer = default_tokenizer()
+        tokenizer = default_model.tokenizer()
     stats = compute_stats(dataset, tokenizer)
     if json_out:
         console.print_json(json.dumps(stats["people"], ensure_ascii=False))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clonekit import default_model
 from clonekit.chat import NameSanitizer, is_openai_api, render_turns
 from clonekit.compare.cases import HeldOut, load_heldout
 from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
@@ -281,7 +282,6 @@ def _heldout_losses(report: dict, adapters: dict[str, str], data_dir, endpoints:
     """Held-out loss on the target's turns for local models: the adapter's for its endpoint, the base model's
     for any endpoint serving that base under its served name."""
     from clonekit.manifest import read_manifest
-    from clonekit.serve.launcher import base_served_name
     from clonekit.train.evaluate import heldout_loss
 
     report["heldout_loss"] = {}
@@ -292,7 +292,7 @@ def _heldout_losses(report: dict, adapters: dict[str, str], data_dir, endpoints:
         if name in report["endpoints"]:
             report["endpoints"][name]["heldout_loss"] = result["adapter"]["loss"]
             report["endpoints"][name]["heldout_perplexity"] = result["adapter"]["perplexity"]
-        base_name = base_served_name(read_manifest(run)["base"]["id"])
+        base_name = default_model.served_name(read_manifest(run)["base"]["id"])
         for ep in endpoints:
             if ep.model == base_name and ep.name in report["endpoints"]:
                 report["endpoints"][ep.name]["heldout_loss"] = result["base"]["loss"]

@@ -3,7 +3,7 @@ assistant messages (0 or 1), no other keys, and a size limit per example."""
 
 from __future__ import annotations
 
-from clonekit.chat import NAME_PATTERN, NameSanitizer  # noqa: F401  (re-exported: prep writes the mapping)
+from clonekit.chat import NAME_PATTERN, NameSanitizer
 
 
 def estimate_tokens(messages: list[dict], chars_per_token: float) -> int:

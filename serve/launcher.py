@@ -21,6 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clonekit import default_model
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, read_adapter_config, read_manifest, safetensors_problem
 
@@ -77,12 +78,6 @@ def load_adapter(name: str, path: Path) -> Adapter:
     if problem:
         raise ClonekitError(f"{problem}: copy the adapter again or re-run `clonekit train`", path)
     return Adapter(name, path.resolve(), manifest, config["r"])
-
-
-def base_served_name(base_id: str) -> str:
-    if base_id == "default":
-        return "smollm2-135m-instruct"
-    return base_id.rstrip("/").split("/")[-1] if Path(base_id).exists() else base_id
 
 
 def lora_rank_for(adapters: list[Adapter]) -> int:
@@ -204,17 +199,15 @@ def plan_server(
     base = first.manifest["base"]
     base_path = base["path"]
     if not Path(base_path).exists():
-        if base["id"] == "default":
-            from clonekit.train.base_models import default_model_dir
-
-            base_path = str(default_model_dir())
+        if base["id"] == default_model.BASE_ID:
+            base_path = str(default_model.model_dir())
         else:
             raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base['id']!r})")
     if merged and len(adapters) > 1:
         raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
     check_port(host, port)
     device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
-    base_name = base_served_name(base["id"])
+    base_name = default_model.served_name(base["id"])
     model_path, served, lora_modules = base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
     if merged:
         from clonekit.serve.merged import merged_dirs

@@ -8,16 +8,16 @@ base, used for comparisons, takes the LoRA cost instead. Both are cached under t
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
+from clonekit.hashing import sha256_file
 from clonekit.paths import cache_dir
 
 
 def merged_dirs(run: Path) -> tuple[Path, Path]:
     """(merged clone model, negated adapter giving back the base), built once per adapter."""
-    digest = hashlib.sha256((run / "adapter_model.safetensors").read_bytes()).hexdigest()[:16]
+    digest = sha256_file(run / "adapter_model.safetensors")[:16]
     root = cache_dir() / "merged" / digest
     model_dir, negated = root / "model", root / "base-adapter"
     if not (model_dir / "config.json").exists():

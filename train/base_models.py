@@ -7,14 +7,13 @@ dequantized state dict, save as safetensors into the cache. Later runs load the 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from clonekit import default_model
 from clonekit.errors import ClonekitError
-from clonekit.paths import DEFAULT_MODEL_NAME, cache_dir, default_model_gguf
+from clonekit.hashing import sha256_files
 
 
 @dataclass
@@ -33,32 +32,6 @@ def base_of_run(run: Path, manifest: dict) -> BaseModel:
     return base
 
 
-def default_model_dir() -> Path:
-    """The default model as a safetensors directory in the cache (converted on first use, ~20 s)."""
-    gguf = default_model_gguf()
-    stat = gguf.stat()
-    target = cache_dir() / "models" / f"{DEFAULT_MODEL_NAME}-{stat.st_size}-{int(stat.st_mtime)}"
-    if (target / "model.safetensors").exists():
-        return target
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict())
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
-
-
 def weights_sha256(path: Path) -> str:
     """sha256 over the weight files of a model directory (cached beside them)."""
     files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
@@ -70,12 +43,7 @@ def weights_sha256(path: Path) -> str:
             return saved["sha256"]
     except (OSError, ValueError, KeyError):
         pass
-    h = hashlib.sha256()
-    for f in files:
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-    digest = h.hexdigest()
+    digest = sha256_files(files)
     try:
         cache.write_text(json.dumps({"files": stamp, "sha256": digest}))
     except OSError:
@@ -84,9 +52,9 @@ def weights_sha256(path: Path) -> str:
 
 
 def resolve_base(base: str) -> BaseModel:
-    if base == "default":
-        path = default_model_dir()
-        return BaseModel("default", str(path), weights_sha256(path))
+    if base == default_model.BASE_ID:
+        path = default_model.model_dir()
+        return BaseModel(default_model.BASE_ID, str(path), weights_sha256(path))
     local = Path(base).expanduser()
     if local.exists():
         if not (local / "config.json").exists():

@@ -10,10 +10,10 @@ def default_hf_tokenizer():
     """The default model's tokenizer as a transformers tokenizer, built from the GGUF without the weights."""
     from transformers import PreTrainedTokenizerFast
 
-    from clonekit.data_prep.tokens import default_tokenizer
+    from clonekit import default_model
 
     return PreTrainedTokenizerFast(
-        tokenizer_object=default_tokenizer(),
+        tokenizer_object=default_model.tokenizer(),
         bos_token="<|im_start|>",
         eos_token="<|im_end|>",
         pad_token="<|im_end|>",

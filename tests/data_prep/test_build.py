@@ -2,9 +2,10 @@ import json
 
 import pytest
 
+from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.data_prep.build import build_datasets
-from clonekit.data_prep.openai_format import NameSanitizer, validate_openai_example
+from clonekit.data_prep.openai_format import validate_openai_example
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.sessions import Turn, windows

@@ -1,11 +1,11 @@
 import json
 
+from clonekit import default_model
 from clonekit.config import PrepConfig
 from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.stats import compute_stats
-from clonekit.data_prep.tokens import default_tokenizer
 
 
 def test_sample_is_seeded_and_the_three_exports_agree(tmp_path):
@@ -28,7 +28,7 @@ def test_stats_show_distinct_styles(tmp_path):
     info = write_sample(tmp_path / "s", corpus="small")
     parse_exports([tmp_path / "s" / info["files"]["telegram"]], tmp_path / "m.jsonl")
     build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=info["target"]))
-    stats = compute_stats(tmp_path / "ds", default_tokenizer())
+    stats = compute_stats(tmp_path / "ds", default_model.tokenizer())
     rows = {r["name"]: r for r in stats["people"]}
     assert stats["people"][0]["name"] == "Deniz" and stats["people"][0]["target"]
     assert rows["Priya"]["emoji_rate"] > 0.8 and rows["Oliver"]["emoji_rate"] == 0
@@ -39,7 +39,7 @@ def test_stats_show_distinct_styles(tmp_path):
 
 
 def test_default_tokenizer_round_trips_and_knows_the_chat_markers():
-    tok = default_tokenizer()
+    tok = default_model.tokenizer()
     text = "<|im_start|>user\nMaya: pizza mı? 12:30 🍕<|im_end|>"
     enc = tok.encode(text, add_special_tokens=False)
     assert tok.decode(enc.ids, skip_special_tokens=False) == text
