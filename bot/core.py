@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clonekit.bot.conversation import ChannelLog, bubbles, strip_name_prefix
 from clonekit.bot.debounce import Debouncer
@@ -79,7 +80,7 @@ def resolve_identity(cfg: BotConfig) -> Identity:
 @dataclass
 class CloneChat:
     cfg: BotConfig
-    clock: callable = time.monotonic
+    clock: Callable[[], float] = time.monotonic
     channels: dict[str, Channel] = field(default_factory=dict)
     events: Counter = field(default_factory=Counter)
 
@@ -143,7 +144,8 @@ class CloneChat:
             ch.version = "core:disclosure"
             self.events["disclosed"] += 1
             return [text]
-        text, problem = "", "empty"
+        text = ""
+        problem: str | None = "empty"
         model = self.pick_model()
         for attempt in range(self.cfg.loop_retries + 1):
             if attempt:  # the clone's own stuck replies in the log feed the loop: keep less of it each try
@@ -184,14 +186,17 @@ class CloneChat:
         """(reply text, the model that answered: a registry server names the version), or None on failure."""
         import openai
 
-        extra = {}
+        extra: dict[str, Any] = {}
         if attempt:  # escalate against loops with penalties only; the first attempt uses the served defaults.
             # Not temperature: a hotter retry of a 135M clone drifts into gibberish (seen in the goad check).
             extra = {"frequency_penalty": min(2.0, 0.6 + 0.6 * attempt), "presence_penalty": min(2.0, 0.5 * attempt)}
         for retry in range(self.cfg.max_retries + 1):
             try:
                 r = await self.client.chat.completions.create(
-                    model=model, messages=messages, max_tokens=self.cfg.max_tokens, **extra
+                    model=model,
+                    messages=messages,  # type: ignore[arg-type]  # plain dicts, as the API takes them
+                    max_tokens=self.cfg.max_tokens,
+                    **extra,
                 )
                 return r.choices[0].message.content or "", r.model
             except (
@@ -221,7 +226,7 @@ class CloneChat:
     def typing_delay(self, bubble: str) -> float:
         return min(self.cfg.max_typing_seconds, len(bubble) * self.cfg.typing_seconds_per_char)
 
-    def schedule(self, channel: str, send: Send, typing: Typing = None) -> asyncio.Task:
+    def schedule(self, channel: str, send: Send, typing: Typing | None = None) -> asyncio.Task:
         """After a human message: (re)start the channel's pending answer. A message that arrives while the
         answer waits or is generated cancels it and starts the wait again; one being sent is left to finish."""
         ch = self.channel(channel)
@@ -250,7 +255,7 @@ class CloneChat:
 
 
 Send = Callable[[str], Awaitable[None]]
-Typing = Callable[[], AbstractAsyncContextManager] | None
+Typing = Callable[[], AbstractAsyncContextManager]
 
 
 @asynccontextmanager

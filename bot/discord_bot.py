@@ -145,7 +145,15 @@ class CloneBot(commands.Bot):
 
 
 def _bot(ctx: commands.Context) -> CloneBot:
-    return ctx.bot  # type: ignore[return-value]
+    return ctx.bot
+
+
+def _author_can(ctx: commands.Context, permission: str) -> bool:
+    """Whether the author holds `permission` in this channel (in a direct message nobody holds channel
+    permissions)."""
+    if not isinstance(ctx.author, discord.Member):
+        return False
+    return bool(getattr(ctx.channel.permissions_for(ctx.author), permission))
 
 
 @commands.command()
@@ -184,7 +192,7 @@ async def consent(ctx: commands.Context, choice: str = "") -> None:
     key = str(ctx.channel.id)
     who = f"{ctx.author.display_name} ({ctx.author.id})"
     if choice == "on":
-        if not ctx.channel.permissions_for(ctx.author).manage_channels:
+        if not _author_can(ctx, "manage_channels"):
             await ctx.send("turning logging on needs the Manage Channels permission")
             return
         await asyncio.to_thread(b.store.set_consent, key, True, who)
@@ -235,7 +243,7 @@ async def approve(ctx: commands.Context, version: str = "") -> None:
     if not b.chat.cfg.registry:
         await ctx.send("no registry is configured for this bot")
         return
-    if not ctx.channel.permissions_for(ctx.author).administrator:
+    if not _author_can(ctx, "administrator"):
         await ctx.send("approving a version needs the Administrator permission")
         return
     from clonekit.registry import approve_version
@@ -253,3 +261,20 @@ async def approve(ctx: commands.Context, version: str = "") -> None:
         await ctx.send(f"not approved: {e.message}")
         return
     await ctx.send(f"{vid} approved; promote it with `clonekit registry promote {vid} --server URL`")
+
+
+def run_bot(bot: CloneBot, token: str, token_env: str) -> None:
+    """Run until stopped; what Discord refuses becomes one clear error."""
+    import aiohttp
+
+    try:
+        bot.run(token, log_handler=None)
+    except discord.LoginFailure:
+        raise ClonekitError(f"Discord refused the token in ${token_env} (reset it in the Developer Portal)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise ClonekitError(
+            'Discord refused the Message Content intent: turn on "Message Content Intent" under '
+            "Bot in the Developer Portal"
+        ) from None
+    except aiohttp.ClientConnectorError as e:
+        raise ClonekitError(f"cannot reach Discord: {e}") from None

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections import deque
 
-from clonekit.repetition import is_degenerate, normalize, repeats_earlier, would_loop
+from clonekit.repetition import (
+    LOOP_RUN,
+    is_degenerate,
+    longest_near_identical_run,
+    normalize,
+    repeats_earlier,
+    would_loop,
+)
 
 
 class LoopGuard:
@@ -33,3 +40,14 @@ class LoopGuard:
 
     def reset(self) -> None:
         self.recent.clear()
+
+
+def loop_check_line(replies: list[str]) -> tuple[str, bool]:
+    """(a one-line summary, whether they loop) of a scripted chat's replies: `clonekit chat --loop-check`."""
+    longest = longest_near_identical_run(replies)
+    loops = longest >= LOOP_RUN
+    line = (
+        f"loop check: {len(replies)} replies, {len({normalize(r) for r in replies})} distinct, "
+        f"near-identical replies at most {longest} in a row: {'LOOP' if loops else 'ok'}"
+    )
+    return line, loops

@@ -115,7 +115,7 @@ class ConversationStore:
             side = self.path.with_name(self.path.name + suffix)
             if side.exists():
                 os.chmod(side, 0o600)
-        self._queue: queue.Queue | None = None
+        self._queue: queue.Queue = queue.Queue()  # rows for the background writer, once it runs
         self._writer: threading.Thread | None = None
         self.written = 0
         self.retries = 0
@@ -132,7 +132,6 @@ class ConversationStore:
     def start_writer(self, retry_seconds: float = 0.5) -> None:
         """Start the background writer used by `record_later`."""
         if self._writer is None:
-            self._queue = queue.Queue()
             self._writer = threading.Thread(
                 target=self._write_loop, args=(retry_seconds,), name="store-writer", daemon=True
             )
@@ -191,8 +190,7 @@ class ConversationStore:
 
     def flush(self) -> None:
         """Wait until every queued message is written (tests, shutdown)."""
-        if self._queue is not None:
-            self._queue.join()
+        self._queue.join()
 
     def set_consent(self, channel: str, granted: bool, changed_by: str) -> int:
         """Record a channel's consent; revoking it deletes the channel's logged messages.

@@ -83,7 +83,10 @@ async def run_script(
             if parts:
                 replies.append("\n".join(parts))
         elif step[0] == "/":
-            kind, text = feedback_command(step[1])
+            command = feedback_command(step[1])
+            if command is None:  # the script reader only makes "/" steps of feedback commands
+                raise ValueError(f"not a feedback command: {step[1]!r}")
+            kind, text = command
             print(f"{speaker}: {step[1]}", file=out, flush=True)
             print(record_feedback(chat, store, speaker, kind, text), file=out, flush=True)
         else:

@@ -201,23 +201,19 @@ def prep_build(
     """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
     from clonekit.config import PrepConfig, load_config
     from clonekit.data_prep.build import build_datasets
-    from clonekit.data_prep.people import parse_alias
+    from clonekit.data_prep.options import with_options
 
-    base = load_config(PrepConfig, config)
-    overrides = {
-        "target": target,
-        "session_gap_minutes": gap_minutes,
-        "media": media,
-        "valid_fraction": valid_fraction,
-        "include_bots": include_bots,
-    }
-    if exclude:
-        overrides["exclude"] = list(base.exclude) + exclude
-    if alias:
-        overrides["aliases"] = {**base.aliases, **dict(parse_alias(a) for a in alias)}
-    if not redact:
-        overrides["redact"] = {"emails": False, "phones": False, "ids": False, "urls": False, "numbers": False}
-    cfg = load_config(PrepConfig, None, **{**base.model_dump(), **overrides})
+    cfg = with_options(
+        load_config(PrepConfig, config),
+        target=target,
+        gap_minutes=gap_minutes,
+        media=media,
+        valid_fraction=valid_fraction,
+        include_bots=include_bots,
+        exclude=exclude,
+        aliases=alias,
+        redact=redact,
+    )
     with Progress(
         TextColumn("building"),
         BarColumn(),
@@ -409,7 +405,15 @@ def train_cmd(
                 f"`clonekit prep pairs {data}`, or pass a pairs file as --data"
             )
         run = train_dpo(cfg, pairs, out, from_adapter=from_adapter, resume=resume, show_progress=not quiet, log=log)
-        keys = ("margin_before", "margin_after", "train_loss", "steps", "pairs", "tokens_per_second", "seconds")
+        keys: tuple[str, ...] = (
+            "margin_before",
+            "margin_after",
+            "train_loss",
+            "steps",
+            "pairs",
+            "tokens_per_second",
+            "seconds",
+        )
     else:
         from clonekit.train import train
 
@@ -570,10 +574,10 @@ def chat(
     import logging
 
     from clonekit.bot.core import CloneChat
+    from clonekit.bot.loops import loop_check_line
     from clonekit.bot.store import ConversationStore
     from clonekit.bot.terminal import CHANNEL, read_script, run_interactive, run_script
     from clonekit.config import BotConfig, load_config
-    from clonekit.repetition import LOOP_RUN, longest_near_identical_run, normalize
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
     cfg = load_config(
@@ -603,14 +607,9 @@ def chat(
     if core.events:
         err_console.print("events: " + ", ".join(f"{k} {v}" for k, v in sorted(core.events.items())), highlight=False)
     if loop_check and replies is not None:
-        longest = longest_near_identical_run(replies)
-        err_console.print(
-            f"loop check: {len(replies)} replies, {len({normalize(r) for r in replies})} distinct, "
-            f"near-identical replies at most {longest} in a row: "
-            f"{'ok' if longest < LOOP_RUN else 'LOOP'}",
-            highlight=False,
-        )
-        if longest >= LOOP_RUN:
+        line, loops = loop_check_line(replies)
+        err_console.print(line, highlight=False)
+        if loops:
             raise typer.Exit(1)
 
 
@@ -637,7 +636,7 @@ def discord_cmd(
     import logging
 
     from clonekit.bot.core import CloneChat
-    from clonekit.bot.discord_bot import CloneBot, read_token
+    from clonekit.bot.discord_bot import CloneBot, read_token, run_bot
     from clonekit.bot.store import ConversationStore
     from clonekit.config import BotConfig, load_config
 
@@ -662,22 +661,8 @@ def discord_cmd(
         f"{', '.join(str(c) for c in cfg.discord.channels)}; logging: {cfg.store or 'off'}",
         highlight=False,
     )
-    import aiohttp
-    import discord as discord_py
-
     try:
-        bot.run(token, log_handler=None)
-    except discord_py.LoginFailure:
-        raise ClonekitError(
-            f"Discord refused the token in ${cfg.discord.token_env} (reset it in the Developer Portal)"
-        ) from None
-    except discord_py.PrivilegedIntentsRequired:
-        raise ClonekitError(
-            'Discord refused the Message Content intent: turn on "Message Content Intent" under '
-            "Bot in the Developer Portal"
-        ) from None
-    except aiohttp.ClientConnectorError as e:
-        raise ClonekitError(f"cannot reach Discord: {e}") from None
+        run_bot(bot, token, cfg.discord.token_env)
     finally:
         if db:
             db.close()
@@ -764,17 +749,13 @@ def compare(
     from clonekit.compare.endpoints import parse_endpoint
     from clonekit.compare.report import markdown_table, write_report
     from clonekit.compare.run import CompareSettings, run_compare
+    from clonekit.manifest import parse_adapter_args
 
     endpoints = [parse_endpoint(e) for e in endpoint]
     names = [e.name for e in endpoints]
     if len(set(names)) != len(names):
         raise ClonekitError(f"endpoint names must differ: {names}")
-    adapters = {}
-    for a in adapter:
-        name, sep, run = a.partition("=")
-        if not sep or name not in names:
-            raise ClonekitError(f"--adapter {a!r}: expected NAME=RUN with NAME one of the endpoints {names}")
-        adapters[name] = run
+    adapters = {name: str(run) for name, run in parse_adapter_args(adapter, default_name=None, names=names)}
     if guarded and guarded != ["none"] and not set(guarded) <= set(names):
         raise ClonekitError(f"--guarded {guarded}: expected endpoint names among {names}, or `none`")
     if ab is not None and ab not in names:

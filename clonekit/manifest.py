@@ -112,3 +112,24 @@ def write_generation_config(run_dir: Path, eos_token_id: int, sampling: dict | N
     data = {**SAMPLING_DEFAULTS, **(sampling or {}), "do_sample": True, "eos_token_id": eos_token_id}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def parse_adapter_args(
+    values: list[str], default_name: str | None = "clone", names: list[str] | None = None
+) -> list[tuple[str, Path]]:
+    """`--adapter NAME=RUN` options -> [(name, run dir)]. A bare RUN is `default_name` (an error when None); with
+    `names`, NAME must be one of them (compare: an endpoint's name). Names are distinct."""
+    out = []
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep and default_name is not None:
+            name, path = default_name, v
+        if not sep and default_name is None or not name or not path:
+            raise ClonekitError(f"--adapter {v!r}: expected NAME=RUN" + (" or RUN" if default_name else ""))
+        if names is not None and name not in names:
+            raise ClonekitError(f"--adapter {v!r}: NAME must be one of {', '.join(names)}")
+        out.append((name, Path(path)))
+    given = [n for n, _ in out]
+    if len(set(given)) != len(given):
+        raise ClonekitError(f"--adapter names must be distinct (got {', '.join(given)}); use NAME=RUN")
+    return out

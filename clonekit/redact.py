@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 import phonenumbers
 from stdnum import iban as stdnum_iban
@@ -57,7 +58,7 @@ _WORD_NAMES = frozenset(
 PLACEHOLDERS = ("url", "email", "ip", "iban", "card", "ssn", "phone", "number", "person")
 
 
-def name_tokens(names: list[str], keep: list[str] = ()) -> list[str]:
+def name_tokens(names: list[str], keep: Sequence[str] = ()) -> list[str]:
     """Every name and its words of three or more letters (a first name, a surname from another display name),
     less the words of the names in `keep` (the target's own name is not personal data to hide from the clone)."""
     kept = {w.casefold() for n in keep for w in [n, *re.split(r"[\s_.,()\[\]/|-]+", n)]}
@@ -74,7 +75,7 @@ def name_tokens(names: list[str], keep: list[str] = ()) -> list[str]:
 
 
 class Redactor:
-    def __init__(self, config: RedactConfig | None = None, people: list[str] | None = None, keep: list[str] = ()):
+    def __init__(self, config: RedactConfig | None = None, people: list[str] | None = None, keep: Sequence[str] = ()):
         self.config = config = config or RedactConfig()
         self.counts: Counter = Counter()
         names = name_tokens(people or [], keep)

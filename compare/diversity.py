@@ -17,7 +17,7 @@ def self_repetition(texts: list[str]) -> float:
     norm = [normalize(t) for t in texts if normalize(t)]
     if not norm:
         return 0.0
-    counts = {}
+    counts: dict[str, int] = {}
     for x in norm:
         counts[x] = counts.get(x, 0) + 1
     return sum(c for c in counts.values() if c > 1) / len(norm)

@@ -90,13 +90,16 @@ def make_candidate(
             "early_stopping_patience": 0,
         }
     )
-    run = train(
+    sft_run = train(
         train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log, from_adapter=live["dir"]
     )
+    if sft_run is None:  # only a non-zero rank of a distributed run gets None
+        raise RuntimeError("training wrote no adapter")
+    run: Path = sft_run
     method = "sft"
     if c["pairs"] >= cfg.dpo_min_pairs:
         dpo_cfg = train_cfg.model_copy(update={"max_steps": cfg.dpo_max_steps, "learning_rate": cfg.dpo_learning_rate})
-        run = train_dpo(
+        dpo_run = train_dpo(
             dpo_cfg,
             work / "material" / "pairs.jsonl",
             work / "dpo",
@@ -104,6 +107,9 @@ def make_candidate(
             show_progress=show_progress,
             log=log,
         )
+        if dpo_run is None:  # only a non-zero rank of a distributed run gets None
+            raise RuntimeError("preference tuning wrote no adapter")
+        run = dpo_run
         method = "sft+dpo"
     else:
         log(f"{c['pairs']} preference pairs (fewer than {cfg.dpo_min_pairs}): no preference tuning this time")

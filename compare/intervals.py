@@ -13,7 +13,9 @@ import numpy as np
 RESAMPLES = 1000
 
 
-def mean_interval(values: Sequence[float], seed: int = 0, resamples: int = RESAMPLES) -> list[float] | None:
+def mean_interval(
+    values: Sequence[float] | np.ndarray, seed: int = 0, resamples: int = RESAMPLES
+) -> list[float] | None:
     """Interval of the mean of per-unit values (vectorized)."""
     x = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
     if len(x) < 2:

@@ -27,7 +27,8 @@ def words(text: str) -> list[str]:
 
 def signature_words(turns: list[tuple[str, str]], target: str, top: int = 100) -> set[str]:
     """Words the target uses at least 3 times and at least twice as often (per word) as everyone else."""
-    mine, theirs = Counter(), Counter()
+    mine: Counter[str] = Counter()
+    theirs: Counter[str] = Counter()
     for speaker, text in turns:
         (mine if speaker == target else theirs).update(words(text))
     n_mine, n_theirs = max(1, sum(mine.values())), max(1, sum(theirs.values()))

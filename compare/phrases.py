@@ -9,6 +9,7 @@ person ever said it) shows up as a large worst over-use.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from clonekit.compare.lexical import words
 
@@ -40,7 +41,7 @@ def overuse(replies: list[str], phrases: list[tuple[str, float]]) -> dict:
     replies = [r for r in replies if r.strip()]
     grams = [phrase_grams(r) for r in replies]
     n = max(1, len(replies))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for phrase, real in phrases:
         g = tuple(phrase.split())
         rate = sum(g in gs for gs in grams) / n

@@ -9,6 +9,7 @@ import json
 import math
 import random
 from pathlib import Path
+from typing import Any
 
 from clonekit.compare.cases import HeldOut
 from clonekit.compare.lexical import words
@@ -97,10 +98,10 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, key in zip(axes.flat, keys, strict=False):
         labels, values, cs, errs = [], [], [], []
-        rows = ([("real", report["reference"], "0.6")] if report["reference"].get(key) is not None else []) + [
+        bars = ([("real", report["reference"], "0.6")] if report["reference"].get(key) is not None else []) + [
             (n, report["endpoints"][n], colors[i % len(colors)]) for i, n in enumerate(names)
         ]
-        for label, row, color in rows:
+        for label, row, color in bars:
             v = row.get(key) or 0.0
             iv = row.get("intervals", {}).get(key) or [v, v]
             labels.append(label)
@@ -113,8 +114,8 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
     fig.tight_layout()
-    bars = out / "metrics.png"
-    fig.savefig(bars, dpi=90)
+    metrics_png = out / "metrics.png"
+    fig.savefig(metrics_png, dpi=90)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -138,7 +139,7 @@ def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path)
     hist = out / "lengths.png"
     fig.savefig(hist, dpi=90)
     plt.close(fig)
-    return [bars, hist]
+    return [metrics_png, hist]
 
 
 def ab_sheet(
@@ -156,7 +157,7 @@ def ab_sheet(
         "For each item, read the conversation and mark A or B. Do not open ab_key.json until you are done.",
         "",
     ]
-    key = {"endpoint": endpoint, "items": {}}
+    key: dict[str, Any] = {"endpoint": endpoint, "items": {}}
     for n, i in enumerate(chosen, 1):
         case = held.cases[i]
         pair = [("real", case.reply), (endpoint, replies[endpoint][i])]

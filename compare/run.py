@@ -7,6 +7,7 @@ import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from clonekit.compare.lexical import distances, signature, signature_words, w1_d
 from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
 from clonekit.compare.relevance import Embedder, context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
-from clonekit.compare.style import train_authorship
+from clonekit.compare.style import AuthorshipModel, train_authorship
 from clonekit.dataset import NAMES_FILE
 from clonekit.repetition import is_degenerate
 
@@ -44,7 +45,7 @@ class _Scorer:
     """Everything the reply metrics are measured against, built once from the dataset."""
 
     held: HeldOut
-    style: object
+    style: AuthorshipModel
     vocab: set[str]
     profile: dict
     target_lengths: np.ndarray
@@ -183,7 +184,7 @@ def run_compare(
     reference = scorer.score(real)
     ref_overuse = overuse(real, scorer.phrases)
     reference["phrase_overuse_worst"] = ref_overuse["worst_ratio"]
-    report = {
+    report: dict[str, Any] = {
         "target": held.target,
         "cases": len(held.cases),
         "data": str(data_dir),

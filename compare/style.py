@@ -5,6 +5,7 @@ real held-out replies give the ceiling."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ from clonekit.errors import ClonekitError
 
 @dataclass
 class AuthorshipModel:
-    pipeline: object
+    pipeline: Any  # a fitted scikit-learn Pipeline
     target_index: int
     speakers: list[str]
 

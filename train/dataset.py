@@ -19,6 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clonekit.hashing import sha256_file, sha256_text
 from clonekit.paths import cache_dir
@@ -33,7 +34,7 @@ PARALLEL_FROM = 20_000  # examples; below this, worker start-up costs more than 
 
 @dataclass
 class TokenizedSplit:
-    dataset: object  # datasets.Dataset with input_ids, assistant_masks, source, notes
+    dataset: Any  # datasets.Dataset with input_ids, assistant_masks, source, notes
     stats: TokenizeStats
     cached: bool  # True when the rows came from the cache
 

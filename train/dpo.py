@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
@@ -126,7 +127,7 @@ def train_dpo(
             remove_unused_columns=False,
         )
         progress = progress_callback(show_progress, "preference tuning")
-        trainer = DPOTrainer(
+        trainer: Any = DPOTrainer(
             model=model,
             args=args,
             processing_class=tokenizer,

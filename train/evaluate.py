@@ -47,6 +47,8 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     adapter = evaluate_loss(model, rows, collator)
     with model.disable_adapter():
         base_loss = evaluate_loss(model, rows, collator)
+    if adapter is None or base_loss is None:
+        raise ClonekitError(f"no target tokens to score in {split}.jsonl", path)
     return {
         "base": {"loss": base_loss, "perplexity": math.exp(base_loss)},
         "adapter": {"loss": adapter, "perplexity": math.exp(adapter)},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
@@ -119,7 +120,7 @@ def score_only_target_positions() -> None:
     def compact_on_cpu(device) -> bool:
         return device.type == "cpu" or original(device)
 
-    compact_on_cpu.clonekit = True
+    setattr(compact_on_cpu, "clonekit", True)  # noqa: B010  (marks the patch as applied)
     trl_utils._use_triton = compact_on_cpu
 
 
@@ -154,7 +155,7 @@ def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, 
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
         )
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if device == "cuda" else "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
+    model: Any = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     model.config.use_cache = False
     checkpointing = cfg.gradient_checkpointing == "on" or (cfg.gradient_checkpointing == "auto" and device == "cuda")
     if cfg.quantization == "nf4":

@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from clonekit import __version__
 from clonekit.config import TrainConfig
@@ -36,7 +37,7 @@ from clonekit.paths import writable_dir
 from clonekit.train.base_models import BaseModel, base_of_run, resolve_base
 from clonekit.train.dataset import COLUMNS, tokenized_split
 from clonekit.train.model import Precision, import_trl, load_model, precision
-from clonekit.train.template import load_template
+from clonekit.train.template import ChatTemplate, load_template
 
 CHECKPOINTS = "checkpoints"
 
@@ -151,7 +152,7 @@ def training_device(cfg: TrainConfig) -> str:
     return device
 
 
-def load_tokenizer(model_dir: str | Path, template_name: str):
+def load_tokenizer(model_dir: str | Path, template_name: str) -> tuple[Any, ChatTemplate]:
     """(tokenizer, template) with the template set as the tokenizer's chat template and a pad token (the
     end-of-turn token where the tokenizer has none). `model_dir`: a base model or an adapter directory."""
     from transformers import AutoTokenizer
@@ -164,7 +165,7 @@ def load_tokenizer(model_dir: str | Path, template_name: str):
     return tokenizer, template
 
 
-def starting_point(cfg: TrainConfig, adapter: Path | None) -> tuple[BaseModel, object, object]:
+def starting_point(cfg: TrainConfig, adapter: Path | None) -> tuple[BaseModel, Any, ChatTemplate]:
     """(base model, tokenizer, template) to train from: a new adapter on cfg.base with cfg.template, or the base
     and chat template of the adapter being continued."""
     if adapter is not None:
@@ -298,7 +299,7 @@ def train(
         callbacks = [progress]
         if eval_on and cfg.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
-        trainer = SFTTrainer(
+        trainer: Any = SFTTrainer(
             model=model,
             args=args,
             processing_class=tokenizer,

@@ -1,6 +1,8 @@
 """The anti-loop rule alone (no vLLM): clone turns found in a rendered prompt, DRY penalties, the copy stop and
 the degenerate stop, per-request settings."""
 
+from itertools import pairwise
+
 import pytest
 
 from clonekit.serve.antiloop import START, AntiLoopSettings, RequestLoopState, clone_turns
@@ -64,7 +66,7 @@ def test_copying_an_earlier_reply_is_penalized_more_the_longer_the_copy(tok, mar
         output.append(t)
     assert penalties[0] == 0.0  # starting like an earlier reply is free (a match of the start token only)
     assert penalties[1] == pytest.approx(1.0)  # start + first token matched: multiplier * base ** 0
-    assert all(b > a for a, b in zip(penalties[1:], penalties[2:], strict=True))  # grows with the match
+    assert all(b > a for a, b in pairwise(penalties[1:]))  # grows with the match
     assert st.penalties()[markers.end] > 100  # ending as an exact copy: DRY and the copy stop together
 
 
