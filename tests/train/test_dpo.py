@@ -10,27 +10,15 @@ from clonekit.config import TrainConfig
 from clonekit.data_prep.pairs import write_pairs
 from clonekit.errors import ClonekitError
 from clonekit.pairs import pair_problem, read_pairs
-from clonekit.train import train
 from clonekit.train.dpo import train_dpo
-from clonekit.train.tiny import make_tiny_model
-from tests.helpers import sample_dataset
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dpo")
-    tiny = make_tiny_model(d / "tiny")
-    ds = sample_dataset(d, weeks=1)
-    sft = train(
-        TrainConfig(base=str(tiny), max_steps=3, learning_rate=1e-2, max_seq_len=256, row_tokens=512, eval_every=3),
-        ds,
-        d / "sft",
-        show_progress=False,
-        log=lambda s: None,
-    )
-    return d, tiny, ds, sft
+def setup(tmp_path_factory, trained_clone):
+    sft, tiny, ds = trained_clone
+    return tmp_path_factory.mktemp("dpo"), tiny, ds, sft
 
 
 def test_prep_pairs_contrast_the_real_reply_with_a_loop(setup):
@@ -55,6 +43,7 @@ def test_prep_pairs_contrast_the_real_reply_with_a_loop(setup):
     assert len(read_pairs(d / "few.jsonl")) == 5
 
 
+@pytest.mark.slow
 def test_dpo_from_an_adapter_raises_the_margin_of_chosen_over_rejected(setup):
     d, _, ds, sft = setup
     write_pairs(ds)
@@ -81,6 +70,7 @@ def test_dpo_from_an_adapter_raises_the_margin_of_chosen_over_rejected(setup):
         assert all("lora_" in k and ".ref." not in k for k in f.keys())
 
 
+@pytest.mark.slow
 def test_dpo_on_the_base_model(setup):
     d, tiny, ds, _ = setup
     write_pairs(ds)
@@ -132,6 +122,7 @@ def test_dpo_without_pairs_is_a_clear_error(setup, tmp_path):
     assert e.value.line == 2
 
 
+@pytest.mark.slow
 def test_cli_prep_pairs_then_train_dpo(setup, tmp_path):
     d, _, ds, sft = setup
     r = runner.invoke(app, ["prep", "pairs", str(ds), "-o", str(tmp_path / "p.jsonl"), "--max-pairs", "12"])

@@ -34,8 +34,9 @@ def cfg(tiny, **kw):
     return TrainConfig(**{**base, **kw})
 
 
-def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
-    run = train(cfg(tiny), dataset, tmp_path / "run", show_progress=False, log=lambda s: None)
+def test_train_writes_the_adapter_directory(trained_clone):
+    """The quick run's one training run (tests/helpers.train_tiny_clone: 3 steps, eval every 3)."""
+    run = trained_clone[0]
     for name in (
         "adapter_config.json",
         "adapter_model.safetensors",
@@ -46,9 +47,9 @@ def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
         assert (run / name).exists(), name
     manifest = json.loads((run / "clonekit.json").read_text())
     m = manifest["metrics"]
-    assert m["steps"] == 4 and m["valid_loss"] > 0 and m["base_valid_loss"] > 0 and m["tokens_per_second"] > 0
-    # throughput counts the training rows only: 4 steps of one packed row of at most 512 tokens
-    assert 0 < m["train_tokens_this_run"] <= 4 * 512 and m["train_rows"] >= 4
+    assert m["steps"] == 3 and m["valid_loss"] > 0 and m["base_valid_loss"] > 0 and m["tokens_per_second"] > 0
+    # throughput counts the training rows only: 3 steps of one packed row of at most 512 tokens
+    assert 0 < m["train_tokens_this_run"] <= 3 * 512 and m["train_rows"] >= 3
     assert (
         manifest["base"]["sha256"]
         and manifest["dataset"]["manifest_sha256"]
@@ -62,6 +63,7 @@ def test_train_writes_the_adapter_directory(tiny, dataset, tmp_path):
     assert list((run / "checkpoints").glob("checkpoint-*"))
 
 
+@pytest.mark.slow
 def test_training_lowers_the_validation_loss(tiny, dataset, tmp_path):
     run = train(
         cfg(tiny, max_steps=25, eval_every=25, learning_rate=3e-3),
@@ -74,6 +76,7 @@ def test_training_lowers_the_validation_loss(tiny, dataset, tmp_path):
     assert m["valid_loss"] < m["base_valid_loss"]
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(tiny, dataset, tmp_path):
     out = tmp_path / "run"
     train(cfg(tiny, max_steps=2), dataset, out, show_progress=False, log=lambda s: None)
@@ -91,6 +94,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny, dataset, tmp_path):
         train(cfg(tiny), dataset, tmp_path / "fresh", resume=True, show_progress=False, log=lambda s: None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tear", ["state", "optimizer"])
 def test_resume_after_a_torn_checkpoint_falls_back_to_the_last_complete_one(tiny, dataset, tmp_path, tear):
     out = tmp_path / "run"
@@ -124,13 +128,11 @@ def test_resume_after_a_torn_checkpoint_falls_back_to_the_last_complete_one(tiny
     assert m["train_loss"] == pytest.approx(whole, rel=0.05)
 
 
-def test_merge_matches_the_adapter(tiny, dataset, tmp_path):
+def test_merge_matches_the_adapter(trained_clone, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    run = train(
-        cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None
-    )
+    run, tiny, _ = trained_clone
     merged_dir = merge(run, tmp_path / "merged")
     ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
     with torch.no_grad():
@@ -142,6 +144,7 @@ def test_merge_matches_the_adapter(tiny, dataset, tmp_path):
     assert (merged_dir / "chat_template.jinja").exists()
 
 
+@pytest.mark.slow
 def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(tiny, dataset, tmp_path):
     """NF4 through bitsandbytes on the CPU. The run writes LoRA weights only (no 4-bit base, in the adapter or
     in any checkpoint), and the adapter loads on the full-precision base in HF (vLLM: tests/serve/test_server.py)."""
@@ -174,6 +177,7 @@ def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(ti
     assert (adapted - plain).abs().max() > 1e-4
 
 
+@pytest.mark.slow
 def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
     from clonekit.train.model import bf16_problem
 
@@ -191,6 +195,7 @@ def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
     assert m["valid_loss"] < m["base_valid_loss"]
 
 
+@pytest.mark.slow
 def test_fp32_when_asked(tiny, dataset, tmp_path):
     run = train(
         cfg(tiny, mixed_precision="no", max_steps=1), dataset, tmp_path / "run", show_progress=False, log=lambda s: None
@@ -270,7 +275,7 @@ def test_ddp_with_two_cpu_processes(tiny, dataset, tmp_path):
     assert m["world_size"] == 2 and m["steps"] == 2
 
 
-def test_negated_adapter_on_the_merged_model_gives_back_the_base(tiny, dataset, tmp_path, monkeypatch):
+def test_negated_adapter_on_the_merged_model_gives_back_the_base(trained_clone, tmp_path, monkeypatch):
     """What `clonekit serve --merged` serves: the merged clone, and the base as a negated adapter."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -278,9 +283,7 @@ def test_negated_adapter_on_the_merged_model_gives_back_the_base(tiny, dataset, 
     from clonekit.serve.merged import merged_dirs
 
     monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path / "cache"))
-    run = train(
-        cfg(tiny, max_steps=3, learning_rate=1e-2), dataset, tmp_path / "run", show_progress=False, log=lambda s: None
-    )
+    run, tiny, _ = trained_clone
     model_dir, negated = merged_dirs(run)
     ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
     with torch.no_grad():

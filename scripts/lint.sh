@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Lint and type-check with the project's own config (pyproject.toml): ruff (rules and import order), ruff's
+# formatter in check mode, and mypy with the pydantic plugin. CI runs it before the tests; so does pre-commit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test train serve-cpu bot compare lint
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
