@@ -62,7 +62,9 @@ def main() -> None:
         started = time.perf_counter()
         warm = tokenized_split(path, tok, template, 1024)
         cached = time.perf_counter() - started
-    assert warm.cached and not cold.cached and cold.stats.tokens == serial_stats.tokens
+    assert warm.cached
+    assert not cold.cached
+    assert cold.stats.tokens == serial_stats.tokens
     n = args.examples
     print(f"\ntokenize benchmark: {n:,} examples, {serial_stats.tokens:,} tokens, {os.cpu_count()} cores")
     print(f"{'path':10} {'seconds':>8} {'examples/s':>11} {'vs serial':>10}")

@@ -21,9 +21,13 @@ def test_sample_parse_people_build_stats(tmp_path):
     info = json.loads((tmp_path / "s/sample.json").read_text())
     exports = [tmp_path / "s" / f for f in info["files"].values()]
     r = invoke("prep", "parse", exports[2], "-o", tmp_path / "m.jsonl")
-    assert r.exit_code == 0 and "read" in r.output and "kept" in r.output
+    assert r.exit_code == 0
+    assert "read" in r.output
+    assert "kept" in r.output
     r = invoke("prep", "people", tmp_path / "m.jsonl")
-    assert r.exit_code == 0 and "Deniz" in r.output and "Oliver" in r.output
+    assert r.exit_code == 0
+    assert "Deniz" in r.output
+    assert "Oliver" in r.output
     r = invoke(
         "prep",
         "build",
@@ -38,19 +42,24 @@ def test_sample_parse_people_build_stats(tmp_path):
         tmp_path / "ds",
     )
     assert r.exit_code == 0, r.output
-    assert "excluded" in r.output and (tmp_path / "ds/train.jsonl").exists()
+    assert "excluded" in r.output
+    assert (tmp_path / "ds/train.jsonl").exists()
     manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
     assert manifest["config"]["exclude"] == ["<excluded>"]  # how many, not who: not even a hash of the name
     assert "Priya" not in (tmp_path / "ds/manifest.json").read_text()
     assert manifest["target"] == "Maya"  # the group corpus's target: the lowercase "lol" writer
     r = invoke("prep", "stats", tmp_path / "ds")
     assert r.exit_code == 0, r.output
-    assert "Maya" in r.output and "Priya" not in r.output
-    assert "leakage:" in r.output and "validation target replies appear verbatim in train" in r.output
+    assert "Maya" in r.output
+    assert "Priya" not in r.output
+    assert "leakage:" in r.output
+    assert "validation target replies appear verbatim in train" in r.output
     r = invoke("sample", "-o", tmp_path / "small", "--corpus", "small")
-    assert r.exit_code == 0 and "default target: Deniz" in r.output
+    assert r.exit_code == 0
+    assert "default target: Deniz" in r.output
     r = invoke("sample", "-o", tmp_path / "x", "--corpus", "huge")
-    assert r.exit_code == 2 and "choose one of group, small" in r.output
+    assert r.exit_code == 2
+    assert "choose one of group, small" in r.output
 
 
 def test_user_errors_are_one_line_not_a_traceback(tmp_path, fixtures):
@@ -63,7 +72,8 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path, fixtures):
     ):
         r = invoke(*args)
         assert r.exit_code == 2, (args, r.output)
-        assert "error:" in r.output and "Traceback" not in r.output
+        assert "error:" in r.output
+        assert "Traceback" not in r.output
 
 
 def test_paths_are_one_clear_error(tmp_path, fixtures):
@@ -79,7 +89,8 @@ def test_paths_are_one_clear_error(tmp_path, fixtures):
     for args, message in cases:
         r = invoke(*args)
         assert r.exit_code == 2, (args, r.output)
-        assert re.search(message, r.output) and "Traceback" not in r.output, (args, r.output)
+        assert re.search(message, r.output), (args, r.output)
+        assert "Traceback" not in r.output, (args, r.output)
 
 
 def test_build_rejects_unknown_config_keys(tmp_path, fixtures):
@@ -87,12 +98,15 @@ def test_build_rejects_unknown_config_keys(tmp_path, fixtures):
     bad = tmp_path / "bad.yaml"
     bad.write_text("session_gap: 5\n")
     r = invoke("prep", "build", tmp_path / "m.jsonl", "--target", "Deniz", "--config", bad, "-o", tmp_path / "ds")
-    assert r.exit_code == 2 and "session_gap" in r.output
+    assert r.exit_code == 2
+    assert "session_gap" in r.output
 
 
 def test_help_lists_the_commands():
     r = invoke("--help")
-    assert r.exit_code == 0 and "sample" in r.output and "prep" in r.output
+    assert r.exit_code == 0
+    assert "sample" in r.output
+    assert "prep" in r.output
 
 
 @pytest.mark.slow
@@ -118,11 +132,14 @@ def test_train_and_merge_through_the_cli(tmp_path):
         "--quiet",
     )
     assert r.exit_code == 0, r.output
-    assert "valid_loss" in r.output and "base_valid_loss" in r.output
+    assert "valid_loss" in r.output
+    assert "base_valid_loss" in r.output
     manifest = json.loads((tmp_path / "run/clonekit.json").read_text())
-    assert manifest["config"]["max_steps"] == 2 and manifest["base"]["id"] == str(tiny)
+    assert manifest["config"]["max_steps"] == 2
+    assert manifest["base"]["id"] == str(tiny)
     r = invoke("train", "merge", tmp_path / "run", "-o", tmp_path / "merged")
-    assert r.exit_code == 0 and (tmp_path / "merged/config.json").exists()
+    assert r.exit_code == 0
+    assert (tmp_path / "merged/config.json").exists()
     r = invoke(
         "train",
         "--config",
@@ -137,6 +154,8 @@ def test_train_and_merge_through_the_cli(tmp_path):
         "2",
         "--quiet",
     )
-    assert r.exit_code == 2 and "--resume" in r.output  # an earlier run's checkpoints are never overwritten
+    assert r.exit_code == 2
+    assert "--resume" in r.output
     r = invoke("train", "--out", tmp_path / "x")
-    assert r.exit_code == 2 and "--data" in r.output
+    assert r.exit_code == 2
+    assert "--data" in r.output

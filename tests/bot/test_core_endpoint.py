@@ -21,7 +21,8 @@ def test_429_and_5xx_are_retried_and_the_chat_sees_a_reply(endpoint, monkeypatch
     chat = chat_with(e.url)
     chat.heard("c", "Maya", "pizza?")
     assert asyncio.run(chat.reply("c")) == ["tamam abi", "geliyorum"]  # name prefix stripped, two bubbles
-    assert chat.events["transport_RateLimitError"] == 1 and chat.events["transport_InternalServerError"] == 1
+    assert chat.events["transport_RateLimitError"] == 1
+    assert chat.events["transport_InternalServerError"] == 1
     sent = e.requests[-1]["messages"]
     assert sent == [
         {"role": "system", "content": "You are Deniz."},
@@ -35,7 +36,8 @@ def test_giving_up_sends_nothing_and_says_so(endpoint, monkeypatch):
     chat = chat_with(e.url, max_retries=2)
     chat.heard("c", "Maya", "pizza?")
     assert asyncio.run(chat.reply("c")) == []
-    assert chat.events["transport_gave_up"] == 1 and len(e.requests) == 3
+    assert chat.events["transport_gave_up"] == 1
+    assert len(e.requests) == 3
 
 
 def test_a_looping_model_is_retried_with_higher_penalties_then_silenced(endpoint):
@@ -43,11 +45,10 @@ def test_a_looping_model_is_retried_with_higher_penalties_then_silenced(endpoint
     chat = chat_with(e.url, loop_retries=2)
     chat.heard("c", "Maya", "say something")
     assert asyncio.run(chat.reply("c")) == []
-    assert chat.events["loop_degenerate"] == 3 and chat.events["reply_suppressed"] == 1
-    assert (
-        "frequency_penalty" not in e.requests[0]
-        and e.requests[2]["frequency_penalty"] > e.requests[1]["frequency_penalty"]
-    )
+    assert chat.events["loop_degenerate"] == 3
+    assert chat.events["reply_suppressed"] == 1
+    assert "frequency_penalty" not in e.requests[0]
+    assert e.requests[2]["frequency_penalty"] > e.requests[1]["frequency_penalty"]
 
 
 def test_never_the_same_reply_three_times_in_a_row(endpoint):
@@ -59,7 +60,8 @@ def test_never_the_same_reply_three_times_in_a_row(endpoint):
         replies.append(asyncio.run(chat.reply("c")))
     texts = [r[0] if r else None for r in replies]
     assert not any(a == b == c and a is not None for a, b, c in zip(texts, texts[1:], texts[2:], strict=False))
-    assert chat.events["loop_repeat"] > 0 and chat.events["reply_suppressed"] > 0
+    assert chat.events["loop_repeat"] > 0
+    assert chat.events["reply_suppressed"] > 0
 
 
 async def _no_sleep(_):
@@ -97,7 +99,8 @@ def test_scripted_chat_through_the_cli(endpoint, tmp_path):
 def test_names_the_hosted_api_accepts(endpoint):
     from clonekit.chat import is_openai_api
 
-    assert is_openai_api("https://api.openai.com/v1") and not is_openai_api("http://127.0.0.1:8000/v1")
+    assert is_openai_api("https://api.openai.com/v1")
+    assert not is_openai_api("http://127.0.0.1:8000/v1")
     e = endpoint([(200, "tamam")])
     chat = chat_with(e.url, openai_names=True)  # what a hosted base_url turns on by itself
     chat.heard("c", "Zeynep Ş.", "geliyor musun?")

@@ -108,7 +108,8 @@ async def test_a_new_message_restarts_the_wait(make_bot):
     await dpytest.message("or burgers", member=member(0))
     await answered(bot)
     assert first.cancelled()
-    assert len(e.requests) == 1 and e.requests[0]["messages"][-1]["content"] == "pizza?\nor burgers"
+    assert len(e.requests) == 1
+    assert e.requests[0]["messages"][-1]["content"] == "pizza?\nor burgers"
     assert bot.chat.events["answer_restarted"] == 1
 
 
@@ -122,7 +123,9 @@ async def test_ignores_bots_itself_and_channels_not_allowed(make_bot):
     await dpytest.message("pizza?", channel=channel(1), member=member(0))  # not in the allow-list
     await dpytest.run_all_events()
     await asyncio.sleep(0.1)
-    assert bot.chat.channels == {} and e.requests == [] and sent() == []
+    assert bot.chat.channels == {}
+    assert e.requests == []
+    assert sent() == []
 
 
 @pytest.mark.asyncio
@@ -134,7 +137,9 @@ async def test_reset_and_status(make_bot):
     await dpytest.message("!status", member=member(0))
     status = sent()[0]
     assert status.startswith("AI clone of Deniz")
-    assert f"model: clone at {e.url}" in status and "2 turns in the log" in status and "replies 1" in status
+    assert f"model: clone at {e.url}" in status
+    assert "2 turns in the log" in status
+    assert "replies 1" in status
     await dpytest.message("!reset", member=member(0))
     assert sent() == ["(conversation log cleared)"]
     assert len(bot.chat.channel(str(channel().id)).log.turns) == 0
@@ -182,5 +187,8 @@ def test_setup_errors_are_clear(monkeypatch):
     with pytest.raises(ClonekitError, match="no channels allowed"):
         CloneBot(chat, DiscordSettings())
     wanted = intents()
-    assert wanted.message_content and wanted.guild_messages and not wanted.members and not wanted.presences
+    assert wanted.message_content
+    assert wanted.guild_messages
+    assert not wanted.members
+    assert not wanted.presences
     assert isinstance(wanted, discord.Intents)

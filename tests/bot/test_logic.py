@@ -42,9 +42,11 @@ def test_debounce_waits_for_the_quiet_window_and_restarts():
     d = Debouncer(quiet_seconds=25)
     assert not d.due(0)
     d.message(now=0)
-    assert not d.due(10) and d.wait_seconds(10) == 15
+    assert not d.due(10)
+    assert d.wait_seconds(10) == 15
     d.message(now=20)  # a new message restarts the window
-    assert not d.due(30) and d.due(45)
+    assert not d.due(30)
+    assert d.due(45)
     generation = d.generation
     d.message(now=46)  # arrives while the reply is being generated: that reply is stale
     assert d.generation != generation
@@ -63,7 +65,8 @@ def test_debounce_modes():
     for t in range(5):
         never.message(t)
         always.message(t)
-    assert not never.due(10) and always.due(10)
+    assert not never.due(10)
+    assert always.due(10)
 
 
 def test_loop_guard():

@@ -31,7 +31,8 @@ def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
     db.set_consent("random", True, "Oliver (3)")
     db.record("random", "Oliver", "3", "other channel")
     assert db.set_consent("random", False, "Maya (1)") == 1  # revoking deletes what was logged there
-    assert db.count() == 5 and not db.has_consent("random")
+    assert db.count() == 5
+    assert not db.has_consent("random")
     assert db.export_messages(tmp_path / "messages.jsonl") == 5
     db.close()
 
@@ -41,7 +42,8 @@ def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
     assert manifest["messages"]["skipped"] == {"bot": 1}  # the clone's own reply never becomes a target turn
     rows = [json.loads(line) for line in (tmp_path / "ds" / "train.jsonl").read_text().splitlines()]
     assistant = [m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"]
-    assert "tamam abi" not in " ".join(assistant) and "saat kaçta?" in assistant
+    assert "tamam abi" not in " ".join(assistant)
+    assert "saat kaçta?" in assistant
 
 
 def test_conversations_command_lists_and_exports(tmp_path):
@@ -56,10 +58,13 @@ def test_conversations_command_lists_and_exports(tmp_path):
     db.close()
     r = CliRunner().invoke(app, ["conversations", str(tmp_path / "c.sqlite"), "-o", str(tmp_path / "m.jsonl")])
     assert r.exit_code == 0, r.output
-    assert "123" in r.output and "456" in r.output and "wrote 1 messages" in r.output
+    assert "123" in r.output
+    assert "456" in r.output
+    assert "wrote 1 messages" in r.output
     assert json.loads((tmp_path / "m.jsonl").read_text())["text"] == "pizza?"
     r = CliRunner().invoke(app, ["conversations", str(tmp_path / "missing.sqlite")])
-    assert r.exit_code == 2 and "store not found" in r.output
+    assert r.exit_code == 2
+    assert "store not found" in r.output
 
 
 def test_store_files_are_private_and_revoking_leaves_nothing_behind(tmp_path):
@@ -92,11 +97,13 @@ def test_a_locked_store_never_blocks_the_caller_and_loses_nothing(tmp_path):
         assert store.record_later("ch", "Maya", "1", f"message {i}")
     assert time.perf_counter() - started < 0.1  # handed to the writer thread, not waited for
     time.sleep(0.5)
-    assert store.retries > 0 and store.written == 0
+    assert store.retries > 0
+    assert store.written == 0
     other.rollback()
     other.close()
     store.flush()
-    assert store.written == 20 and [m.text for m in store.messages("ch")] == [f"message {i}" for i in range(20)]
+    assert store.written == 20
+    assert [m.text for m in store.messages("ch")] == [f"message {i}" for i in range(20)]
     store.close()
 
 
@@ -118,7 +125,9 @@ def test_a_corrupt_or_read_only_store_is_one_clear_error(tmp_path, damage, messa
         with pytest.raises(ClonekitError, match=message):
             ConversationStore(path)
         r = CliRunner().invoke(app, ["conversations", str(path)])
-        assert r.exit_code != 0 and isinstance(r.exception, SystemExit), r.output  # a user error, not a crash
-        assert "Traceback" not in r.output and "c.sqlite" in r.output
+        assert r.exit_code != 0, r.output
+        assert isinstance(r.exception, SystemExit), r.output  # a user error, not a crash
+        assert "Traceback" not in r.output
+        assert "c.sqlite" in r.output
     finally:
         path.parent.chmod(0o700)

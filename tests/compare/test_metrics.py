@@ -31,7 +31,8 @@ def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):
         for i, t in enumerate(s["turns"])
         if t["target"] and i > 0 and "\n".join(t["messages"]).strip() != "<media>"
     )
-    assert held.target == "Deniz" and len(held.cases) == expected > 5
+    assert held.target == "Deniz"
+    assert len(held.cases) == expected > 5
     for case in held.cases:
         assert case.context, case.id
         assert case.reply, case.id
@@ -40,7 +41,8 @@ def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):
         assert last_speaker != "Deniz", case.id
     assert {s for s, _ in held.train_turns} == {"Deniz", "Maya", "Oliver", "Priya"}
     limited = load_heldout(dataset, limit=4)
-    assert len(limited.cases) == 4 and limited.cases[-1].id != held.cases[3].id  # spread, not the first four
+    assert len(limited.cases) == 4
+    assert limited.cases[-1].id != held.cases[3].id
     with pytest.raises(ClonekitError, match="not a dataset directory"):
         load_heldout(dataset.parent)
 
@@ -50,7 +52,8 @@ def test_style_classifier_prefers_the_targets_real_replies(dataset):
     model = train_authorship(held.train_turns, "Deniz")
     real = model.target_probs([c.reply for c in held.cases]).mean()
     others = [t for c in held.cases for s, t, is_target in c.context if not is_target]
-    assert real > 0.6 and model.target_probs(others).mean() < 0.3
+    assert real > 0.6
+    assert model.target_probs(others).mean() < 0.3
     assert model.target_probs(["I'm sorry, but as an AI language model I cannot do that."]).mean() < 0.5
     with pytest.raises(ClonekitError, match="at least one other speaker"):
         train_authorship([("Deniz", "tamam")], "Deniz")
@@ -65,9 +68,12 @@ def test_lexical_signature_and_distances():
         ("Maya", "tamam lol"),
     ]
     vocab = signature_words(turns, "Deniz")
-    assert "abi" in vocab and "lol" not in vocab
+    assert "abi" in vocab
+    assert "lol" not in vocab
     sig = signature(["tamam abi", "Sure! I'd love to."], vocab)
-    assert sig["lowercase_rate"] == 0.5 and sig["end_punct_rate"] == 0.5 and sig["signature_word_rate"] == 1 / 6
+    assert sig["lowercase_rate"] == 0.5
+    assert sig["end_punct_rate"] == 0.5
+    assert sig["signature_word_rate"] == 1 / 6
     assert signature(["çok iyi 🙏"], vocab)["emoji_rate"] == 1.0
     assert signature(["çok iyi"], vocab)["non_ascii_word_rate"] == 0.5
     assert distances(sig, sig)["mean"] == 0.0
@@ -79,7 +85,8 @@ def test_diversity():
     assert distinct_n(["a b c", "a b c"], 1) == 0.5
     assert self_repetition(["lol", "LOL!", "ok"]) == pytest.approx(2 / 3)
     m = diversity_metrics(["lol lol lol lol", "", "ok"])
-    assert m["degenerate_rate"] == 0.5 and m["empty_rate"] == pytest.approx(1 / 3)
+    assert m["degenerate_rate"] == 0.5
+    assert m["empty_rate"] == pytest.approx(1 / 3)
 
 
 def test_endpoint_specs():
@@ -128,10 +135,8 @@ def test_report_files_and_blind_key(dataset, tmp_path):
     ):
         assert (out / name).stat().st_size > 0, name
     saved = json.loads((out / "report.json").read_text())
-    assert (
-        saved["endpoints"]["base"]["style_target_prob"] == 0.1
-        and "selfplay_transcripts" not in saved["endpoints"]["clone"]
-    )
+    assert saved["endpoints"]["base"]["style_target_prob"] == 0.1
+    assert "selfplay_transcripts" not in saved["endpoints"]["clone"]
     assert (
         "| style: P(target) (classifier) | 0.900 | 0.500 [0.450, 0.550] | 0.100 [0.450, 0.550] |"
         in (out / "report.md").read_text()
@@ -153,7 +158,8 @@ def test_bootstrap_intervals():
     from clonekit.compare.intervals import interval, mean_interval
 
     lo, hi = mean_interval([0.0] * 50 + [1.0] * 50)
-    assert lo < 0.5 < hi and hi - lo < 0.25
+    assert lo < 0.5 < hi
+    assert hi - lo < 0.25
     assert mean_interval([1.0]) is None  # one unit: no interval
     assert mean_interval([1.0] * 20) == [1.0, 1.0]
     lo, hi = interval(list(range(100)), lambda xs: float(max(xs)), resamples=200)

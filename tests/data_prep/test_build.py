@@ -69,11 +69,13 @@ def test_sessions_turns_names_and_weights(tmp_path):
         ],
     )
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.5))
-    assert m["messages"]["skipped"] == {"bot": 1} and m["messages"]["kept"] == 9
+    assert m["messages"]["skipped"] == {"bot": 1}
+    assert m["messages"]["kept"] == 9
     assert m["sessions"] == {"total": 2, "without_target": 0, "train": 1, "valid": 1}
     train, valid = read_jsonl(tmp_path / "ds/train.jsonl"), read_jsonl(tmp_path / "ds/valid.jsonl")
     turns = train[0]["messages"]
-    assert turns[0]["role"] == "system" and "Deniz" in turns[0]["content"]
+    assert turns[0]["role"] == "system"
+    assert "Deniz" in turns[0]["content"]
     assert [(t["role"], t.get("name"), t["content"], t.get("weight")) for t in turns[1:]] == [
         ("assistant", "Deniz", "opening line", 0),
         ("user", "Maya", "hi lol\nanyone there", None),
@@ -105,7 +107,8 @@ def test_windows_train_every_target_turn_with_context_once():
     assert sorted(weighted) == [i for i in range(1, 50) if i % 3 == 0]  # turn 0 has no context
     assert all(e - s <= 8 for s, e, _ in cut)
     for _s, e, w in cut:
-        assert turns[e - 1].is_target and w[-1] == 1  # windows end on a weighted target turn
+        assert turns[e - 1].is_target
+        assert w[-1] == 1
 
 
 def test_windows_respect_max_chars():
@@ -119,7 +122,8 @@ def test_validation_is_the_latest_sessions_without_leakage(sample_messages, tmp_
     sessions = read_jsonl(tmp_path / "ds/sessions.jsonl")
     train_starts = [s["start"] for s in sessions if s["split"] == "train"]
     valid_starts = [s["start"] for s in sessions if s["split"] == "valid"]
-    assert valid_starts and max(train_starts) <= min(valid_starts)
+    assert valid_starts
+    assert max(train_starts) <= min(valid_starts)
     keys = [(s["chat"], s["start"]) for s in sessions]
     assert len(keys) == len(set(keys))  # each session once, in exactly one split
     manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
@@ -154,7 +158,8 @@ def test_redaction_placeholders_and_counts(tmp_path):
     )
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0))
     text = (tmp_path / "ds/train.jsonl").read_text(encoding="utf-8")
-    assert "mail me at <email> or call <phone>" in text and "link: <url> and card <card>" in text
+    assert "mail me at <email> or call <phone>" in text
+    assert "link: <url> and card <card>" in text
     assert m["redaction"] == {
         "url": 1,
         "email": 1,
@@ -182,7 +187,8 @@ def test_redaction_placeholders_and_counts(tmp_path):
 def test_media_drop_mode(tmp_path):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "", "media"), (1, "Maya", "hey"), (2, "Deniz", "yo")])
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", media="drop", valid_fraction=0))
-    assert m["messages"]["skipped"] == {"media": 1} and "<media>" not in (tmp_path / "ds/train.jsonl").read_text()
+    assert m["messages"]["skipped"] == {"media": 1}
+    assert "<media>" not in (tmp_path / "ds/train.jsonl").read_text()
 
 
 def test_openai_files_pass_the_format_checks(sample_messages, tmp_path):
@@ -218,13 +224,18 @@ def test_openai_long_examples_are_split_or_dropped(tmp_path):
         tmp_path / "ds2",
         PrepConfig(target="Deniz", valid_fraction=0, openai={"max_tokens": 2000, "chars_per_token": 3.0}),
     )
-    assert m["openai"]["dropped_too_long"] == 1 and m["openai"]["train"] == 0 and m["examples"]["train"] == 1
+    assert m["openai"]["dropped_too_long"] == 1
+    assert m["openai"]["train"] == 0
+    assert m["examples"]["train"] == 1
 
 
 def test_name_sanitizer():
     s = NameSanitizer()
-    assert s("Deniz Işık") == "Deniz_Isik" and s("Ömer Çelik") == "Omer_Celik"
-    assert s("Deniz Işık") == "Deniz_Isik" and s("Deniz-Isik") == "Deniz-Isik" and s("Deniz_Isik!") == "Deniz_Isik_2"
+    assert s("Deniz Işık") == "Deniz_Isik"
+    assert s("Ömer Çelik") == "Omer_Celik"
+    assert s("Deniz Işık") == "Deniz_Isik"
+    assert s("Deniz-Isik") == "Deniz-Isik"
+    assert s("Deniz_Isik!") == "Deniz_Isik_2"
     assert s("🙂") == "user"
 
 
@@ -261,7 +272,9 @@ def test_system_prompt_from_persona(tmp_path):
         tmp_path / "ds",
         PrepConfig(target="Deniz", valid_fraction=0, persona={"facts": ["lives in Istanbul"], "style": "short"}),
     )
-    assert "lives in Istanbul" in m["system_prompt"] and "short" in m["system_prompt"] and len(m["system_prompt"]) < 300
+    assert "lives in Istanbul" in m["system_prompt"]
+    assert "short" in m["system_prompt"]
+    assert len(m["system_prompt"]) < 300
 
 
 @pytest.mark.parametrize(
@@ -288,7 +301,8 @@ def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
         ]
     msgs = write_messages(tmp_path / "m.jsonl", rows)
     m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=2))
-    assert m["dedupe"]["end_only_turns"] == 4 and m["dedupe"]["max_copies"] == 2
+    assert m["dedupe"]["end_only_turns"] == 4
+    assert m["dedupe"]["max_copies"] == 2
     turns = [t for ex in read_jsonl(tmp_path / "ds/train.jsonl") for t in ex["messages"] if t["role"] == "assistant"]
     same = [(t["weight"], t.get("end_weight")) for t in turns if t["content"] == "lol same"]
     assert same == [(1, None), (1, None), (0, 1), (0, 1), (0, 1), (0, 1)]
@@ -320,4 +334,5 @@ def test_hand_edited_messages_give_file_and_line(tmp_path, change, expected):
     msgs.write_text("\n".join(lines) + "\n")
     with pytest.raises(ClonekitError, match=expected) as e:
         build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
-    assert "m.jsonl" in str(e.value) and ":2" in str(e.value)
+    assert "m.jsonl" in str(e.value)
+    assert ":2" in str(e.value)

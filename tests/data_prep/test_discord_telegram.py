@@ -28,8 +28,10 @@ def test_dce_json(fixtures):
         ("Deniz", "discord:222", "system", "Pinned a message."),
         ("Deniz K", "discord:222", "text", "line one\nline two"),  # new nickname, same id
     ]
-    assert msgs[2].reply_to == "900000000000000002" and msgs[2].edited
-    assert msgs[4].is_bot and not msgs[1].is_bot
+    assert msgs[2].reply_to == "900000000000000002"
+    assert msgs[2].edited
+    assert msgs[4].is_bot
+    assert not msgs[1].is_bot
     assert msgs[1].timestamp == "2024-01-14T21:05:40.500000+03:00"
     assert msgs[2].timestamp == "2024-01-14T21:06:02.123456+03:00"  # 7 fraction digits trimmed
     assert msgs[0].chat == "Friends / general"
@@ -70,7 +72,9 @@ def test_data_package_single_channel_file(fixtures):
 def test_truncated_json_names_line_and_column(fixtures):
     with pytest.raises(ClonekitError) as e:
         parse(fixtures / "discord/truncated.json")
-    assert e.value.line == 61 and "truncated" in str(e.value) and "column" in str(e.value)
+    assert e.value.line == 61
+    assert "truncated" in str(e.value)
+    assert "column" in str(e.value)
 
 
 def test_telegram_single_chat(fixtures):
@@ -91,18 +95,23 @@ def test_telegram_single_chat(fixtures):
         ("2024-01-14T21:10:00+03:00", "Deniz", "telegram:user222", "media", "sticker"),
         ("2024-01-14T21:11:00", "Maya", "telegram:user111", "text", "no unixtime here"),
     ]
-    assert msgs[2].reply_to == "2" and msgs[2].edited and msgs[5].forwarded
+    assert msgs[2].reply_to == "2"
+    assert msgs[2].edited
+    assert msgs[5].forwarded
 
 
 def test_telegram_full_account(fixtures):
     msgs = parse(fixtures / "telegram/full_account.json")
-    assert len(msgs) == 9 and {m.chat for m in msgs} == {"Weekend", "Maya"}
+    assert len(msgs) == 9
+    assert {m.chat for m in msgs} == {"Weekend", "Maya"}
 
 
 def test_unknown_format_names_file_and_formats(fixtures):
     with pytest.raises(ClonekitError) as e:
         parse(fixtures / "unknown.txt")
-    assert "unknown.txt" in str(e.value) and "Telegram" in str(e.value) and "WhatsApp" in str(e.value)
+    assert "unknown.txt" in str(e.value)
+    assert "Telegram" in str(e.value)
+    assert "WhatsApp" in str(e.value)
 
 
 def test_format_flag_restricts_detection(fixtures):

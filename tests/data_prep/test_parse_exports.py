@@ -12,7 +12,8 @@ def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):
         out,
     )
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == report.kept == 24 and report.read == report.kept + sum(report.skipped.values())
+    assert len(lines) == report.kept == 24
+    assert report.read == report.kept + sum(report.skipped.values())
     first = json.loads(lines[0])
     assert set(first) == {
         "platform",
@@ -30,7 +31,8 @@ def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):
         "aka",
     }
     saved = json.loads((tmp_path / "messages.report.json").read_text())
-    assert saved["read"] == report.read and [f["format"] for f in saved["files"]] == [
+    assert saved["read"] == report.read
+    assert [f["format"] for f in saved["files"]] == [
         "whatsapp",
         "telegram",
         "discord-package",
@@ -53,9 +55,11 @@ def test_chunks_start_on_headers(tmp_path):
     export.write_text("".join(f"1/{d}/24, 10:00 AM - A: msg {d}\ncontinued\n" for d in range(1, 29)), encoding="utf-8")
     bounds = whatsapp_parallel._chunk_bounds(export, 4, bracket=False)
     data = export.read_bytes()
-    assert bounds[0][0] == 0 and bounds[-1][1] == len(data)
+    assert bounds[0][0] == 0
+    assert bounds[-1][1] == len(data)
     for start, _end, line in bounds:
-        assert data[start:].startswith(b"1/") and data[:start].count(b"\n") + 1 == line
+        assert data[start:].startswith(b"1/")
+        assert data[:start].count(b"\n") + 1 == line
 
 
 def test_worker_reports_merge_with_the_warning_cap():
@@ -70,5 +74,7 @@ def test_worker_reports_merge_with_the_warning_cap():
         for i in range(150):
             part.warn("chat.txt", i, "odd line")
         total.absorb(part.to_dict())
-    assert (total.read, total.kept, total.skipped["empty"]) == (20, 18, 2) and total.balanced()
-    assert total.warnings_total == 300 and len(total.warnings) == MAX_WARNINGS
+    assert (total.read, total.kept, total.skipped["empty"]) == (20, 18, 2)
+    assert total.balanced()
+    assert total.warnings_total == 300
+    assert len(total.warnings) == MAX_WARNINGS

@@ -24,7 +24,8 @@ def parsed(tmp_path, *files, **options):
     out = tmp_path / "messages.jsonl"
     report = parse_exports(list(files), out, ParseOptions(workers=1, **options))
     msgs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert report.read == report.kept + sum(report.skipped.values()) and len(msgs) == report.kept
+    assert report.read == report.kept + sum(report.skipped.values())
+    assert len(msgs) == report.kept
     return msgs, report
 
 
@@ -58,7 +59,9 @@ def test_latin1_is_an_encoding_error_with_its_position(tmp_path):
     (tmp_path / "chat.txt").write_bytes(CHAT.replace("hello there", "café olé").encode("cp1252"))
     with pytest.raises(ClonekitError) as e:
         parsed(tmp_path, tmp_path / "chat.txt")
-    assert e.value.line == 1 and "not valid UTF-8" in e.value.message and "Windows-1252" in e.value.message
+    assert e.value.line == 1
+    assert "not valid UTF-8" in e.value.message
+    assert "Windows-1252" in e.value.message
 
 
 def test_zip_errors_are_clear(tmp_path):
@@ -89,7 +92,8 @@ def test_zip_bomb_is_bounded(tmp_path):
     with pytest.raises(ClonekitError, match="unzips to more than 1 MiB.*--max-unzipped-mb"):
         parsed(tmp_path, tmp_path / "bomb.zip", max_unzipped_mb=1)
     msgs, report = parsed(tmp_path, tmp_path / "bomb.zip", max_unzipped_mb=8)  # within the limit: bounded memory
-    assert report.skipped["too long"] == 1 and not msgs
+    assert report.skipped["too long"] == 1
+    assert not msgs
 
 
 def test_out_of_order_messages_are_sorted_with_a_count(tmp_path):
@@ -97,7 +101,8 @@ def test_out_of_order_messages_are_sorted_with_a_count(tmp_path):
     (tmp_path / "chat.txt").write_text(lines[3] + lines[0] + lines[1] + lines[2], encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "chat.txt")
     assert texts(msgs) == EXPECTED
-    assert report.reordered == 1 and "out of time order" in report.warnings[0]
+    assert report.reordered == 1
+    assert "out of time order" in report.warnings[0]
 
 
 def test_reversed_telegram_export_is_sorted(tmp_path):
@@ -116,7 +121,8 @@ def test_reversed_telegram_export_is_sorted(tmp_path):
         json.dumps({"name": "c", "type": "personal_chat", "id": 1, "messages": msgs[::-1]}), encoding="utf-8"
     )
     out, report = parsed(tmp_path, tmp_path / "result.json")
-    assert [m["text"] for m in out] == [f"m{i}" for i in range(10)] and report.reordered == 9
+    assert [m["text"] for m in out] == [f"m{i}" for i in range(10)]
+    assert report.reordered == 9
 
 
 def test_duplicates_and_overlapping_exports(tmp_path):
@@ -131,8 +137,10 @@ def test_duplicates_and_overlapping_exports(tmp_path):
     )
     msgs, report = parsed(tmp_path, tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "a.txt")
     # a: 5 messages; b overlaps on 2 + 2 "ok" of its 3 + adds 1 "ok" and "new"; a again: all duplicates
-    assert [m["text"] for m in msgs].count("ok") == 3 and [m["text"] for m in msgs].count("new") == 1
-    assert report.kept == 7 and report.skipped["duplicate"] == 4 + 5
+    assert [m["text"] for m in msgs].count("ok") == 3
+    assert [m["text"] for m in msgs].count("new") == 1
+    assert report.kept == 7
+    assert report.skipped["duplicate"] == 4 + 5
     tg = {
         "name": "c",
         "type": "personal_chat",
@@ -158,7 +166,8 @@ def test_duplicates_and_overlapping_exports(tmp_path):
     }
     (tmp_path / "result.json").write_text(json.dumps(tg), encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "result.json")
-    assert len(msgs) == 1 and report.skipped["duplicate"] == 1
+    assert len(msgs) == 1
+    assert report.skipped["duplicate"] == 1
 
 
 def test_telegram_by_structure_and_missing_id(tmp_path):
@@ -186,7 +195,8 @@ def test_dce_csv_unterminated_quote_is_reported(tmp_path):
     (tmp_path / "g - c [1].csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     with pytest.raises(ClonekitError) as e:
         parsed(tmp_path, tmp_path / "g - c [1].csv")
-    assert e.value.line == 3 and "malformed CSV" in e.value.message
+    assert e.value.line == 3
+    assert "malformed CSV" in e.value.message
 
 
 def test_whatsapp_header_like_lines_are_never_glued(tmp_path):
@@ -254,10 +264,12 @@ def test_two_digit_year_first_dates(tmp_path):
     one_day = "20.02.04, 03:50 - Ana: one\n"  # read year last it would be 2004, before WhatsApp existed
     (tmp_path / "one.txt").write_text(one_day, encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "one.txt")
-    assert msgs[0]["timestamp"][:10] == "2020-02-04" and not report.warnings
+    assert msgs[0]["timestamp"][:10] == "2020-02-04"
+    assert not report.warnings
     (tmp_path / "two.txt").write_text("14.01.24, 21:05 - Ana: one\n", encoding="utf-8")  # 2024-01-14 or 2014-01-24
     msgs, report = parsed(tmp_path, tmp_path / "two.txt")
-    assert msgs[0]["timestamp"][:10] == "2024-01-14" and any("yy.mm.dd" in w for w in report.warnings)
+    assert msgs[0]["timestamp"][:10] == "2024-01-14"
+    assert any("yy.mm.dd" in w for w in report.warnings)
 
 
 def test_paths_give_one_clear_error(tmp_path):
@@ -271,4 +283,5 @@ def test_paths_give_one_clear_error(tmp_path):
 def test_mutation_fuzz_over_every_format(tmp_path):
     outcomes, crashes = fuzz(cases=1500, seed=11, work=tmp_path)
     assert not crashes, crashes[0][0] + "\n" + crashes[0][1]
-    assert outcomes["parsed"] > 300 and outcomes["refused"] > 300  # the mutants reach both outcomes
+    assert outcomes["parsed"] > 300
+    assert outcomes["refused"] > 300

@@ -80,13 +80,15 @@ def test_conversations_stay_on_topic(corpus):
 
 def test_dataset_leakage_and_dedupe(tmp_path):
     info = write_sample(tmp_path / "s")
-    assert info["target"] == TARGET and info["messages"] >= 5000
+    assert info["target"] == TARGET
+    assert info["messages"] >= 5000
     parse_exports([tmp_path / "s" / info["files"]["whatsapp"]], tmp_path / "m.jsonl")
     m = build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=TARGET))
     assert m["leakage"]["valid_target_turns"] >= 100
     assert m["leakage"]["rate"] <= 0.05
     assert m["leakage"] == leakage(tmp_path / "ds/train.jsonl", tmp_path / "ds/valid.jsonl")
-    assert m["dedupe"]["max_copies"] == 2 and m["dedupe"]["end_only_turns"] > 0
+    assert m["dedupe"]["max_copies"] == 2
+    assert m["dedupe"]["end_only_turns"] > 0
 
 
 def test_leakage_counts_verbatim_valid_replies(tmp_path):

@@ -30,9 +30,12 @@ def test_stats_show_distinct_styles(tmp_path):
     build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=info["target"]))
     stats = compute_stats(tmp_path / "ds", default_model.tokenizer())
     rows = {r["name"]: r for r in stats["people"]}
-    assert stats["people"][0]["name"] == "Deniz" and stats["people"][0]["target"]
-    assert rows["Priya"]["emoji_rate"] > 0.8 and rows["Oliver"]["emoji_rate"] == 0
-    assert rows["Oliver"]["punctuation_rate"] > 0.8 and rows["Maya"]["punctuation_rate"] < 0.1
+    assert stats["people"][0]["name"] == "Deniz"
+    assert stats["people"][0]["target"]
+    assert rows["Priya"]["emoji_rate"] > 0.8
+    assert rows["Oliver"]["emoji_rate"] == 0
+    assert rows["Oliver"]["punctuation_rate"] > 0.8
+    assert rows["Maya"]["punctuation_rate"] < 0.1
     assert rows["Maya"]["lowercase_rate"] > rows["Oliver"]["lowercase_rate"]
     assert rows["Oliver"]["median_chars"] > rows["Maya"]["median_chars"]
     assert all(r["tokens"] > r["messages"] for r in rows.values())
@@ -43,5 +46,6 @@ def test_default_tokenizer_round_trips_and_knows_the_chat_markers():
     text = "<|im_start|>user\nMaya: pizza mı? 12:30 🍕<|im_end|>"
     enc = tok.encode(text, add_special_tokens=False)
     assert tok.decode(enc.ids, skip_special_tokens=False) == text
-    assert enc.ids[0] == 1 and enc.ids[-1] == 2  # <|im_start|>, <|im_end|>
+    assert enc.ids[0] == 1
+    assert enc.ids[-1] == 2
     assert tok.get_vocab_size() == 49152

@@ -47,8 +47,10 @@ def test_android_us_12h_narrow_nbsp_system_media_deleted_edited(fixtures):
         ("2024-01-14T00:30:00", "Maya", "text", "midnight snack xd"),
         ("2024-01-15T12:05:00", "Oliver", "text", "noon"),
     ]
-    assert [m.edited for m in msgs].count(True) == 1 and msgs[10].edited
-    assert msgs[4].author_id == "whatsapp:Deniz" and msgs[4].id == "5"
+    assert [m.edited for m in msgs].count(True) == 1
+    assert msgs[10].edited
+    assert msgs[4].author_id == "whatsapp:Deniz"
+    assert msgs[4].id == "5"
     assert all(m.platform == "whatsapp" and m.chat == "android_us_12h" for m in msgs)
     assert not report.warnings
 
@@ -72,7 +74,8 @@ def test_ios_brackets_seconds_lrm_crlf_and_zip(fixtures):
         ("2024-01-14T21:09:00", "Deniz", "text", "bakarım"),
     ]
     msgs, _ = parse(fixtures / "whatsapp/ios_24h.txt")
-    assert rows(msgs) == expected and msgs[-1].edited
+    assert rows(msgs) == expected
+    assert msgs[-1].edited
     zipped, _ = parse(fixtures / "whatsapp/WhatsApp Chat - Weekend.zip")
     assert rows(zipped) == expected
     assert zipped[0].chat == "Weekend"
@@ -117,7 +120,8 @@ def test_locales(fixtures, name, expected):
     msgs, report = parse(fixtures / "whatsapp" / name)
     assert rows(msgs) == expected
     if name == "android_de_24h.txt":  # one day of dd.mm.yy dates: it could be yy.mm.dd, and the report says so
-        assert len(report.warnings) == 1 and "yy.mm.dd" in report.warnings[0]
+        assert len(report.warnings) == 1
+        assert "yy.mm.dd" in report.warnings[0]
     else:
         assert not report.warnings
 
@@ -131,29 +135,36 @@ def test_day_month_order_from_dates_running_forward(fixtures):
 def test_truly_ambiguous_warns_or_follows_flag(fixtures):
     msgs, report = parse(fixtures / "whatsapp/truly_ambiguous.txt")
     assert msgs[0].timestamp.startswith("2024-04-03")
-    assert report.warnings and "--monthfirst" in report.warnings[0]
+    assert report.warnings
+    assert "--monthfirst" in report.warnings[0]
     msgs, report = parse(fixtures / "whatsapp/truly_ambiguous.txt", dayfirst=False)
-    assert msgs[0].timestamp.startswith("2024-03-04") and not report.warnings
+    assert msgs[0].timestamp.startswith("2024-03-04")
+    assert not report.warnings
 
 
 def test_bad_encoding_names_file_and_line(fixtures):
     with pytest.raises(ClonekitError) as e:
         parse(fixtures / "whatsapp/bad_encoding.txt")
-    assert e.value.line == 2 and "UTF-8" in str(e.value) and "bad_encoding.txt:2" in str(e.value)
+    assert e.value.line == 2
+    assert "UTF-8" in str(e.value)
+    assert "bad_encoding.txt:2" in str(e.value)
 
 
 def test_empty_message_is_skipped_with_reason(tmp_path):
     p = tmp_path / "chat.txt"
     p.write_text("14/01/2024, 21:05 - Maya: \n14/01/2024, 21:06 - Deniz: hi\n", encoding="utf-8")
     msgs, report = parse(p)
-    assert [m.text for m in msgs] == ["hi"] and report.skipped["empty"] == 1 and report.read == 2
+    assert [m.text for m in msgs] == ["hi"]
+    assert report.skipped["empty"] == 1
+    assert report.read == 2
 
 
 def test_text_before_first_header_warns(tmp_path):
     p = tmp_path / "chat.txt"
     p.write_text("garbage line\n14/01/2024, 21:06 - Deniz: hi\n", encoding="utf-8")
     msgs, report = parse(p)
-    assert len(msgs) == 1 and "chat.txt:1" in report.warnings[0]
+    assert len(msgs) == 1
+    assert "chat.txt:1" in report.warnings[0]
 
 
 def test_media_with_caption_keeps_the_caption(tmp_path):

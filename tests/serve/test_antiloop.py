@@ -125,7 +125,8 @@ def test_no_earlier_turns_no_penalty(tok, markers):
 
 def test_settings_per_request_and_from_env(monkeypatch):
     s = AntiLoopSettings().with_request_args({"antiloop_enabled": "0", "antiloop_copy_penalty": 3, "other": 1})
-    assert not s.enabled and s.copy_penalty == 3.0
+    assert not s.enabled
+    assert s.copy_penalty == 3.0
     with pytest.raises(ValueError, match="unknown anti-loop settings"):
         AntiLoopSettings().with_request_args({"antiloop_strength": 2})
     with pytest.raises(ValueError, match="not a number"):

@@ -41,9 +41,12 @@ def served(tmp_path_factory, request):
         proc.send_signal(signal.SIGINT if request.param != "merged" else signal.SIGTERM)
         proc.wait(90)
     banner = (d / "serve.log").read_text()
-    assert "ready" in banner and "from openai import OpenAI" in banner and "stopping vLLM" in banner
+    assert "ready" in banner
+    assert "from openai import OpenAI" in banner
+    assert "stopping vLLM" in banner
     # vLLM took the clone's sampling defaults from RUN/generation_config.json
-    assert "sampling parameters have been overridden" in banner and "'frequency_penalty': 0.6" in banner
+    assert "sampling parameters have been overridden" in banner
+    assert "'frequency_penalty': 0.6" in banner
     with pytest.raises(OSError):  # vLLM is gone with it
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
 
@@ -64,7 +67,8 @@ def test_chat_with_named_speakers_and_streaming(served):
     plan, _, _, client = served
     for model in ("clone", plan.base_name):
         r = client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=8)
-        assert r.choices[0].message.role == "assistant" and r.usage.completion_tokens > 0
+        assert r.choices[0].message.role == "assistant"
+        assert r.usage.completion_tokens > 0
     chunks = list(client.chat.completions.create(model="clone", messages=MESSAGES, max_tokens=8, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
@@ -91,7 +95,8 @@ def test_adapter_greedy_output_equals_hf_peft(served):
         presence_penalty=0,  # the served defaults would apply
         extra_body={"repetition_penalty": 1.0, "top_p": 1.0, "top_k": -1, "vllm_xargs": {"antiloop_enabled": 0}},
     )  # HF has no anti-loop rule
-    assert r.choices[0].text == expected and expected
+    assert r.choices[0].text == expected
+    assert expected
 
 
 def test_wrong_api_key_is_rejected(served):
@@ -125,7 +130,9 @@ def test_every_route_needs_the_key_and_the_key_is_on_no_command_line(served):
     root = plan.base_url.removesuffix("/v1")
     req = urllib.request.Request(root + "/openapi.json", headers={"Authorization": f"Bearer {KEY}"})
     paths = json.loads(urllib.request.urlopen(req, timeout=30).read())["paths"]
-    assert "/invocations" in paths and "/tokenize" in paths and "/v1/chat/completions" in paths
+    assert "/invocations" in paths
+    assert "/tokenize" in paths
+    assert "/v1/chat/completions" in paths
     checked = 0
     for path, methods in paths.items():
         for method in methods:

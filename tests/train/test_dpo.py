@@ -25,7 +25,8 @@ def test_prep_pairs_contrast_the_real_reply_with_a_loop(setup):
     d, _, ds, _ = setup
     summary = write_pairs(ds)
     lines = [json.loads(line) for line in (ds / "pairs.jsonl").read_text().splitlines()]
-    assert summary["pairs"] == len(lines) > 10 and set(summary["by_source"]) == {"prep:copy", "prep:overused"}
+    assert summary["pairs"] == len(lines) > 10
+    assert set(summary["by_source"]) == {"prep:copy", "prep:overused"}
     real = {
         m["content"]
         for line in (ds / "train.jsonl").read_text().splitlines()
@@ -34,7 +35,8 @@ def test_prep_pairs_contrast_the_real_reply_with_a_loop(setup):
     }
     for pair in lines:
         assert pair_problem(pair) is None
-        assert pair["chosen"] in real and pair["context"][-1]["role"] == "user"
+        assert pair["chosen"] in real
+        assert pair["context"][-1]["role"] == "user"
         assert not any("weight" in m for m in pair["context"])
         if pair["source"] == "prep:copy":  # the clone repeating its own last reply
             assert pair["rejected"] == [m for m in pair["context"] if m["role"] == "assistant"][-1]["content"]
@@ -58,12 +60,12 @@ def test_dpo_from_an_adapter_raises_the_margin_of_chosen_over_rejected(setup):
     manifest = json.loads((run / "clonekit.json").read_text())
     m = manifest["metrics"]
     assert m["margin_after"] > m["margin_before"] + 1.0, m
-    assert manifest["method"] == "dpo" and manifest["parent"] == str(sft.resolve())
+    assert manifest["method"] == "dpo"
+    assert manifest["parent"] == str(sft.resolve())
     assert manifest["dataset"]["target"] == "Deniz"  # carried over from the SFT run's dataset
     # only the trained adapter is written, not TRL's frozen reference copy
-    assert not (run / "ref").exists() and "ref" not in json.loads((run / "adapter_config.json").read_text()).get(
-        "base_model_name_or_path", ""
-    )
+    assert not (run / "ref").exists()
+    assert "ref" not in json.loads((run / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
     from safetensors import safe_open
 
     with safe_open(str(run / "adapter_model.safetensors"), "pt") as f:
@@ -93,7 +95,9 @@ def test_dpo_without_pairs_is_a_clear_error(setup, tmp_path):
     r = runner.invoke(
         app, ["train", "--method", "dpo", "--data", str(bare), "--out", str(tmp_path / "run"), "--base", str(tiny)]
     )
-    assert r.exit_code == 2 and "has no pairs.jsonl" in r.output and "clonekit prep pairs" in r.output
+    assert r.exit_code == 2
+    assert "has no pairs.jsonl" in r.output
+    assert "clonekit prep pairs" in r.output
     r = runner.invoke(
         app,
         [
@@ -108,7 +112,8 @@ def test_dpo_without_pairs_is_a_clear_error(setup, tmp_path):
             str(tiny),
         ],
     )
-    assert r.exit_code == 2 and "chat example (train.jsonl), not a preference pair" in r.output
+    assert r.exit_code == 2
+    assert "chat example (train.jsonl), not a preference pair" in r.output
     assert "train.jsonl:1" in r.output.replace("\n", "")
     bad = tmp_path / "pairs.jsonl"
     bad.write_text(
@@ -146,4 +151,5 @@ def test_cli_prep_pairs_then_train_dpo(setup, tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    assert "margin_after" in r.output and (tmp_path / "run" / "adapter_model.safetensors").exists()
+    assert "margin_after" in r.output
+    assert (tmp_path / "run" / "adapter_model.safetensors").exists()

@@ -30,13 +30,16 @@ def run(setup, tmp_path, **kw):
 
 def test_qlora_step_on_cuda(setup, tmp_path):
     m = run(setup, tmp_path, quantization="nf4")
-    assert m["device"] == "cuda" and m["quantization"] == "nf4" and m["bf16_autocast"]
+    assert m["device"] == "cuda"
+    assert m["quantization"] == "nf4"
+    assert m["bf16_autocast"]
     assert m["valid_loss"] < m["base_valid_loss"]
 
 
 def test_bf16_on_cuda(setup, tmp_path):
     m = run(setup, tmp_path, dtype="bfloat16", mixed_precision="bf16")
-    assert m["dtype"] == "bfloat16" and m["valid_loss"] < m["base_valid_loss"]
+    assert m["dtype"] == "bfloat16"
+    assert m["valid_loss"] < m["base_valid_loss"]
 
 
 def test_liger_on_cuda(setup, tmp_path):
@@ -47,4 +50,5 @@ def test_liger_on_cuda(setup, tmp_path):
 
 def test_gradient_checkpointing_on_cuda(setup, tmp_path):
     m = run(setup, tmp_path, gradient_checkpointing="on")
-    assert m["gradient_checkpointing"] and m["valid_loss"] < m["base_valid_loss"]
+    assert m["gradient_checkpointing"]
+    assert m["valid_loss"] < m["base_valid_loss"]

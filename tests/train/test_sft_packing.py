@@ -43,7 +43,8 @@ def test_packed_log_probs_equal_one_example_at_a_time(tmp_path, tok, template, a
     add_fused_lm_head(model)
     split = tokenized_split(write_split(tmp_path / "train.jsonl", [MESSAGES, OTHER, MESSAGES[:4]]), tok, template, 512)
     rows = packed_rows(split.dataset, 2048)
-    assert len(rows) == 1 and sorted(rows[0]["seq_lengths"]) == sorted(len(x) for x in split.dataset["input_ids"])
+    assert len(rows) == 1
+    assert sorted(rows[0]["seq_lengths"]) == sorted(len(x) for x in split.dataset["input_ids"])
     collate = padding_free_collator(tok.pad_token_id)
     batch = collate([rows[0]])
     assert "attention_mask" not in batch  # the block-diagonal mask comes from position_ids
@@ -57,7 +58,8 @@ def test_packed_log_probs_equal_one_example_at_a_time(tmp_path, tok, template, a
             # log_probs[t] scores token t+1: the packed row's entry at s-1 is the boundary (masked, zero)
             torch.testing.assert_close(packed.log_probs[0, s : e - 1], alone.log_probs[0], atol=1e-4, rtol=1e-4)
             if s:
-                assert packed.log_probs[0, s - 1] == 0 and not packed.label_mask[0, s - 1]
+                assert packed.log_probs[0, s - 1] == 0
+                assert not packed.label_mask[0, s - 1]
         logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
         whole = model(input_ids=batch["input_ids"][:, starts[1] : starts[2]], use_cache=False).logits
         torch.testing.assert_close(logits[0, starts[1] : starts[2]], whole[0], atol=1e-4, rtol=1e-4)
@@ -123,7 +125,8 @@ def test_the_dataset_matches_the_tokenizer_and_is_cached(tmp_path, tok, template
         stats.tokens,
         stats.target_tokens,
     )
-    assert first.stats.notes == stats.notes and stats.notes["split_too_long"] >= 1
+    assert first.stats.notes == stats.notes
+    assert stats.notes["split_too_long"] >= 1
     assert not first.cached
 
     from clonekit.train import dataset as train_dataset
@@ -134,9 +137,11 @@ def test_the_dataset_matches_the_tokenizer_and_is_cached(tmp_path, tok, template
     with monkeypatch.context() as patched:
         patched.setattr(train_dataset, "tokenize_with_limit", no_tokenizing)
         again = tokenized_split(path, tok, template, 200)
-    assert again.cached and again.dataset["input_ids"] == first.dataset["input_ids"]
+    assert again.cached
+    assert again.dataset["input_ids"] == first.dataset["input_ids"]
     assert again.stats == first.stats
     write_split(path, [MESSAGES, OTHER])  # a changed file is tokenized again
     changed = tokenized_split(path, tok, template, 200)
-    assert not changed.cached and changed.stats.examples == 2
+    assert not changed.cached
+    assert changed.stats.examples == 2
     assert not tokenized_split(path, tok, template, 100).cached  # so is another max_seq_len

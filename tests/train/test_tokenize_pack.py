@@ -78,7 +78,8 @@ def test_a_deduplicated_turn_keeps_only_its_end_of_turn_loss(tok, template):
 def test_template_renders_names_and_prompts_at_the_targets_turn(tok, template):
     text = render(tok, template, MESSAGES[:3], add_generation_prompt=True)
     assert "<|im_start|>user Maya\nanyone up for pizza lol<|im_end|>\n" in text
-    assert "<|im_start|>user Oliver\n" in text and text.startswith("<|im_start|>system\nYou are Deniz")
+    assert "<|im_start|>user Oliver\n" in text
+    assert text.startswith("<|im_start|>system\nYou are Deniz")
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")
     assert template.end_of_turn == "<|im_end|>"
 
@@ -98,7 +99,8 @@ def test_only_target_turns_and_their_end_of_turn_carry_loss(tok, template):
         elif cur:
             runs.append(cur)
             cur = []
-    assert len(runs) == 3 and all(r[-1] == eot for r in runs)
+    assert len(runs) == 3
+    assert all(r[-1] == eot for r in runs)
 
 
 def test_example_without_target_turn_is_rejected(tmp_path):
@@ -112,7 +114,8 @@ def test_example_without_target_turn_is_rejected(tmp_path):
     )
     with pytest.raises(ClonekitError) as e:
         load_examples(p)
-    assert e.value.line == 2 and "no target turn" in str(e.value)
+    assert e.value.line == 2
+    assert "no target turn" in str(e.value)
 
 
 def test_long_examples_are_split_on_turn_boundaries(tok, template):
@@ -125,7 +128,8 @@ def test_long_examples_are_split_on_turn_boundaries(tok, template):
     full = tokenize_example(tok, template, long)
     stats = TokenizeStats()
     parts = tokenize_with_limit(tok, template, long, len(full) // 2, stats)
-    assert len(parts) >= 2 and stats.notes["split_too_long"] >= 1
+    assert len(parts) >= 2
+    assert stats.notes["split_too_long"] >= 1
     for p in parts:
         assert len(p) <= len(full) // 2
         assert tok.decode(p.input_ids).startswith("<|im_start|>system\nYou are Deniz")

@@ -47,14 +47,16 @@ def test_train_writes_the_adapter_directory(trained_clone):
         assert (run / name).exists(), name
     manifest = json.loads((run / "clonekit.json").read_text())
     m = manifest["metrics"]
-    assert m["steps"] == 3 and m["valid_loss"] > 0 and m["base_valid_loss"] > 0 and m["tokens_per_second"] > 0
+    assert m["steps"] == 3
+    assert m["valid_loss"] > 0
+    assert m["base_valid_loss"] > 0
+    assert m["tokens_per_second"] > 0
     # throughput counts the training rows only: 3 steps of one packed row of at most 512 tokens
-    assert 0 < m["train_tokens_this_run"] <= 3 * 512 and m["train_rows"] >= 3
-    assert (
-        manifest["base"]["sha256"]
-        and manifest["dataset"]["manifest_sha256"]
-        and manifest["dataset"]["target"] == "Deniz"
-    )
+    assert 0 < m["train_tokens_this_run"] <= 3 * 512
+    assert m["train_rows"] >= 3
+    assert manifest["base"]["sha256"]
+    assert manifest["dataset"]["manifest_sha256"]
+    assert manifest["dataset"]["target"] == "Deniz"
     assert manifest["end_of_turn"] == "<|im_end|>"
     # the server gets the very template training used
     assert (run / "chat_template.jinja").read_text() == (
@@ -160,11 +162,13 @@ def test_qlora_on_the_cpu_trains_an_adapter_without_saving_the_quantized_base(ti
         log=lambda s: None,
     )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
-    assert m["quantization"] == "nf4" and m["valid_loss"] < m["base_valid_loss"]
+    assert m["quantization"] == "nf4"
+    assert m["valid_loss"] < m["base_valid_loss"]
     for weights in run.rglob("*.safetensors"):
         with safe_open(str(weights), "pt") as f:
             keys = list(f.keys())
-        assert keys and all("lora_" in k for k in keys), (weights, keys[:5])
+        assert keys, weights
+        assert all("lora_" in k for k in keys), (weights, keys[:5])
     assert not [p for p in run.rglob("*") if p.name.startswith(("model", "pytorch_model"))]
     ids = torch.tensor([[1, 9690, 198, 28120, 2, 198, 1, 520, 9531, 198]])
     with torch.no_grad():
@@ -191,7 +195,8 @@ def test_bf16_autocast_on_the_cpu(tiny, dataset, tmp_path):
         log=lambda s: None,
     )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
-    assert m["bf16_autocast"] and m["dtype"] == "bfloat16"  # the frozen base in bf16, LoRA weights in fp32
+    assert m["bf16_autocast"]
+    assert m["dtype"] == "bfloat16"
     assert m["valid_loss"] < m["base_valid_loss"]
 
 
@@ -272,7 +277,8 @@ def test_ddp_with_two_cpu_processes(tiny, dataset, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     m = json.loads((tmp_path / "run/clonekit.json").read_text())["metrics"]
-    assert m["world_size"] == 2 and m["steps"] == 2
+    assert m["world_size"] == 2
+    assert m["steps"] == 2
 
 
 def test_negated_adapter_on_the_merged_model_gives_back_the_base(trained_clone, tmp_path, monkeypatch):
@@ -310,5 +316,7 @@ def test_one_qlora_step_on_the_bundled_model(dataset, tmp_path):
         log=lambda s: None,
     )
     m = json.loads((run / "clonekit.json").read_text())["metrics"]
-    assert m["steps"] == 1 and m["quantization"] == "nf4" and m["train_loss"] > 0
+    assert m["steps"] == 1
+    assert m["quantization"] == "nf4"
+    assert m["train_loss"] > 0
     assert (run / "adapter_model.safetensors").stat().st_size < 20 * 2**20  # LoRA only, never the 4-bit base
