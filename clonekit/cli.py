@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from clonekit.config import BotConfig, PrepConfig, field_help
 from clonekit.dataset import TRAIN_FILE
 from clonekit.errors import ClonekitError
 
@@ -184,16 +185,18 @@ def prep_people(
 def prep_build(
     messages: Path = typer.Argument(..., help="messages.jsonl from `clonekit prep parse`."),
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset directory."),
-    target: str | None = typer.Option(None, "--target", "-t", help="The person to clone (name or author id)."),
+    target: str | None = typer.Option(None, "--target", "-t", help=field_help(PrepConfig, "target")),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML with PrepConfig fields (configs/prep.yaml)."),
     exclude: list[str] = typer.Option(
         [], "--exclude", help="A person who did not consent: their text appears in no output. Repeatable."
     ),
     alias: list[str] = typer.Option([], "--alias", help="Merge identities: OLD=NEW. Repeatable."),
-    gap_minutes: float | None = typer.Option(None, help="Silence that starts a new session (default 5)."),
-    media: str | None = typer.Option(None, help="placeholder | drop: media-only messages as <media> or dropped."),
-    valid_fraction: float | None = typer.Option(None, help="Share of the latest sessions held out (default 0.1)."),
-    include_bots: bool | None = typer.Option(None, "--include-bots/--no-bots", help="Keep bot messages as turns."),
+    gap_minutes: float | None = typer.Option(None, help=field_help(PrepConfig, "session_gap_minutes")),
+    media: str | None = typer.Option(None, help=field_help(PrepConfig, "media")),
+    valid_fraction: float | None = typer.Option(None, help=field_help(PrepConfig, "valid_fraction")),
+    include_bots: bool | None = typer.Option(
+        None, "--include-bots/--no-bots", help=field_help(PrepConfig, "include_bots")
+    ),
     redact: bool = typer.Option(
         True, "--redact/--no-redact", help="Replace emails, phones, links, IBANs, cards, SSNs, IPs, long numbers."
     ),
@@ -540,21 +543,26 @@ def serve(
         server.stop()
 
 
+# The options `chat` and `discord` share, declared once; their help is the BotConfig field's description.
+BASE_URL_OPT = typer.Option(None, help=field_help(BotConfig, "base_url"))
+MODEL_OPT = typer.Option(None, help=field_help(BotConfig, "model"))
+ADAPTER_OPT = typer.Option(None, help=field_help(BotConfig, "adapter"))
+BOT_CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields (configs/bot.yaml).")
+
+
 @app.command()
 @user_errors
 def chat(
-    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
-    model: str | None = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
-    adapter: Path | None = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields."),
+    base_url: str | None = BASE_URL_OPT,
+    model: str | None = MODEL_OPT,
+    adapter: Path | None = ADAPTER_OPT,
+    config: Path | None = BOT_CONFIG_OPT,
     script: Path | None = typer.Option(
         None, help="Run a script of `Speaker: text` lines (blank line = let the clone answer)."
     ),
-    quiet: float | None = typer.Option(
-        None, help="Quiet window in seconds before the clone answers (default 25; 0 in scripts)."
-    ),
+    quiet: float | None = typer.Option(None, help=field_help(BotConfig, "quiet_seconds", "; 0 in scripts")),
     speaker: str = typer.Option("me", "--as", help="Who you are in the chat (switch with /as NAME)."),
-    name: str | None = typer.Option(None, help="The clone's name (default: the adapter's target)."),
+    name: str | None = typer.Option(None, help=field_help(BotConfig, "clone_name")),
     loop_check: bool = typer.Option(
         False,
         help="With --script: summarize the clone's replies and exit 1 if they "
@@ -616,12 +624,10 @@ def chat(
 @app.command("discord")
 @user_errors
 def discord_cmd(
-    config: Path | None = typer.Option(
-        None, "--config", "-c", help="YAML with BotConfig fields (see configs/bot.yaml)."
-    ),
-    base_url: str | None = typer.Option(None, help="OpenAI-compatible endpoint (default http://127.0.0.1:8000/v1)."),
-    model: str | None = typer.Option(None, help="Model name: a served clone, or a hosted fine-tuned model id."),
-    adapter: Path | None = typer.Option(None, help="Adapter dir: the clone's name and system prompt come from it."),
+    config: Path | None = BOT_CONFIG_OPT,
+    base_url: str | None = BASE_URL_OPT,
+    model: str | None = MODEL_OPT,
+    adapter: Path | None = ADAPTER_OPT,
     channel: list[str] | None = typer.Option(
         None, "--channel", help="Allowed channel id or name (repeatable; replaces the config's list)."
     ),

@@ -18,45 +18,121 @@ class StrictModel(BaseModel):
 class RedactConfig(StrictModel):
     """Personal data replaced by typed placeholders (never dropped silently; counts go to the manifest)."""
 
-    emails: bool = True  # alice@example.com -> <email>
-    phones: bool = True  # +44 7700 900123, (415) 555-2671 -> <phone> (any locale; `region` for national numbers)
-    urls: bool = True  # https://..., ftp://..., www...., example.com/x, t.me/x -> <url>
-    ids: bool = True  # IBANs, Luhn-valid card numbers, SSN-style numbers, IP addresses -> <iban> <card> <ssn> <ip>
-    numbers: bool = True  # remaining digit runs of `min_digits` or more -> <number>
+    emails: bool = Field(
+        True,
+        description="alice@example.com -> <email>",
+    )
+    phones: bool = Field(
+        True,
+        description="+44 7700 900123, (415) 555-2671 -> <phone> (any locale; `region` for national numbers)",
+    )
+    urls: bool = Field(
+        True,
+        description="https://..., ftp://..., www...., example.com/x, t.me/x -> <url>",
+    )
+    ids: bool = Field(
+        True,
+        description="IBANs, Luhn-valid card numbers, SSN-style numbers, IP addresses -> <iban> <card> <ssn> <ip>",
+    )
+    numbers: bool = Field(
+        True,
+        description="remaining digit runs of `min_digits` or more -> <number>",
+    )
     min_digits: int = Field(7, ge=4)
-    region: str = Field("US", min_length=2, max_length=2)  # country for phone numbers written without +code
+    region: str = Field(
+        "US",
+        min_length=2,
+        max_length=2,
+        description="country for phone numbers written without +code",
+    )
 
 
 class PersonaConfig(StrictModel):
     """The short system prompt the clone is trained and served with."""
 
-    name: str | None = None  # defaults to the target's display name
-    facts: list[str] = []  # a few facts, e.g. "lives in Istanbul", "studies CS"
-    style: str | None = None  # e.g. "mixes Turkish and English, short lowercase messages"
-    system_prompt: str | None = None  # full override; "{name}" is replaced by the name
+    name: str | None = Field(
+        None,
+        description="defaults to the target's display name",
+    )
+    facts: list[str] = Field(
+        [],
+        description='a few facts, e.g. "lives in Istanbul", "studies CS"',
+    )
+    style: str | None = Field(
+        None,
+        description='e.g. "mixes Turkish and English, short lowercase messages"',
+    )
+    system_prompt: str | None = Field(
+        None,
+        description='full override; "{name}" is replaced by the name',
+    )
 
 
 class OpenAIExportConfig(StrictModel):
     """Limits of the OpenAI fine-tuning format."""
 
-    max_tokens: int = Field(16384, ge=256)  # per example; estimated as chars / chars_per_token
-    chars_per_token: float = Field(3.0, gt=0)  # conservative (real English is ~4)
+    max_tokens: int = Field(
+        16384,
+        ge=256,
+        description="per example; estimated as chars / chars_per_token",
+    )
+    chars_per_token: float = Field(
+        3.0,
+        gt=0,
+        description="conservative (real English is ~4)",
+    )
 
 
 class PrepConfig(StrictModel):
     """`clonekit prep build`: messages.jsonl -> sessions -> train/valid datasets."""
 
-    target: str | None = None  # the person to clone (display name or author_id)
-    aliases: dict[str, str] = {}  # "old name or id" -> "name or id" merged into one person
-    exclude: list[str] = []  # people who did not consent: their text appears in no output
-    include_bots: bool = False  # keep bot messages as named `user` turns
-    media: Literal["placeholder", "drop"] = "placeholder"  # media-only messages -> "<media>" or dropped
+    target: str | None = Field(
+        None,
+        description="the person to clone (display name or author_id)",
+    )
+    aliases: dict[str, str] = Field(
+        {},
+        description='"old name or id" -> "name or id" merged into one person',
+    )
+    exclude: list[str] = Field(
+        [],
+        description="people who did not consent: their text appears in no output",
+    )
+    include_bots: bool = Field(
+        False,
+        description="keep bot messages as named `user` turns",
+    )
+    media: Literal["placeholder", "drop"] = Field(
+        "placeholder",
+        description='media-only messages -> "<media>" or dropped',
+    )
     redact: RedactConfig = RedactConfig()
-    session_gap_minutes: float = Field(5.0, gt=0)  # a longer silence starts a new session
-    max_turns: int = Field(24, ge=2)  # turns per example window
-    max_chars: int = Field(6000, ge=200)  # characters per example window
-    context_turns: int = Field(4, ge=1)  # turns carried over as context into the next window
-    valid_fraction: float = Field(0.1, ge=0, lt=1)  # latest sessions held out for validation
+    session_gap_minutes: float = Field(
+        5.0,
+        gt=0,
+        description="a longer silence starts a new session",
+    )
+    max_turns: int = Field(
+        24,
+        ge=2,
+        description="turns per example window",
+    )
+    max_chars: int = Field(
+        6000,
+        ge=200,
+        description="characters per example window",
+    )
+    context_turns: int = Field(
+        4,
+        ge=1,
+        description="turns carried over as context into the next window",
+    )
+    valid_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="latest sessions held out for validation",
+    )
     # near-duplicate target turns in train (same text after lowercasing, whitespace and end punctuation): the first
     # `dedupe_max_copies` keep their loss, later copies keep only their end-of-turn token's; 0 = off
     dedupe_max_copies: int = Field(2, ge=0)
@@ -71,6 +147,16 @@ class PrepConfig(StrictModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def field_help(schema: type[BaseModel], name: str, note: str = "") -> str:
+    """A config field's description as command-line help, with its default read from the model: each setting is
+    documented once, in its `Field`, and no help text repeats a default."""
+    info = schema.model_fields[name]
+    text = (info.description or name).rstrip(".")
+    default = info.get_default(call_default_factory=True)
+    shown = "" if default in (None, [], {}) else f" (default: {default}{note})"
+    return text[:1].upper() + text[1:] + (shown or (f" ({note.lstrip('; ')})" if note else "")) + "."
 
 
 def load_config(schema: type[M], path: str | Path | None = None, **overrides) -> M:
@@ -97,42 +183,101 @@ def load_config(schema: type[M], path: str | Path | None = None, **overrides) ->
 
 
 class LoraSettings(StrictModel):
-    r: int = Field(16, ge=1)  # rank of the low-rank update
-    alpha: int = Field(32, ge=1)  # scaling: the update is multiplied by alpha / r
+    r: int = Field(
+        16,
+        ge=1,
+        description="rank of the low-rank update",
+    )
+    alpha: int = Field(
+        32,
+        ge=1,
+        description="scaling: the update is multiplied by alpha / r",
+    )
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: str | list[str] = "all-linear"  # or e.g. ["q_proj", "v_proj"]
+    target_modules: str | list[str] = Field(
+        "all-linear",
+        description='or e.g. ["q_proj", "v_proj"]',
+    )
 
 
 class TrainConfig(StrictModel):
     """`clonekit train`: LoRA/QLoRA fine-tuning with the loss on the target's turns only."""
 
-    base: str = "default"  # "default" (bundled SmolLM2-135M-Instruct), a local HF model dir, or a hub id
-    template: str = "auto"  # chat template file; auto: chatml-names for <|im_start|> models, llama3-names for Llama 3
-    max_seq_len: int = Field(1024, ge=32)  # longer examples are split on turn boundaries
-    row_tokens: int = Field(2048, ge=32)  # packed row length: examples are packed into rows of this many tokens
-    rows_per_step: int = Field(1, ge=1)  # gradient accumulation: tokens per optimizer step ~ row_tokens * rows_per_step
+    base: str = Field(
+        "default",
+        description='"default" (bundled SmolLM2-135M-Instruct), a local HF model dir, or a hub id',
+    )
+    template: str = Field(
+        "auto",
+        description="chat template file; auto: chatml-names for <|im_start|> models, llama3-names for Llama 3",
+    )
+    max_seq_len: int = Field(
+        1024,
+        ge=32,
+        description="longer examples are split on turn boundaries",
+    )
+    row_tokens: int = Field(
+        2048,
+        ge=32,
+        description="packed row length: examples are packed into rows of this many tokens",
+    )
+    rows_per_step: int = Field(
+        1,
+        ge=1,
+        description="gradient accumulation: tokens per optimizer step ~ row_tokens * rows_per_step",
+    )
     epochs: float = Field(3.0, gt=0)
-    max_steps: int = -1  # > 0 overrides epochs
+    max_steps: int = Field(
+        -1,
+        description="> 0 overrides epochs",
+    )
     learning_rate: float = Field(3e-4, gt=0)
     lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     lora: LoraSettings = LoraSettings()
-    quantization: Literal["none", "nf4"] = "none"  # nf4 = QLoRA (bitsandbytes 4-bit NF4; CUDA, and CPU for tests)
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # frozen base weights: auto = bfloat16 when autocasting
+    quantization: Literal["none", "nf4"] = Field(
+        "none",
+        description="nf4 = QLoRA (bitsandbytes 4-bit NF4; CUDA, and CPU for tests)",
+    )
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="frozen base weights: auto = bfloat16 when autocasting",
+    )
     # bf16 autocast of the compute: auto = on for CUDA and for CPUs with native bf16 (AVX512-BF16 or AMX)
     mixed_precision: Literal["auto", "bf16", "no"] = "auto"
     # auto = varlen_sdpa: SDPA per packed example (train/attention.py); sdpa: one masked call over the whole row
     attn_implementation: Literal["auto", "varlen_sdpa", "sdpa", "flex_attention", "eager"] = "auto"
-    gradient_checkpointing: Literal["auto", "on", "off"] = "auto"  # auto: on for CUDA
-    liger: bool = False  # Liger kernels (CUDA only, needs liger-kernel); the loss is TRL's chunked one either way
-    eval_every: int = Field(20, ge=1)  # steps between validation-loss evaluations (and checkpoints)
-    early_stopping_patience: int = Field(3, ge=0)  # evaluations without improvement before stopping; 0 = off
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="auto: on for CUDA",
+    )
+    liger: bool = Field(
+        False,
+        description="Liger kernels (CUDA only, needs liger-kernel); the loss is TRL's chunked one either way",
+    )
+    eval_every: int = Field(
+        20,
+        ge=1,
+        description="steps between validation-loss evaluations (and checkpoints)",
+    )
+    early_stopping_patience: int = Field(
+        3,
+        ge=0,
+        description="evaluations without improvement before stopping; 0 = off",
+    )
     save_total_limit: int = Field(2, ge=1)
     seed: int = 0
-    threads: int | None = None  # CPU threads for torch (default: all cores)
+    threads: int | None = Field(
+        None,
+        description="CPU threads for torch (default: all cores)",
+    )
     # DPO (`clonekit train --method dpo`): preference pairs; the reference is the adapter training starts from
-    dpo_beta: float = Field(0.1, gt=0)  # how far the policy may move from the reference (TRL's beta)
+    dpo_beta: float = Field(
+        0.1,
+        gt=0,
+        description="how far the policy may move from the reference (TRL's beta)",
+    )
 
     @model_validator(mode="after")
     def _check_train(self) -> TrainConfig:
@@ -144,49 +289,133 @@ class TrainConfig(StrictModel):
 class DiscordSettings(StrictModel):
     """`clonekit discord`: the Discord front end of the bot."""
 
-    token_env: str = "DISCORD_TOKEN"  # the bot token is read from this environment variable (never from YAML)
-    channels: list[int | str] = []  # allow-list: channel ids or names; the bot reads and writes nowhere else
-    command_prefix: str = "!"  # !reset, !status, !consent
-    profile: str | None = None  # presence text; default "AI clone of NAME (clonekit), not a person"
+    token_env: str = Field(
+        "DISCORD_TOKEN",
+        description="the bot token is read from this environment variable (never from YAML)",
+    )
+    channels: list[int | str] = Field(
+        [],
+        description="allow-list: channel ids or names; the bot reads and writes nowhere else",
+    )
+    command_prefix: str = Field(
+        "!",
+        description="!reset, !status, !consent",
+    )
+    profile: str | None = Field(
+        None,
+        description='presence text; default "AI clone of NAME (clonekit), not a person"',
+    )
 
 
 class BotConfig(StrictModel):
     """The bot core (Discord and terminal): which endpoint, how to talk, when to answer."""
 
-    base_url: str = "http://127.0.0.1:8000/v1"  # a `clonekit serve` URL, or https://api.openai.com/v1
-    model: str = "clone"  # a served clone name, or a hosted fine-tuned model id
-    api_key_env: str = "CLONEKIT_API_KEY"  # the key is read from this environment variable (never from YAML)
-    clone_name: str | None = None  # the person's name (default: the adapter's target)
-    system_prompt: str | None = None  # default: the adapter's dataset system prompt
-    adapter: str | None = None  # an adapter dir: fills clone_name and system_prompt from its clonekit.json
-    history_turns: int = Field(20, ge=1)  # turns kept per channel
-    quiet_seconds: float = Field(25.0, ge=0)  # reply only after this long without a human message
+    base_url: str = Field(
+        "http://127.0.0.1:8000/v1",
+        description="a `clonekit serve` URL, or https://api.openai.com/v1",
+    )
+    model: str = Field(
+        "clone",
+        description="a served clone name, or a hosted fine-tuned model id",
+    )
+    api_key_env: str = Field(
+        "CLONEKIT_API_KEY",
+        description="the key is read from this environment variable (never from YAML)",
+    )
+    clone_name: str | None = Field(
+        None,
+        description="the person's name (default: the adapter's target)",
+    )
+    system_prompt: str | None = Field(
+        None,
+        description="default: the adapter's dataset system prompt",
+    )
+    adapter: str | None = Field(
+        None,
+        description="an adapter dir: fills clone_name and system_prompt from its clonekit.json",
+    )
+    history_turns: int = Field(
+        20,
+        ge=1,
+        description="turns kept per channel",
+    )
+    quiet_seconds: float = Field(
+        25.0,
+        ge=0,
+        description="reply only after this long without a human message",
+    )
     mode: Literal["always", "mention", "probability"] = "always"
-    probability: float = Field(0.3, ge=0, le=1)  # for mode: probability
-    typing_seconds_per_char: float = Field(0.03, ge=0)  # typing delay before each bubble
+    probability: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="for mode: probability",
+    )
+    typing_seconds_per_char: float = Field(
+        0.03,
+        ge=0,
+        description="typing delay before each bubble",
+    )
     max_typing_seconds: float = Field(4.0, ge=0)
     max_tokens: int = Field(96, ge=1)
     timeout_seconds: float = Field(60.0, gt=0)
-    max_retries: int = Field(4, ge=0)  # transport retries (timeouts, 429, 5xx) with exponential backoff
-    loop_retries: int = Field(2, ge=0)  # new attempts when a reply loops or repeats a recent one
-    openai_names: bool | None = None  # speaker names as the OpenAI API accepts them; None: on for api.openai.com
-    store: str | None = None  # SQLite file for opt-in conversation logging (per-channel consent); None = off
-    redact: RedactConfig = RedactConfig()  # every reply passes the prep redactor, whatever the adapter learned
-    exclude: list[str] = []  # people whose names the clone never writes (as in prep's exclude)
+    max_retries: int = Field(
+        4,
+        ge=0,
+        description="transport retries (timeouts, 429, 5xx) with exponential backoff",
+    )
+    loop_retries: int = Field(
+        2,
+        ge=0,
+        description="new attempts when a reply loops or repeats a recent one",
+    )
+    openai_names: bool | None = Field(
+        None,
+        description="speaker names as the OpenAI API accepts them; None: on for api.openai.com",
+    )
+    store: str | None = Field(
+        None,
+        description="SQLite file for opt-in conversation logging (per-channel consent); None = off",
+    )
+    redact: RedactConfig = Field(
+        RedactConfig(),
+        description="every reply passes the prep redactor, whatever the adapter learned",
+    )
+    exclude: list[str] = Field(
+        [],
+        description="people whose names the clone never writes (as in prep's exclude)",
+    )
     # A/B: this share of replies asks `ab_model` (a registry server's `clone-candidate`, `clonekit registry ab`)
     ab_model: str | None = None
     ab_share: float = Field(0.0, ge=0, lt=1)
-    registry: str | None = None  # a registry dir: feedback events go into its audit log (`clonekit registry`)
-    disclose: bool = True  # a sincere "are you a bot?" gets `disclosure`, whatever the model would say
-    disclosure: str | None = None  # default: "I'm an AI clone of NAME (clonekit), not NAME in person."
+    registry: str | None = Field(
+        None,
+        description="a registry dir: feedback events go into its audit log (`clonekit registry`)",
+    )
+    disclose: bool = Field(
+        True,
+        description='a sincere "are you a bot?" gets `disclosure`, whatever the model would say',
+    )
+    disclosure: str | None = Field(
+        None,
+        description='default: "I\'m an AI clone of NAME (clonekit), not NAME in person."',
+    )
     discord: DiscordSettings = DiscordSettings()
 
 
 class GateConfig(StrictModel):
     """The gate a candidate passes before anyone may approve it (compare/gate.py)."""
 
-    stability_budget: float = Field(0.02, ge=0)  # relative rise of held-out loss on the original validation set
-    cases: int = Field(40, ge=4)  # held-out turns asked of live and candidate
+    stability_budget: float = Field(
+        0.02,
+        ge=0,
+        description="relative rise of held-out loss on the original validation set",
+    )
+    cases: int = Field(
+        40,
+        ge=4,
+        description="held-out turns asked of live and candidate",
+    )
     selfplay_chats: int = Field(12, ge=0)
     selfplay_turns: int = Field(6, ge=2)
     max_tokens: int = Field(32, ge=4)
@@ -196,16 +425,47 @@ class GateConfig(StrictModel):
 class EvolveConfig(StrictModel):
     """`clonekit evolve`: a candidate from new chats and feedback, trained from the live adapter in a sandbox."""
 
-    store: str | None = None  # the bot's conversation store (SQLite); consented channels only
-    replay_ratio: float = Field(2.0, ge=0)  # original training examples replayed per new example
-    dpo_min_pairs: int = Field(4, ge=1)  # preference tuning on corrections when there are at least this many
-    max_steps: int = 30  # SFT steps on the new material (-1: `epochs` of it)
+    store: str | None = Field(
+        None,
+        description="the bot's conversation store (SQLite); consented channels only",
+    )
+    replay_ratio: float = Field(
+        2.0,
+        ge=0,
+        description="original training examples replayed per new example",
+    )
+    dpo_min_pairs: int = Field(
+        4,
+        ge=1,
+        description="preference tuning on corrections when there are at least this many",
+    )
+    max_steps: int = Field(
+        30,
+        description="SFT steps on the new material (-1: `epochs` of it)",
+    )
     epochs: float = Field(2.0, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)  # lower than a first training: the live adapter is a good start
+    learning_rate: float = Field(
+        1e-4,
+        gt=0,
+        description="lower than a first training: the live adapter is a good start",
+    )
     dpo_max_steps: int = 12
-    dpo_learning_rate: float = Field(5e-5, gt=0)  # gentle: a few corrections must not drag the whole style
+    dpo_learning_rate: float = Field(
+        5e-5,
+        gt=0,
+        description="gentle: a few corrections must not drag the whole style",
+    )
     gate: GateConfig = GateConfig()
     # policy: a change that passes the gate and is minor may be approved automatically (off: a person approves)
     auto_approve_minor: bool = False
-    major_new_share: float = Field(0.25, ge=0, le=1)  # more new data than this share of the candidate's examples
-    major_loss_rise: float = Field(0.0, ge=0)  # or held-out loss rising more than this (relative): a major change
+    major_new_share: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="more new data than this share of the candidate's examples",
+    )
+    major_loss_rise: float = Field(
+        0.0,
+        ge=0,
+        description="or held-out loss rising more than this (relative): a major change",
+    )
