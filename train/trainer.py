@@ -234,6 +234,96 @@ def set_schedule(args, cfg: TrainConfig, rows: int, world: int) -> int:
     return total
 
 
+OOM_ADVICE = (
+    "out of memory: lower `row_tokens` (tokens per row) or `max_seq_len`, raise `rows_per_step` to keep the step "
+    "size, turn on `gradient_checkpointing`, or use a QLoRA recipe (configs/gpu-*-qlora-*.yaml)"
+)
+
+
+def _setup_data(cfg: TrainConfig, data_dir: Path, tokenizer, template: ChatTemplate, show_progress: bool, log):
+    """The tokenized train and valid splits (from the cache when the data, tokenizer and template are unchanged)."""
+    train_split = tokenized_split(data_dir / TRAIN_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    valid_split = tokenized_split(data_dir / VALID_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    train_stats, valid_stats = train_split.stats, valid_split.stats
+    if not len(train_split.dataset):
+        raise ClonekitError("no training examples left after tokenization", data_dir / TRAIN_FILE)
+    log(
+        f"data: {train_stats.pieces} train examples ({train_stats.tokens:,} tokens, "
+        f"{train_stats.target_tokens:,} on the target){' from the cache' if train_split.cached else ''}; "
+        f"{valid_stats.pieces} valid examples"
+    )
+    return train_split, valid_split
+
+
+def _setup_trainer(
+    cfg: TrainConfig,
+    model,
+    tokenizer,
+    train_split,
+    valid_split,
+    out: Path,
+    device: str,
+    prec: Precision,
+    checkpointing: bool,
+    show_progress: bool,
+):
+    """(SFTTrainer on packed rows with clonekit's loss mask, its progress callback)."""
+    from transformers import EarlyStoppingCallback, PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    eval_on = len(valid_split.dataset) > 0
+    args = trainer_args(
+        SFTConfig,
+        cfg,
+        out,
+        device,
+        prec,
+        max(cfg.max_steps, 1),
+        eval_on,
+        checkpointing,
+        packing=True,
+        packing_strategy="bfd",
+        max_length=cfg.row_tokens,
+        eval_packing=True,
+        shuffle_dataset=True,
+        completion_only_loss=False,
+        assistant_only_loss=False,
+    )
+    progress = progress_callback(show_progress)
+    callbacks = [progress]
+    if eval_on and cfg.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
+    trainer: Any = SFTTrainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        train_dataset=train_split.dataset.select_columns(COLUMNS),
+        eval_dataset=valid_split.dataset.select_columns(COLUMNS) if eval_on else None,
+    )
+    trainer.remove_callback(PrinterCallback)  # the rich bar shows loss; TensorBoard keeps every log
+    return trainer, progress
+
+
+def _fit(trainer, cfg: TrainConfig, world: int, last: str | None, log) -> dict:
+    """Validation loss before and after, and the training run between them."""
+    total_steps = set_schedule(trainer.args, cfg, len(trainer.train_dataset), world)
+    eval_rows = trainer.eval_dataset
+    base_valid_loss = evaluate_loss(trainer.model, eval_rows, trainer.data_collator)
+    if base_valid_loss is not None:
+        log(f"base model validation loss: {base_valid_loss:.4f}")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - started
+    return {
+        "valid_loss": evaluate_loss(trainer.model, eval_rows, trainer.data_collator),
+        "base_valid_loss": base_valid_loss,
+        "train_loss": whole_run_train_loss(trainer.state.log_history, result.training_loss),
+        "seconds": seconds,
+        "total_steps": total_steps,
+    }
+
+
 def train(
     cfg: TrainConfig,
     data_dir: str | Path,
@@ -247,10 +337,9 @@ def train(
     (None on the other ranks of a distributed run: only rank 0 writes). `from_adapter`: continue that adapter
     (its base model and chat template) instead of starting a new one."""
     import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+    from transformers import set_seed
 
     import_trl()
-    from trl import SFTConfig, SFTTrainer
 
     data_dir, out = Path(data_dir), writable_dir(out_dir, "adapter")
     read_dataset_manifest(data_dir)  # fails with "not a dataset directory" before any model loads
@@ -258,88 +347,35 @@ def train(
     prec = precision(cfg, device)
     last = check_run_dir(out, resume, log)
     set_seed(cfg.seed)
-    from_adapter = Path(from_adapter) if from_adapter is not None else None
-    base, tokenizer, template = starting_point(cfg, from_adapter)
-
-    train_split = tokenized_split(data_dir / TRAIN_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
-    valid_split = tokenized_split(data_dir / VALID_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
-    train_stats, valid_stats = train_split.stats, valid_split.stats
-    if not len(train_split.dataset):
-        raise ClonekitError("no training examples left after tokenization", data_dir / TRAIN_FILE)
-    log(
-        f"data: {train_stats.pieces} train examples ({train_stats.tokens:,} tokens, "
-        f"{train_stats.target_tokens:,} on the target){' from the cache' if train_split.cached else ''}; "
-        f"{valid_stats.pieces} valid examples"
-    )
-
+    parent = Path(from_adapter) if from_adapter is not None else None
+    base, tokenizer, template = starting_point(cfg, parent)
+    train_split, valid_split = _setup_data(cfg, data_dir, tokenizer, template, show_progress, log)
+    world = int(os.environ.get("WORLD_SIZE", 1))
     try:
-        model, checkpointing = load_model(
-            base, cfg, device, prec, adapter=str(from_adapter) if from_adapter is not None else None
+        model, checkpointing = load_model(base, cfg, device, prec, adapter=str(parent) if parent else None)
+        trainer, progress = _setup_trainer(
+            cfg, model, tokenizer, train_split, valid_split, out, device, prec, checkpointing, show_progress
         )
-        eval_on = len(valid_split.dataset) > 0
-        world = int(os.environ.get("WORLD_SIZE", 1))
-        args = trainer_args(
-            SFTConfig,
-            cfg,
-            out,
-            device,
-            prec,
-            max(cfg.max_steps, 1),
-            eval_on,
-            checkpointing,
-            packing=True,
-            packing_strategy="bfd",
-            max_length=cfg.row_tokens,
-            eval_packing=True,
-            shuffle_dataset=True,
-            completion_only_loss=False,
-            assistant_only_loss=False,
-        )
-        progress = progress_callback(show_progress)
-        callbacks = [progress]
-        if eval_on and cfg.early_stopping_patience > 0:
-            callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience))
-        trainer: Any = SFTTrainer(
-            model=model,
-            args=args,
-            processing_class=tokenizer,
-            callbacks=callbacks,
-            train_dataset=train_split.dataset.select_columns(COLUMNS),
-            eval_dataset=valid_split.dataset.select_columns(COLUMNS) if eval_on else None,
-        )
-        trainer.remove_callback(PrinterCallback)  # the rich bar shows loss; TensorBoard keeps every log
-        total_steps = set_schedule(trainer.args, cfg, len(trainer.train_dataset), world)
-        eval_rows = trainer.eval_dataset if eval_on else None
-        base_valid_loss = evaluate_loss(trainer.model, eval_rows, trainer.data_collator)
-        if base_valid_loss is not None:
-            log(f"base model validation loss: {base_valid_loss:.4f}")
-        started = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=last)
-        seconds = time.perf_counter() - started
-        valid_loss = evaluate_loss(trainer.model, eval_rows, trainer.data_collator)
+        fit = _fit(trainer, cfg, world, last, log)
     except torch.OutOfMemoryError:
-        raise ClonekitError(
-            "out of memory: lower `row_tokens` (tokens per row) or `max_seq_len`, raise `rows_per_step` "
-            "to keep the step size, turn on `gradient_checkpointing`, or use a QLoRA recipe "
-            "(configs/gpu-*-qlora-*.yaml)"
-        ) from None
-
+        raise ClonekitError(OOM_ADVICE) from None
     if not trainer.is_world_process_zero():
         return None
+    seconds = fit["seconds"]
     metrics = {
-        "valid_loss": valid_loss,
-        "base_valid_loss": base_valid_loss,
-        "train_loss": whole_run_train_loss(trainer.state.log_history, result.training_loss),
+        "valid_loss": fit["valid_loss"],
+        "base_valid_loss": fit["base_valid_loss"],
+        "train_loss": fit["train_loss"],
         "steps": trainer.state.global_step,
         "train_tokens_this_run": progress.tokens,
         "tokens_per_second": progress.tokens / seconds if seconds else None,
         "seconds": seconds,
-        "train_examples": train_stats.pieces,
-        "valid_examples": valid_stats.pieces,
-        "train_target_tokens": train_stats.target_tokens,
-        "tokenize_notes": dict(train_stats.notes),
+        "train_examples": train_split.stats.pieces,
+        "valid_examples": valid_split.stats.pieces,
+        "train_target_tokens": train_split.stats.target_tokens,
+        "tokenize_notes": dict(train_split.stats.notes),
         "train_rows": len(trainer.train_dataset),
-        "early_stopped": trainer.state.global_step < total_steps,
+        "early_stopped": trainer.state.global_step < fit["total_steps"],
         "device": device,
         "dtype": str(prec.dtype).replace("torch.", ""),
         "bf16_autocast": prec.bf16_autocast,
@@ -347,18 +383,8 @@ def train(
         "gradient_checkpointing": checkpointing,
         "world_size": world,
     }
-    return write_run(
-        out,
-        trainer.model,
-        tokenizer,
-        template,
-        base,
-        data_dir,
-        cfg,
-        metrics,
-        method="sft",
-        extra={"parent": str(from_adapter.resolve())} if from_adapter is not None else None,
-    )
+    extra = {"parent": str(parent.resolve())} if parent is not None else None
+    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft", extra=extra)
 
 
 def write_run(
