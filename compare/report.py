@@ -177,16 +177,8 @@ def ab_sheet(
     (out / "ab_key.json").write_text(json.dumps(key, indent=2), encoding="utf-8")
 
 
-def write_report(
-    report: dict,
-    held: HeldOut,
-    replies: dict[str, list[str]],
-    out_dir: str | Path,
-    ab_endpoint: str | None = None,
-    samples: int = 12,
-) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def _write_jsonl(report: dict, held: HeldOut, replies: dict[str, list[str]], out: Path) -> None:
+    """report.json, replies.jsonl (every case with every endpoint's reply) and selfplay.jsonl (the transcripts)."""
     transcripts = {n: r.pop("selfplay_transcripts", []) for n, r in report["endpoints"].items()}
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     with open(out / "replies.jsonl", "w", encoding="utf-8") as f:
@@ -210,12 +202,10 @@ def write_report(
                     f.write(
                         json.dumps({"endpoint": n, "mode": mode, "chat": j, "replies": chat}, ensure_ascii=False) + "\n"
                     )
-    images = plots(report, replies, held, out)
-    ab_sheet(held, replies, ab_endpoint or next(iter(replies)), out)
 
+
+def _write_markdown(report: dict, held: HeldOut, replies: dict[str, list[str]], picked: list[int], out: Path) -> None:
     names = list(replies)
-    step = max(1, len(held.cases) // samples)
-    picked = list(range(0, len(held.cases), step))[:samples]
     md = [
         f"# clonekit compare: {held.target}",
         "",
@@ -244,6 +234,11 @@ def write_report(
     md.append("Blind A/B sheet for a human test: `ab_sheet.md` (key: `ab_key.json`).")
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
 
+
+def _write_html(
+    report: dict, held: HeldOut, replies: dict[str, list[str]], picked: list[int], images: list[Path], out: Path
+) -> None:
+    names = list(replies)
     header, rows = table_rows(report)
     esc = html.escape
     imgs = "".join(
@@ -272,4 +267,24 @@ OpenAI client and through the bot's core with its guard on. Brackets: 95 % boots
 <p>Blind A/B sheet for a human test: <code>ab_sheet.md</code>; its key is in <code>ab_key.json</code>.</p>
 </body></html>"""
     (out / "report.html").write_text(doc, encoding="utf-8")
+
+
+def write_report(
+    report: dict,
+    held: HeldOut,
+    replies: dict[str, list[str]],
+    out_dir: str | Path,
+    ab_endpoint: str | None = None,
+    samples: int = 12,
+) -> Path:
+    """report.json, replies.jsonl, selfplay.jsonl, report.md, report.html with the plots, and the blind A/B sheet."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(report, held, replies, out)
+    images = plots(report, replies, held, out)
+    ab_sheet(held, replies, ab_endpoint or next(iter(replies)), out)
+    step = max(1, len(held.cases) // samples)
+    picked = list(range(0, len(held.cases), step))[:samples]
+    _write_markdown(report, held, replies, picked, out)
+    _write_html(report, held, replies, picked, images, out)
     return out
