@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass
 
-from clonekit.chat import render_turns
-
-
-@dataclass
-class Turn:
-    speaker: str
-    text: str
-    is_clone: bool = False
+from clonekit.chat import Turn, render_turns
 
 
 class ChannelLog:
@@ -24,11 +16,12 @@ class ChannelLog:
         self.turns: deque[Turn] = deque(maxlen=max_turns)
 
     def add(self, speaker: str, text: str, is_clone: bool = False) -> None:
+        """A message; `is_clone`: the clone's own (rendered as the target's `assistant` turn)."""
         last = self.turns[-1] if self.turns else None
-        if last is not None and last.speaker == speaker and last.is_clone == is_clone:
-            last.text += "\n" + text
+        if last is not None and last.speaker == speaker and last.is_target == is_clone:
+            last.messages.append(text)
         else:
-            self.turns.append(Turn(speaker, text, is_clone))
+            self.turns.append(Turn(speaker, is_clone, [text]))
 
     def trim(self, keep: int) -> None:
         """Forget all but the last `keep` turns (the loop breaker's way out of a stuck context)."""
@@ -39,7 +32,7 @@ class ChannelLog:
         self.turns.clear()
 
     def messages(self, system_prompt: str | None, name=None) -> list[dict]:
-        return render_turns(((t.speaker, t.text, t.is_clone) for t in self.turns), system_prompt, name)
+        return render_turns(self.turns, system_prompt, name)
 
 
 def strip_name_prefix(text: str, names: list[str]) -> str:

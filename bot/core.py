@@ -135,7 +135,7 @@ class CloneChat:
         ch = self.channel(channel)
         generation = ch.debounce.generation
         last = ch.log.turns[-1] if ch.log.turns else None
-        if self.cfg.disclose and last is not None and not last.is_clone and sincerely_asked(last.text):
+        if self.cfg.disclose and last is not None and not last.is_target and sincerely_asked(last.text):
             # the read-only core's rule, whatever the adapter learned: asked sincerely, the clone says what it is
             name = self.identity.clone_name
             text = self.cfg.disclosure or f"I'm an AI clone of {name} (clonekit), not {name} in person."

@@ -6,20 +6,41 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 
+@dataclass
+class Turn:
+    """One speaker's consecutive messages in a conversation: the unit prep trains on, the bot keeps in its log and
+    compare asks about. `is_target`: written by the person being cloned (in a chat the bot takes part in: by the
+    clone), so it becomes an `assistant` turn."""
+
+    speaker: str
+    is_target: bool
+    messages: list[str]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.messages)
+
+
+def turn(speaker: str, text: str, is_target: bool = False) -> Turn:
+    """A turn of one message."""
+    return Turn(speaker, is_target, [text])
+
+
 def render_turns(
-    turns: Iterable[tuple[str, str, bool]], system_prompt: str | None, name: Callable[[str], str] | None = None
+    turns: Iterable[Turn], system_prompt: str | None, name: Callable[[str], str] | None = None
 ) -> list[dict]:
-    """(speaker, text, is_clone) turns -> OpenAI chat messages. `name` maps speaker names (for the hosted API:
-    a NameSanitizer, so that names match those the hosted model was fine-tuned with)."""
+    """Turns -> OpenAI chat messages. `name` maps speaker names (for the hosted API: a NameSanitizer, so that names
+    match those the hosted model was fine-tuned with)."""
     out = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    for speaker, text, is_clone in turns:
-        if is_clone:
-            out.append({"role": "assistant", "content": text})
+    for t in turns:
+        if t.is_target:
+            out.append({"role": "assistant", "content": t.text})
         else:
-            out.append({"role": "user", "name": name(speaker) if name else speaker, "content": text})
+            out.append({"role": "user", "name": name(t.speaker) if name else t.speaker, "content": t.text})
     return out
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clonekit.chat import Turn, turn
 from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
-
-Turn = tuple[str, str, bool]  # (speaker, text, is_target)
 
 
 @dataclass
@@ -48,16 +47,16 @@ def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: 
     scripts: list[list[tuple[str, str]]] = []
     train_scripts: list[list[tuple[str, str]]] = []
     for lineno, session in iter_jsonl(sessions_path, "sessions.jsonl from `clonekit prep build`"):
-        turns = [(t["name"], _turn_text(t), bool(t["target"])) for t in session["turns"]]
+        turns = [turn(t["name"], _turn_text(t), bool(t["target"])) for t in session["turns"]]
         if session["split"] == "train":
-            train_turns += [(name, text) for name, text, _ in turns if not _is_media(text)]
-        others = [(name, text) for name, text, is_target in turns if not is_target and not _is_media(text)]
+            train_turns += [(t.speaker, t.text) for t in turns if not _is_media(t.text)]
+        others = [(t.speaker, t.text) for t in turns if not t.is_target and not _is_media(t.text)]
         if len(others) >= 2:  # self-play partners: held-out sessions first, then training ones
             (scripts if session["split"] == "valid" else train_scripts).append(others)
         if session["split"] == "valid":
-            for i, (_name, text, is_target) in enumerate(turns):
-                if is_target and i > 0 and not _is_media(text):
-                    cases.append(Case(f"{lineno}:{i}", turns[max(0, i - history_turns) : i], text))
+            for i, t in enumerate(turns):
+                if t.is_target and i > 0 and not _is_media(t.text):
+                    cases.append(Case(f"{lineno}:{i}", turns[max(0, i - history_turns) : i], t.text))
     if not cases:
         raise ClonekitError(
             "no held-out target turns: the dataset's valid split is empty (build it with a valid_fraction > 0)",

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from clonekit.chat import Turn
 from clonekit.extras import require
 
 
@@ -23,9 +24,9 @@ class Embedder:
         )
 
 
-def context_text(context: list[tuple[str, str, bool]], last: int = 3) -> str:
+def context_text(context: list[Turn], last: int = 3) -> str:
     """The last few turns before the reply, as one text."""
-    return "\n".join(text for _, text, _ in context[-last:])
+    return "\n".join(t.text for t in context[-last:])
 
 
 def similarities(embedder: Embedder, contexts: list[str], replies: list[str]) -> np.ndarray:

@@ -164,7 +164,7 @@ def ab_sheet(
         rng.shuffle(pair)
         key["items"][str(n)] = {"case": case.id, "A": pair[0][0], "B": pair[1][0]}
         lines.append(f"## {n}")
-        lines += [f"> **{s}:** {x}".replace("\n", " / ") for s, x, _ in case.context[-6:]]
+        lines += [f"> **{s}:** {x}".replace("\n", " / ") for s, x in ((t.speaker, t.text) for t in case.context[-6:])]
         lines += [
             "",
             f"- **A:** {pair[0][1]}".replace("\n", " / "),
@@ -187,7 +187,7 @@ def _write_jsonl(report: dict, held: HeldOut, replies: dict[str, list[str]], out
                 json.dumps(
                     {
                         "case": case.id,
-                        "context": [{"speaker": s, "text": t} for s, t, _ in case.context],
+                        "context": [{"speaker": t.speaker, "text": t.text} for t in case.context],
                         "real": case.reply,
                         "replies": {n: r[i] for n, r in replies.items()},
                     },
@@ -226,7 +226,9 @@ def _write_markdown(report: dict, held: HeldOut, replies: dict[str, list[str]], 
     ]
     for i in picked:
         case = held.cases[i]
-        md.append(f"**{case.id}** " + " / ".join(f"{s}: {t}" for s, t, _ in case.context[-3:]).replace("\n", " "))
+        md.append(
+            f"**{case.id}** " + " / ".join(f"{t.speaker}: {t.text}" for t in case.context[-3:]).replace("\n", " ")
+        )
         md.append("")
         md.append(f"- real: {case.reply}".replace("\n", " / "))
         md += [f"- {n}: {replies[n][i]}".replace("\n", " / ") for n in names]
@@ -248,7 +250,7 @@ def _write_html(
     sample_rows = []
     for i in picked:
         case = held.cases[i]
-        ctx = "<br>".join(f"<b>{esc(s)}:</b> {esc(x)}" for s, x, _ in case.context[-3:])
+        ctx = "<br>".join(f"<b>{esc(t.speaker)}:</b> {esc(t.text)}" for t in case.context[-3:])
         cells = "".join(f"<td>{esc(replies[n][i])}</td>" for n in names)
         sample_rows.append(f"<tr><td class=ctx>{ctx}</td><td>{esc(case.reply)}</td>{cells}</tr>")
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>clonekit compare: {esc(held.target)}</title>

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from clonekit.chat import render_turns
+from clonekit.chat import Turn, render_turns, turn
 from clonekit.compare.endpoints import Endpoint, client_for, complete
 from clonekit.repetition import cross_turn_repeats, is_degenerate, is_loop
 
@@ -62,18 +62,18 @@ async def self_play(
     gate = asyncio.Semaphore(concurrency)
 
     async def one_chat(script: Script) -> list[str]:
-        log: list[tuple[str, str, bool]] = []
+        log: list[Turn] = []
         replies: list[str] = []
         for t in range(turns):
             speaker, text = script[t % len(script)]
-            log.append((speaker, text, False))
+            log.append(turn(speaker, text))
             async with gate:
                 gen = await complete(
                     client, ep, render_turns(log[-history_turns:], system_prompt, names), max_tokens, temperature
                 )
             replies.append(gen.text)
             if gen.text:
-                log.append(("clone", gen.text, True))
+                log.append(turn("clone", gen.text, is_target=True))
             if progress:
                 progress()
         return replies

@@ -233,9 +233,9 @@ class _ExampleMaker:
         msgs: list[dict] = [self.sysmsg]
         for turn, w in zip(session.turns[start:end], weights, strict=True):
             if turn.is_target:
-                msgs.append({"role": "assistant", "name": self.target_name, "content": turn.content, "weight": w})
+                msgs.append({"role": "assistant", "name": self.target_name, "content": turn.text, "weight": w})
             else:
-                msgs.append({"role": "user", "name": turn.name, "content": turn.content})
+                msgs.append({"role": "user", "name": turn.speaker, "content": turn.text})
         return {"messages": msgs}
 
     def add(self, session: Session) -> None:

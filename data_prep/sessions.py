@@ -12,24 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from clonekit.chat import Turn
+
 _UTC = dt.UTC
 MEDIA_PLACEHOLDER = "<media>"
 
 
-@dataclass
-class Turn:
-    name: str
-    is_target: bool
-    messages: list[str]
-
-    @property
-    def content(self) -> str:
-        return "\n".join(self.messages)
-
-    @property
-    def placeholder_only(self) -> bool:
-        """Only "<media>" lines: worth keeping as context, not worth teaching the clone to say."""
-        return all(m == MEDIA_PLACEHOLDER for m in self.messages)
+def placeholder_only(turn: Turn) -> bool:
+    """Only "<media>" lines: worth keeping as context, not worth teaching the clone to say."""
+    return all(m == MEDIA_PLACEHOLDER for m in turn.messages)
 
 
 @dataclass
@@ -41,17 +32,15 @@ class Session:
     start_epoch: float
     last_epoch: float
     turns: list[Turn] = field(default_factory=list)
-    n_messages: int = 0
 
     def add(self, name: str, is_target: bool, text: str, ts: str, epoch: float) -> None:
         last = self.turns[-1] if self.turns else None
-        if last is not None and last.name == name:
+        if last is not None and last.speaker == name:
             last.messages.append(text)
         else:
             self.turns.append(Turn(name, is_target, [text]))
         self.end = ts
         self.last_epoch = max(self.last_epoch, epoch)
-        self.n_messages += 1
 
     def has_target(self) -> bool:
         return any(t.is_target for t in self.turns)
@@ -62,7 +51,7 @@ class Session:
             "chat": self.chat,
             "start": self.start,
             "end": self.end,
-            "turns": [{"name": t.name, "target": t.is_target, "messages": t.messages} for t in self.turns],
+            "turns": [{"name": t.speaker, "target": t.is_target, "messages": t.messages} for t in self.turns],
         }
 
 
@@ -125,19 +114,19 @@ def windows(turns: list[Turn], max_turns: int, max_chars: int, context_turns: in
     pos = 0
     while pos < n:
         start = max(0, pos - context_turns) if pos else 0
-        chars = sum(len(t.content) for t in turns[start:pos])
+        chars = sum(len(t.text) for t in turns[start:pos])
         while start < pos and chars > max_chars // 2:  # context must leave room for new turns
-            chars -= len(turns[start].content)
+            chars -= len(turns[start].text)
             start += 1
         end = pos
         while end < n and end - start < max_turns:
-            size = len(turns[end].content)
+            size = len(turns[end].text)
             if chars + size > max_chars and end > pos:
                 break
             chars += size
             end += 1
         weights = [
-            int(turns[i].is_target and i >= pos and i > start and not turns[i].placeholder_only)
+            int(turns[i].is_target and i >= pos and i > start and not placeholder_only(turns[i]))
             for i in range(start, end)
         ]
         if any(weights):

@@ -81,4 +81,4 @@ def test_core_talks_to_base_and_clone_by_name_only(local_clone):
         assert chat.events.get("transport_gave_up", 0) == 0
         assert chat.events.get("endpoint_error", 0) == 0
         if parts:  # a reply went out and is in the log as the clone's turn
-            assert chat.channel("c").log.turns[-1].is_clone
+            assert chat.channel("c").log.turns[-1].is_target

@@ -36,9 +36,9 @@ def test_heldout_cases_are_the_valid_target_turns_with_their_context(dataset):
     for case in held.cases:
         assert case.context, case.id
         assert case.reply, case.id
-        last_speaker, _, last_is_target = case.context[-1]
-        assert not last_is_target, case.id  # the turn before a target turn is someone else's (turns are merged)
-        assert last_speaker != "Deniz", case.id
+        last = case.context[-1]
+        assert not last.is_target, case.id  # the turn before a target turn is someone else's (turns are merged)
+        assert last.speaker != "Deniz", case.id
     assert {s for s, _ in held.train_turns} == {"Deniz", "Maya", "Oliver", "Priya"}
     limited = load_heldout(dataset, limit=4)
     assert len(limited.cases) == 4
@@ -51,7 +51,7 @@ def test_style_classifier_prefers_the_targets_real_replies(dataset):
     held = load_heldout(dataset)
     model = train_authorship(held.train_turns, "Deniz")
     real = model.target_probs([c.reply for c in held.cases]).mean()
-    others = [t for c in held.cases for s, t, is_target in c.context if not is_target]
+    others = [t.text for c in held.cases for t in c.context if not t.is_target]
     assert real > 0.6
     assert model.target_probs(others).mean() < 0.3
     assert model.target_probs(["I'm sorry, but as an AI language model I cannot do that."]).mean() < 0.5

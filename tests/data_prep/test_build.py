@@ -2,13 +2,13 @@ import json
 
 import pytest
 
-from clonekit.chat import NameSanitizer
+from clonekit.chat import NameSanitizer, Turn
 from clonekit.config import PrepConfig
 from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.openai_format import validate_openai_example
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
-from clonekit.data_prep.sessions import Turn, windows
+from clonekit.data_prep.sessions import windows
 from clonekit.errors import ClonekitError
 
 
@@ -114,7 +114,7 @@ def test_windows_train_every_target_turn_with_context_once():
 def test_windows_respect_max_chars():
     turns = [Turn("T" if i % 2 else "U", bool(i % 2), ["x" * 100]) for i in range(40)]
     for s, e, _ in windows(turns, max_turns=100, max_chars=1000, context_turns=4):
-        assert sum(len(t.content) for t in turns[s:e]) <= 1000
+        assert sum(len(t.text) for t in turns[s:e]) <= 1000
 
 
 def test_validation_is_the_latest_sessions_without_leakage(sample_messages, tmp_path):
