@@ -2,7 +2,7 @@
 
 Clones loop across turns: the reply before is in the prompt, and copying it is the likeliest continuation. vLLM's
 frequency/presence penalties count only the current reply's tokens, and `repetition_penalty` punishes every
-earlier end-of-turn token too, so neither helps (shared/notes/engines.md). This module holds the rule, free of
+earlier end-of-turn token too, so neither helps. This module holds the rule, free of
 torch and vLLM so that it is tested alone; serve/logits_processor.py applies it inside vLLM for every request.
 
 Per request it keeps the clone's earlier turns from the prompt (the assistant turns of the chat template) and the

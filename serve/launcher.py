@@ -234,7 +234,7 @@ def plan_server(
         # the processor implements the V1 model runner's interface; vLLM on CUDA defaults to Model Runner V2
         env.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     if device == "cpu":
-        # float32 matches HF token for token (engines.md); LoRA forces eager mode on CPU anyway
+        # float32 matches HF generate token for token; LoRA forces eager mode on CPU anyway
         argv += ["--enforce-eager"]
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
