@@ -14,7 +14,6 @@ import pytest
 from clonekit.train.tiny import make_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:
@@ -85,6 +84,7 @@ def user_folder(tmp_path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_wheel_has_one_top_level_name_and_the_templates(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
@@ -97,6 +97,7 @@ def test_wheel_has_one_top_level_name_and_the_templates(wheel):
     assert "clonekit/templates/llama3-names.jinja" in names
 
 
+@pytest.mark.slow
 def test_installed_wheel_builds_a_dataset_and_trains_with_its_template(installed, user_folder, tmp_path):
     env = {**os.environ, "CLONEKIT_CACHE": str(tmp_path / "cache"), "PYTHONPATH": ""}
     python = str(installed / "bin" / "python")
@@ -122,3 +123,16 @@ def test_installed_wheel_builds_a_dataset_and_trains_with_its_template(installed
     )
     template = (user_folder / "run" / "chat_template.jinja").read_text(encoding="utf-8")
     assert "clonekit: end_of_turn=<|im_end|>" in template
+
+
+@pytest.mark.parametrize("stage", ["data_prep", "train", "serve", "bot", "compare"])
+def test_this_environment_resolves_the_stages_inside_clonekit_not_a_users_file(stage, user_folder):
+    """The test environment's own (editable) install, run from a folder with a user's train.py etc."""
+    code = f"import importlib.util as u; print(u.find_spec('clonekit.{stage}').origin)"
+    where = subprocess.run([sys.executable, "-c", code], cwd=user_folder, capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).resolve() == (ROOT / stage / "__init__.py").resolve()
+    proc = subprocess.run(
+        [sys.executable, "-m", "clonekit.cli", "--help"], cwd=user_folder, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
