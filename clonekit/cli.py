@@ -202,7 +202,7 @@ def prep_build(
     ),
 ):
     """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
-    from clonekit.config import PrepConfig, load_config
+    from clonekit.config import load_config
     from clonekit.data_prep.build import build_datasets
     from clonekit.data_prep.options import with_options
 
@@ -585,7 +585,7 @@ def chat(
     from clonekit.bot.loops import loop_check_line
     from clonekit.bot.store import ConversationStore
     from clonekit.bot.terminal import CHANNEL, read_script, run_interactive, run_script
-    from clonekit.config import BotConfig, load_config
+    from clonekit.config import load_config
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
     cfg = load_config(
@@ -644,7 +644,7 @@ def discord_cmd(
     from clonekit.bot.core import CloneChat
     from clonekit.bot.discord_bot import CloneBot, read_token, run_bot
     from clonekit.bot.store import ConversationStore
-    from clonekit.config import BotConfig, load_config
+    from clonekit.config import load_config
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s [%(levelname)s %(name)s] %(message)s"

@@ -23,14 +23,6 @@ SESSIONS_FILE = "sessions.jsonl"
 NAMES_FILE = "openai_names.json"
 MANIFEST_FILE = "manifest.json"
 DATASET_FILES = (TRAIN_FILE, VALID_FILE, OPENAI_TRAIN_FILE, OPENAI_VALID_FILE, SESSIONS_FILE, MANIFEST_FILE, NAMES_FILE)
-SPLITS = ("train", "valid")
-
-
-def split_file(data_dir: str | Path, split: str) -> Path:
-    """DATA/train.jsonl or DATA/valid.jsonl."""
-    if split not in SPLITS:
-        raise ValueError(f"split {split!r}: train or valid")
-    return Path(data_dir) / (TRAIN_FILE if split == "train" else VALID_FILE)
 
 
 def has_manifest(data_dir: str | Path | None) -> bool:

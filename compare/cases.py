@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clonekit.chat import Turn, turn
-from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_dataset_manifest
+from clonekit.dataset import SESSIONS_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
 
@@ -37,11 +37,10 @@ def _is_media(text: str) -> bool:
 
 def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: int = 20) -> HeldOut:
     data = Path(data_dir)
-    manifest_path, sessions_path = data / MANIFEST_FILE, data / SESSIONS_FILE
-    for p in (manifest_path, sessions_path):
-        if not p.exists():
-            raise ClonekitError(f"not a dataset directory (no {p.name}): run `clonekit prep build` first", data)
-    manifest = read_dataset_manifest(data)
+    manifest = read_dataset_manifest(data)  # "not a dataset directory" when it has none
+    sessions_path = data / SESSIONS_FILE
+    if not sessions_path.exists():
+        raise ClonekitError(f"not a dataset directory (no {SESSIONS_FILE}): run `clonekit prep build` first", data)
     cases: list[Case] = []
     train_turns: list[tuple[str, str]] = []
     scripts: list[list[tuple[str, str]]] = []
