@@ -246,15 +246,36 @@ class TrainConfig(StrictModel):
     )
     # bf16 autocast of the compute: auto = on for CUDA and for CPUs with native bf16 (AVX512-BF16 or AMX)
     mixed_precision: Literal["auto", "bf16", "no"] = "auto"
-    # auto = varlen_sdpa: SDPA per packed example (train/attention.py); sdpa: one masked call over the whole row
-    attn_implementation: Literal["auto", "varlen_sdpa", "sdpa", "flex_attention", "eager"] = "auto"
+    attn_implementation: Literal[
+        "auto",
+        "varlen_sdpa",
+        "varlen_attn",
+        "sdpa_nocudnn",
+        "flash_attention_2",
+        "flash_attention_3",
+        "sdpa",
+        "flex_attention",
+        "eager",
+    ] = Field(
+        "auto",
+        description="auto: per device (train/attention_choice.py): varlen_sdpa on the CPU; on CUDA torch's "
+        "varlen_attn, else flash-attn, else sdpa_nocudnn",
+    )
     gradient_checkpointing: Literal["auto", "on", "off"] = Field(
         "auto",
-        description="auto: on for CUDA",
+        description="auto: the memory plan decides (off where the activations fit the GPU's free memory or "
+        "memory_gib, partial in between); off on the CPU without memory_gib",
+    )
+    memory_gib: float | None = Field(
+        None,
+        gt=0,
+        description="the memory plan's limit in GiB: plan for a smaller card than the one at hand (a 24 GB card: "
+        "about 20); default: the GPU's free memory, no limit on the CPU",
     )
     liger: bool = Field(
         False,
-        description="Liger kernels (CUDA only, needs liger-kernel); the loss is TRL's chunked one either way",
+        description="Liger's RMSNorm/RoPE/SwiGLU kernels (CUDA only, needs liger-kernel); measured no faster with "
+        "TRL's fused loss, so off by default",
     )
     eval_every: int = Field(
         20,

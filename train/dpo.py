@@ -19,7 +19,7 @@ from clonekit.errors import ClonekitError
 from clonekit.manifest import read_manifest
 from clonekit.pairs import Pair, read_pairs
 from clonekit.paths import readable_file, writable_dir
-from clonekit.train.model import import_trl, load_model, precision
+from clonekit.train.model import import_trl, load_model, plan_run, precision
 from clonekit.train.template import render
 from clonekit.train.trainer import (
     check_run_dir,
@@ -110,8 +110,9 @@ def train_dpo(
         f"{'the adapter ' + str(adapter) if adapter else 'the base model'}"
     )
 
+    run_plan = plan_run(base, cfg, device, prec, 2 * cfg.max_seq_len, log)  # chosen and rejected in one forward
     try:
-        model, checkpointing = load_model(base, cfg, device, prec, adapter=str(adapter) if adapter else None)
+        model, checkpointed = load_model(base, cfg, device, prec, run_plan, adapter=str(adapter) if adapter else None)
         margin_before = mean_margin(model, tokenizer, template, pairs[:256])
         args = trainer_args(
             DPOConfig,
@@ -121,7 +122,7 @@ def train_dpo(
             prec,
             max(cfg.max_steps, 1),
             False,
-            checkpointing,
+            checkpointed > 0,
             beta=cfg.dpo_beta,
             max_length=cfg.max_seq_len,
             remove_unused_columns=False,
@@ -170,7 +171,7 @@ def train_dpo(
         "dtype": str(prec.dtype).replace("torch.", ""),
         "bf16_autocast": prec.bf16_autocast,
         "quantization": cfg.quantization,
-        "gradient_checkpointing": checkpointing,
+        **run_plan.as_metrics(checkpointed),
     }
     data_dir = adapter_dataset(adapter) if adapter else pairs_path.parent
     return write_run(

@@ -10,7 +10,9 @@ from typing import Any
 
 from clonekit.config import TrainConfig
 from clonekit.errors import ClonekitError
+from clonekit.train.attention_choice import AttentionChoice, attention_facts, choose_attention
 from clonekit.train.base_models import BaseModel
+from clonekit.train.memory_plan import MemoryPlan, apply_checkpointing, checkpointed_count, plan_for_run
 
 
 @dataclass
@@ -124,26 +126,75 @@ def score_only_target_positions() -> None:
     trl_utils._use_triton = compact_on_cpu
 
 
+def quiet_liger() -> None:
+    """liger-kernel warns on import about backends it cannot load on this machine (and TRL imports it when
+    `liger: true`); none of that concerns clonekit's users."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"liger_kernel(\.|$)")
+    logging.getLogger("liger_kernel").setLevel(logging.ERROR)
+
+
 quiet_bitsandbytes()  # before anything imports bitsandbytes (peft and trl do)
+quiet_liger()
 
 
-def attention_for(cfg: TrainConfig) -> str:
-    """auto: varlen_sdpa (train/attention.py), exact and without the wasted scores of a block-diagonal mask."""
+def compute_dtype(prec: Precision) -> str:
+    """The dtype the layers compute in: bf16 under autocast, else the weights'."""
+    return "bfloat16" if prec.bf16_autocast else str(prec.dtype).replace("torch.", "")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run decides before any weight loads: the attention implementation and the memory plan."""
+
+    attention: AttentionChoice
+    memory: MemoryPlan | None
+
+    def as_metrics(self, checkpointed_layers: int) -> dict:
+        return {
+            "attention": self.attention.name,
+            "attention_reason": self.attention.reason,
+            "memory_plan": self.memory.as_dict() if self.memory else None,
+            "gradient_checkpointing": checkpointed_layers > 0,
+            "checkpointed_layers": checkpointed_layers,
+        }
+
+
+def plan_run(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, tokens: int, log=print) -> RunPlan:
+    """Attention for this device and the memory plan for `tokens` per forward; a plan that cannot fit is one
+    ClonekitError here, before loading. Logs one line for each."""
+    import torch
+    from transformers import AutoConfig
+
     from clonekit.train import attention
 
     attention.register()
-    return attention.NAME if cfg.attn_implementation == "auto" else cfg.attn_implementation
+    choice = choose_attention(cfg.attn_implementation, attention_facts(device, compute_dtype(prec)))
+    log(f"attention: {choice.name} ({choice.reason})")
+    weight_bytes = 2 if prec.dtype == torch.bfloat16 else 4
+    act_bytes = 2 if prec.bf16_autocast or prec.dtype == torch.bfloat16 else 4
+    memory = plan_for_run(cfg, AutoConfig.from_pretrained(base.path), device, tokens, weight_bytes, act_bytes)
+    log(memory.line() if memory else "memory plan: no estimate for this architecture (not a Llama-style decoder)")
+    return RunPlan(choice, memory)
 
 
-def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, adapter: str | None = None):
-    """(model with a trainable LoRA adapter, gradient checkpointing on?). `adapter`: continue training that
-    adapter (DPO after SFT) instead of starting a new one."""
+def load_model(
+    base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, plan: RunPlan, adapter: str | None = None
+):
+    """(model with a trainable LoRA adapter, how many decoder layers are checkpointed). `adapter`: continue
+    training that adapter (DPO after SFT) instead of starting a new one.
+
+    QLoRA does not go through peft's prepare_model_for_kbit_training: it casts every bf16 parameter to fp32, the
+    embeddings and LM head included (2 GiB more on an 8B model, and fp32 hidden states through the whole network).
+    What it does that matters (frozen base weights, inputs that require grad under checkpointing) happens below and
+    in get_peft_model; the norms compute in fp32 inside LlamaRMSNorm anyway."""
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
     score_only_target_positions()
-    kwargs = {"dtype": prec.dtype, "attn_implementation": attention_for(cfg)}
+    kwargs = {"dtype": prec.dtype, "attn_implementation": plan.attention.name}
     if cfg.quantization == "nf4":
         problem = qlora_problem(device)
         if problem:
@@ -157,9 +208,17 @@ def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, 
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if device == "cuda" else "cpu"}
     model: Any = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     model.config.use_cache = False
-    checkpointing = cfg.gradient_checkpointing == "on" or (cfg.gradient_checkpointing == "auto" and device == "cuda")
-    if cfg.quantization == "nf4":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
+    for param in model.parameters():
+        param.requires_grad = False
+    model = prepare_for_training(model, cfg, plan.memory, device, adapter)
+    return model, checkpointed_count(model)
+
+
+def prepare_for_training(model, cfg: TrainConfig, memory: MemoryPlan | None, device: str, adapter: str | None = None):
+    """A loaded (or built) causal LM -> the model that trains: a LoRA adapter (new, or `adapter` continued), the
+    memory plan's checkpointing, train mode. scripts/gpu_check.py builds its models through this too."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
     if adapter:
         model = PeftModel.from_pretrained(model, adapter, is_trainable=True)
     else:
@@ -173,8 +232,6 @@ def load_model(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, 
                 task_type="CAUSAL_LM",
             ),
         )
-    if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
+    apply_checkpointing(model, memory, device)
     model.train()  # from_pretrained returns eval mode: checkpointing would silently stay off
-    return model, checkpointing
+    return model

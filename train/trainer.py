@@ -36,7 +36,7 @@ from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem,
 from clonekit.paths import writable_dir
 from clonekit.train.base_models import BaseModel, base_of_run, resolve_base
 from clonekit.train.dataset import COLUMNS, tokenized_split
-from clonekit.train.model import Precision, import_trl, load_model, precision
+from clonekit.train.model import Precision, import_trl, load_model, plan_run, precision
 from clonekit.train.template import ChatTemplate, load_template
 
 CHECKPOINTS = "checkpoints"
@@ -87,6 +87,7 @@ def progress_callback(enabled: bool, label: str = "training"):
             self.start = time.perf_counter()
             self.tokens0 = 0
             self.tokens = 0
+            self.steady = SteadyRate()
 
         def on_train_begin(self, args, state, control, **kw):
             self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
@@ -104,6 +105,15 @@ def progress_callback(enabled: bool, label: str = "training"):
             )
             self.task = self.bar.add_task(label, total=state.max_steps, completed=state.global_step, info="")
             self.bar.start()
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.steady.step_begins(state.num_input_tokens_seen)
+
+        def on_evaluate(self, args, state, control, **kw):
+            self.steady.interrupted()
+
+        def on_save(self, args, state, control, **kw):
+            self.steady.interrupted()
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
@@ -125,6 +135,42 @@ def progress_callback(enabled: bool, label: str = "training"):
                 self.bar.stop()
 
     return RichProgress()
+
+
+class SteadyRate:
+    """Tokens per second after the first steps (allocations, kernel autotuning, caches) and without evaluations
+    and checkpoint saves: what a long run trains at, and what scripts/gpu_check.py compares with its own rows.
+    Each step is timed from its start to the next step's start, so a GPU step's queued work (the per-step loss
+    read waits for it) is inside its own interval; a step during which an evaluation or a save ran is left out."""
+
+    WARMUP_STEPS = 3
+
+    def __init__(self):
+        self.begun: tuple[float, int] | None = None
+        self.steps = 0
+        self.first_seconds = 0.0
+        self.seconds = 0.0
+        self.tokens = 0
+        self.skip = False
+
+    def step_begins(self, tokens_seen: int) -> None:
+        now = time.perf_counter()
+        if self.begun is not None:
+            started, tokens = self.begun
+            self.steps += 1
+            if self.steps <= self.WARMUP_STEPS:
+                self.first_seconds += now - started
+            elif not self.skip:
+                self.seconds += now - started
+                self.tokens += tokens_seen - tokens
+        self.begun, self.skip = (now, tokens_seen), False
+
+    def interrupted(self) -> None:
+        self.skip = True
+
+    @property
+    def rate(self) -> float | None:
+        return self.tokens / self.seconds if self.seconds > 0 else None
 
 
 def check_run_dir(out: Path, resume: bool, log) -> str | None:
@@ -349,12 +395,13 @@ def train(
     set_seed(cfg.seed)
     parent = Path(from_adapter) if from_adapter is not None else None
     base, tokenizer, template = starting_point(cfg, parent)
+    run_plan = plan_run(base, cfg, device, prec, cfg.row_tokens, log)  # a plan that cannot fit fails here
     train_split, valid_split = _setup_data(cfg, data_dir, tokenizer, template, show_progress, log)
     world = int(os.environ.get("WORLD_SIZE", 1))
     try:
-        model, checkpointing = load_model(base, cfg, device, prec, adapter=str(parent) if parent else None)
+        model, checkpointed = load_model(base, cfg, device, prec, run_plan, adapter=str(parent) if parent else None)
         trainer, progress = _setup_trainer(
-            cfg, model, tokenizer, train_split, valid_split, out, device, prec, checkpointing, show_progress
+            cfg, model, tokenizer, train_split, valid_split, out, device, prec, checkpointed > 0, show_progress
         )
         fit = _fit(trainer, cfg, world, last, log)
     except torch.OutOfMemoryError:
@@ -369,6 +416,9 @@ def train(
         "steps": trainer.state.global_step,
         "train_tokens_this_run": progress.tokens,
         "tokens_per_second": progress.tokens / seconds if seconds else None,
+        "tokens_per_second_steady": progress.steady.rate,
+        "peak_memory_gib": peak_memory_gib(device),
+        "first_steps_seconds": progress.steady.first_seconds,
         "seconds": seconds,
         "train_examples": train_split.stats.pieces,
         "valid_examples": valid_split.stats.pieces,
@@ -380,7 +430,7 @@ def train(
         "dtype": str(prec.dtype).replace("torch.", ""),
         "bf16_autocast": prec.bf16_autocast,
         "quantization": cfg.quantization,
-        "gradient_checkpointing": checkpointing,
+        **run_plan.as_metrics(checkpointed),
         "world_size": world,
     }
     extra = {"parent": str(parent.resolve())} if parent is not None else None
@@ -484,6 +534,18 @@ def whole_run_train_loss(log_history: list[dict], this_run: float) -> float:
     history comes back with the checkpoint."""
     losses = [entry["loss"] for entry in log_history if "loss" in entry and "eval_loss" not in entry]
     return sum(losses) / len(losses) if losses else this_run
+
+
+def peak_memory_gib(device: str) -> float:
+    """The run's peak memory: the most the CUDA allocator had allocated (what the memory plan estimates), or the
+    process's peak resident memory on the CPU."""
+    import resource
+
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _has_tensorboard() -> bool:
