@@ -93,12 +93,16 @@ def _model(name: str, device: str, recipe: str = "padded"):
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     from clonekit.config import TrainConfig
-    from clonekit.train.model import attention_for, precision, score_only_target_positions
+    from clonekit.train import attention
+    from clonekit.train.attention_choice import attention_facts, choose_attention
+    from clonekit.train.model import compute_dtype, precision, score_only_target_positions
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     attn = "sdpa"
     if recipe == "clonekit":
-        dtype, attn = precision(TrainConfig(), device).dtype, attention_for(TrainConfig())
+        attention.register()
+        prec = precision(TrainConfig(), device)
+        dtype, attn = prec.dtype, choose_attention("auto", attention_facts(device, compute_dtype(prec))).name
         score_only_target_positions()
     if name in SHAPES:
         with torch.device(device):
