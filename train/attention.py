@@ -107,6 +107,9 @@ def torch_varlen_kernel() -> Callable | None:
 
 
 _kernel: Callable | None = None  # tests put a reference kernel with the same signature here (CPUs have no flash)
+# FlashAttention takes bf16/fp16 only. fp32 q/k reach it when the weights are fp32 under bf16 autocast (RoPE
+# multiplies by fp32 cos/sin): those calls go to SDPA.
+KERNEL_DTYPES = ("bfloat16", "float16")
 
 
 @cache
@@ -118,8 +121,8 @@ def varlen_attn_forward(
     module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None, is_causal=None, **kwargs
 ):
     """query (1, H, T, D), key/value (1, KV, T, D) -> ((1, T, H, D), None): one FlashAttention-2 varlen call over
-    the packed row. Falls back to sdpa_nocudnn where the kernel cannot take the call exactly (no bounds, dropout,
-    a sliding window, a scale the installed kernel cannot be given)."""
+    the packed row. Falls back to sdpa_nocudnn where the kernel cannot take the call exactly (no bounds, fp32
+    inputs, dropout, a sliding window, a scale the installed kernel cannot be given)."""
     import torch
 
     kernel = _kernel or torch_varlen_kernel()
@@ -131,6 +134,7 @@ def varlen_attn_forward(
     if (
         kernel is None
         or bounds is None
+        or str(query.dtype).removeprefix("torch.") not in KERNEL_DTYPES
         or dropout
         or getattr(module, "sliding_window", None)
         or not scale_ok

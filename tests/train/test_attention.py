@@ -118,6 +118,7 @@ def test_eager_reference_attends_within_each_chat():
 )
 def test_forward_and_gradients_equal_eager(name, kernel, monkeypatch):
     monkeypatch.setattr(attention, "_kernel", kernel)
+    monkeypatch.setattr(attention, "KERNEL_DTYPES", ("float32",))  # the reference kernel computes in fp32
     calls = []
     if kernel is not None:
 
@@ -137,6 +138,15 @@ def test_forward_and_gradients_equal_eager(name, kernel, monkeypatch):
         torch.testing.assert_close(g, eager_grads[n], atol=1e-5, rtol=1e-4, msg=n)
     if kernel is not None:  # one call per layer over the whole row, never one per chat
         assert calls == [torch.Size([sum(LENGTHS), 4, 32])] * 2
+
+
+def test_varlen_attn_leaves_fp32_to_sdpa(monkeypatch):
+    """fp32 weights under bf16 autocast give fp32 q/k (RoPE): FlashAttention cannot take them."""
+    monkeypatch.setattr(attention, "_kernel", lambda *a, **k: pytest.fail("kernel called with fp32 inputs"))
+    batch = packed_batch()
+    logits, _ = loss_and_grads(tiny_model(attention.VARLEN_ATTN), batch)
+    eager_logits, _ = loss_and_grads(tiny_model("eager"), batch)
+    torch.testing.assert_close(logits, eager_logits, atol=1e-5, rtol=1e-4)
 
 
 def test_varlen_attn_without_bounds_is_sdpa(monkeypatch):

@@ -29,19 +29,32 @@ def run(setup, tmp_path, **kw):
     return json.loads((out / "clonekit.json").read_text())["metrics"]
 
 
-def test_cuda_attention_equals_eager_in_bf16():
+def test_cuda_attention_equals_eager_in_bf16(monkeypatch):
     """The first step's loss and the LoRA gradients of `auto`'s CUDA choice (varlen_attn with torch >= 2.10) equal
-    eager attention's over the same packed row, within bf16 tolerance."""
+    eager attention's over the same packed row, within bf16 tolerance; the varlen kernel runs once per layer."""
+    import inspect
+
     from peft import LoraConfig, get_peft_model
 
+    from clonekit.train import attention
     from clonekit.train.attention_choice import attention_facts, choose_attention
     from tests.train.test_attention import packed_batch, tiny_model
 
     choice = choose_attention("auto", attention_facts("cuda", "bfloat16"))
     assert choice.name != "varlen_sdpa"
+    calls = []
+    real = attention.torch_varlen_kernel()
+    if real is not None:
+
+        def counting(*args, **kwargs):
+            calls.append(args[0].shape)
+            return real(*args, **kwargs)
+
+        counting.__signature__ = inspect.signature(real)  # type: ignore[attr-defined]
+        monkeypatch.setattr(attention, "_kernel", counting)
 
     def first_step(attn):
-        model = tiny_model(attn).cuda()
+        model = tiny_model(attn).to("cuda", torch.bfloat16)  # bf16 weights under autocast, as `clonekit train`
         model = get_peft_model(model, LoraConfig(r=8, target_modules="all-linear", task_type="CAUSAL_LM"))
         for name, p in model.named_parameters():
             if "lora_B" in name:  # non-zero B, so every LoRA gradient is informative
@@ -53,6 +66,8 @@ def test_cuda_attention_equals_eager_in_bf16():
         return float(loss), {n: p.grad.float() for n, p in model.named_parameters() if p.grad is not None}
 
     loss, grads = first_step(choice.name)
+    if choice.name == "varlen_attn":
+        assert len(calls) == 2  # one call per layer over the whole packed row
     eager_loss, eager_grads = first_step("eager")
     assert loss == pytest.approx(eager_loss, rel=1e-2)
     for name, g in grads.items():
