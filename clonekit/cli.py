@@ -448,6 +448,25 @@ def train_merge(
     console.print(f"merged model written to {merge(run, out)}")
 
 
+@app.command("export")
+@user_errors
+def export_run(
+    run: Path = typer.Argument(..., help="Adapter directory from `clonekit train`."),
+    fmt: str = typer.Option(
+        "gguf", "--format", "-f", help="hf: merged safetensors; gguf: one GGUF for llama.cpp, LM Studio, Ollama."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder to write (for gguf, a folder or a .gguf path)."),
+    quant: str = typer.Option("q8_0", "--quant", "-q", help="GGUF type: f16, q8_0 or q4_k_m (q4_k_m: `export` extra)."),
+):
+    """Export a clone where people run local models: the merged HF model, or a GGUF with the training chat template
+    (speaker names included) and the end-of-turn token. Writes a manifest beside it (source run, base hash, format,
+    quantization)."""
+    from clonekit.train.export import export
+
+    path = export(run, fmt, out, quant=quant, log=lambda s: console.print(s))
+    console.print(f"exported {run} as {fmt}{'' if fmt == 'hf' else ' ' + quant} → {path}")
+
+
 @app.command()
 @user_errors
 def serve(

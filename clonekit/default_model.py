@@ -86,19 +86,29 @@ def tokenizer_gguf_path() -> Path:
     return gguf_path()
 
 
+def tokenizer_gguf_fields() -> list[tuple[str, object, object, object]]:
+    """The default model's `tokenizer.*` GGUF fields as (name, value, value type, array element type): what
+    llama.cpp needs to tokenize exactly as the model was trained (BPE vocabulary, merges, pre-tokenizer, special
+    token ids, chat template)."""
+    from gguf import GGUFReader, GGUFValueType
+
+    reader = GGUFReader(str(tokenizer_gguf_path()))
+    fields: list[tuple[str, object, object, object]] = []
+    for name, field in reader.fields.items():
+        if name.startswith("tokenizer."):
+            vtype = field.types[0]
+            fields.append((name, field.contents(), vtype, field.types[-1] if vtype == GGUFValueType.ARRAY else None))
+    return fields
+
+
 def write_tokenizer_gguf(out: str | Path) -> Path:
     """A GGUF holding only the default model's tokenizer fields (`tokenizer.*`), no tensors."""
-    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+    from gguf import GGUFWriter
 
     out = Path(out)
-    reader = GGUFReader(str(gguf_path()))
     writer = GGUFWriter(str(out), arch="llama")
-    for name, field in reader.fields.items():
-        if not name.startswith("tokenizer."):
-            continue
-        vtype = field.types[0]
-        sub = field.types[-1] if vtype == GGUFValueType.ARRAY else None
-        writer.add_key_value(name, field.contents(), vtype, sub_type=sub)
+    for name, value, vtype, sub in tokenizer_gguf_fields():
+        writer.add_key_value(name, value, vtype, sub_type=sub)  # type: ignore[arg-type]
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.close()

@@ -1,0 +1,135 @@
+"""`clonekit export`: the merged HF model, and GGUF files that llama.cpp (llama-cpp-python, the real engine) runs
+token for token like the merged model under transformers, with the training chat template in their metadata."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from clonekit.cli import app
+from clonekit.errors import ClonekitError
+from clonekit.train.export import export
+
+PROMPTS = ["plans for tonight? pizza?", "did u see the match", "where r we meeting", "lol same", "who's driving?"]
+
+
+def prompts_for(tokenizer, template: str) -> list[str]:
+    return [
+        tokenizer.apply_chat_template(
+            [
+                {"role": "system", "content": "You are Deniz."},
+                {"role": "user", "name": "Maya", "content": text},
+                {"role": "user", "name": "Bora", "content": "me too"},
+            ],
+            chat_template=template,
+            add_generation_prompt=True,
+            tokenize=False,
+        )
+        for text in PROMPTS
+    ]
+
+
+@pytest.fixture(scope="module")
+def exported(trained_clone, tmp_path_factory):
+    run = trained_clone[0]
+    d = tmp_path_factory.mktemp("export")
+    return run, export(run, "hf", d / "hf", log=lambda s: None), d
+
+
+@pytest.mark.slow
+def test_hf_export_loads_and_keeps_the_template(exported):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run, hf, _ = exported
+    manifest = json.loads((hf / "clonekit-export.json").read_text())
+    assert manifest["format"] == "hf"
+    assert manifest["source_run"] == str(run.resolve())
+    assert manifest["base"]["sha256"] == json.loads((run / "clonekit.json").read_text())["base"]["sha256"]
+    tok = AutoTokenizer.from_pretrained(hf)
+    assert tok.chat_template == (run / "chat_template.jinja").read_text()  # transformers and vLLM pick it up
+    model = AutoModelForCausalLM.from_pretrained(hf)
+    assert model.generation_config.eos_token_id == tok.convert_tokens_to_ids("<|im_end|>")
+
+
+def greedy_hf(model_dir, prompts, n=32):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    out = []
+    for p in prompts:
+        ids = tok(p, add_special_tokens=False).input_ids
+        with torch.no_grad():
+            gen = model.generate(torch.tensor([ids]), max_new_tokens=n, min_new_tokens=n, do_sample=False)
+        out.append((p, ids, gen[0][len(ids) :].tolist()))
+    return out
+
+
+def greedy_llama_cpp(path, prompt_ids, n=32):
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=512, verbose=False)
+    out = []
+    for ids in prompt_ids:
+        llm.reset()
+        tokens = []
+        for t in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0):
+            tokens.append(t)
+            if len(tokens) == n:
+                break
+        out.append(tokens)
+    return llm, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quant", ["f16", "q8_0"])
+def test_gguf_greedy_parity_with_the_merged_model(exported, quant):
+    """The first 32 greedy tokens of 5 prompts under llama.cpp equal transformers' on the merged model. A wrong
+    rotary layout of q/k (HF's halves vs llama.cpp's interleaving) would break this at the first token."""
+    pytest.importorskip("llama_cpp")
+    run, hf, d = exported
+    path = export(run, "gguf", d / quant, quant=quant, log=lambda s: None)
+    assert path.name.endswith(f".{quant.upper()}.gguf")
+    template = (run / "chat_template.jinja").read_text()
+    from transformers import AutoTokenizer
+
+    reference = greedy_hf(hf, prompts_for(AutoTokenizer.from_pretrained(hf), template))
+    llm, got = greedy_llama_cpp(path, [ids for _, ids, _ in reference])
+    for (text, ids, want), tokens in zip(reference, got, strict=True):
+        assert llm.tokenize(text.encode(), add_bos=False, special=True) == ids, text  # the same tokenizer
+        assert tokens == want, text
+    assert llm.metadata["tokenizer.chat_template"] == template
+    assert (
+        int(llm.metadata["tokenizer.ggml.eos_token_id"]) == llm.tokenize(b"<|im_end|>", add_bos=False, special=True)[0]
+    )
+    manifest = json.loads(path.with_name(path.name + ".json").read_text())
+    assert manifest["quantization"] == quant
+    assert path.name in manifest["files"]
+
+
+@pytest.mark.slow
+def test_q4_k_m_through_llama_cpps_quantizer(exported):
+    pytest.importorskip("llama_cpp")
+    run, _, d = exported
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(run), "-f", "gguf", "-q", "q4_k_m", "-o", str(d / "q4.gguf")])
+    assert result.exit_code == 0, result.output
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(d / "q4.gguf"), n_ctx=256, verbose=False)
+    assert int(llm.metadata["general.file_type"]) == 15  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+    assert llm.n_vocab() == 49152
+    completion = llm.create_completion("hi", max_tokens=4, temperature=0)
+    assert completion["usage"]["completion_tokens"] >= 1
+
+
+def test_bad_requests_are_clear_errors(trained_clone, tmp_path):
+    run = trained_clone[0]
+    with pytest.raises(ClonekitError, match="unknown export format"):
+        export(run, "onnx", tmp_path / "x")
+    with pytest.raises(ClonekitError, match="unknown GGUF quantization"):
+        export(run, "gguf", tmp_path / "x", quant="q3")
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "y")])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
