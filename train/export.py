@@ -2,13 +2,13 @@
 
 Formats:
 - `hf`: the adapter merged into its base, as safetensors with the tokenizer and the training chat template
-  (`chat_template.jinja`, which transformers and vLLM load with the folder): `clonekit serve --base OUT` serves it.
+  (`chat_template.jinja`, which transformers and vLLM load with the folder).
 - `gguf`: the merged model as one GGUF for llama.cpp, LM Studio and Ollama, at `f16`, `q8_0` or `q4_k_m`, with the
   chat template (names included) and the end-of-turn token in its metadata (train/gguf_export.py). `q4_k_m` is
   made from the f16 file by llama.cpp's own quantizer (llama-cpp-python, the `export` extra).
 
 Every export writes `clonekit-export.json` beside it: the source run, the base and its hash, the format and the
-quantization. Not yet: `lora-gguf` (the adapter alone), `ollama` (a Modelfile folder).
+quantization. Not yet: `lora-gguf` (the adapter alone), `ollama` (a Modelfile folder), `clonekit serve --base`.
 """
 
 from __future__ import annotations

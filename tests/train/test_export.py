@@ -133,3 +133,32 @@ def test_bad_requests_are_clear_errors(trained_clone, tmp_path):
     result = CliRunner().invoke(app, ["export", str(tmp_path / "nothing"), "-o", str(tmp_path / "y")])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_the_gguf_template_renders_a_three_speaker_chat_as_training_does(exported):
+    """llama-cpp-python's chat formatter, with the template from the GGUF's metadata, renders a 3-speaker chat to
+    the same text as transformers with the run's training template."""
+    pytest.importorskip("llama_cpp")
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from transformers import AutoTokenizer
+
+    run, hf, d = exported
+    path = export(run, "gguf", d / "template", quant="q8_0", log=lambda s: None)
+    from gguf import GGUFReader
+
+    embedded = GGUFReader(str(path)).fields["tokenizer.chat_template"].contents()
+    chat = [
+        {"role": "system", "content": "You are Deniz. Reply as Deniz."},
+        {"role": "user", "name": "Maya", "content": "pizza tonight?"},
+        {"role": "user", "name": "Bora", "content": "im in\nbut late"},
+        {"role": "assistant", "content": "ben varım abi"},
+        {"role": "user", "name": "Maya", "content": "ok 8pm"},
+    ]
+    want = AutoTokenizer.from_pretrained(hf).apply_chat_template(
+        chat, chat_template=(run / "chat_template.jinja").read_text(), add_generation_prompt=True, tokenize=False
+    )
+    got = Jinja2ChatFormatter(template=embedded, eos_token="<|im_end|>", bos_token="<|im_start|>")(messages=chat).prompt
+    assert got == want
+    assert "user Maya" in got
+    assert "user Bora" in got
