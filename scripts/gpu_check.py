@@ -243,8 +243,9 @@ def quantize_nf4(model, device: str, compute_dtype):
                     quant_type="nf4",
                     device="meta",
                 )
+                # quantized where the weight already is: .to(device) quantizes (no CPU round trip of 8B weights)
                 q.weight = bnb.nn.Params4bit(
-                    child.weight.data.to("cpu"), requires_grad=False, quant_type="nf4", compress_statistics=True
+                    child.weight.data, requires_grad=False, quant_type="nf4", compress_statistics=True
                 ).to(device)
                 setattr(module, child_name, q)
         if device == "cuda":
