@@ -264,7 +264,8 @@ def train_row(shape: str, method: str, recipe: str, steps: int, budget_gib: floa
     step_tokens = STEP_TOKENS if shape != "smoke" else SMOKE_TOKENS
     model, autocast, facts = build_model(shape, method, recipe, device, budget_gib, step_tokens)
     vocab = SHAPES[shape]["vocab_size"]
-    plan = steps_of(sessions(step_tokens * (steps + WARMUP + 1), vocab), step_tokens)
+    plan = steps_of(sessions(step_tokens * (steps + WARMUP + 2), vocab), step_tokens)
+    assert len(plan) >= WARMUP + steps, "not enough sessions for the timed steps"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     collate = padding_free_collator(0)
 
