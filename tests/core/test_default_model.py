@@ -13,6 +13,7 @@ TEXTS = [
 ]
 
 
+@pytest.mark.slow  # parses the 49k-token vocabulary from GGUF twice (~10 s)
 def test_the_tokenizer_only_gguf_gives_the_same_ids(tmp_path, monkeypatch):
     small = default_model.write_tokenizer_gguf(tmp_path / "tokenizer.gguf")
     assert small.stat().st_size < 3 * 2**20
