@@ -83,4 +83,6 @@ print(f"loops in {clone['selfplay']['chats']} self-play chats x {clone['selfplay
       f"(guard rejected {clone['guard_rejection_rate']:.0%} of replies); worst phrase over-use "
       f"{clone['phrase_overuse_worst']:.2f}x ({clone['phrase_overuse_worst_phrase']!r})")
 PY
-echo "done: datasets in data/demo/dataset, adapter in runs/demo, report in reports/demo/report.html"
+echo "== 11. export the clone for llama.cpp, LM Studio and Ollama (clonekit export: one q8_0 GGUF, names template inside)"
+$CK export runs/demo --format gguf --quant q8_0 -o exports
+echo "done: datasets in data/demo/dataset, adapter in runs/demo, report in reports/demo/report.html, GGUF in exports/"

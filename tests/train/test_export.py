@@ -53,20 +53,23 @@ def test_hf_export_loads_and_keeps_the_template(exported):
 
 
 def greedy_hf(model_dir, prompts, n=32):
+    """(prompt, prompt ids, the first n greedy tokens, up to and including the end-of-turn token)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    end = tok.convert_tokens_to_ids("<|im_end|>")
     out = []
     for p in prompts:
         ids = tok(p, add_special_tokens=False).input_ids
         with torch.no_grad():
-            gen = model.generate(torch.tensor([ids]), max_new_tokens=n, min_new_tokens=n, do_sample=False)
+            gen = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=end)
         out.append((p, ids, gen[0][len(ids) :].tolist()))
     return out
 
 
 def greedy_llama_cpp(path, prompt_ids, n=32):
+    """(engine, the first n greedy tokens of each prompt under llama.cpp, up to and including its EOS)."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(path), n_ctx=512, verbose=False)
@@ -76,7 +79,7 @@ def greedy_llama_cpp(path, prompt_ids, n=32):
         tokens = []
         for t in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0):
             tokens.append(t)
-            if len(tokens) == n:
+            if len(tokens) == n or t == llm.token_eos():
                 break
         out.append(tokens)
     return llm, out
@@ -162,3 +165,24 @@ def test_the_gguf_template_renders_a_three_speaker_chat_as_training_does(exporte
     assert got == want
     assert "user Maya" in got
     assert "user Bora" in got
+
+
+@pytest.mark.slow
+def test_f16_gguf_of_a_clone_of_the_default_model_matches_transformers(tmp_path):
+    """The bundled SmolLM2-135M (30 layers, 9 heads / 3 KV heads, rope theta 1e5) with a trained adapter: the f16
+    GGUF's greedy replies under llama.cpp equal the merged model's under transformers, to the end-of-turn token."""
+    pytest.importorskip("llama_cpp")
+    from transformers import AutoTokenizer
+
+    from clonekit.config import TrainConfig
+    from clonekit.train import train
+    from tests.helpers import sample_dataset
+
+    ds = sample_dataset(tmp_path, weeks=1)
+    cfg = TrainConfig(base="default", max_steps=2, max_seq_len=256, row_tokens=512, eval_every=2, learning_rate=1e-3)
+    run = train(cfg, ds, tmp_path / "run", show_progress=False, log=lambda s: None)
+    hf = export(run, "hf", tmp_path / "hf", log=lambda s: None)
+    path = export(run, "gguf", tmp_path / "gguf", quant="f16", log=lambda s: None)
+    reference = greedy_hf(hf, prompts_for(AutoTokenizer.from_pretrained(hf), (run / "chat_template.jinja").read_text()))
+    _, got = greedy_llama_cpp(path, [ids for _, ids, _ in reference])
+    assert [tokens for _, _, tokens in reference] == got
