@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from clonekit.errors import ClonekitError
 
@@ -144,12 +143,3 @@ def write_gguf(
     writer.write_tensors_to_file()
     writer.close()
     return out
-
-
-def model_facts(path: Path) -> dict[str, Any]:
-    """Architecture and tensor count of a written GGUF (for the export manifest and tests)."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(str(path))
-    arch = reader.fields["general.architecture"].contents()
-    return {"architecture": arch, "tensors": len(reader.tensors)}

@@ -256,7 +256,8 @@ def device_budget(cfg: TrainConfig, device: str) -> Budget | None:
 
 
 def plan_for_run(cfg: TrainConfig, model_config: Any, device: str, tokens: int, weight_bytes: int, act_bytes: int):
-    """The plan, or None (with the reason) where the architecture has no Llama-style shape."""
+    """The plan, or None where the architecture has no Llama-style shape (no estimate: checkpointing as before
+    plans, on for CUDA)."""
     shape = shape_of(model_config)
     if shape is None:
         return None
