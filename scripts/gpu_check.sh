@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every GPU path of clonekit in one command, one table (see scripts/gpu_check.py): LoRA/QLoRA throughput and
 # memory on Llama-3.2-1B and Llama-3.1-8B shapes against plain HF+PEFT (packed and naive padded), `clonekit train`
-# end to end with the GPU configs, the GPU-marked tests, and vLLM on CUDA where it is installed. Written to finish
-# in about 8 minutes on one H100/H200; the table is printed and written to bench_out/gpu_check/table.{md,json}.
+# end to end with the GPU configs, the GPU-marked tests, and vLLM on CUDA where it is installed. Not yet timed on a
+# GPU: estimated 10-12 minutes on one H200 (--skip-e2e saves about 3); the table is printed and written to
+# bench_out/gpu_check/table.{md,json}.
 #
 #   scripts/gpu_check.sh --fetch-wheels   # here, with the package index: .whl/ (git-ignored, ~50 MB)
 #   scripts/gpu_check.sh                  # on the CUDA machine (no network, no index needed)
