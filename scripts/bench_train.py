@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -136,6 +135,7 @@ def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
 
     from clonekit.train.dataset import padding_free_collator
     from clonekit.train.model import cpu_has_bf16
+    from clonekit.train.trainer import peak_memory_gib
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
@@ -195,11 +195,7 @@ def run_one(model_name: str, recipe: str, steps: int, per_step: int) -> dict:
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    peak = (
-        torch.cuda.max_memory_allocated() / 2**30
-        if device == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    )
+    peak = peak_memory_gib(device)
     return {
         "model": model_name,
         "recipe": recipe,

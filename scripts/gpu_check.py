@@ -183,7 +183,13 @@ def build_model(shape: str, method: str, recipe: str, device: str, budget_gib: f
     from clonekit.train import attention
     from clonekit.train.attention_choice import attention_facts, choose_attention
     from clonekit.train.memory_plan import device_budget, plan_memory, shape_of
-    from clonekit.train.model import compute_dtype, precision, prepare_for_training, score_only_target_positions
+    from clonekit.train.model import (
+        compute_dtype,
+        element_bytes,
+        precision,
+        prepare_for_training,
+        score_only_target_positions,
+    )
 
     attention.register()
     facts: dict = {}
@@ -192,8 +198,7 @@ def build_model(shape: str, method: str, recipe: str, device: str, budget_gib: f
         cfg = train_config(method, budget_gib, step_tokens, device)
         prec = precision(cfg, device)
         choice = choose_attention("auto", attention_facts(device, compute_dtype(prec)))
-        weight = 2 if prec.dtype == torch.bfloat16 else 4
-        act = 2 if prec.bf16_autocast else weight
+        weight, act = element_bytes(prec)
         plan = plan_memory(shape_of(SHAPES[shape]), cfg, step_tokens, weight, act, device_budget(cfg, device))
         attn, dtype, autocast = choice.name, prec.dtype, prec.bf16_autocast
         facts.update(attention=choice.name, plan=plan.line(), estimate_gib=plan.estimate_gib)
@@ -203,8 +208,6 @@ def build_model(shape: str, method: str, recipe: str, device: str, budget_gib: f
     config = LlamaConfig(**SHAPES[shape], attn_implementation=attn)
     with torch.device(device):
         model = LlamaForCausalLM(config).to(dtype)
-    for p in model.parameters():
-        p.requires_grad = False
     if method == "qlora":
         model = quantize_nf4(model, device, dtype)
     model.config.use_cache = False

@@ -205,24 +205,20 @@ def plan_memory(
             summary=summary,
         )
 
+    def fits(p: MemoryPlan) -> bool:
+        return budget is None or p.estimate_gib * GIB <= budget.bytes
+
     everywhere, nowhere = plan(shape.layers, "on"), plan(0, "off")
-    fits = budget is None or everywhere.estimate_gib * GIB <= budget.bytes
     if cfg.gradient_checkpointing == "on":
         chosen = everywhere
-    elif cfg.gradient_checkpointing == "off" or budget is None:
+    elif cfg.gradient_checkpointing == "off" or fits(nowhere):  # fits(...) is True without a budget
         chosen = nowhere
-    elif nowhere.estimate_gib * GIB <= budget.bytes:
-        chosen = nowhere
-    elif not fits:
+    elif not fits(everywhere):
         chosen = everywhere
     else:  # the fewest checkpointed layers that fit (each layer left alone saves its recompute)
-        chosen = everywhere
-        for checkpointed in range(1, shape.layers):
-            candidate = plan(checkpointed, "partial")
-            if candidate.estimate_gib * GIB <= budget.bytes:
-                chosen = candidate
-                break
-    if budget is not None and chosen.estimate_gib * GIB > budget.bytes:
+        partial = (plan(n, "partial") for n in range(1, shape.layers))
+        chosen = next((p for p in partial if fits(p)), everywhere)
+    if not fits(chosen):
         raise ClonekitError(_too_big(chosen, everywhere, cfg))
     return chosen
 

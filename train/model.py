@@ -140,6 +140,14 @@ quiet_bitsandbytes()  # before anything imports bitsandbytes (peft and trl do)
 quiet_liger()
 
 
+def element_bytes(prec: Precision) -> tuple[int, int]:
+    """(bytes per frozen weight, bytes per activation element) for the memory plan."""
+    import torch
+
+    weight = 2 if prec.dtype == torch.bfloat16 else 4
+    return weight, 2 if prec.bf16_autocast else weight
+
+
 def compute_dtype(prec: Precision) -> str:
     """The dtype the layers compute in: bf16 under autocast, else the weights'."""
     return "bfloat16" if prec.bf16_autocast else str(prec.dtype).replace("torch.", "")
@@ -165,7 +173,6 @@ class RunPlan:
 def plan_run(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, tokens: int, log=print) -> RunPlan:
     """Attention for this device and the memory plan for `tokens` per forward; a plan that cannot fit is one
     ClonekitError here, before loading. Logs one line for each."""
-    import torch
     from transformers import AutoConfig
 
     from clonekit.train import attention
@@ -173,8 +180,7 @@ def plan_run(base: BaseModel, cfg: TrainConfig, device: str, prec: Precision, to
     attention.register()
     choice = choose_attention(cfg.attn_implementation, attention_facts(device, compute_dtype(prec)))
     log(f"attention: {choice.name} ({choice.reason})")
-    weight_bytes = 2 if prec.dtype == torch.bfloat16 else 4
-    act_bytes = 2 if prec.bf16_autocast or prec.dtype == torch.bfloat16 else 4
+    weight_bytes, act_bytes = element_bytes(prec)
     memory = plan_for_run(cfg, AutoConfig.from_pretrained(base.path), device, tokens, weight_bytes, act_bytes)
     log(memory.line() if memory else "memory plan: no estimate for this architecture (not a Llama-style decoder)")
     return RunPlan(choice, memory)
@@ -188,8 +194,8 @@ def load_model(
 
     QLoRA does not go through peft's prepare_model_for_kbit_training: it casts every bf16 parameter to fp32, the
     embeddings and LM head included (2 GiB more on an 8B model, and fp32 hidden states through the whole network).
-    What it does that matters (frozen base weights, inputs that require grad under checkpointing) happens below and
-    in get_peft_model; the norms compute in fp32 inside LlamaRMSNorm anyway."""
+    What it does that matters happens elsewhere: get_peft_model (or PeftModel.from_pretrained) freezes the base
+    weights, apply_checkpointing makes the inputs require grad, and LlamaRMSNorm computes in fp32 anyway."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -208,8 +214,6 @@ def load_model(
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if device == "cuda" else "cpu"}
     model: Any = AutoModelForCausalLM.from_pretrained(base.path, **kwargs)
     model.config.use_cache = False
-    for param in model.parameters():
-        param.requires_grad = False
     model = prepare_for_training(model, cfg, plan.memory, device, adapter)
     return model, checkpointed_count(model)
 
