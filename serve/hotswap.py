@@ -121,9 +121,13 @@ def _apply(reg: Registry, server: ServerControl, state_after: RegistryState) -> 
     current = server.aliases()
     server.set_aliases({**{k: None for k in current if k not in aliases}, **aliases})
     seconds = time.perf_counter() - started
+    # What the aliases pointed at until now stays loaded until the next swap: a request the middleware rewrote to it
+    # just before the switch may reach vLLM's model check after it, and would get a 404 if it were unloaded now
+    # (seen under load in tests/registry/test_cycle_e2e.py, on a rollback).
+    draining = set(current.values())
     prefix = reg.served_name + "@"
     for lora_name in server.loaded():
-        if lora_name.startswith(prefix) and lora_name not in loaded:
+        if lora_name.startswith(prefix) and lora_name not in loaded and lora_name not in draining:
             server.unload(lora_name)
     return seconds
 
