@@ -453,17 +453,24 @@ def train_merge(
 def export_run(
     run: Path = typer.Argument(..., help="Adapter directory from `clonekit train`."),
     fmt: str = typer.Option(
-        "gguf", "--format", "-f", help="hf: merged safetensors; gguf: one GGUF for llama.cpp, LM Studio, Ollama."
+        "gguf",
+        "--format",
+        "-f",
+        help="hf: merged safetensors; gguf: one merged GGUF (llama.cpp, LM Studio, Ollama); lora-gguf: the adapter "
+        "alone as a llama.cpp LoRA GGUF; ollama: a folder with the GGUF and a Modelfile.",
     ),
-    out: Path = typer.Option(..., "-o", "--out", help="Folder to write (for gguf, a folder or a .gguf path)."),
+    out: Path = typer.Option(..., "-o", "--out", help="Folder to write (gguf, lora-gguf: a folder or a .gguf path)."),
     quant: str = typer.Option("q8_0", "--quant", "-q", help="GGUF type: f16, q8_0 or q4_k_m (q4_k_m: `export` extra)."),
+    with_base: bool = typer.Option(
+        False, "--with-base", help="lora-gguf: also write the base model as a GGUF at --quant (what --lora applies to)."
+    ),
 ):
-    """Export a clone where people run local models: the merged HF model, or a GGUF with the training chat template
-    (speaker names included) and the end-of-turn token. Writes a manifest beside it (source run, base hash, format,
-    quantization)."""
+    """Export a clone where people run local models: the merged HF model, a GGUF with the training chat template
+    (speaker names included) and the end-of-turn token, the adapter alone as a GGUF LoRA, or an Ollama folder.
+    Writes a manifest beside it (source run, base hash, format, quantization)."""
     from clonekit.train.export import export
 
-    path = export(run, fmt, out, quant=quant, log=lambda s: console.print(s))
+    path = export(run, fmt, out, quant=quant, log=lambda s: console.print(s), with_base=with_base)
     console.print(f"exported {run} as {fmt}{'' if fmt == 'hf' else ' ' + quant} → {path}")
 
 

@@ -7,8 +7,13 @@ Formats:
   chat template (names included) and the end-of-turn token in its metadata (train/gguf_export.py). `q4_k_m` is
   made from the f16 file by llama.cpp's own quantizer (llama-cpp-python, the `export` extra).
 
-Every export writes `clonekit-export.json` beside it: the source run, the base and its hash, the format and the
-quantization. Not yet: `lora-gguf` (the adapter alone), `ollama` (a Modelfile folder), `clonekit serve --base`.
+- `lora-gguf`: the adapter alone as a llama.cpp LoRA GGUF (`general.type = adapter`), for `llama-cli -m BASE.gguf
+  --lora ADAPTER.gguf` and Ollama's `ADAPTER`; `--with-base` also writes the base model as a GGUF at `--quant`.
+- `ollama`: a folder with the merged GGUF and a `Modelfile` (train/modelfile.py) for `ollama create` (and the GGUF
+  alone for LM Studio, which reads the chat template from its metadata).
+
+Every export writes a manifest beside it (`clonekit-export.json` in a folder, `FILE.gguf.json` beside a file): the
+source run, the base and its hash, the format and the quantization.
 """
 
 from __future__ import annotations
@@ -24,17 +29,19 @@ from clonekit.extras import require
 from clonekit.hashing import sha256_file
 from clonekit.manifest import TEMPLATE_FILE, read_manifest
 
-FORMATS = ("hf", "gguf")
+FORMATS = ("hf", "gguf", "lora-gguf", "ollama")
 QUANTS = ("f16", "q8_0", "q4_k_m")
 EXPORT_MANIFEST = "clonekit-export.json"
 
 
-def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str = "q8_0", log=print) -> Path:
-    """Export the run; returns the written folder (`hf`) or file (`gguf`)."""
+def export(
+    run_dir: str | Path, fmt: str, out: str | Path, quant: str = "q8_0", log=print, with_base: bool = False
+) -> Path:
+    """Export the run; returns the written folder (`hf`, `ollama`) or file (`gguf`, `lora-gguf`)."""
     run, out = Path(run_dir), Path(out)
     if fmt not in FORMATS:
         raise ClonekitError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
-    if fmt == "gguf" and quant not in QUANTS:
+    if fmt != "hf" and quant not in QUANTS:
         raise ClonekitError(f"unknown GGUF quantization {quant!r} (one of {', '.join(QUANTS)})")
     manifest = read_manifest(run)
     if fmt == "hf":
@@ -42,9 +49,91 @@ def export(run_dir: str | Path, fmt: str, out: str | Path, quant: str = "q8_0", 
         files = [path / "model.safetensors"] if (path / "model.safetensors").exists() else []
         _write_manifest(path / EXPORT_MANIFEST, run, manifest, fmt, None, files)
         return path
+    if fmt == "lora-gguf":
+        return _export_lora_gguf(run, out, quant, manifest, with_base, log)
+    if fmt == "ollama":
+        return _export_ollama(run, out, quant, manifest, log)
     path = _export_gguf(run, out, quant, manifest, log)
     _write_manifest(path.with_name(path.name + ".json"), run, manifest, fmt, quant, [path])
     return path
+
+
+def _export_lora_gguf(run: Path, out: Path, quant: str, manifest: dict, with_base: bool, log) -> Path:
+    import json
+
+    from clonekit.train.base_models import base_of_run
+    from clonekit.train.gguf_export import write_lora_gguf
+
+    if out.suffix != ".gguf":
+        out = out / f"{run.resolve().name}.lora.gguf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _tokenizer_fields(_tokenizer(run), run)  # the base GGUF it applies to must be one clonekit can write
+    base = base_of_run(run, manifest)
+    bar = _progress("writing LoRA GGUF")
+    with bar:
+        task = bar.add_task("tensors", total=None)
+        write_lora_gguf(
+            run,
+            json.loads((Path(base.path) / "config.json").read_text()),
+            out,
+            _clone_name(run, manifest) + " (LoRA)",
+            lambda n, t: bar.update(task, completed=n, total=t),
+        )
+    files = [out]
+    if with_base:
+        files.append(_export_base_gguf(run, out.parent / f"base.{quant.upper()}.gguf", quant, manifest, base, log))
+    _write_manifest(out.with_name(out.name + ".json"), run, manifest, "lora-gguf", quant if with_base else None, files)
+    log(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): llama.cpp `-m BASE.gguf --lora {out.name}`")
+    return out
+
+
+def _export_base_gguf(run: Path, out: Path, quant: str, manifest: dict, base, log) -> Path:
+    """The base the adapter was trained on, as a GGUF with the run's chat template (what `--lora` applies to)."""
+    from clonekit.train.gguf_export import write_gguf
+
+    tokenizer = _tokenizer(run)
+    direct = "f16" if quant == "q4_k_m" else quant
+    with tempfile.TemporaryDirectory(prefix="clonekit-export-") as tmp:
+        target = out if quant == direct else Path(tmp) / "f16.gguf"
+        write_gguf(
+            Path(base.path),
+            target,
+            direct,
+            (run / TEMPLATE_FILE).read_text(encoding="utf-8"),
+            _end_of_turn(tokenizer, manifest),
+            f"{base.id} (base of {_clone_name(run, manifest)})",
+            _tokenizer_fields(tokenizer, run),
+        )
+        if quant != direct:
+            _llama_quantize(target, out, quant)
+    log(f"wrote the base model as {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    return out
+
+
+def _export_ollama(run: Path, out: Path, quant: str, manifest: dict, log) -> Path:
+    from clonekit.train.modelfile import modelfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    gguf = _export_gguf(run, out / f"{run.resolve().name}.{quant.upper()}.gguf", quant, manifest, log)
+    text = modelfile(run, manifest, gguf.name)
+    (out / "Modelfile").write_text(text, encoding="utf-8")
+    _write_manifest(out / EXPORT_MANIFEST, run, manifest, "ollama", quant, [gguf, out / "Modelfile"])
+    log(f"wrote {out / 'Modelfile'}: `ollama create NAME -f {out / 'Modelfile'}`, then `ollama run NAME`")
+    return out
+
+
+def _tokenizer(run: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(run)
+
+
+def _end_of_turn(tokenizer, manifest: dict) -> Any:
+    return tokenizer.convert_tokens_to_ids(manifest.get("end_of_turn") or tokenizer.eos_token)
+
+
+def _clone_name(run: Path, manifest: dict) -> str:
+    return f"clonekit clone of {(manifest.get('dataset') or {}).get('target') or run.name}"
 
 
 def _export_hf(run: Path, out: Path, log) -> Path:
@@ -62,18 +151,16 @@ def _export_hf(run: Path, out: Path, log) -> Path:
 
 
 def _export_gguf(run: Path, out: Path, quant: str, manifest: dict, log) -> Path:
-    from transformers import AutoTokenizer
-
     from clonekit.train.gguf_export import write_gguf
 
     if out.suffix != ".gguf":
         out = out / f"{run.resolve().name}.{quant.upper()}.gguf"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(run)
+    tokenizer = _tokenizer(run)
     fields = _tokenizer_fields(tokenizer, run)
     template = (run / TEMPLATE_FILE).read_text(encoding="utf-8")
-    end_of_turn: Any = tokenizer.convert_tokens_to_ids(manifest.get("end_of_turn") or tokenizer.eos_token)
-    name = f"clonekit clone of {(manifest.get('dataset') or {}).get('target') or run.name}"
+    end_of_turn = _end_of_turn(tokenizer, manifest)
+    name = _clone_name(run, manifest)
     with tempfile.TemporaryDirectory(prefix="clonekit-export-") as tmp:
         merged = _export_hf(run, Path(tmp) / "merged", log)
         direct = "f16" if quant == "q4_k_m" else quant

@@ -11,6 +11,11 @@ does that matters is done here, and checked by greedy parity under llama.cpp in 
 - the tokenizer fields of the base (the default model's own GGUF fields), with the run's chat template, the one
   training used, names included, as `tokenizer.chat_template`, and the end-of-turn token as EOS/EOT.
 Architectures: LlamaForCausalLM (SmolLM2, Llama 2/3); MistralForCausalLM has the same layout (no sliding window).
+
+`write_lora_gguf` writes the adapter alone as a GGUF LoRA (`general.type = adapter`), the layout of llama.cpp's
+convert_lora_to_gguf.py: `blk.N.attn_q.weight.lora_a` / `.lora_b` as PEFT stores A (r x in) and B (out x r), B's
+rows of q/k permuted as the base's q/k rows are, and `adapter.lora.alpha` so that llama.cpp's scale alpha/r equals
+PEFT's (alpha x sqrt(r) for rsLoRA, whose scale is alpha/sqrt(r)).
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ def gguf_name(hf_name: str) -> str | None:
     return None
 
 
+def _check_architecture(config: dict, where: Path) -> None:
+    arch = (config.get("architectures") or ["?"])[0]
+    if arch not in ARCHITECTURES or config.get("sliding_window"):
+        raise ClonekitError(
+            f"GGUF export supports {', '.join(ARCHITECTURES)} (without a sliding window); this model is {arch}", where
+        )
+
+
 def write_gguf(
     model_dir: Path,
     out: Path,
@@ -78,12 +91,7 @@ def write_gguf(
     if ftype not in FTYPES:
         raise ClonekitError(f"GGUF type {ftype!r} is not written directly (one of {', '.join(FTYPES)})")
     config = json.loads((model_dir / "config.json").read_text())
-    arch = (config.get("architectures") or ["?"])[0]
-    if arch not in ARCHITECTURES or config.get("sliding_window"):
-        raise ClonekitError(
-            f"GGUF export supports {', '.join(ARCHITECTURES)} (without a sliding window); this model is {arch}",
-            model_dir / "config.json",
-        )
+    _check_architecture(config, model_dir / "config.json")
     heads, kv_heads = config["num_attention_heads"], config.get("num_key_value_heads") or config["num_attention_heads"]
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
     writer = GGUFWriter(str(out), arch="llama")
@@ -136,6 +144,71 @@ def write_gguf(
         else:
             writer.add_tensor(target, data.astype(np.float16))
         done += 1
+        if progress:
+            progress(done, len(keys))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+def write_lora_gguf(
+    adapter_dir: Path, base_config: dict, out: Path, name: str, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Write a PEFT LoRA adapter (adapter_config.json, adapter_model.safetensors) as a llama.cpp LoRA GGUF (f32:
+    the adapter is small, and f32 keeps it exactly as trained)."""
+    import json
+    import math
+
+    import numpy as np
+    from gguf import GGUFType, GGUFWriter, Keys
+    from safetensors import safe_open
+
+    _check_architecture(base_config, adapter_dir / "adapter_config.json")
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    unsupported = [
+        what
+        for what, present in (
+            ("DoRA", config.get("use_dora")),
+            ("modules_to_save", config.get("modules_to_save")),
+            ("trainable tokens", config.get("trainable_token_indices")),
+            ("per-module ranks or alphas", config.get("rank_pattern") or config.get("alpha_pattern")),
+            ("LoRA biases", config.get("lora_bias")),
+        )
+        if present
+    ]
+    if config.get("peft_type") != "LORA" or unsupported:
+        raise ClonekitError(
+            "a llama.cpp LoRA GGUF holds plain LoRA A/B matrices; this adapter has "
+            + (", ".join(unsupported) or str(config.get("peft_type")))
+            + ": export the merged model (`--format gguf`) instead",
+            adapter_dir / "adapter_config.json",
+        )
+    rank, alpha = int(config["r"]), float(config["lora_alpha"])
+    if config.get("use_rslora"):
+        alpha *= math.sqrt(rank)
+    heads = base_config["num_attention_heads"]
+    kv_heads = base_config.get("num_key_value_heads") or heads
+    writer = GGUFWriter(str(out), arch="llama")
+    writer.add_type(GGUFType.ADAPTER)
+    writer.add_string(Keys.Adapter.TYPE, "lora")
+    writer.add_float32(Keys.Adapter.LORA_ALPHA, alpha)
+    writer.add_name(name)
+    handle = safe_open(str(adapter_dir / "adapter_model.safetensors"), framework="numpy")
+    keys = sorted(handle.keys())
+    for done, key in enumerate(keys, 1):
+        # base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight -> model.layers.0.self_attn.q_proj.weight
+        module, _, part = key.removeprefix("base_model.model.").rpartition(".lora_")
+        target = gguf_name(module + ".weight")
+        if target is None or part not in ("A.weight", "B.weight"):
+            raise ClonekitError(f"llama.cpp has no place for the adapter tensor {key}", adapter_dir)
+        data = handle.get_tensor(key).astype(np.float32)
+        if part == "B.weight" and module.endswith("q_proj"):
+            data = _permute(data, heads)
+        elif part == "B.weight" and module.endswith("k_proj"):
+            data = _permute(data, kv_heads)
+        writer.add_tensor(f"{target}.lora_{part[0].lower()}", np.ascontiguousarray(data))
         if progress:
             progress(done, len(keys))
     writer.write_header_to_file()

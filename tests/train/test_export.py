@@ -68,11 +68,12 @@ def greedy_hf(model_dir, prompts, n=32):
     return out
 
 
-def greedy_llama_cpp(path, prompt_ids, n=32):
-    """(engine, the first n greedy tokens of each prompt under llama.cpp, up to and including its EOS)."""
+def greedy_llama_cpp(path, prompt_ids, n=32, lora=None):
+    """(engine, the first n greedy tokens of each prompt under llama.cpp, up to and including its EOS); `lora`: a
+    LoRA GGUF applied to the model."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(path), n_ctx=512, verbose=False)
+    llm = Llama(model_path=str(path), n_ctx=512, verbose=False, lora_path=str(lora) if lora else None)
     out = []
     for ids in prompt_ids:
         llm.reset()
@@ -186,3 +187,7 @@ def test_f16_gguf_of_a_clone_of_the_default_model_matches_transformers(tmp_path)
     reference = greedy_hf(hf, prompts_for(AutoTokenizer.from_pretrained(hf), (run / "chat_template.jinja").read_text()))
     _, got = greedy_llama_cpp(path, [ids for _, ids, _ in reference])
     assert [tokens for _, _, tokens in reference] == got
+    # the adapter alone (GQA: 3 KV heads, B's k rows permuted per KV head) on the base's f16 GGUF: the same replies
+    adapter = export(run, "lora-gguf", tmp_path / "lora", quant="f16", with_base=True, log=lambda s: None)
+    _, with_lora = greedy_llama_cpp(tmp_path / "lora" / "base.F16.gguf", [ids for _, ids, _ in reference], lora=adapter)
+    assert [tokens for _, _, tokens in reference] == with_lora
