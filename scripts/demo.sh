@@ -10,23 +10,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh train serve-cpu compare
 CK=.venv/bin/clonekit
+step() { echo "== $*   [${SECONDS} s since the start]"; }
 
-echo "== 1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
+step "1. sample chat (WhatsApp, Discord and Telegram exports of one group chat)"
 $CK sample -o data/sample
 TARGET=$(.venv/bin/python -c 'import json; print(json.load(open("data/sample/sample.json"))["target"])')
 
-echo "== 2. parse the WhatsApp export"
+step "2. parse the WhatsApp export"
 $CK prep parse "data/sample/WhatsApp Chat with weekend crew.txt" -o data/demo/messages.jsonl
 
-echo "== 3. who is in the chat"
+step "3. who is in the chat"
 $CK prep people data/demo/messages.jsonl
 
-echo "== 4. build the datasets for $TARGET"
+step "4. build the datasets for $TARGET"
 $CK prep build data/demo/messages.jsonl --target "$TARGET" --config configs/prep.yaml -o data/demo/dataset
 
-echo "== 5. stats"
+step "5. stats"
 $CK prep stats data/demo/dataset
-echo "== 6. fine-tune the default model on $TARGET's turns (LoRA, CPU)"
+step "6. fine-tune the default model on $TARGET's turns (LoRA, CPU)"
 rm -rf runs/demo
 $CK train --config configs/cpu-demo.yaml --data data/demo/dataset --out runs/demo
 .venv/bin/python - <<'PY'
@@ -34,12 +35,13 @@ import json
 m = json.load(open("runs/demo/clonekit.json"))["metrics"]
 print(f"validation loss on the target's turns: base {m['base_valid_loss']:.3f} -> clone {m['valid_loss']:.3f}")
 PY
-echo "== 7. serve the clone and its base model with vLLM (OpenAI-compatible API; anti-loop logits processor on)"
-# Two servers on 2 cores, each idle while the other works: the clone with its adapter merged (--merged: full speed)
-# on :8765, and `clonekit serve` as it starts by default (base model at full speed, clone as a LoRA adapter) on :8766.
-$CK serve --adapter clone=runs/demo --port 8765 --merged > runs/demo-serve.log 2>&1 &
+step "7. serve the clone and its base model with vLLM (OpenAI-compatible API; anti-loop logits processor on)"
+# Two servers on 2 cores, each idle while the other works: the clone as `clonekit serve` starts it by default (one
+# clone on the CPU: adapter merged into the weights, LoRA off, full speed) on :8765, and the base model with the
+# clone's template and sampling defaults (--lora: the base at the weights' speed, the clone as an adapter) on :8766.
+$CK serve --adapter clone=runs/demo --port 8765 > runs/demo-serve.log 2>&1 &
 SERVER=$!
-$CK serve --adapter clone=runs/demo --port 8766 > runs/demo-serve-base.log 2>&1 &
+$CK serve --adapter clone=runs/demo --port 8766 --lora > runs/demo-serve-base.log 2>&1 &
 SERVER_BASE=$!
 trap 'kill -TERM $SERVER $SERVER_BASE 2>/dev/null; wait $SERVER $SERVER_BASE 2>/dev/null' EXIT
 for port in 8765 8766; do
@@ -63,12 +65,12 @@ for model in ("clone", "smollm2-135m-instruct"):
     reply = clients[model].chat.completions.create(model=model, messages=messages, seed=0)
     print(f"{target + ' (clone)' if model == 'clone' else 'base model'}: {reply.choices[0].message.content}")
 PY
-echo "== 8. a scripted group chat through the terminal client (clonekit chat --script), answered by the clone"
+step "8. a scripted group chat through the terminal client (clonekit chat --script), answered by the clone"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/demo_chat.txt --quiet 0
-echo "== 9. loop check: Sam goads the clone with the same message twenty times"
+step "9. loop check: Sam goads the clone with the same message twenty times"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/goad_chat.txt \
   --quiet 0 --loop-check | tail -6
-echo "== 10. compare the clone with its base model on $TARGET's held-out turns (clonekit compare)"
+step "10. compare the clone with its base model on $TARGET's held-out turns (clonekit compare)"
 $CK compare --data data/demo/dataset --out reports/demo --adapter clone=runs/demo \
   -e clone=http://127.0.0.1:8765/v1,clone -e base=http://127.0.0.1:8766/v1,smollm2-135m-instruct \
   --selfplay-chats 100 --selfplay-turns 10 --max-tokens 24 --guarded clone --concurrency 64
@@ -83,6 +85,6 @@ print(f"loops in {clone['selfplay']['chats']} self-play chats x {clone['selfplay
       f"(guard rejected {clone['guard_rejection_rate']:.0%} of replies); worst phrase over-use "
       f"{clone['phrase_overuse_worst']:.2f}x ({clone['phrase_overuse_worst_phrase']!r})")
 PY
-echo "== 11. export the clone for llama.cpp, LM Studio and Ollama (clonekit export: one q8_0 GGUF, names template inside)"
+step "11. export the clone for llama.cpp, LM Studio and Ollama (clonekit export: one q8_0 GGUF, names template inside)"
 $CK export runs/demo --format gguf --quant q8_0 -o exports
-echo "done: datasets in data/demo/dataset, adapter in runs/demo, report in reports/demo/report.html, GGUF in exports/"
+echo "done in ${SECONDS} s: datasets in data/demo/dataset, adapter in runs/demo, report in reports/demo/report.html, GGUF in exports/"

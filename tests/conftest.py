@@ -42,7 +42,7 @@ def local_clone(tmp_path_factory, trained_clone):
 
     d = tmp_path_factory.mktemp("local_clone")
     run, tiny, dataset = trained_clone
-    proc, port = start_serve(["--adapter", f"clone={run}"], d)
+    proc, port = start_serve(["--adapter", f"clone={run}", "--lora"], d)  # the base too, as the comparisons need
     try:
         yield SimpleNamespace(
             base_url=f"http://127.0.0.1:{port}/v1", base_name="tiny", run=run, tiny=tiny, dataset=dataset, dir=d

@@ -225,6 +225,9 @@ def _write_manifest(path: Path, run: Path, manifest: dict, fmt: str, quant: str 
     import json
 
     base = manifest.get("base") or {}
+    generation = {}
+    if (run / "generation_config.json").exists():  # the clone's sampling defaults, for `clonekit serve --gguf`
+        generation = json.loads((run / "generation_config.json").read_text(encoding="utf-8"))
     path.write_text(
         json.dumps(
             {
@@ -235,6 +238,7 @@ def _write_manifest(path: Path, run: Path, manifest: dict, fmt: str, quant: str 
                 "format": fmt,
                 "quantization": quant,
                 "files": {f.name: sha256_file(f) for f in files if f.exists()},
+                "generation": {k: v for k, v in generation.items() if k != "eos_token_id"},
             },
             indent=2,
         ),

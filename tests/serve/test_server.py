@@ -24,7 +24,7 @@ def served(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("serve")
     run, tiny, _ = train_tiny_clone(d, **({"quantization": "nf4"} if request.param == "qlora" else {}))
     proc, port = start_serve(
-        ["--adapter", f"clone={run}"] + (["--merged"] if request.param == "merged" else []),
+        ["--adapter", f"clone={run}", "--merged" if request.param == "merged" else "--lora"],
         d,
         env={"CLONEKIT_API_KEY": KEY},
     )  # the key from the environment, never a command line
