@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,8 @@ def run_compare(
     data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print, progress=None
 ) -> tuple[dict, HeldOut, dict[str, list[str]]]:
     """Returns (report, held-out cases, replies per endpoint). `progress(description, total)` -> advance()."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}  # seconds per phase, in the report: where a comparison spends its time
     held = load_heldout(data_dir, settings.limit, settings.history_turns)
     log(
         f"{len(held.cases)} held-out turns of {held.target}; {len(held.train_turns)} training turns for the style "
@@ -193,14 +196,17 @@ def run_compare(
         "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
         "reference": reference,
         "endpoints": {},
+        "timings_s": timings,
     }
     replies: dict[str, list[str]] = {}
+    timings["setup (held-out cases, style classifier, embeddings)"] = time.perf_counter() - started
     for ep in endpoints:
         # the hosted API takes only sanitized names: the ones prep wrote for the OpenAI fine-tuning files
         hosted = is_openai_api(ep.base_url)
         names = NameSanitizer.from_mapping(openai_names) if hosted else None
         conversations = [render_turns(c.context, held.system_prompt, names) for c in held.cases]
         advance = progress(f"{ep.name}: held-out replies", len(conversations)) if progress else None
+        phase = time.perf_counter()
         gens, wall = asyncio.run(
             generate(ep, conversations, settings.max_tokens, settings.concurrency, settings.temperature, advance)
         )
@@ -221,8 +227,10 @@ def run_compare(
         errors = [g.error for g in gens if g.error]
         if errors:
             log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
+        timings[f"{ep.name}: held-out replies and scores"] = time.perf_counter() - phase
         turns_total = settings.selfplay_chats * settings.selfplay_turns
         advance = progress(f"{ep.name}: self-play, plain client", turns_total) if progress else None
+        phase = time.perf_counter()
         play = asyncio.run(
             self_play(
                 ep,
@@ -238,6 +246,7 @@ def run_compare(
                 names,
             )
         )
+        timings[f"{ep.name}: self-play, plain client"] = time.perf_counter() - phase
         values, intervals = _loop_metrics(play, "", settings.seed)
         row.update(values)
         row["intervals"].update(intervals)
@@ -248,6 +257,7 @@ def run_compare(
         transcripts = {"raw": play.get("transcripts", [])}
         if (settings.guarded is None or ep.name in settings.guarded) and settings.selfplay_chats:
             advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
+            phase = time.perf_counter()
             guarded = asyncio.run(
                 guarded_self_play(
                     ep,
@@ -263,6 +273,7 @@ def run_compare(
                     hosted,
                 )
             )
+            timings[f"{ep.name}: self-play through the bot's guard"] = time.perf_counter() - phase
             values, intervals = _loop_metrics(guarded, "_guarded", settings.seed)
             row.update(values)
             row["intervals"].update(intervals)
@@ -275,7 +286,11 @@ def run_compare(
             f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s"
         )
     if settings.adapters:
+        phase = time.perf_counter()
         _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
+        timings["held-out loss (transformers)"] = time.perf_counter() - phase
+    timings["total"] = time.perf_counter() - started
+    log("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     return report, held, replies
 
 

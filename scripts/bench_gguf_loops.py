@@ -63,7 +63,7 @@ def main() -> None:
         sys.exit(f"{run} is not an adapter directory: run ./scripts/demo.sh (or clonekit train) first")
     from clonekit.compare.cases import load_heldout
     from clonekit.compare.endpoints import Endpoint
-    from clonekit.compare.selfplay import self_play
+    from clonekit.compare.selfplay import self_play, summarize
     from clonekit.serve.launcher import free_port
     from clonekit.train.export import export
 
@@ -81,18 +81,19 @@ def main() -> None:
         try:
             ep = Endpoint(name, f"http://127.0.0.1:{port}/v1", name)
             started = time.perf_counter()
-            play = asyncio.run(
-                self_play(
-                    ep,
-                    held.partner_scripts,
-                    held.system_prompt,
-                    args.chats,
-                    args.turns,
-                    args.max_tokens,
-                    concurrency=1,  # llama-cpp-python's server runs one request at a time
+            # one chat after another, its turns in order: llama-cpp-python's server runs one request at a time and
+            # keeps the last prompt's KV cache, so each turn only prefills what is new (interleaving the chats, as
+            # compare's concurrent self-play does, would prefill the whole history every turn: ~5x slower)
+            transcripts = []
+            for i in range(args.chats):
+                script = held.partner_scripts[i % len(held.partner_scripts)]
+                one = asyncio.run(
+                    self_play(ep, [script], held.system_prompt, 1, args.turns, args.max_tokens, concurrency=1)
                 )
-            )
-            play["seconds"] = time.perf_counter() - started
+                transcripts += one["transcripts"]
+                if (i + 1) % 10 == 0:
+                    print(f"{name}: {i + 1} chats, {time.perf_counter() - started:.0f} s", flush=True)
+            play = {**summarize(transcripts), "transcripts": transcripts, "seconds": time.perf_counter() - started}
         finally:
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(30)
