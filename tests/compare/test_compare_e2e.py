@@ -33,6 +33,8 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
             "2",
             "--selfplay-chats",
             "2",
+            "--selfplay-chats",
+            "base=1",  # the reference model may play fewer chats
             "--selfplay-turns",
             "3",
             "--max-tokens",
@@ -74,7 +76,9 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
     assert clone["selfplay_guarded"]["attempts"] >= 6
     assert "loop_rate_guarded" not in report["endpoints"]["base"]  # --guarded clone only
     modes = [json.loads(line)["mode"] for line in (out / "selfplay.jsonl").read_text().splitlines()]
-    assert modes.count("raw") == 4
+    assert modes.count("raw") == 3  # 2 of the clone, 1 of the base
+    assert (clone["selfplay_chats"], report["endpoints"]["base"]["selfplay_chats"]) == (2, 1)
+    assert "| self-play chats | – | 2 | 1 |" in r.stdout
     assert modes.count("guarded") == 2
     assert "<img" in (out / "report.html").read_text()
     assert (out / "ab_key.json").exists()
@@ -102,3 +106,19 @@ def test_compare_names_an_unreachable_endpoint(local_clone, tmp_path):
     assert r.returncode == 2
     assert "endpoint ghost" in r.stderr
     assert "no-such-model" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("nobody=3", "'nobody' is not one of the endpoints"), ("clone=many", "expected N or NAME=N")],
+)
+def test_selfplay_chats_per_endpoint_are_checked(tmp_path, value, message):
+    from typer.testing import CliRunner
+
+    from clonekit.cli import app
+
+    args = ["compare", "--data", str(tmp_path), "-e", "clone=http://127.0.0.1:9/v1,clone", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, args + ["--selfplay-chats", value])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -55,6 +55,25 @@ def test_plan_builds_vllms_command(tmp_path):
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
     assert plan.env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
     assert int(plan.env["VLLM_CPU_KVCACHE_SPACE"]) >= 1
+    # prefix caching reuses whole blocks: 32-token blocks, not vllm-cpu's 128, for chats that grow a turn at a time
+    assert argv[argv.index("--block-size") + 1] == "32"
+
+
+def test_base_only_serves_the_base_with_the_clones_template_and_defaults(tmp_path):
+    run = fake_run(tmp_path)
+    (run / "generation_config.json").write_text("{}")
+    plan = plan_server([f"clone={run}"], port=free_port(), device="cpu", base_only=True)
+    argv = plan.argv
+    assert argv[argv.index("--model") + 1] == str(tmp_path / "base")
+    assert argv[argv.index("--served-model-name") + 1] == "org/base"
+    assert argv[argv.index("--chat-template") + 1] == str(run.resolve() / "chat_template.jinja")
+    assert argv[argv.index("--generation-config") + 1] == str(run.resolve())
+    assert "--enable-lora" not in argv
+    assert "--lora-modules" not in argv
+    assert plan.base_name == "org/base"
+    assert plan.adapters == []
+    with pytest.raises(ClonekitError, match="--base-only"):
+        plan_server([f"clone={run}"], port=free_port(), device="cpu", base_only=True, merged=True)
 
 
 def test_bare_run_is_served_as_clone(tmp_path):
