@@ -4,6 +4,9 @@ target's turns, generation speed, beside the merged model under transformers.
     .venv/bin/python scripts/bench_export.py [--run runs/demo] [--examples 40] [--threads 2]
 
 Without --run, a clone of the bundled model is trained for 20 steps on the small sample chat (about a minute).
+Greedy parity: for 5 held-out prompts (validation chats up to the target's first turn), the first 32 greedy tokens
+(or up to the end-of-turn token) of the f16 GGUF under llama.cpp, and of the base's f16 GGUF with the adapter's LoRA
+GGUF applied, against the merged model's under transformers.
 Perplexity: exp of the mean negative log-likelihood of the target's tokens (clonekit's loss mask: their turns and
 end-of-turn tokens) of the validation split, every position scored by llama.cpp (`logits_all`). The issue's bars:
 q8_0 within 2% of f16, q4_k_m within 10%.
@@ -80,6 +83,51 @@ def nll_hf(model_dir: Path, rows) -> tuple[float, int]:
     return total, count
 
 
+def prompts_of(rows, n: int = 5) -> list[list[int]]:
+    """Held-out prompts: each validation chat up to the first token of the target's first turn."""
+    prompts = []
+    for ids, labels in rows:
+        first = next((i for i, label in enumerate(labels) if label != -100), None)
+        if first:
+            prompts.append(ids[:first])
+        if len(prompts) == n:
+            break
+    return prompts
+
+
+def greedy_hf(model_dir: Path, prompts: list[list[int]], n: int = 32) -> list[list[int]]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    end = AutoTokenizer.from_pretrained(model_dir).convert_tokens_to_ids("<|im_end|>")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    with torch.no_grad():
+        return [
+            model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=end)[0][
+                len(ids) :
+            ].tolist()
+            for ids in prompts
+        ]
+
+
+def greedy_llama_cpp(path: Path, prompts: list[list[int]], threads: int, lora: Path | None = None, n: int = 32):
+    from llama_cpp import Llama
+
+    llm = Llama(
+        model_path=str(path), n_ctx=1024, n_threads=threads, verbose=False, lora_path=str(lora) if lora else None
+    )
+    out = []
+    for ids in prompts:
+        llm.reset()
+        tokens: list[int] = []
+        for t in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0):
+            tokens.append(t)
+            if len(tokens) == n or t == llm.token_eos():
+                break
+        out.append(tokens)
+    return out
+
+
 def speed(path: Path, threads: int, tokens: int = 64) -> float:
     from llama_cpp import Llama
 
@@ -114,6 +162,16 @@ def main() -> None:
         total, count = nll_llama_cpp(path, rows, args.threads)
         results.append((f"GGUF {quant} (llama.cpp)", path.stat().st_size / 2**20, math.exp(total / count), path))
     f16 = results[1][2]
+    prompts = prompts_of(rows)
+    want = greedy_hf(hf, prompts)
+    got = greedy_llama_cpp(results[1][3], prompts, args.threads)
+    lora = export(run, "lora-gguf", args.out / "lora", quant="f16", with_base=True, log=quiet)
+    got_lora = greedy_llama_cpp(args.out / "lora" / "base.F16.gguf", prompts, args.threads, lora=lora)
+    same = sum(a == b for a, b in zip(want, got, strict=True))
+    same_lora = sum(a == b for a, b in zip(want, got_lora, strict=True))
+    print(f"\ngreedy parity, {len(prompts)} held-out prompts, 32 tokens or up to the end of turn, vs the merged model")
+    print(f"  f16 GGUF under llama.cpp:                  {same}/{len(prompts)} identical")
+    print(f"  base f16 GGUF + LoRA GGUF under llama.cpp: {same_lora}/{len(prompts)} identical")
     print(
         f"\nexport benchmark: {run}, {len(rows)} validation examples, {count:,} target tokens, {args.threads} threads"
     )
