@@ -95,39 +95,6 @@ def prompts_of(rows, n: int = 5) -> list[list[int]]:
     return prompts
 
 
-def greedy_hf(model_dir: Path, prompts: list[list[int]], n: int = 32) -> list[list[int]]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    end = AutoTokenizer.from_pretrained(model_dir).convert_tokens_to_ids("<|im_end|>")
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    with torch.no_grad():
-        return [
-            model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=end)[0][
-                len(ids) :
-            ].tolist()
-            for ids in prompts
-        ]
-
-
-def greedy_llama_cpp(path: Path, prompts: list[list[int]], threads: int, lora: Path | None = None, n: int = 32):
-    from llama_cpp import Llama
-
-    llm = Llama(
-        model_path=str(path), n_ctx=1024, n_threads=threads, verbose=False, lora_path=str(lora) if lora else None
-    )
-    out = []
-    for ids in prompts:
-        llm.reset()
-        tokens: list[int] = []
-        for t in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0):
-            tokens.append(t)
-            if len(tokens) == n or t == llm.token_eos():
-                break
-        out.append(tokens)
-    return out
-
-
 def speed(path: Path, threads: int, tokens: int = 64) -> float:
     from llama_cpp import Llama
 
@@ -149,6 +116,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench_out" / "export")
     args = ap.parse_args()
     from clonekit.train.export import export
+    from clonekit.train.export_check import greedy_llama_cpp, greedy_transformers
 
     args.out.mkdir(parents=True, exist_ok=True)
     run = args.run or quick_clone(args.out / "quick")
@@ -163,10 +131,10 @@ def main() -> None:
         results.append((f"GGUF {quant} (llama.cpp)", path.stat().st_size / 2**20, math.exp(total / count), path))
     f16 = results[1][2]
     prompts = prompts_of(rows)
-    want = greedy_hf(hf, prompts)
-    got = greedy_llama_cpp(results[1][3], prompts, args.threads)
+    want = greedy_transformers(hf, prompts)
+    _, got = greedy_llama_cpp(results[1][3], prompts, threads=args.threads)
     lora = export(run, "lora-gguf", args.out / "lora", quant="f16", with_base=True, log=quiet)
-    got_lora = greedy_llama_cpp(args.out / "lora" / "base.F16.gguf", prompts, args.threads, lora=lora)
+    _, got_lora = greedy_llama_cpp(args.out / "lora" / "base.F16.gguf", prompts, lora=lora, threads=args.threads)
     same = sum(a == b for a, b in zip(want, got, strict=True))
     same_lora = sum(a == b for a, b in zip(want, got_lora, strict=True))
     print(f"\ngreedy parity, {len(prompts)} held-out prompts, 32 tokens or up to the end of turn, vs the merged model")

@@ -4,12 +4,12 @@ token for token like the merged model under transformers, with the training chat
 import json
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from clonekit.cli import app
 from clonekit.errors import ClonekitError
 from clonekit.train.export import export
+from clonekit.train.export_check import greedy_llama_cpp, greedy_transformers
 
 PROMPTS = ["plans for tonight? pizza?", "did u see the match", "where r we meeting", "lol same", "who's driving?"]
 
@@ -53,37 +53,12 @@ def test_hf_export_loads_and_keeps_the_template(exported):
 
 
 def greedy_hf(model_dir, prompts, n=32):
-    """(prompt, prompt ids, the first n greedy tokens, up to and including the end-of-turn token)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """(prompt, prompt ids, the first n greedy tokens under transformers, up to and including the end of turn)."""
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    end = tok.convert_tokens_to_ids("<|im_end|>")
-    out = []
-    for p in prompts:
-        ids = tok(p, add_special_tokens=False).input_ids
-        with torch.no_grad():
-            gen = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=end)
-        out.append((p, ids, gen[0][len(ids) :].tolist()))
-    return out
-
-
-def greedy_llama_cpp(path, prompt_ids, n=32, lora=None):
-    """(engine, the first n greedy tokens of each prompt under llama.cpp, up to and including its EOS); `lora`: a
-    LoRA GGUF applied to the model."""
-    from llama_cpp import Llama
-
-    llm = Llama(model_path=str(path), n_ctx=512, verbose=False, lora_path=str(lora) if lora else None)
-    out = []
-    for ids in prompt_ids:
-        llm.reset()
-        tokens = []
-        for t in llm.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0):
-            tokens.append(t)
-            if len(tokens) == n or t == llm.token_eos():
-                break
-        out.append(tokens)
-    return llm, out
+    ids = [tok(p, add_special_tokens=False).input_ids for p in prompts]
+    return list(zip(prompts, ids, greedy_transformers(model_dir, ids, n), strict=True))
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from clonekit.cli import app
 from clonekit.errors import ClonekitError
 from clonekit.train.export import export
+from clonekit.train.export_check import greedy_llama_cpp
 from clonekit.train.modelfile import CHATML_TEMPLATE, DRY_FLAGS
 from tests.train.test_export import greedy_hf, prompts_for
 
@@ -135,8 +136,6 @@ def test_lora_gguf_on_the_base_gguf_matches_the_merged_model(trained_clone, tmp_
     pytest.importorskip("llama_cpp")
     from gguf import GGUFReader
     from transformers import AutoTokenizer
-
-    from tests.train.test_export import greedy_llama_cpp
 
     run = trained_clone[0]
     adapter = export(run, "lora-gguf", tmp_path / "lora", quant="f16", with_base=True, log=lambda s: None)
