@@ -135,3 +135,68 @@ def test_a_missing_file_is_one_clear_error(tmp_path):
     assert result.exit_code != 0
     assert "not a GGUF file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_same_clients_reach_it_chat_and_compare_with_a_gguf_column(gguf, local_clone, tmp_path):
+    """`clonekit chat --base-url` and `clonekit compare -e gguf=...` pointed at `clonekit serve --gguf`: the same bot
+    client and the same report, a GGUF column beside vLLM's."""
+    run, path = gguf
+    proc, port = start(path)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        script = tmp_path / "chat.txt"
+        script.write_text("Maya: pizza tonight?\nBora: im in\n")
+        chat = subprocess.run(
+            [sys.executable, "-m", "clonekit.cli", "chat", "--base-url", url, "--model", "clone"]
+            + ["--adapter", str(run), "--script", str(script), "--quiet", "0"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert chat.returncode == 0, chat.stderr[-2000:]
+        assert "Maya: pizza tonight?" in chat.stdout
+        assert "Deniz: " in chat.stdout  # the clone answered, through the same client as vLLM's
+        out = tmp_path / "report"
+        compare = subprocess.run(
+            [sys.executable, "-m", "clonekit.cli", "compare", "--data", str(local_clone.dataset)]
+            + ["-e", f"vllm={local_clone.base_url},clone", "-e", f"gguf={url},clone", "--out", str(out)]
+            + ["--limit", "2", "--selfplay-chats", "2", "--selfplay-turns", "3", "--max-tokens", "8"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert compare.returncode == 0, compare.stderr[-3000:]
+    finally:
+        stop(proc)
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["endpoints"]) == {"vllm", "gguf"}
+    gguf_row = report["endpoints"]["gguf"]
+    assert gguf_row["errors"] == 0
+    assert 0 <= gguf_row["style_target_prob"] <= 1
+    assert 0 <= gguf_row["loop_rate"] <= 1
+    assert gguf_row["tokens_per_s"] > 0
+
+
+def test_dry_sees_the_clones_earlier_turns_in_the_prompt(gguf):
+    """A cross-turn loop copies an earlier reply from the prompt; llama-cpp-python feeds its samplers only the
+    generated tokens, so DRY must be given the prompt: asked the same again, the clone does not copy its reply."""
+    from llama_cpp import Llama
+
+    from clonekit.serve import gguf_server
+
+    run, path = gguf
+    first = rendered(run)
+    llm = Llama(model_path=str(path), n_ctx=1024, verbose=False)
+    greedy = {"max_tokens": 12, "temperature": 0, "repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0}
+    reply = llm.create_completion(first, **greedy)["choices"][0]["text"]
+    again = first + reply + "<|im_end|>\n" + first[first.index("<|im_start|>user") :]
+    copied = llm.tokenize(reply.encode(), add_bos=False, special=True)[:3]
+    plain = llm.create_completion(again, **greedy)["choices"][0]["text"]
+    assert llm.tokenize(plain.encode(), add_bos=False, special=True)[:3] == copied  # without DRY: a copy
+    undo = gguf_server.add_dry_sampler(1.0, 1.75, 2, -1)
+    try:
+        llm = Llama(model_path=str(path), n_ctx=1024, verbose=False)
+        with_dry = llm.create_completion(again, **greedy)["choices"][0]["text"]
+    finally:
+        undo()
+    assert llm.tokenize(with_dry.encode(), add_bos=False, special=True)[:3] != copied
