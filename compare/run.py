@@ -6,6 +6,7 @@ import asyncio
 import json
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,14 @@ def _has_phrases(reply: str, phrases: list[tuple[str, float]]) -> np.ndarray:
     return np.array([tuple(p.split()) in grams for p, _ in phrases], dtype=float)
 
 
+@contextmanager
+def _timed(timings: dict[str, float], phase: str):
+    """Seconds spent in the block, recorded under `phase`."""
+    started = time.perf_counter()
+    yield
+    timings[phase] = time.perf_counter() - started
+
+
 def run_compare(
     data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print, progress=None
 ) -> tuple[dict, HeldOut, dict[str, list[str]]]:
@@ -208,48 +217,48 @@ def run_compare(
         names = NameSanitizer.from_mapping(openai_names) if hosted else None
         conversations = [render_turns(c.context, held.system_prompt, names) for c in held.cases]
         advance = progress(f"{ep.name}: held-out replies", len(conversations)) if progress else None
-        phase = time.perf_counter()
-        gens, wall = asyncio.run(
-            generate(ep, conversations, settings.max_tokens, settings.concurrency, settings.temperature, advance)
-        )
-        texts = [g.text for g in gens]
-        replies[ep.name] = texts
-        latencies = [g.seconds for g in gens if g.error is None]
-        row = {
-            "base_url": ep.base_url,
-            "model": ep.model,
-            **scorer.score(texts),
-            "errors": sum(g.error is not None for g in gens),
-            "latency_median_s": statistics.median(latencies) if latencies else None,
-            "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
-            "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
-            "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens])),
-        }
-        row["intervals"]["latency_median_s"] = interval(latencies, lambda xs: float(np.median(xs)), settings.seed, 300)
-        errors = [g.error for g in gens if g.error]
-        if errors:
-            log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
-        timings[f"{ep.name}: held-out replies and scores"] = time.perf_counter() - phase
+        with _timed(timings, f"{ep.name}: held-out replies and scores"):
+            gens, wall = asyncio.run(
+                generate(ep, conversations, settings.max_tokens, settings.concurrency, settings.temperature, advance)
+            )
+            texts = [g.text for g in gens]
+            replies[ep.name] = texts
+            latencies = [g.seconds for g in gens if g.error is None]
+            row = {
+                "base_url": ep.base_url,
+                "model": ep.model,
+                **scorer.score(texts),
+                "errors": sum(g.error is not None for g in gens),
+                "latency_median_s": statistics.median(latencies) if latencies else None,
+                "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
+                "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
+                "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens])),
+            }
+            row["intervals"]["latency_median_s"] = interval(
+                latencies, lambda xs: float(np.median(xs)), settings.seed, 300
+            )
+            errors = [g.error for g in gens if g.error]
+            if errors:
+                log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
         chats = settings.selfplay_chats_for.get(ep.name, settings.selfplay_chats)
         turns_total = chats * settings.selfplay_turns
         advance = progress(f"{ep.name}: self-play, plain client", turns_total) if progress else None
-        phase = time.perf_counter()
-        play = asyncio.run(
-            self_play(
-                ep,
-                held.partner_scripts,
-                held.system_prompt,
-                chats,
-                settings.selfplay_turns,
-                settings.max_tokens,
-                settings.history_turns,
-                settings.temperature,
-                settings.concurrency,
-                advance,
-                names,
+        with _timed(timings, f"{ep.name}: self-play, plain client"):
+            play = asyncio.run(
+                self_play(
+                    ep,
+                    held.partner_scripts,
+                    held.system_prompt,
+                    chats,
+                    settings.selfplay_turns,
+                    settings.max_tokens,
+                    settings.history_turns,
+                    settings.temperature,
+                    settings.concurrency,
+                    advance,
+                    names,
+                )
             )
-        )
-        timings[f"{ep.name}: self-play, plain client"] = time.perf_counter() - phase
         values, intervals = _loop_metrics(play, "", settings.seed)
         row.update(values)
         row["intervals"].update(intervals)
@@ -261,23 +270,22 @@ def run_compare(
         transcripts = {"raw": play.get("transcripts", [])}
         if (settings.guarded is None or ep.name in settings.guarded) and chats:
             advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
-            phase = time.perf_counter()
-            guarded = asyncio.run(
-                guarded_self_play(
-                    ep,
-                    held.partner_scripts,
-                    held.system_prompt,
-                    held.target,
-                    chats,
-                    settings.selfplay_turns,
-                    settings.max_tokens,
-                    settings.history_turns,
-                    settings.concurrency,
-                    advance,
-                    hosted,
+            with _timed(timings, f"{ep.name}: self-play through the bot's guard"):
+                guarded = asyncio.run(
+                    guarded_self_play(
+                        ep,
+                        held.partner_scripts,
+                        held.system_prompt,
+                        held.target,
+                        chats,
+                        settings.selfplay_turns,
+                        settings.max_tokens,
+                        settings.history_turns,
+                        settings.concurrency,
+                        advance,
+                        hosted,
+                    )
                 )
-            )
-            timings[f"{ep.name}: self-play through the bot's guard"] = time.perf_counter() - phase
             values, intervals = _loop_metrics(guarded, "_guarded", settings.seed)
             row.update(values)
             row["intervals"].update(intervals)
@@ -290,9 +298,8 @@ def run_compare(
             f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s"
         )
     if settings.adapters:
-        phase = time.perf_counter()
-        _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
-        timings["held-out loss (transformers)"] = time.perf_counter() - phase
+        with _timed(timings, "held-out loss (transformers)"):
+            _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
     timings["total"] = time.perf_counter() - started
     log("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     return report, held, replies

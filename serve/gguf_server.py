@@ -13,7 +13,7 @@
   are not clonekit's; requests that leave a field out get the clone's (from the export manifest `FILE.gguf.json`,
   or the serve defaults: temperature 0.8, top_p 0.95, frequency_penalty 0.6, no repeat penalty, top_k/min_p off).
 
-Everything else, the API included, is llama-cpp-python's own. Both patches touch llama-cpp-python's internals
+Everything else, the API included, is llama-cpp-python's own. The patches touch llama-cpp-python's internals
 (pinned to 0.3.36 in the `export` extra); tests/serve/test_gguf_server.py checks them against the real engine.
 """
 
