@@ -19,6 +19,7 @@ class Turn:
     speaker: str
     is_target: bool
     messages: list[str]
+    time: str | None = None  # ISO timestamp of the turn's first message, where known
 
     @property
     def text(self) -> str:

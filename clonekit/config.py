@@ -83,6 +83,31 @@ class OpenAIExportConfig(StrictModel):
     )
 
 
+class MemoryConfig(StrictModel):
+    """Memory per contact (clonekit/memory.py): what people told the clone, recalled into the system prompt."""
+
+    enabled: bool = Field(
+        False,
+        description="build DATASET/memory.sqlite and put recalled snippets into training examples' system prompts",
+    )
+    budget_tokens: int = Field(
+        128,
+        ge=16,
+        description="the memory block's size in the system prompt (estimated at 3 characters a token)",
+    )
+    top_k: int = Field(
+        4,
+        ge=1,
+        description="snippets recalled at most",
+    )
+    min_similarity: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="cosine similarity a snippet needs to be recalled",
+    )
+
+
 class PrepConfig(StrictModel):
     """`clonekit prep build`: messages.jsonl -> sessions -> train/valid datasets."""
 
@@ -137,6 +162,7 @@ class PrepConfig(StrictModel):
     # `dedupe_max_copies` keep their loss, later copies keep only their end-of-turn token's; 0 = off
     dedupe_max_copies: int = Field(2, ge=0)
     persona: PersonaConfig = PersonaConfig()
+    memory: MemoryConfig = MemoryConfig()
     openai: OpenAIExportConfig = OpenAIExportConfig()
 
     @model_validator(mode="after")

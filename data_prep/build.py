@@ -24,6 +24,7 @@ from clonekit import __version__
 from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.data_prep.openai_format import fit_to_limit, to_openai
+from clonekit.data_prep.memory_build import plan_memory, session_key
 from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 from clonekit.dataset import (
@@ -39,6 +40,7 @@ from clonekit.dataset import (
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
 from clonekit.jsonl import iter_jsonl
+from clonekit.memory import MEMORY_FILE, with_memory
 from clonekit.paths import readable_file, writable_dir
 from clonekit.redact import PLACEHOLDERS, Redactor
 from clonekit.repetition import normalize
@@ -222,15 +224,17 @@ class _MessageFilter:
 class _ExampleMaker:
     """A closed session -> its training examples (HF chat format and OpenAI format), written through `writer`."""
 
-    def __init__(self, cfg: PrepConfig, target_name: str, writer: _Writer):
-        self.cfg, self.target_name, self.writer = cfg, target_name, writer
+    def __init__(self, cfg: PrepConfig, target_name: str, writer: _Writer, memory: dict | None = None):
+        self.cfg, self.target_name, self.writer, self.memory = cfg, target_name, writer, memory
         self.sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
         self.sanitizer = NameSanitizer()
         self.sanitizer(target_name)
         self.counts: Counter[str] = Counter()
 
-    def _example(self, session: Session, start: int, end: int, weights: list[int]) -> dict:
+    def _example(self, session: Session, start: int, end: int, weights: list[int], memory: str | None = None) -> dict:
         msgs: list[dict] = [self.sysmsg]
+        if memory:
+            msgs = [{"role": "system", "content": with_memory(self.sysmsg["content"], memory)}]
         for turn, w in zip(session.turns[start:end], weights, strict=True):
             if turn.is_target:
                 msgs.append({"role": "assistant", "name": self.target_name, "content": turn.text, "weight": w})
@@ -248,8 +252,12 @@ class _ExampleMaker:
         hf_lines: list[bytes] = []
         oa_lines: list[bytes] = []
         weighted = 0
-        for start, end, weights in windows(session.turns, cfg.max_turns, cfg.max_chars, cfg.context_turns):
-            example = self._example(session, start, end, weights)
+        spans = windows(session.turns, cfg.max_turns, cfg.max_chars, cfg.context_turns)
+        blocks = self.memory.get(session_key(session)) if self.memory is not None else None
+        if blocks is None or len(blocks) != len(spans):
+            blocks = [None] * len(spans)
+        for (start, end, weights), block in zip(spans, blocks, strict=True):
+            example = self._example(session, start, end, weights, block)
             weighted += sum(weights)
             hf_lines.append(orjson.dumps(example) + b"\n")
             openai = to_openai(example, self.sanitizer)
@@ -310,6 +318,23 @@ def _public_config(cfg: PrepConfig, cast: _Cast) -> dict:
     return config
 
 
+def _plan_memory(messages_path: Path, cfg: PrepConfig, cast: _Cast, out: Path) -> tuple[dict, dict]:
+    """A first pass that only sessionizes (with its own redactor: the manifest counts the main pass's), then the
+    memory plan of those sessions (data_prep/memory_build.py)."""
+    keep = _MessageFilter(cfg, cast, Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name]))
+    sessions = []
+    for _, m in iter_jsonl(messages_path, MESSAGES_HINT):
+        closed = keep.admit(m)
+        if closed is not None:
+            sessions.append(closed)
+    sessions += keep.sessionizer.flush()
+
+    def spans_of(turns):
+        return [(a, b) for a, b, _ in windows(turns, cfg.max_turns, cfg.max_chars, cfg.context_turns)]
+
+    return plan_memory(sessions, cfg.memory, spans_of, out / MEMORY_FILE)
+
+
 def build_datasets(
     messages_path: str | Path,
     out_dir: str | Path,
@@ -323,7 +348,8 @@ def build_datasets(
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
     writer = _Writer(out)
     keep = _MessageFilter(cfg, cast, redactor)
-    make = _ExampleMaker(cfg, cast.target_name, writer)
+    memory, memory_summary = _plan_memory(messages_path, cfg, cast, out) if cfg.memory.enabled else (None, None)
+    make = _ExampleMaker(cfg, cast.target_name, writer, memory)
     try:
         read = _stream(messages_path, keep, make, cast.people.lines, progress)
         writer.close()
@@ -381,8 +407,10 @@ def build_datasets(
             "dropped_too_long": counts["openai_dropped_too_long"],
             "names": make.sanitizer.mapping,
         },
-        "files": list(DATASET_FILES),
+        "files": list(DATASET_FILES) + ([MEMORY_FILE] if memory_summary else []),
     }
+    if memory_summary:
+        manifest["memory"] = memory_summary
     (out / MANIFEST_FILE).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest
 

@@ -435,6 +435,7 @@ def write_telegram(msgs: list[SampleMessage], path: Path) -> None:
 
 
 CORPORA = ("group", "small")
+FACTS_FILE = "facts.jsonl"
 
 
 def write_sample(out_dir: str | Path, seed: int = 7, weeks: int | None = None, corpus: str = "group") -> dict:
@@ -447,8 +448,19 @@ def write_sample(out_dir: str | Path, seed: int = 7, weeks: int | None = None, c
         from clonekit.data_prep import sample_group
 
         weeks = weeks or 24
-        msgs, target = sample_group.generate_group(seed, weeks), sample_group.TARGET
-        people = list(sample_group.NAMES)
+        msgs, facts = sample_group.generate_group_and_facts(seed, weeks)
+        target, people = sample_group.TARGET, list(sample_group.NAMES)
+        with (out / FACTS_FILE).open("w", encoding="utf-8") as f:  # what compare --facts asks the clone
+            for fact in facts:
+                row = {
+                    "person": fact.person,
+                    "kind": fact.kind,
+                    "answer": fact.value,
+                    "question": fact.question,
+                    "told": fact.told.isoformat(),
+                    "asked": fact.asked.isoformat(),
+                }
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     elif corpus == "small":
         weeks = weeks or 6
         msgs, target, people = generate(seed, weeks), TARGET, list(PEOPLE)
@@ -472,5 +484,7 @@ def write_sample(out_dir: str | Path, seed: int = 7, weeks: int | None = None, c
         "messages": len(msgs),
         "files": files,
     }
+    if corpus == "group":
+        info["facts"] = FACTS_FILE
     (out / "sample.json").write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return info

@@ -21,6 +21,7 @@ import datetime as dt
 import random
 
 from clonekit.data_prep.sample import TZ, SampleMessage
+from clonekit.data_prep.sample_facts import Fact, plant_facts
 
 TARGET = "Maya"
 NAMES = ["Maya", "Oliver", "Priya", "Sam", "Deniz"]
@@ -610,6 +611,29 @@ FLOW = {
 }
 
 
+TARGET_AFFINITY = {  # how much more (or less) than her usual share Maya joins a conversation on each topic
+    "food": 1.8,
+    "film": 1.6,
+    "music": 1.3,
+    "trip": 1.0,
+    "games": 0.5,
+    "study": 0.6,
+    "match": 0.35,
+    "work": 0.45,
+}
+ADDRESS_RATE = 0.2
+
+
+def _addressing(rnd: random.Random, speaker: str, text: str, weights: list[float]) -> tuple[str, str | None]:
+    """Sometimes a message names the one it is for ("maya u in?", "Sam, thoughts?"): (text, addressee)."""
+    if rnd.random() >= ADDRESS_RATE or is_short_reaction(text):
+        return text, None
+    others = [(n, w) for n, w in zip(NAMES, weights, strict=True) if n != speaker]
+    who = rnd.choices([n for n, _ in others], [w for _, w in others])[0]
+    name = who.lower() if speaker == TARGET else who
+    return (f"{name} {text}" if rnd.random() < 0.5 else f"{text} {name}?"), who
+
+
 def _conversation(rnd: random.Random, author: _Author, t: dt.datetime) -> list[SampleMessage]:
     name = rnd.choice(list(TOPICS))
     topic = TOPICS[name]
@@ -621,18 +645,25 @@ def _conversation(rnd: random.Random, author: _Author, t: dt.datetime) -> list[S
         "details": rnd.sample(topic["detail"], 3),
         "emoji": topic["emoji"],
     }
-    weights = [WEIGHTS[n] for n in NAMES]
+    # who talks depends on the topic (Maya is keen on food and films, bored by football and work) and on being
+    # addressed: a message naming someone is answered by them most of the time, as in real group chats
+    weights = [WEIGHTS[n] * (TARGET_AFFINITY[name] if n == TARGET else 1.0) for n in NAMES]
     speaker = rnd.choices(NAMES, weights)[0]
     out = [SampleMessage(t, speaker, author.say(speaker, "propose", slots))]
     move = "propose"
+    addressed: str | None = None
     for _ in range(rnd.randint(5, 14)):
-        nxt = rnd.choices(NAMES, weights)[0]
-        if nxt == speaker:
-            nxt = rnd.choice([n for n in NAMES if n != speaker])
+        if addressed and rnd.random() < 0.85:
+            nxt = addressed
+        else:
+            nxt = rnd.choices(NAMES, weights)[0]
+            if nxt == speaker:
+                nxt = rnd.choice([n for n in NAMES if n != speaker])
         speaker, move = nxt, rnd.choice(FLOW[move])
         t = t + dt.timedelta(seconds=rnd.randint(10, 170))
         reply_to = len(out) - 1 if rnd.random() < 0.15 else None
-        out.append(SampleMessage(t, speaker, author.say(speaker, move, slots), reply_to=reply_to))
+        text, addressed = _addressing(rnd, speaker, author.say(speaker, move, slots), weights)
+        out.append(SampleMessage(t, speaker, text, reply_to=reply_to))
         if rnd.random() < 0.2:  # a burst: the same person again right away
             t = t + dt.timedelta(seconds=rnd.randint(3, 20))
             out.append(SampleMessage(t, speaker, author.say(speaker, rnd.choice(FLOW[move]), slots)))
@@ -666,6 +697,13 @@ def _conversation(rnd: random.Random, author: _Author, t: dt.datetime) -> list[S
 def generate_group(
     seed: int = 7, weeks: int = 24, conversations_per_day: tuple[int, int] = (2, 4)
 ) -> list[SampleMessage]:
+    return generate_group_and_facts(seed, weeks, conversations_per_day)[0]
+
+
+def generate_group_and_facts(
+    seed: int = 7, weeks: int = 24, conversations_per_day: tuple[int, int] = (2, 4)
+) -> tuple[list[SampleMessage], list[Fact]]:
+    """The group chat with its planted facts (data_prep/sample_facts.py) and the list of them."""
     rnd = random.Random(seed)
     author = _Author(rnd)
     start = dt.datetime(2024, 1, 8, tzinfo=TZ)
@@ -679,5 +717,7 @@ def generate_group(
         base = start + dt.timedelta(days=day)
         for hour in sorted(rnd.sample(range(9, 23), rnd.randint(*conversations_per_day))):
             msgs += _conversation(rnd, author, base + dt.timedelta(hours=hour, minutes=rnd.randint(0, 40)))
+    planted, facts = plant_facts(random.Random(seed * 1000 + 1), NAMES, TARGET, start, weeks * 7)
+    msgs += planted
     msgs.sort(key=lambda m: m.time)
-    return msgs
+    return msgs, facts

@@ -38,7 +38,7 @@ class Session:
         if last is not None and last.speaker == name:
             last.messages.append(text)
         else:
-            self.turns.append(Turn(name, is_target, [text]))
+            self.turns.append(Turn(name, is_target, [text], ts))
         self.end = ts
         self.last_epoch = max(self.last_epoch, epoch)
 
@@ -51,7 +51,9 @@ class Session:
             "chat": self.chat,
             "start": self.start,
             "end": self.end,
-            "turns": [{"name": t.speaker, "target": t.is_target, "messages": t.messages} for t in self.turns],
+            "turns": [
+                {"name": t.speaker, "target": t.is_target, "messages": t.messages, "time": t.time} for t in self.turns
+            ],
         }
 
 
