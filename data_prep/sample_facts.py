@@ -114,9 +114,57 @@ KINDS = {
         ["maya do u remember my sister's baby's name?", "maya what's the baby called again?"],
     ),
 }
-ACKS = ["yes!! thank u 😂", "exactly haha", "good memory", "yep that's the one", "correct 🙌"]
-REACTIONS = ["omg congrats!!", "wait thats amazing", "no way!! love that", "ok thats huge ngl", "yesss"]
-ANSWERS = ["{v}! how's that going", "{v} obviously lol", "it's {v} right?", "{v}!! i remember", "umm {v}? 😂"]
+ACKS = [
+    "yes!! thank u",
+    "exactly haha",
+    "good memory",
+    "yep that's the one",
+    "correct",
+    "knew u'd remember",
+    "yesss",
+    "ha, spot on",
+    "wow ok u do listen",
+    "10 points",
+]
+ACK_TAILS = ["", " 😂", " 🙌", " ha", "!", " :)"]
+QUESTION_OPENERS = ["maya", "maya quick one,", "hey maya", "maya pop quiz:", "ok maya", "maya sorry but"]
+QUESTION_TAILS = ["", " 😅", " hehe", " haha", " i forget if i told u", " no cheating"]
+REACTION_OPENERS = ["omg", "wait", "no way", "ok", "yay", "aaa", "stop", "ngl", "ahh", "oh wow"]
+REACTION_BODIES = [
+    "congrats!!",
+    "thats amazing",
+    "love that",
+    "thats huge",
+    "so happy for u",
+    "need to hear more",
+    "big news",
+    "amazing news",
+    "love this for u",
+    "about time",
+]
+REACTION_TAILS = ["", "!!", " 😍", " 🎉", " yay", " omg", " ❤️", " xd", " 🙌", "!!!"]
+ANSWER_OPENERS = ["", "umm ", "wait ", "obviously ", "hmm ", "easy, "]
+ANSWERS = [
+    "{v}",
+    "{v}!",
+    "it's {v} right?",
+    "{v} how could i forget",
+    "{v}!! how's that going",
+    "{v}, u told me",
+    "{v} obviously",
+    "{v}?",
+]
+ANSWER_TAILS = ["", " 😂", " lol", " haha", " xd", "!!"]
+
+
+def _fresh(rnd: random.Random, said: set[str], draw) -> str:
+    """A text its author has not written before (redrawn up to 30 times), as everyone in the sample chat."""
+    for _ in range(30):
+        text = draw()
+        if text not in said:
+            break
+    said.add(text)
+    return text
 
 
 @dataclass
@@ -141,6 +189,7 @@ def plant_facts(
     friends = [p for p in people if p != target]
     late = int(days * 0.75)
     asks_on: dict[int, int] = {}
+    said_by: dict[str, set[str]] = {}
     open_until: dict[tuple[str, str], int] = {}  # (person, kind) -> the day it is asked
     for day in range(days - 1):
         for k in range(7 if day >= late else rnd.choice([0, 1, 1, 2])):
@@ -155,15 +204,29 @@ def plant_facts(
             value = rnd.choice(values)
             told = start + dt.timedelta(days=day, hours=6, minutes=12 * k, seconds=rnd.randint(0, 60))
             asked = start + dt.timedelta(days=asked_day, hours=7, minutes=10 * (slot - 1), seconds=rnd.randint(0, 60))
-            question = rnd.choice(asks)
+            said = said_by.setdefault(person, set())
+            tell = _fresh(rnd, said, lambda: rnd.choice(tells).format(v=value))
+            question = _fresh(
+                rnd, said, lambda: f"{rnd.choice(QUESTION_OPENERS)} {rnd.choice(asks)[5:]}{rnd.choice(QUESTION_TAILS)}"
+            )
+            ack = _fresh(rnd, said, lambda: rnd.choice(ACKS) + rnd.choice(ACK_TAILS))
+            mine = said_by.setdefault(target, set())
+            reaction = _fresh(
+                rnd,
+                mine,
+                lambda: f"{rnd.choice(REACTION_OPENERS)} {rnd.choice(REACTION_BODIES)}{rnd.choice(REACTION_TAILS)}",
+            )
+            answer = _fresh(
+                rnd,
+                mine,
+                lambda: rnd.choice(ANSWER_OPENERS) + rnd.choice(ANSWERS).format(v=value.lower()) + rnd.choice(ANSWER_TAILS),
+            )
             msgs += [
-                SampleMessage(told, person, rnd.choice(tells).format(v=value)),
-                SampleMessage(told + dt.timedelta(seconds=rnd.randint(20, 90)), target, rnd.choice(REACTIONS)),
+                SampleMessage(told, person, tell),
+                SampleMessage(told + dt.timedelta(seconds=rnd.randint(20, 90)), target, reaction),
                 SampleMessage(asked, person, question),
-                SampleMessage(
-                    asked + dt.timedelta(seconds=rnd.randint(20, 90)), target, rnd.choice(ANSWERS).format(v=value)
-                ),
-                SampleMessage(asked + dt.timedelta(seconds=rnd.randint(100, 200)), person, rnd.choice(ACKS)),
+                SampleMessage(asked + dt.timedelta(seconds=rnd.randint(20, 90)), target, answer),
+                SampleMessage(asked + dt.timedelta(seconds=rnd.randint(100, 200)), person, ack),
             ]
             facts.append(Fact(person, kind, value, told, asked, question))
     return msgs, facts

@@ -37,6 +37,7 @@ from clonekit.paths import writable_dir
 from clonekit.train.base_models import BaseModel, base_of_run, resolve_base
 from clonekit.train.dataset import COLUMNS, tokenized_split
 from clonekit.train.model import Precision, import_trl, load_model, plan_run, precision
+from clonekit.train.speak_calibration import calibrate_speak
 from clonekit.train.template import ChatTemplate, load_template
 
 CHECKPOINTS = "checkpoints"
@@ -433,7 +434,13 @@ def train(
         **run_plan.as_metrics(checkpointed),
         "world_size": world,
     }
-    extra = {"parent": str(parent.resolve())} if parent is not None else None
+    extra: dict = {"parent": str(parent.resolve())} if parent is not None else {}
+    ds = read_dataset_manifest(data_dir)
+    speak = calibrate_speak(trainer.model, tokenizer, template, data_dir, ds.get("system_prompt", ""), ds["target"])
+    if speak is not None:
+        extra["speak"] = speak
+        log(f"speak score: held-out AUC {speak['auc']:.3f}, threshold {speak['threshold']:.3f} "
+            f"(the target wrote next at {speak['target_rate']:.1%} of {speak['decision_points']} points)")
     return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft", extra=extra)
 
 
