@@ -13,7 +13,7 @@ import os
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,10 +23,13 @@ from typing import Any
 from clonekit.bot.conversation import ChannelLog, bubbles, strip_name_prefix
 from clonekit.bot.debounce import Debouncer
 from clonekit.bot.loops import LoopGuard
+from clonekit.bot.memory import ContactMemory
 from clonekit.chat import NameSanitizer, is_openai_api
 from clonekit.config import BotConfig
 from clonekit.errors import ClonekitError
+from clonekit.memory import with_memory
 from clonekit.redact import Redactor
+from clonekit.speak import SpeakScorer, mentions
 
 log = logging.getLogger("clonekit.bot")
 
@@ -62,19 +65,35 @@ def version_of(model: str) -> str:
 class Identity:
     clone_name: str
     system_prompt: str | None
+    speak_threshold: float | None = None  # `--speak auto`: calibrated in training (clonekit.json `speak`)
 
 
 def resolve_identity(cfg: BotConfig) -> Identity:
-    """The clone's name and system prompt: from the config, else from the adapter's clonekit.json."""
-    name, system = cfg.clone_name, cfg.system_prompt
+    """The clone's name, system prompt and speak threshold: from the config, else from the adapter's clonekit.json."""
+    name, system, threshold = cfg.clone_name, cfg.system_prompt, cfg.speak_threshold
     if cfg.adapter:
         path = Path(cfg.adapter) / "clonekit.json"
         if not path.exists():
             raise ClonekitError("not an adapter directory (no clonekit.json)", cfg.adapter)
-        dataset = json.loads(path.read_text(encoding="utf-8")).get("dataset", {})
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        dataset = manifest.get("dataset", {})
         name = name or dataset.get("target")
         system = system or dataset.get("system_prompt")
-    return Identity(name or "clone", system)
+        if threshold is None:
+            threshold = (manifest.get("speak") or {}).get("threshold")
+    if cfg.mode == "auto" and threshold is None:
+        raise ClonekitError(
+            "--speak auto needs a threshold: --adapter RUN (trained by clonekit, which calibrates it) "
+            "or --speak-threshold LOGPROB"
+        )
+    return Identity(name or "clone", system, threshold)
+
+
+@dataclass
+class Decision:
+    speak: bool
+    reason: str  # mention | always | score | below_threshold | not_mentioned | rate_limit | probability
+    score: float | None = None
 
 
 @dataclass
@@ -97,6 +116,13 @@ class CloneChat:
         self.client = openai.AsyncOpenAI(
             base_url=self.cfg.base_url, api_key=key, max_retries=0, timeout=self.cfg.timeout_seconds
         )
+        self.scorer = (
+            SpeakScorer(self.cfg.base_url, self.cfg.model, key, self.cfg.timeout_seconds)
+            if self.cfg.mode == "auto"
+            else None
+        )
+        self.memory = ContactMemory(self.cfg) if self.cfg.memory else None
+        self.replied_at: dict[str, deque[float]] = {}
 
     def channel(self, name: str) -> Channel:
         ch = self.channels.get(name)
@@ -113,8 +139,75 @@ class CloneChat:
         front end says so (a Discord @mention) or when it names the clone."""
         ch = self.channel(channel)
         ch.log.add(speaker, text)
-        mentioned = mentioned or self.identity.clone_name.lower() in text.lower()
-        ch.debounce.message(self.clock(), mentioned)
+        ch.debounce.message(self.clock(), mentioned or mentions(text, self.identity.clone_name))
+
+    def system_prompt(self, channel: str) -> str | None:
+        """The system prompt, with what the clone recalls of the people in the channel (`memory`)."""
+        if self.memory is None:
+            return self.identity.system_prompt
+        return with_memory(self.identity.system_prompt, self.memory.block(self.channel(channel).log.turns))
+
+    async def decide(self, channel: str) -> Decision:
+        """Speak now? A mention always gets an answer and nothing exceeds max_replies per window; otherwise the
+        mode decides (auto: the speak score against the threshold). Logged with its score."""
+        ch = self.channel(channel)
+        now = self.clock()
+        recent = self.replied_at.setdefault(channel, deque())
+        while recent and now - recent[0] > self.cfg.reply_window_seconds:
+            recent.popleft()
+        mode = self.cfg.mode
+        score = None
+        if mode == "auto":  # scored even when a mention or the limit decides, for the log (and compare's AUC)
+            assert self.scorer is not None
+            try:
+                score = await self.scorer.score(ch.log.messages(self.identity.system_prompt, self.names))
+            except Exception as e:  # noqa: BLE001 - an unreachable scorer means silence, logged, not a crash
+                log.error("channel %s: no speak score (%s)", channel, e)
+                self.events["speak_score_failed"] += 1
+        if len(recent) >= self.cfg.max_replies:
+            decision = Decision(False, "rate_limit", score)
+        elif ch.debounce.mentioned:
+            decision = Decision(True, "mention", score)
+        elif mode == "auto":
+            threshold = self.identity.speak_threshold
+            assert threshold is not None
+            if score is None:
+                decision = Decision(False, "score_failed")
+            else:
+                decision = Decision(score >= threshold, "score" if score >= threshold else "below_threshold", score)
+        elif mode == "mention":
+            decision = Decision(False, "not_mentioned")
+        else:
+            decision = Decision(True, mode)
+        if decision.speak:  # the limit counts decisions to speak (a reply the guard then suppresses included)
+            recent.append(now)
+        self.events[f"decision_{decision.reason}"] += 1
+        self._log_event(
+            {
+                "event": "decision",
+                "channel": channel,
+                "mode": mode,
+                "speak": decision.speak,
+                "reason": decision.reason,
+                "score": score,
+                "threshold": self.identity.speak_threshold,
+                "mentioned": ch.debounce.mentioned,
+            }
+        )
+        log.info(
+            "channel %s: %s (%s, score %s)", channel, "speak" if decision.speak else "quiet", decision.reason, score
+        )
+        return decision
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.scorer is not None:
+            await self.scorer.aclose()
+
+    def _log_event(self, event: dict) -> None:
+        if self.cfg.event_log:
+            with open(self.cfg.event_log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"time": time.time(), **event}, ensure_ascii=False) + "\n")
 
     def reset(self, channel: str) -> None:
         ch = self.channel(channel)
@@ -151,7 +244,7 @@ class CloneChat:
             if attempt:  # the clone's own stuck replies in the log feed the loop: keep less of it each try
                 ch.log.trim(2 if attempt == self.cfg.loop_retries else max(2, len(ch.log.turns) // 2))
             self.events["attempts"] += 1
-            answer = await self._complete(ch.log.messages(self.identity.system_prompt, self.names), attempt, model)
+            answer = await self._complete(ch.log.messages(self.system_prompt(channel), self.names), attempt, model)
             raw = answer[0] if answer else None
             if raw is None:
                 ch.debounce.answered()
@@ -174,6 +267,7 @@ class CloneChat:
         ch.version = version_of(answer[1] if answer and answer[1] else model)
         ch.log.add(self.identity.clone_name, text, is_clone=True)
         self.events["replies"] += 1
+        self._log_event({"event": "reply", "channel": channel, "version": ch.version, "chars": len(text)})
         return bubbles(text)
 
     def _redact(self, text: str) -> str:
@@ -242,6 +336,9 @@ class CloneChat:
             await asyncio.sleep(wait)
         if not ch.debounce.due(self.clock()):
             return  # nothing calls for an answer (mode mention/probability)
+        if not (await self.decide(channel)).speak:
+            ch.debounce.answered()  # decided: quiet until the next message
+            return
         async with typing():
             parts = await self.reply(channel)
         ch.sending = True

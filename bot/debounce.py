@@ -13,15 +13,17 @@ class Debouncer:
         self.probability = probability
         self.rng = random.Random(seed)
         self.last_message_at: float | None = None
-        self.pending = False  # a human message is waiting for an answer
+        self.pending = False  # a human message is waiting for an answer (in auto mode: for a decision)
+        self.mentioned = False  # a message since the last answer named the clone or replied to it
         self.generation = 0  # bumps on every human message: a reply started before it is stale
 
     def message(self, now: float, mentioned: bool = False) -> None:
         """A human wrote. Decide whether it calls for an answer; restart the quiet window either way."""
         self.last_message_at = now
         self.generation += 1
+        self.mentioned = self.mentioned or mentioned
         if (
-            self.mode == "always"
+            self.mode in ("always", "auto")
             or (self.mode == "mention" and mentioned)
             or (self.mode == "probability" and self.rng.random() < self.probability)
         ):
@@ -37,3 +39,4 @@ class Debouncer:
 
     def answered(self) -> None:
         self.pending = False
+        self.mentioned = False

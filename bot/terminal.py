@@ -75,6 +75,10 @@ async def run_script(
         if step is None:
             if quiet:
                 await asyncio.sleep(quiet)
+            if chat.cfg.mode != "always" and not (await chat.decide(CHANNEL)).speak:
+                chat.channel(CHANNEL).debounce.answered()
+                print(f"({name} stays quiet)", file=out, flush=True)
+                continue
             parts = await chat.reply(CHANNEL)
             for bubble in parts:
                 print(f"{name}: {bubble}", file=out, flush=True)

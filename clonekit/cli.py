@@ -635,6 +635,10 @@ BASE_URL_OPT = typer.Option(None, help=field_help(BotConfig, "base_url"))
 MODEL_OPT = typer.Option(None, help=field_help(BotConfig, "model"))
 ADAPTER_OPT = typer.Option(None, help=field_help(BotConfig, "adapter"))
 BOT_CONFIG_OPT = typer.Option(None, "--config", "-c", help="YAML with BotConfig fields (configs/bot.yaml).")
+SPEAK_OPT = typer.Option(None, "--speak", help=field_help(BotConfig, "mode"))
+SPEAK_THRESHOLD_OPT = typer.Option(None, "--speak-threshold", help=field_help(BotConfig, "speak_threshold"))
+MEMORY_OPT = typer.Option(None, "--memory", help=field_help(BotConfig, "memory"))
+EVENT_LOG_OPT = typer.Option(None, "--event-log", help=field_help(BotConfig, "event_log"))
 
 
 @app.command()
@@ -662,6 +666,10 @@ def chat(
     ),
     consent: bool = typer.Option(False, "--consent", help="Everyone in this terminal chat consents to logging it."),
     registry: Path | None = typer.Option(None, help="Registry dir: feedback events go into its audit log."),
+    speak: str | None = SPEAK_OPT,
+    speak_threshold: float | None = SPEAK_THRESHOLD_OPT,
+    memory: Path | None = MEMORY_OPT,
+    event_log: Path | None = EVENT_LOG_OPT,
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
     (or the config's api_key_env). /good, /bad and /correct TEXT give feedback on the clone's last reply."""
@@ -685,6 +693,10 @@ def chat(
         clone_name=name,
         store=str(store) if store else None,
         registry=str(registry) if registry else None,
+        mode=speak,
+        speak_threshold=speak_threshold,
+        memory=str(memory) if memory else None,
+        event_log=str(event_log) if event_log else None,
     )
     core = CloneChat(cfg)
     db = ConversationStore(cfg.store, platform="terminal") if cfg.store else None
@@ -722,6 +734,10 @@ def discord_cmd(
         None, help="SQLite file for opt-in conversation logging (`!consent on` per channel)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every event, not only warnings."),
+    speak: str | None = SPEAK_OPT,
+    speak_threshold: float | None = SPEAK_THRESHOLD_OPT,
+    memory: Path | None = MEMORY_OPT,
+    event_log: Path | None = EVENT_LOG_OPT,
 ):
     """Run the clone as a Discord bot in allow-listed channels. The token comes from $DISCORD_TOKEN; enable the
     Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off, !correct TEXT,
@@ -743,6 +759,10 @@ def discord_cmd(
         model=model,
         adapter=str(adapter) if adapter else None,
         store=str(store) if store else None,
+        mode=speak,
+        speak_threshold=speak_threshold,
+        memory=str(memory) if memory else None,
+        event_log=str(event_log) if event_log else None,
     )
     if channel:
         cfg.discord.channels = list(channel)
@@ -855,6 +875,17 @@ def compare(
     ),
     concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
     ab: str | None = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
+    speak: list[str] = typer.Option(
+        [],
+        "--speak",
+        help="NAME=RUN: replay the held-out sessions through the bot with --speak auto for endpoint NAME, with the "
+        "threshold RUN calibrated (speak AUC beside two baselines, reply rate, mentions answered). Repeatable.",
+    ),
+    facts: Path | None = typer.Option(
+        None,
+        help="Facts file (JSON lines: person, question, answer, asked; `clonekit sample` writes facts.jsonl): the "
+        "--speak endpoints answer the held-out ones with and without the dataset's memory.sqlite.",
+    ),
 ):
     """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
     relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
@@ -886,6 +917,8 @@ def compare(
         selfplay_turns=selfplay_turns,
         guarded=[] if guarded == ["none"] else (guarded or list(names)),
         adapters=adapters,
+        speak_runs={name: str(run) for name, run in parse_adapter_args(speak, default_name=None, names=names)},
+        facts=str(facts) if facts else None,
     )
     with Progress(
         TextColumn("{task.description}"),

@@ -391,13 +391,43 @@ class BotConfig(StrictModel):
         ge=0,
         description="reply only after this long without a human message",
     )
-    mode: Literal["always", "mention", "probability"] = "always"
+    mode: Literal["always", "mention", "auto", "probability"] = Field(
+        "always",
+        description="when to speak (`--speak`): always; mention (named or replied to); auto (the model's score for "
+        "'the person writes next' passes the threshold calibrated in training, or a mention)",
+    )
     probability: float = Field(
         0.3,
         ge=0,
         le=1,
         description="for mode: probability",
     )
+    speak_threshold: float | None = Field(
+        None,
+        description="auto: the log-probability threshold (default: the adapter's calibrated one in clonekit.json)",
+    )
+    max_replies: int = Field(
+        6,
+        ge=1,
+        description="replies at most per channel in any reply_window_seconds, mentions included",
+    )
+    reply_window_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="the window of max_replies",
+    )
+    event_log: str | None = Field(
+        None,
+        description="JSON-lines file: every speak decision (mode, score, threshold, why) and reply",
+    )
+    memory: str | None = Field(
+        None,
+        description="memory.sqlite (`prep build` with memory, or `clonekit memory build`): recalled snippets of the "
+        "people in the chat go into the system prompt",
+    )
+    memory_budget_tokens: int = Field(128, ge=16, description="the memory block's size in the system prompt")
+    memory_top_k: int = Field(4, ge=1, description="snippets recalled at most")
+    memory_min_similarity: float = Field(0.25, description="cosine similarity a snippet needs to be recalled")
     typing_seconds_per_char: float = Field(
         0.03,
         ge=0,

@@ -25,6 +25,7 @@ from clonekit.compare.relevance import Embedder, context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
 from clonekit.compare.style import AuthorshipModel, train_authorship
 from clonekit.dataset import NAMES_FILE
+from clonekit.errors import ClonekitError
 from clonekit.repetition import is_degenerate
 
 
@@ -42,6 +43,9 @@ class CompareSettings:
     history_turns: int = 20
     adapters: dict[str, str] = field(default_factory=dict)  # endpoint name -> adapter run dir (held-out loss)
     seed: int = 0
+    # endpoint name -> the adapter run whose calibrated speak threshold the held-out replay uses (clonekit.json)
+    speak_runs: dict[str, str] = field(default_factory=dict)
+    facts: str | None = None  # a facts file (`clonekit sample` writes facts.jsonl): memory recall with and without
 
 
 @dataclass
@@ -293,6 +297,21 @@ def run_compare(
             transcripts["guarded"] = guarded.get("transcripts", [])
         row["selfplay_transcripts"] = transcripts
         report["endpoints"][ep.name] = row
+        if ep.name in settings.speak_runs:
+            with _timed(timings, f"{ep.name}: held-out sessions replayed through the bot (--speak auto)"):
+                report["speak"] = _speak(ep, settings.speak_runs[ep.name], data_dir, held, settings)
+            sp = report["speak"]
+            log(
+                f"{ep.name}: speak AUC {sp['auc']:.3f}, reply rate {sp['bot_reply_rate']:.3f} "
+                f"(real {sp['real_reply_rate']:.3f}), mentions answered {sp['mentions_answered']}"
+            )
+        if settings.facts and ep.name in settings.speak_runs:
+            with _timed(timings, f"{ep.name}: planted-fact questions with and without memory"):
+                report["memory"] = _memory(ep, data_dir, held, settings)
+            log(
+                f"{ep.name}: memory recall {report['memory']['recall_with']:.3f} with, "
+                f"{report['memory']['recall_without']:.3f} without ({report['memory']['questions']} questions)"
+            )
         log(
             f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
             f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s"
@@ -303,6 +322,33 @@ def run_compare(
     timings["total"] = time.perf_counter() - started
     log("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     return report, held, replies
+
+
+def _speak(ep: Endpoint, run: str, data_dir, held: HeldOut, settings: CompareSettings) -> dict:
+    from clonekit.compare.speak_eval import load_sessions, replay, speak_summary
+    from clonekit.manifest import read_manifest
+
+    speak = read_manifest(run).get("speak")
+    if not speak:
+        raise ClonekitError(f"{run} has no calibrated speak threshold (clonekit.json `speak`): retrain it", run)
+    records = asyncio.run(
+        replay(ep, load_sessions(data_dir), held.target, held.system_prompt, speak["threshold"], settings.history_turns)
+    )
+    return {"run": str(run), "threshold": speak["threshold"], **speak_summary(records, settings.seed)}
+
+
+def _memory(ep: Endpoint, data_dir, held: HeldOut, settings: CompareSettings) -> dict:
+    from clonekit.compare.memory_eval import load_facts, memory_recall
+    from clonekit.config import MemoryConfig
+    from clonekit.dataset import read_dataset_manifest
+
+    manifest = read_dataset_manifest(data_dir)
+    cfg = MemoryConfig(**{**(manifest.get("memory") or {}).get("config", {}), "enabled": True})
+    facts = load_facts(settings.facts, manifest["split"]["valid_from"])
+    if not facts:
+        raise ClonekitError("no fact in the facts file is asked in the held-out period", settings.facts)
+    result = memory_recall(ep, data_dir, facts, held.system_prompt, cfg, settings.max_tokens, settings.concurrency)
+    return {"facts": str(settings.facts), **result}
 
 
 def _heldout_losses(report: dict, adapters: dict[str, str], data_dir, endpoints: list[Endpoint], log) -> None:

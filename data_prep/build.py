@@ -23,8 +23,8 @@ import orjson
 from clonekit import __version__
 from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
-from clonekit.data_prep.openai_format import fit_to_limit, to_openai
 from clonekit.data_prep.memory_build import plan_memory, session_key
+from clonekit.data_prep.openai_format import fit_to_limit, to_openai
 from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 from clonekit.dataset import (

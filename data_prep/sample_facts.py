@@ -158,7 +158,8 @@ ANSWER_TAILS = ["", " 😂", " lol", " haha", " xd", "!!"]
 
 
 def _fresh(rnd: random.Random, said: set[str], draw) -> str:
-    """A text its author has not written before (redrawn up to 30 times), as everyone in the sample chat."""
+    """A text its author has not written before (redrawn up to 30 times), as everyone in the sample chat. `draw` is
+    called here, at once, so the loop variables it reads are the current ones."""
     for _ in range(30):
         text = draw()
         if text not in said:
@@ -181,8 +182,8 @@ def plant_facts(
     rnd: random.Random, people: list[str], target: str, start: dt.datetime, days: int
 ) -> tuple[list[SampleMessage], list[Fact]]:
     """Telling and asking episodes early in the morning (before the day's conversations), each its own session:
-    tellings at 6:00, 6:12, ...; the question 1-6 days later (1-3 in the last quarter) at 7:00, 7:10, .... A person tells nothing new of one
-    kind before they were asked about the last one, so every question has one answer. About one episode a day,
+    tellings at 6:00, 6:12, ...; the question 1-6 days later (1-3 in the last quarter) at 7:00, 7:10, .... A person
+    tells nothing new of one kind before they were asked about the last one, so every question has one answer. About one episode a day,
     up to five a day in the last quarter of the corpus (where the held-out split is)."""
     msgs: list[SampleMessage] = []
     facts: list[Fact] = []
@@ -205,9 +206,11 @@ def plant_facts(
             told = start + dt.timedelta(days=day, hours=6, minutes=12 * k, seconds=rnd.randint(0, 60))
             asked = start + dt.timedelta(days=asked_day, hours=7, minutes=10 * (slot - 1), seconds=rnd.randint(0, 60))
             said = said_by.setdefault(person, set())
-            tell = _fresh(rnd, said, lambda: rnd.choice(tells).format(v=value))
+            tell = _fresh(rnd, said, lambda: rnd.choice(tells).format(v=value))  # noqa: B023
             question = _fresh(
-                rnd, said, lambda: f"{rnd.choice(QUESTION_OPENERS)} {rnd.choice(asks)[5:]}{rnd.choice(QUESTION_TAILS)}"
+                rnd,
+                said,
+                lambda: f"{rnd.choice(QUESTION_OPENERS)} {rnd.choice(asks)[5:]}{rnd.choice(QUESTION_TAILS)}",  # noqa: B023
             )
             ack = _fresh(rnd, said, lambda: rnd.choice(ACKS) + rnd.choice(ACK_TAILS))
             mine = said_by.setdefault(target, set())
@@ -219,7 +222,9 @@ def plant_facts(
             answer = _fresh(
                 rnd,
                 mine,
-                lambda: rnd.choice(ANSWER_OPENERS) + rnd.choice(ANSWERS).format(v=value.lower()) + rnd.choice(ANSWER_TAILS),
+                lambda: (
+                    rnd.choice(ANSWER_OPENERS) + rnd.choice(ANSWERS).format(v=value.lower()) + rnd.choice(ANSWER_TAILS)  # noqa: B023
+                ),
             )
             msgs += [
                 SampleMessage(told, person, tell),

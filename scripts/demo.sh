@@ -78,7 +78,8 @@ step "10. compare the clone with its base model on $TARGET's held-out turns (clo
 # validation loss (same valid.jsonl); `--adapter clone=runs/demo` would compute it again (~50 s).
 $CK compare --data data/demo/dataset --out reports/demo \
   -e clone=http://127.0.0.1:8765/v1,clone -e base=http://127.0.0.1:8766/v1,smollm2-135m-instruct \
-  --selfplay-chats 100 --selfplay-chats base=50 --selfplay-turns 10 --max-tokens 24 --guarded clone --concurrency 64
+  --selfplay-chats 100 --selfplay-chats base=50 --selfplay-turns 10 --max-tokens 24 --guarded clone --concurrency 64 \
+  --speak clone=runs/demo --facts data/sample/facts.jsonl
 .venv/bin/python - <<'PY'
 import json
 r = json.load(open("reports/demo/report.json"))
@@ -90,6 +91,14 @@ print(f"loops in self-play chats of {clone['selfplay']['turns']} turns: plain cl
       f"{clone['loop_rate_guarded']:.0%} "
       f"(guard rejected {clone['guard_rejection_rate']:.0%} of replies); worst phrase over-use "
       f"{clone['phrase_overuse_worst']:.2f}x ({clone['phrase_overuse_worst_phrase']!r})")
+s, m = r["speak"], r["memory"]
+iv = lambda x: f"[{x[0]:.2f}, {x[1]:.2f}]" if x else ""
+print(f"when to speak ({s['decision_points']} held-out decision points): speak-score AUC {s['auc']:.3f} {iv(s['auc_interval'])}"
+      + "".join(f"; {k.split(' (')[0]} {v['auc']:.3f}" for k, v in list(s["table"].items())[1:]))
+print(f"replayed through the bot (--speak auto): reply rate {s['bot_reply_rate']:.3f} vs the real {s['real_reply_rate']:.3f}"
+      f" ({s['rate_ratio']:.2f}x); mentions answered {s['mentions_answered']:.0%} of {s['mentions']}")
+print(f"memory ({m['questions']} held-out questions about planted facts): answer in the reply {m['recall_with']:.2f} "
+      f"{iv(m['recall_with_interval'])} with memory vs {m['recall_without']:.2f} {iv(m['recall_without_interval'])} without")
 PY
 step "11. export the clone for llama.cpp, LM Studio and Ollama (clonekit export: one q8_0 GGUF, names template inside)"
 $CK export runs/demo --format gguf --quant q8_0 -o exports

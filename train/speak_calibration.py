@@ -55,14 +55,16 @@ def speak_scores(model, tokenizer, template, data_dir: str | Path, system_prompt
         if not points:
             continue
         full = _ids(tokenizer, template, render_turns(turns, system_prompt)) + opener[:-1]
-        ends = {p.index: len(_ids(tokenizer, template, render_turns(turns[: p.index + 1], system_prompt))) for p in points}
+        ends = {
+            p.index: len(_ids(tokenizer, template, render_turns(turns[: p.index + 1], system_prompt))) for p in points
+        }
         limit = min(len(full), MAX_TOKENS)
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([full[:limit]], device=device)).logits[0]
         logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
         for p in points:
             end = ends[p.index]
-            if end + len(opener) > limit:
+            if end + len(opener) - 1 > limit:  # the opener's last token is read at end + len - 2
                 skipped += 1
                 continue
             score = _opener_logprob(logprobs, full, end, opener)

@@ -439,8 +439,10 @@ def train(
     speak = calibrate_speak(trainer.model, tokenizer, template, data_dir, ds.get("system_prompt", ""), ds["target"])
     if speak is not None:
         extra["speak"] = speak
-        log(f"speak score: held-out AUC {speak['auc']:.3f}, threshold {speak['threshold']:.3f} "
-            f"(the target wrote next at {speak['target_rate']:.1%} of {speak['decision_points']} points)")
+        log(
+            f"speak score: held-out AUC {speak['auc']:.3f}, threshold {speak['threshold']:.3f} "
+            f"(the target wrote next at {speak['target_rate']:.1%} of {speak['decision_points']} points)"
+        )
     return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft", extra=extra)
 
 
