@@ -1315,6 +1315,99 @@ def evolve_gate(
         raise typer.Exit(1)
 
 
+memory_app = typer.Typer(
+    help="Memory per contact (memory.sqlite from `prep build` with memory on): show, forget.", no_args_is_help=True
+)
+app.add_typer(memory_app, name="memory")
+MEMORY_PATH_OPT = typer.Option(
+    Path("data/demo/dataset/memory.sqlite"), "--memory", help="The memory file (a dataset's memory.sqlite)."
+)
+
+
+@memory_app.command("show")
+@user_errors
+def memory_show(
+    person: str | None = typer.Argument(None, help="Whose snippets (default: who is in memory)."),
+    memory: Path = MEMORY_PATH_OPT,
+):
+    """What the clone remembers of PERSON (every snippet, oldest first), or how many snippets of whom."""
+    from clonekit.memory import MemoryStore
+
+    store = MemoryStore(memory)
+    try:
+        if person is None:
+            for name, n in store.people().items():
+                console.print(f"{name}\t{n}", highlight=False, markup=False)
+            return
+        found = store.snippets(person)
+        if not found:
+            raise ClonekitError(f"nothing of {person!r} in memory", memory)
+        for s in found:
+            console.print(f"{s.time}  {s.text}", highlight=False, markup=False)
+    finally:
+        store.close()
+
+
+@memory_app.command("forget")
+@user_errors
+def memory_forget(
+    person: str = typer.Argument(..., help="Whose snippets to delete (name, any case)."),
+    memory: Path = MEMORY_PATH_OPT,
+    reason: str = typer.Option("asked to be forgotten", help="Why (goes into the audit log)."),
+    actor: str | None = ACTOR_OPT,
+):
+    """Delete everything of PERSON from memory: rows, index vectors, WAL and free pages (secure_delete, WAL
+    checkpoint, VACUUM). The audit log beside the file (memory-audit.jsonl) records the change and how many snippets,
+    not the name."""
+    from clonekit.audit import AuditLog
+    from clonekit.memory import MemoryStore
+
+    store = MemoryStore(memory)
+    try:
+        n = store.forget(person)
+    finally:
+        store.close()
+    if not n:
+        raise ClonekitError(f"nothing of {person!r} in memory", memory)
+    AuditLog(memory.with_name("memory-audit.jsonl")).append(
+        "memory_forgotten", reason, actor=actor, memory=memory.name, snippets=n
+    )
+    console.print(f"forgot {n} snippets; logged in {memory.with_name('memory-audit.jsonl')}")
+
+
+@app.command()
+@user_errors
+def judge(
+    report: Path = typer.Argument(..., help="A `clonekit compare` output directory (replies.jsonl)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs the link's token."),
+    port: int = typer.Option(8377, help="Port."),
+):
+    """Blind judging by friends: a local page shows held-out chats with the real reply and a model's in random
+    order; judges pick the real one or "can't tell". Votes go to REPORT/judge.sqlite; /results shows, per endpoint,
+    how often judges found the real reply (50 % = indistinguishable) with a 95 % interval, per-judge agreement and
+    a CSV. To share on your network: --host 0.0.0.0 and send friends the printed link (it carries the token)."""
+    import socket
+
+    from clonekit.compare.judge import JudgeServer
+
+    server = JudgeServer(report, host, port)
+    shown = host
+    if host == "0.0.0.0":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect(("10.255.255.255", 1))
+                shown = s.getsockname()[0]
+            except OSError:
+                shown = socket.gethostname()
+    console.print(f"{len(server.items)} items to judge; open [bold]{server.link(shown)}[/]  (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+
+
 def main() -> None:
     app()
 

@@ -183,8 +183,8 @@ def plant_facts(
 ) -> tuple[list[SampleMessage], list[Fact]]:
     """Telling and asking episodes early in the morning (before the day's conversations), each its own session:
     tellings at 6:00, 6:12, ...; the question 1-6 days later (1-3 in the last quarter) at 7:00, 7:10, .... A person
-    tells nothing new of one kind before they were asked about the last one, so every question has one answer. About one episode a day,
-    up to five a day in the last quarter of the corpus (where the held-out split is)."""
+    tells nothing new of one kind before they were asked about the last one, so every question has one answer.
+    About one episode a day, up to seven a day in the last quarter of the corpus (where the held-out split is)."""
     msgs: list[SampleMessage] = []
     facts: list[Fact] = []
     friends = [p for p in people if p != target]

@@ -3,7 +3,7 @@ forwards and chat names, a phone-number speaker, and every personal-data format 
 
 import json
 
-from clonekit.config import PrepConfig
+from clonekit.config import MemoryConfig, PrepConfig
 from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import ParseOptions, parse_exports
 
@@ -109,13 +109,26 @@ def test_no_trace_of_an_excluded_person_or_personal_data(tmp_path):
     manifest = build_datasets(
         messages,
         tmp_path / "ds",
-        PrepConfig(target="Maya", exclude=["Priya"], valid_fraction=0, aliases={"Priya Sharma": "Priya"}),
+        PrepConfig(
+            target="Maya",
+            exclude=["Priya"],
+            valid_fraction=0,
+            aliases={"Priya Sharma": "Priya"},
+            memory=MemoryConfig(enabled=True),  # memory (store and index in one SQLite file) obeys the same rules
+        ),
     )
     forbidden = ["priya", "sharma", "qx_handle", "quince", *PII.values(), "7700", "900123"]
     outputs = sorted((tmp_path / "ds").iterdir())
-    assert {f.name for f in outputs} >= {"train.jsonl", "sessions.jsonl", "manifest.json", "openai_names.json"}
+    assert {f.name for f in outputs} >= {
+        "train.jsonl",
+        "sessions.jsonl",
+        "manifest.json",
+        "openai_names.json",
+        "memory.sqlite",
+    }
+    assert manifest["memory"]["snippets"] > 0
     for f in outputs:
-        content = f.read_text(encoding="utf-8").casefold()
+        content = f.read_bytes().decode("utf-8", "replace").casefold()
         leaked = [w for w in forbidden if w.casefold() in content]
         assert not leaked, f"{f.name} holds {leaked}"
     train = (tmp_path / "ds/train.jsonl").read_text(encoding="utf-8")
