@@ -38,6 +38,7 @@ EVENTS = (
     "ab_started",
     "ab_stopped",
     "feedback",
+    "memory_added",
     "memory_forgotten",
 )
 

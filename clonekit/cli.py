@@ -1316,7 +1316,8 @@ def evolve_gate(
 
 
 memory_app = typer.Typer(
-    help="Memory per contact (memory.sqlite from `prep build` with memory on): show, forget.", no_args_is_help=True
+    help="Memory per contact (memory.sqlite from `prep build` with memory on): show, add-store, forget.",
+    no_args_is_help=True,
 )
 app.add_typer(memory_app, name="memory")
 MEMORY_PATH_OPT = typer.Option(
@@ -1346,6 +1347,29 @@ def memory_show(
             console.print(f"{s.time}  {s.text}", highlight=False, markup=False)
     finally:
         store.close()
+
+
+@memory_app.command("add-store")
+@user_errors
+def memory_add_store(
+    store: Path = typer.Argument(..., help="The bot's conversation store (`chat`/`discord --store`)."),
+    memory: Path = MEMORY_PATH_OPT,
+    exclude: list[str] = typer.Option([], "--exclude", help="A person who did not consent (repeatable)."),
+    config: Path | None = typer.Option(None, "--config", help="Prep YAML: its exclude and redact settings apply."),
+    reason: str = typer.Option("the bot's consented chats", help="Why (goes into the audit log)."),
+    actor: str | None = ACTOR_OPT,
+):
+    """Add what people said in the store's consenting channels to memory, redacted, excluded people left out."""
+    from clonekit.audit import AuditLog
+    from clonekit.bot.memory import remember_store
+    from clonekit.config import load_config
+
+    cfg = load_config(PrepConfig, config)
+    result = remember_store(str(store), str(memory), [*cfg.exclude, *exclude], cfg.redact)
+    AuditLog(memory.with_name("memory-audit.jsonl")).append(
+        "memory_added", reason, actor=actor, memory=memory.name, snippets=result["added"], source="bot store"
+    )
+    console.print(f"read {result['read']} messages: added {result['added']}, skipped {result['skipped']}")
 
 
 @memory_app.command("forget")

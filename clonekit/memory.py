@@ -58,10 +58,10 @@ class Embedder:
 
 
 def worth_remembering(turn: Turn) -> bool:
-    """Another person's statement of a few words: what they told the clone. Questions are left out: asked again
-    later, the earlier asking would be recalled instead of the answer."""
+    """Another person's statement of a few words: what they told the clone. Questions (a "?" anywhere) are left out:
+    asked again later, the earlier asking would be recalled instead of the answer."""
     text = turn.text.strip()
-    return not turn.is_target and len(text.split()) >= MIN_WORDS and "<media>" not in text and not text.endswith("?")
+    return not turn.is_target and len(text.split()) >= MIN_WORDS and "<media>" not in text and "?" not in text
 
 
 def _days(iso: str) -> float:

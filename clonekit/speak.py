@@ -3,7 +3,7 @@ speak as often as the person did.
 
 The chat template names every speaker, so after the last message the model predicts whose turn opens next. The
 *speak score* is the log-probability of the target's turn opener up to its first token that differs from another
-speaker's opener: with ChatML, log P(`<|im_start|>`) + log P(`assistant` | `<|im_start|>`). Training (HF forward
+speaker's opener: with ChatML, log P(`<|im_start|>`) + log P(the first token of `assistant` | `<|im_start|>`). Training (HF forward
 passes, train/speak_calibration.py), compare and the bot (a vLLM server's `/tokenize` and prompt logprobs,
 `SpeakScorer`) compute the same quantity.
 

@@ -44,7 +44,8 @@ def memory_recall(
     for fact in facts:
         turns = [turn(fact["person"], fact["question"])]
         vector = embedder.encode([memory_query(turns)])[0]
-        found = store.search(vector, [fact["person"]], cfg.top_k, cfg.min_similarity, fact["asked"][:19])
+        # before the minute the question was asked (exports keep minutes: a snippet of that minute is the question)
+        found = store.search(vector, [fact["person"]], cfg.top_k, cfg.min_similarity, fact["asked"][:16])
         block = memory_block(found, cfg.budget_tokens)
         blocks += bool(block and fact["answer"].lower() in block.lower())
         user = {"role": "user", "name": fact["person"], "content": fact["question"]}

@@ -344,6 +344,7 @@ def _memory(ep: Endpoint, data_dir, held: HeldOut, settings: CompareSettings) ->
 
     manifest = read_dataset_manifest(data_dir)
     cfg = MemoryConfig(**{**(manifest.get("memory") or {}).get("config", {}), "enabled": True})
+    assert settings.facts is not None
     facts = load_facts(settings.facts, manifest["split"]["valid_from"])
     if not facts:
         raise ClonekitError("no fact in the facts file is asked in the held-out period", settings.facts)

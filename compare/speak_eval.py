@@ -55,7 +55,7 @@ async def replay(
         speak_threshold=threshold,
         history_turns=history_turns,
         quiet_seconds=0,
-        api_key_env=ep.api_key_env or "CLONEKIT_API_KEY",
+        api_key_env=ep.key_env or "CLONEKIT_API_KEY",
     )
     records: list[dict] = []
 

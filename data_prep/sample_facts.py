@@ -129,7 +129,7 @@ ACKS = [
 ACK_TAILS = ["", " 😂", " 🙌", " ha", "!", " :)"]
 QUESTION_OPENERS = ["maya", "maya quick one,", "hey maya", "maya pop quiz:", "ok maya", "maya sorry but"]
 QUESTION_TAILS = ["", " 😅", " hehe", " haha", " i forget if i told u", " no cheating"]
-REACTION_OPENERS = ["omg", "wait", "no way", "ok", "yay", "aaa", "stop", "ngl", "ahh", "oh wow"]
+REACTION_OPENERS = ["omg", "ooh", "no way", "ok", "yay", "aaa", "stop", "ngl", "ahh", "oh wow"]
 REACTION_BODIES = [
     "congrats!!",
     "thats amazing",
@@ -143,7 +143,7 @@ REACTION_BODIES = [
     "about time",
 ]
 REACTION_TAILS = ["", "!!", " 😍", " 🎉", " yay", " omg", " ❤️", " xd", " 🙌", "!!!"]
-ANSWER_OPENERS = ["", "umm ", "wait ", "obviously ", "hmm ", "easy, "]
+ANSWER_OPENERS = ["", "umm ", "ooh ", "obviously ", "hmm ", "easy, "]
 ANSWERS = [
     "{v}",
     "{v}!",

@@ -10,7 +10,7 @@
 # 32-token KV blocks and the base's 50 self-play chats).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh train serve-cpu compare
+scripts/setup.sh train serve-cpu compare memory
 CK=.venv/bin/clonekit
 step() { echo "== $*   [${SECONDS} s since the start]"; }
 

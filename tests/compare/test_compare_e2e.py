@@ -41,6 +41,8 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
             "12",
             "--guarded",
             "clone",
+            "--speak",
+            f"clone={local_clone.run}",  # the held-out sessions replayed through the bot with --speak auto
         ],
         capture_output=True,
         text=True,
@@ -49,6 +51,13 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert set(report["endpoints"]) == {"clone", "base"}
+    speak = report["speak"]
+    assert speak["decision_points"] > 0
+    assert len(speak["table"]) == 3
+    assert 0 <= speak["bot_reply_rate"] <= 1
+    assert 0 <= speak["real_reply_rate"] <= 1
+    assert speak["auc"] is None or 0 <= speak["auc"] <= 1
+    assert sum(speak["reasons"].values()) == speak["decision_points"]
     assert report["cases"] == 2
     for name, row in report["endpoints"].items():
         assert 0 <= row["style_target_prob"] <= 1, name

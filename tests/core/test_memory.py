@@ -29,7 +29,9 @@ def test_rank_keeps_the_people_the_time_and_prefers_recent():
 
 def test_block_fits_the_budget_and_query_skips_the_clone():
     block = memory_block(SNIPPETS, budget_tokens=45)
-    assert block.startswith("What you remember") and "Pixel" in block and "Leeds" not in block
+    assert block.startswith("What you remember")
+    assert "Pixel" in block
+    assert "Leeds" not in block
     assert memory_block(SNIPPETS, budget_tokens=5) is None
     turns = [turn("Deniz", "what's my pet called?"), turn("Maya", "uhh", True)]
     assert memory_query(turns) == "what's my pet called?"
