@@ -1,0 +1,43 @@
+"""The bot's speak decisions without a model: mention mode, the reply limit (mentions included), the event log, and
+auto mode's refusal to start without a threshold."""
+
+import asyncio
+import json
+
+import pytest
+
+from clonekit.bot.core import CloneChat
+from clonekit.config import BotConfig
+from clonekit.errors import ClonekitError
+
+
+def test_mention_mode_and_the_reply_limit(tmp_path):
+    events = tmp_path / "events.jsonl"
+    now = [0.0]
+    cfg = BotConfig(clone_name="Maya", mode="mention", max_replies=1, reply_window_seconds=60, event_log=str(events))
+    chat = CloneChat(cfg, clock=lambda: now[0])
+
+    async def go():
+        out = []
+        for t, text in [(0, "anyone up for sushi"), (10, "maya u in?"), (20, "MAYA??"), (100, "@maya now?")]:
+            now[0] = t
+            chat.heard("c", "Sam", text)
+            out.append(await chat.decide("c"))
+            chat.channel("c").debounce.answered()
+        await chat.close()
+        return out
+
+    decisions = asyncio.run(go())
+    assert [(d.speak, d.reason) for d in decisions] == [
+        (False, "not_mentioned"),
+        (True, "mention"),
+        (False, "rate_limit"),  # one reply per 60 s, even for a mention
+        (True, "mention"),  # the window has passed
+    ]
+    logged = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["reason"] for e in logged] == ["not_mentioned", "mention", "rate_limit", "mention"]
+
+
+def test_auto_needs_a_threshold():
+    with pytest.raises(ClonekitError, match="--speak auto needs a threshold"):
+        CloneChat(BotConfig(mode="auto"))
