@@ -205,6 +205,53 @@ def _write_jsonl(report: dict, held: HeldOut, replies: dict[str, list[str]], out
                     )
 
 
+def _iv(x: list[float] | None) -> str:
+    return f" [{x[0]:.3f}, {x[1]:.3f}]" if x else ""
+
+
+def speak_memory_lines(report: dict) -> list[str]:
+    """The "when to speak" table (the speak score beside its two baselines, then the replay) and memory recall, as
+    markdown lines; [] when compare ran without --speak / --facts."""
+    md: list[str] = []
+    speak = report.get("speak")
+    if speak:
+        md += [
+            "## When to speak",
+            "",
+            f"{speak['decision_points']} held-out decision points (after each other speaker's turn), replayed through "
+            f"the bot's core with `--speak auto` (threshold {speak['threshold']:.3f} from `{speak['run']}`). ROC AUC "
+            'for "the target wrote the next turn", 95 % bootstrap intervals:',
+            "",
+            "| score | ROC AUC |",
+            "|---|---|",
+            *[f"| {name} | {row['auc']:.3f}{_iv(row['interval'])} |" for name, row in speak["table"].items()],
+            "",
+            f"Reply rate through the bot: **{speak['bot_reply_rate']:.3f}**{_iv(speak['bot_reply_rate_interval'])} "
+            f"vs the target's real {speak['real_reply_rate']:.3f} ({speak['rate_ratio']:.2f}x); mentions answered: "
+            f"**{speak['mentions_answered']:.0%}** of {speak['mentions']}. Decisions: "
+            + ", ".join(f"{k} {v}" for k, v in speak["reasons"].items())
+            + ".",
+            "",
+        ]
+    memory = report.get("memory")
+    if memory:
+        md += [
+            "## Memory",
+            "",
+            f"{memory['questions']} held-out questions about facts told earlier (`{memory['facts']}`); share of "
+            "replies that contain the answer:",
+            "",
+            "| | recall |",
+            "|---|---|",
+            f"| with memory | **{memory['recall_with']:.3f}**{_iv(memory['recall_with_interval'])} |",
+            f"| without memory | {memory['recall_without']:.3f}{_iv(memory['recall_without_interval'])} |",
+            "",
+            f"The answer was in the recalled memory block for {memory['answer_in_memory_block']:.0%} of the questions.",
+            "",
+        ]
+    return md
+
+
 def _write_markdown(report: dict, held: HeldOut, replies: dict[str, list[str]], picked: list[int], out: Path) -> None:
     names = list(replies)
     md = [
@@ -222,6 +269,7 @@ def _write_markdown(report: dict, held: HeldOut, replies: dict[str, list[str]], 
         "",
         "![lengths](lengths.png)",
         "",
+        *speak_memory_lines(report),
         "## Samples",
         "",
     ]
@@ -265,6 +313,7 @@ Style: authorship classifier (char n-gram TF-IDF + logistic regression) over eve
 loop_rate: share of self-play chats with three or more near-identical consecutive clone replies, through a plain
 OpenAI client and through the bot's core with its guard on. Brackets: 95 % bootstrap intervals.</p>
 <table><tr>{"".join(f"<th>{esc(h)}</th>" for h in header)}</tr>{trs}</table>{imgs}
+<pre>{esc(chr(10).join(speak_memory_lines(report)))}</pre>
 <h2>Samples</h2><table><tr><th>context</th><th>real</th>{"".join(f"<th>{esc(n)}</th>" for n in names)}</tr>
 {"".join(sample_rows)}</table>
 <p>Blind A/B sheet for a human test: <code>ab_sheet.md</code>; its key is in <code>ab_key.json</code>.</p>
