@@ -3,9 +3,10 @@ speak as often as the person did.
 
 The chat template names every speaker, so after the last message the model predicts whose turn opens next. The
 *speak score* is the log-probability of the target's turn opener up to its first token that differs from another
-speaker's opener: with ChatML, log P(`<|im_start|>`) + log P(the first token of `assistant` | `<|im_start|>`). Training (HF forward
-passes, train/speak_calibration.py), compare and the bot (a vLLM server's `/tokenize` and prompt logprobs,
-`SpeakScorer`) compute the same quantity.
+speaker's opener: with ChatML, log P(`<|im_start|>`) + log P(the first token of `assistant` | `<|im_start|>`).
+Training (HF forward passes, train/speak_calibration.py), compare and the bot (a vLLM server's `/tokenize` and prompt
+logprobs, `SpeakScorer`) compute the same quantity. The loss masks only the target's turns, so on its own the model
+never learns who writes next: training also puts the loss on each turn's role word (`speaker_loss`, on by default).
 
 A *decision point* is the moment after another speaker's turn: the bot decides there whether to speak; the label is
 whether the target really wrote the next turn (at the end of a session nobody did: the target stayed silent).

@@ -49,12 +49,12 @@ def cache_key(path: Path, tokenizer, template: ChatTemplate, max_len: int) -> st
     return sha256_text(sha256_file(path), backend, template.text, str(max_len), code)[:24]
 
 
-def _tokenize_batch(batch: dict, tokenizer, template: ChatTemplate, max_len: int) -> dict:
+def _tokenize_batch(batch: dict, tokenizer, template: ChatTemplate, max_len: int, speaker_loss: bool = False) -> dict:
     """`datasets.map` function (batched): one JSON example in, zero or more pieces out (long examples split)."""
     out: dict[str, list] = {"input_ids": [], "assistant_masks": [], "source": [], "notes": []}
     for index, raw in zip(batch["index"], batch["messages"], strict=True):
         stats = TokenizeStats()
-        pieces = tokenize_with_limit(tokenizer, template, json.loads(raw), max_len, stats)
+        pieces = tokenize_with_limit(tokenizer, template, json.loads(raw), max_len, stats, speaker_loss)
         notes = sorted(stats.notes.elements())
         for k, piece in enumerate(pieces):
             out["input_ids"].append(piece.input_ids)
@@ -83,7 +83,13 @@ def _stats(ds, examples: int) -> TokenizeStats:
 
 
 def tokenized_split(
-    path: str | Path, tokenizer, template: ChatTemplate, max_len: int, use_cache: bool = True, progress: bool = False
+    path: str | Path,
+    tokenizer,
+    template: ChatTemplate,
+    max_len: int,
+    use_cache: bool = True,
+    progress: bool = False,
+    speaker_loss: bool = False,
 ) -> TokenizedSplit:
     """The tokenized rows of one JSONL split and their stats. A missing or empty file gives an empty dataset.
     Bad lines are one ClonekitError naming the file and line (train/tokenize.load_examples checks them)."""
@@ -96,7 +102,8 @@ def tokenized_split(
         )
         return TokenizedSplit(empty, TokenizeStats(), cached=False)
     folder = cache_dir() / "datasets"
-    target = folder / f"{path.stem}-{cache_key(path, tokenizer, template, max_len)}.arrow"
+    key = cache_key(path, tokenizer, template, max_len) + ("-speakers" if speaker_loss else "")
+    target = folder / f"{path.stem}-{key}.arrow"
     meta = target.with_suffix(".json")
     if use_cache and target.exists() and meta.exists():
         ds = datasets.Dataset.from_file(str(target))
@@ -111,7 +118,7 @@ def tokenized_split(
         batched=True,
         batch_size=256,
         remove_columns=raw.column_names,
-        fn_kwargs={"tokenizer": tokenizer, "template": template, "max_len": max_len},
+        fn_kwargs={"tokenizer": tokenizer, "template": template, "max_len": max_len, "speaker_loss": speaker_loss},
         features=_features(),
         num_proc=procs,
         load_from_cache_file=False,

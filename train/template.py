@@ -96,11 +96,16 @@ def render(tokenizer, template: ChatTemplate, messages: list[dict], add_generati
     )
 
 
-def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+def target_spans(
+    tokenizer, template: ChatTemplate, messages: list[dict], speaker_loss: bool = False
+) -> tuple[str, list[tuple[int, int]]]:
     """Render `messages`; return the text and the character spans the loss falls on: the content of each
     assistant message with weight 1, plus its end-of-turn marker; only the marker for one with weight 0 and
-    end_weight 1 (a near-duplicate turn, see data_prep/build.py TurnDeduper)."""
+    end_weight 1 (a near-duplicate turn, see data_prep/build.py TurnDeduper). With `speaker_loss`, also the role
+    word that opens every turn after the first (`assistant` or `user`): the model learns who writes next, which
+    the speak score (clonekit/speak.py) reads; nobody else's words are learnt."""
     spans = []
+    turns_seen = 0
     prefix = ""
     for i, msg in enumerate(messages):
         upto = render(tokenizer, template, messages[: i + 1])
@@ -110,6 +115,13 @@ def target_spans(tokenizer, template: ChatTemplate, messages: list[dict]) -> tup
                 "earlier text); clonekit cannot place the loss mask",
                 template.path,
             )
+        if speaker_loss and msg["role"] in ("user", "assistant"):
+            turns_seen += 1
+            piece = upto[len(prefix) :]
+            role_at = piece.find(msg["role"])
+            content_at = piece.rfind(neutralize(msg["content"]))
+            if turns_seen > 1 and 0 <= role_at < content_at:
+                spans.append((len(prefix) + role_at, len(prefix) + role_at + len(msg["role"])))
         end_only = not msg.get("weight", 1) and msg.get("end_weight", 0)
         if msg["role"] == "assistant" and (msg.get("weight", 1) or end_only):
             piece = upto[len(prefix) :]

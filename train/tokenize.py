@@ -36,8 +36,8 @@ def has_target(messages: list[dict]) -> bool:
     return any(m.get("role") == "assistant" and (m.get("weight", 1) or m.get("end_weight", 0)) for m in messages)
 
 
-def tokenize_example(tokenizer, template: ChatTemplate, messages: list[dict]) -> Tokenized:
-    text, spans = target_spans(tokenizer, template, messages)
+def tokenize_example(tokenizer, template: ChatTemplate, messages: list[dict], speaker_loss: bool = False) -> Tokenized:
+    text, spans = target_spans(tokenizer, template, messages, speaker_loss)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     labels = []
     k = 0
@@ -49,11 +49,11 @@ def tokenize_example(tokenizer, template: ChatTemplate, messages: list[dict]) ->
 
 
 def tokenize_with_limit(
-    tokenizer, template, messages: list[dict], max_len: int, stats: TokenizeStats
+    tokenizer, template, messages: list[dict], max_len: int, stats: TokenizeStats, speaker_loss: bool = False
 ) -> list[Tokenized]:
     """Tokenize; an example longer than max_len is split on turn boundaries (each part keeps the system
     message and needs a target turn with context); a single turn still too long is truncated."""
-    tok = tokenize_example(tokenizer, template, messages)
+    tok = tokenize_example(tokenizer, template, messages, speaker_loss)
     if len(tok) <= max_len:
         return [tok]
     system = [m for m in messages[:1] if m["role"] == "system"]
@@ -73,7 +73,7 @@ def tokenize_with_limit(
         if part[0]["role"] == "assistant":
             part[0]["weight"] = part[0]["end_weight"] = 0  # no context before it in this part
         if has_target(part):
-            out += tokenize_with_limit(tokenizer, template, system + part, max_len, stats)
+            out += tokenize_with_limit(tokenizer, template, system + part, max_len, stats, speaker_loss)
     return out
 
 

@@ -289,7 +289,14 @@ OOM_ADVICE = (
 
 def _setup_data(cfg: TrainConfig, data_dir: Path, tokenizer, template: ChatTemplate, show_progress: bool, log):
     """The tokenized train and valid splits (from the cache when the data, tokenizer and template are unchanged)."""
-    train_split = tokenized_split(data_dir / TRAIN_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
+    train_split = tokenized_split(
+        data_dir / TRAIN_FILE,
+        tokenizer,
+        template,
+        cfg.max_seq_len,
+        progress=show_progress,
+        speaker_loss=cfg.speaker_loss,
+    )
     valid_split = tokenized_split(data_dir / VALID_FILE, tokenizer, template, cfg.max_seq_len, progress=show_progress)
     train_stats, valid_stats = train_split.stats, valid_split.stats
     if not len(train_split.dataset):
