@@ -25,7 +25,8 @@ def test_blocks_come_from_earlier_sessions_only(tmp_path):
         sessions, MemoryConfig(enabled=True), lambda turns: [(0, len(turns))], tmp_path / "memory.sqlite"
     )
     first, told, asked, later = (blocks[session_key(s)][0] for s in sessions)
-    assert first is None and told is None  # nothing was said before
+    assert first is None
+    assert told is None
     assert "Pixel" in asked
     assert "Mochi" not in asked  # said four days after the question
     assert "Pixel" in later
