@@ -2,8 +2,10 @@
 speak as often as the person did.
 
 The chat template names every speaker, so after the last message the model predicts whose turn opens next. The
-*speak score* is the log-probability of the target's turn opener up to its first token that differs from another
-speaker's opener: with ChatML, log P(`<|im_start|>`) + log P(the first token of `assistant` | `<|im_start|>`).
+*speak score* is the log-probability of the first token of the target's turn opener that differs from another
+speaker's, given the conversation and the opener's shared start: with ChatML, log P(the first token of `assistant` |
+... `<|im_end|>\n<|im_start|>`). The shared start (`<|im_start|>`) says nothing about who writes and is never trained
+(it was: log P(`<|im_start|>`), left to drift, made the sum anti-correlated with the truth, AUC 0.36).
 Training (HF forward passes, train/speak_calibration.py), compare and the bot (a vLLM server's `/tokenize` and prompt
 logprobs, `SpeakScorer`) compute the same quantity. The loss masks only the target's turns, so on its own the model
 never learns who writes next: training also puts the loss on each turn's role word (`speaker_loss`, on by default).
@@ -125,7 +127,7 @@ class SpeakScorer:
         return r.json()["tokens"]
 
     async def score(self, messages: list[dict]) -> float:
-        """log P(the target's turn opens next | messages)."""
+        """log P(the target's role word | messages and the start of a next turn)."""
         ids = await self._tokenize(messages, False)
         if self.opener is None:
             with_generation = await self._tokenize(messages, True)
@@ -135,7 +137,7 @@ class SpeakScorer:
         r = await self.client.post(f"{self.root}/v1/completions", json=body)
         r.raise_for_status()
         logprobs = r.json()["choices"][0]["logprobs"]["token_logprobs"]
-        return float(sum(logprobs[len(ids) : len(ids) + len(self.opener)]))
+        return float(logprobs[len(ids) + len(self.opener) - 1])
 
     async def aclose(self) -> None:
         await self.client.aclose()

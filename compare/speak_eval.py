@@ -111,7 +111,7 @@ def speak_summary(records: list[dict], seed: int = 0) -> dict:
     # never spoke yet in the session: counts as the longest wait
     longest = max((r["since_target_s"] for r in timed), default=0.0)
     table = {
-        "speak score (the model's log P of the target's turn opener)": _auc_row(
+        "speak score (the model's log P that the next turn is the target's)": _auc_row(
             [(r["score"], r["wrote_next"]) for r in scored], seed
         ),
         "time since the target's last turn": _auc_row(

@@ -26,10 +26,10 @@ def _ids(tokenizer, template, messages: list[dict], generation: bool = False) ->
 
 
 def _opener_logprob(logprobs, ids: list[int], p: int, opener: list[int]) -> float | None:
-    """Sum of log P(opener[j] | ids[:p + j]) read from one pass, if ids[p:p + j] are opener[:j] for every j."""
+    """log P(opener[-1] | ids[:p] + opener[:-1]) read from one pass, if ids[p:] starts with opener[:-1]."""
     if ids[p : p + len(opener) - 1] != opener[:-1]:
         return None
-    return float(sum(logprobs[p - 1 + j, tok] for j, tok in enumerate(opener)))
+    return float(logprobs[p + len(opener) - 2, opener[-1]])
 
 
 def speak_scores(model, tokenizer, template, data_dir: str | Path, system_prompt: str, target: str) -> dict:
@@ -90,7 +90,7 @@ def calibrate_speak(model, tokenizer, template, data_dir: str | Path, system_pro
     rate = sum(found["labels"]) / len(found["labels"])
     threshold = calibrate_threshold(found["scores"], found["mentioned"], rate)
     return {
-        "score": "log P(the target's turn opener) after the last message",
+        "score": "log P(the target's role word | the conversation, the next turn's shared opener)",
         "threshold": threshold,
         "target_rate": round(rate, 4),
         "decision_points": len(found["scores"]),

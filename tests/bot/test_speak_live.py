@@ -31,7 +31,7 @@ def _hf_score(model_dir, run_dir, messages, opener: list[int]) -> float:
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids + opener])).logits[0].float()
     logprobs = torch.log_softmax(logits, -1)
-    return float(sum(logprobs[len(ids) - 1 + j, t] for j, t in enumerate(opener)))
+    return float(logprobs[len(ids) + len(opener) - 2, opener[-1]])  # the role word, after the shared <|im_start|>
 
 
 def test_score_matches_transformers(local_clone):
