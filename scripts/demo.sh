@@ -6,8 +6,8 @@
 # sample's speakers, run a scripted group chat through the terminal client, goad it twenty times with the same
 # message (it must not loop), compare it with its base model into reports/demo (held-out turns, 100 self-play
 # chats through a plain client and through the bot's guard, intervals), and export it as a GGUF for llama.cpp,
-# LM Studio and Ollama. About 14 minutes on 2 cores, setup included (a fresh clone: 20 min before the servers'
-# 32-token KV blocks and the base's 50 self-play chats).
+# LM Studio and Ollama; compare also replays the held-out sessions through the bot with --speak auto and asks the
+# planted-fact questions with and without memory. About 16 minutes on 2 cores, plus ~2.5 for a fresh setup.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh train serve-cpu compare memory
@@ -73,7 +73,7 @@ step "9. loop check: Sam goads the clone with the same message twenty times"
 $CK chat --base-url http://127.0.0.1:8765/v1 --model clone --adapter runs/demo --script scripts/goad_chat.txt \
   --quiet 0 --loop-check | tail -6
 step "10. compare the clone with its base model on $TARGET's held-out turns (clonekit compare)"
-# Every held-out turn (124), 100 self-play chats x 10 turns of the clone through a plain client and 100 through the
+# Every held-out turn (153), 100 self-play chats x 10 turns of the clone through a plain client and 100 through the
 # bot's guard; the base model, only the reference, plays 50. The held-out loss of clone and base is step 6's
 # validation loss (same valid.jsonl); `--adapter clone=runs/demo` would compute it again (~50 s).
 $CK compare --data data/demo/dataset --out reports/demo \
