@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clonekit.chat import Turn
 from clonekit.errors import ClonekitError
 
 TRAIN_FILE = "train.jsonl"
@@ -23,6 +24,11 @@ SESSIONS_FILE = "sessions.jsonl"
 NAMES_FILE = "openai_names.json"
 MANIFEST_FILE = "manifest.json"
 DATASET_FILES = (TRAIN_FILE, VALID_FILE, OPENAI_TRAIN_FILE, OPENAI_VALID_FILE, SESSIONS_FILE, MANIFEST_FILE, NAMES_FILE)
+
+
+def session_turns(session: dict) -> list[Turn]:
+    """A sessions.jsonl row's turns (consecutive messages of one speaker joined with newlines, as prep merged them)."""
+    return [Turn(t["name"], bool(t["target"]), list(t["messages"]), t.get("time")) for t in session["turns"]]
 
 
 def has_manifest(data_dir: str | Path | None) -> bool:

@@ -21,11 +21,12 @@ from clonekit.compare.endpoints import Endpoint, check_reachable, generate
 from clonekit.compare.intervals import interval, jackknife_interval, mean_interval
 from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, words
 from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
-from clonekit.compare.relevance import Embedder, context_text, similarities
+from clonekit.compare.relevance import context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
 from clonekit.compare.style import AuthorshipModel, train_authorship
 from clonekit.dataset import NAMES_FILE
 from clonekit.errors import ClonekitError
+from clonekit.memory import Embedder
 from clonekit.repetition import is_degenerate
 
 
@@ -191,7 +192,7 @@ def run_compare(
         signature(target_train, vocab),
         np.array([len(words(t)) for t in target_train], dtype=float),
         target_phrases(target_train),
-        Embedder(),
+        Embedder("compare"),
         [context_text(c.context) for c in held.cases],
         settings.seed,
     )

@@ -13,10 +13,10 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from clonekit.chat import Turn, turn
+from clonekit.chat import Turn
 from clonekit.compare.endpoints import Endpoint
 from clonekit.compare.intervals import interval
-from clonekit.dataset import SESSIONS_FILE
+from clonekit.dataset import SESSIONS_FILE, session_turns
 from clonekit.jsonl import iter_jsonl
 from clonekit.speak import decision_points, roc_auc
 
@@ -32,8 +32,8 @@ def load_sessions(data_dir, split: str = "valid") -> list[HeldSession]:
     for _, s in iter_jsonl(f"{data_dir}/{SESSIONS_FILE}", "sessions.jsonl from `clonekit prep build`"):
         if s["split"] != split:
             continue
-        turns = [turn(t["name"], "\n".join(t["messages"]), bool(t["target"])) for t in s["turns"]]
-        times = [dt.datetime.fromisoformat(t["time"]).timestamp() if t.get("time") else None for t in s["turns"]]
+        turns = session_turns(s)
+        times = [dt.datetime.fromisoformat(t.time).timestamp() if t.time else None for t in turns]
         out.append(HeldSession(turns, times))
     return out
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clonekit.chat import render_turns, turn
-from clonekit.dataset import SESSIONS_FILE
+from clonekit.chat import render_turns
+from clonekit.dataset import SESSIONS_FILE, session_turns
 from clonekit.jsonl import iter_jsonl
 from clonekit.speak import PROBE_TURN, calibrate_threshold, decision_points, distinguishing_opener, roc_auc
 
@@ -50,7 +50,7 @@ def speak_scores(model, tokenizer, template, data_dir: str | Path, system_prompt
     model.eval()
     device = next(model.parameters()).device
     for s in sessions:
-        turns = [turn(t["name"], "\n".join(t["messages"]), bool(t["target"])) for t in s["turns"]]
+        turns = session_turns(s)
         points = decision_points(turns, target)
         if not points:
             continue
