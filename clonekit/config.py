@@ -427,8 +427,8 @@ class BotConfig(StrictModel):
     )
     memory: str | None = Field(
         None,
-        description="memory.sqlite (`prep build` with memory, or `clonekit memory build`): recalled snippets of the "
-        "people in the chat go into the system prompt",
+        description="memory.sqlite (`prep build` with memory on; `clonekit memory add-store` adds the bot store): "
+        "recalled snippets of the people in the chat go into the system prompt",
     )
     memory_budget_tokens: int = Field(128, ge=16, description="the memory block's size in the system prompt")
     memory_top_k: int = Field(4, ge=1, description="snippets recalled at most")

@@ -135,7 +135,9 @@ class MemoryStore:
     def __init__(self, path: str | Path, create: bool = False):
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise ClonekitError("no memory here: build it with `clonekit memory build DATASET`", self.path)
+            raise ClonekitError(
+                "no memory here: `clonekit prep build` with `memory: {enabled: true}` writes one", self.path
+            )
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA secure_delete = ON")  # deleted rows are overwritten, not left in free pages
         self.db.execute("PRAGMA journal_mode = WAL")
