@@ -238,9 +238,10 @@ class TrainConfig(StrictModel):
         description="chat template file; auto: chatml-names for <|im_start|> models, llama3-names for Llama 3",
     )
     speaker_loss: bool = Field(
-        True,
-        description="train splits also put the loss on the role word opening each turn (assistant or user): the "
-        "model learns who writes next, for the speak score (`--speak auto`); no one else's words are learnt",
+        False,
+        description="the train split also puts the loss on the role word opening each turn (assistant or user): "
+        "the model learns who writes next, for the speak score (`--speak auto`); no one else's words are learnt. "
+        "Off: the loss falls on the target's turns only",
     )
     max_seq_len: int = Field(
         1024,

@@ -8,7 +8,8 @@ speaker's, given the conversation and the opener's shared start: with ChatML, lo
 (it was: log P(`<|im_start|>`), left to drift, made the sum anti-correlated with the truth, AUC 0.36).
 Training (HF forward passes, train/speak_calibration.py), compare and the bot (a vLLM server's `/tokenize` and prompt
 logprobs, `SpeakScorer`) compute the same quantity. The loss masks only the target's turns, so on its own the model
-never learns who writes next: training also puts the loss on each turn's role word (`speaker_loss`, on by default).
+never learns who writes next: training with `speaker_loss: true` (the shipped configs) also puts the loss on each
+turn's role word.
 
 A *decision point* is the moment after another speaker's turn: the bot decides there whether to speak; the label is
 whether the target really wrote the next turn (at the end of a session nobody did: the target stayed silent).

@@ -209,6 +209,11 @@ def _iv(x: list[float] | None) -> str:
     return f" [{x[0]:.3f}, {x[1]:.3f}]" if x else ""
 
 
+def _num(x: float | None, spec: str = ".3f") -> str:
+    """A figure, or "n/a" where there was nothing to measure (no mention in the held-out sessions, one class only)."""
+    return "n/a" if x is None else format(x, spec)
+
+
 def speak_memory_lines(report: dict) -> list[str]:
     """The "when to speak" table (the speak score beside its two baselines, then the replay) and memory recall, as
     markdown lines; [] when compare ran without --speak / --facts."""
@@ -224,11 +229,11 @@ def speak_memory_lines(report: dict) -> list[str]:
             "",
             "| score | ROC AUC |",
             "|---|---|",
-            *[f"| {name} | {row['auc']:.3f}{_iv(row['interval'])} |" for name, row in speak["table"].items()],
+            *[f"| {name} | {_num(row['auc'])}{_iv(row['interval'])} |" for name, row in speak["table"].items()],
             "",
-            f"Reply rate through the bot: **{speak['bot_reply_rate']:.3f}**{_iv(speak['bot_reply_rate_interval'])} "
-            f"vs the target's real {speak['real_reply_rate']:.3f} ({speak['rate_ratio']:.2f}x); mentions answered: "
-            f"**{speak['mentions_answered']:.0%}** of {speak['mentions']}. Decisions: "
+            f"Reply rate through the bot: **{_num(speak['bot_reply_rate'])}**{_iv(speak['bot_reply_rate_interval'])} "
+            f"vs the target's real {_num(speak['real_reply_rate'])} ({_num(speak['rate_ratio'], '.2f')}x); mentions "
+            f"answered: **{_num(speak['mentions_answered'], '.0%')}** of {speak['mentions']}. Decisions: "
             + ", ".join(f"{k} {v}" for k, v in speak["reasons"].items())
             + ".",
             "",

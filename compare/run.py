@@ -303,8 +303,8 @@ def run_compare(
                 report["speak"] = _speak(ep, settings.speak_runs[ep.name], data_dir, held, settings)
             sp = report["speak"]
             log(
-                f"{ep.name}: speak AUC {sp['auc']:.3f}, reply rate {sp['bot_reply_rate']:.3f} "
-                f"(real {sp['real_reply_rate']:.3f}), mentions answered {sp['mentions_answered']}"
+                f"{ep.name}: speak AUC {sp['auc']}, reply rate {sp['bot_reply_rate']} "
+                f"(real {sp['real_reply_rate']}), mentions answered {sp['mentions_answered']}"
             )
         if settings.facts and ep.name in settings.speak_runs:
             with _timed(timings, f"{ep.name}: planted-fact questions with and without memory"):
