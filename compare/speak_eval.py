@@ -45,7 +45,6 @@ async def replay(
     from clonekit.bot.core import CloneChat
     from clonekit.config import BotConfig
 
-    now = [0.0]
     cfg = BotConfig(
         base_url=ep.base_url,
         model=ep.model,
@@ -60,6 +59,7 @@ async def replay(
     records: list[dict] = []
 
     async def one(k: int, session: HeldSession) -> None:
+        now = [0.0]  # this session's clock: sessions are replayed concurrently, each at its own real times
         chat = CloneChat(cfg, clock=lambda: now[0])
         channel = f"held-{k}"
         points = {p.index: p for p in decision_points(session.turns, target, session.times)}
