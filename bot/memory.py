@@ -13,8 +13,7 @@ from clonekit.memory import (
     Embedder,
     MemoryStore,
     Snippet,
-    memory_block,
-    memory_query,
+    recall,
     worth_remembering,
 )
 
@@ -27,16 +26,15 @@ class ContactMemory:
         self.embedder = Embedder("memory")
 
     def block(self, turns: Iterable[Turn], now: str | None = None) -> str | None:
-        turns = list(turns)
-        query = memory_query(turns)
-        people = sorted({t.speaker for t in turns if not t.is_target})
-        if not query or not people:
-            return None
-        now = now or dt.datetime.now().isoformat(timespec="seconds")
-        found = self.store.search(
-            self.embedder.encode([query])[0], people, self.cfg.memory_top_k, self.cfg.memory_min_similarity, now
+        return recall(
+            self.store,
+            self.embedder,
+            list(turns),
+            now or dt.datetime.now().isoformat(timespec="seconds"),
+            self.cfg.memory_top_k,
+            self.cfg.memory_min_similarity,
+            self.cfg.memory_budget_tokens,
         )
-        return memory_block(found, self.cfg.memory_budget_tokens)
 
 
 def remember_store(

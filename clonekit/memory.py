@@ -195,3 +195,22 @@ class MemoryStore:
         """What the clone recalls of these people at time `now` (see `rank`)."""
         snippets, vectors = self._all()
         return rank(snippets, vectors, query, people, k, min_similarity, now)
+
+
+def recall(
+    store: MemoryStore,
+    embedder: Embedder,
+    turns: Sequence[Turn],
+    now: str,
+    top_k: int,
+    min_similarity: float,
+    budget_tokens: int,
+) -> str | None:
+    """The memory block for a conversation at time `now`: the other people's last turns as the query, their
+    snippets written before `now` (the bot's recall and compare's check of it; prep plans the same in batches)."""
+    query = memory_query(turns)
+    people = sorted({t.speaker for t in turns if not t.is_target})
+    if not query or not people:
+        return None
+    found = store.search(embedder.encode([query])[0], people, top_k, min_similarity, now)
+    return memory_block(found, budget_tokens)

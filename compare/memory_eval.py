@@ -13,7 +13,7 @@ from clonekit.chat import turn
 from clonekit.compare.endpoints import Endpoint, generate
 from clonekit.compare.intervals import mean_interval
 from clonekit.errors import ClonekitError
-from clonekit.memory import MEMORY_FILE, Embedder, MemoryStore, memory_block, memory_query, with_memory
+from clonekit.memory import MEMORY_FILE, Embedder, MemoryStore, recall, with_memory
 
 
 def load_facts(path: str | Path, valid_from: str | None) -> list[dict]:
@@ -42,11 +42,9 @@ def memory_recall(
     with_mem, without = [], []
     blocks = 0
     for fact in facts:
-        turns = [turn(fact["person"], fact["question"])]
-        vector = embedder.encode([memory_query(turns)])[0]
         # before the minute the question was asked (exports keep minutes: a snippet of that minute is the question)
-        found = store.search(vector, [fact["person"]], cfg.top_k, cfg.min_similarity, fact["asked"][:16])
-        block = memory_block(found, cfg.budget_tokens)
+        turns = [turn(fact["person"], fact["question"])]
+        block = recall(store, embedder, turns, fact["asked"][:16], cfg.top_k, cfg.min_similarity, cfg.budget_tokens)
         blocks += bool(block and fact["answer"].lower() in block.lower())
         user = {"role": "user", "name": fact["person"], "content": fact["question"]}
         with_mem.append([{"role": "system", "content": with_memory(system_prompt, block)}, user])

@@ -41,3 +41,23 @@ def test_mention_mode_and_the_reply_limit(tmp_path):
 def test_auto_needs_a_threshold():
     with pytest.raises(ClonekitError, match="--speak auto needs a threshold"):
         CloneChat(BotConfig(mode="auto"))
+
+
+def test_the_bots_memory_recalls_what_the_person_in_the_channel_said(tmp_path):
+    from clonekit.bot.memory import ContactMemory
+    from clonekit.chat import turn
+    from clonekit.memory import Embedder, MemoryStore, Snippet
+
+    path = tmp_path / "memory.sqlite"
+    said = [
+        Snippet("Deniz", "2024-03-01T06:00:00", "we got a new pet!! a kitten called Pixel", "dataset"),
+        Snippet("Priya", "2024-03-01T06:00:00", "my new pet is a parrot called Kiwi", "dataset"),
+    ]
+    store = MemoryStore(path, create=True)
+    store.add(said, Embedder().encode([s.text for s in said]))
+    store.close()
+    memory = ContactMemory(BotConfig(memory=str(path)))
+    block = memory.block([turn("Deniz", "maya what's my new pet called again?")], now="2024-03-05T07:00:00")
+    assert "Pixel" in block
+    assert "Kiwi" not in block  # Priya is not in this chat
+    assert memory.block([turn("Deniz", "maya what's my new pet called again?")], now="2024-02-01T00:00:00") is None
