@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from clonekit.errors import ClonekitError
 
@@ -251,7 +251,7 @@ class JudgeServer:
                     return self._redirect("/", [f"judge={quote(name)}; Path=/; SameSite=Strict"])
                 if url.path == "/vote":
                     cookie = self._cookies().get("judge")
-                    judge = _unquote(cookie) if cookie else None
+                    judge = unquote(cookie) if cookie else None
                     item = server.by_id.get(field("item"))
                     pick = field("pick")
                     if not judge or item is None or pick not in ("first", "second", "cant_tell"):
@@ -276,7 +276,7 @@ class JudgeServer:
                 "</label> <button>Start</button></form>"
             )
             return PAGE.format(title="clonekit judge", body=body)
-        judge = _unquote(judge_cookie)
+        judge = unquote(judge_cookie)
         item = self.next_item(judge)
         done = len(self.votes.done(judge))
         if item is None:
@@ -335,12 +335,6 @@ class JudgeServer:
             found = 1.0 if choice == "real" else 0.5 if choice == "cant_tell" else 0.0
             w.writerow([judge, item, endpoint, choice, found, at])
         return out.getvalue()
-
-
-def _unquote(value: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(value)
 
 
 def _is_loopback(host: str) -> bool:
