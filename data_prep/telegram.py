@@ -64,7 +64,8 @@ def parse_telegram(path: Path, report: ParseReport, loaded: object = None) -> It
         name = chat.get("name") or ("Saved Messages" if chat.get("type") == "saved_messages" else None)
         name = str(name or f"{chat.get('type', 'chat')} {chat.get('id', '')}".strip())
         records = as_records(chat.get("messages"), path, f"chat {name!r}: messages")
-        yield from convert_records(records, partial(_message, chat=name), report, path, where=f"chat {name!r} ")
+        numbered = enumerate(records, 1)
+        yield from convert_records(numbered, partial(_message, chat=name), report, path, where=f"chat {name!r} ")
 
 
 def text_of(value) -> str:
@@ -90,7 +91,13 @@ def timestamp_of(m: dict) -> str:
     return local.isoformat()
 
 
-def _message(m: dict, chat: str) -> Message | None:
+def _message(numbered: tuple[int, dict], chat: str) -> Message | None:
+    """One record; a record without an `id` (a minimal or hand-made export) gets `row<N>`, its place in the chat,
+    and is then told from a duplicate by author, time and text, as id-less rows are."""
+    n, m = numbered
+    if not isinstance(m, dict):
+        raise TypeError(f"a message must be a JSON object, not {type(m).__name__}")
+    m = m if "id" in m else {**m, "id": f"row{n}"}
     ts = timestamp_of(m)
     text = text_of(m.get("text"))
     if m.get("type") == "service":

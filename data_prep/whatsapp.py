@@ -23,7 +23,8 @@ from clonekit.errors import ClonekitError, decode_error
 from clonekit.schema import Message
 
 _SP = "[ \u202f\u00a0]"
-_DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
+_DATE_SEP = rf"(?:[/-]|\.{_SP}?)"  # "13/06/2018", "13.06.18", Croatian/Hungarian "13. 6. 2018." and "2018. 06. 13."
+_DATE = rf"\d{{1,4}}{_DATE_SEP}\d{{1,2}}{_DATE_SEP}\d{{1,4}}"
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?"
 _AMPM = rf"[AaPp]\.?{_SP}?[Mm]\.?"
 _BETWEEN = rf"\.?,?{_SP}(?:klo{_SP}|um{_SP}|à{_SP}|kl\.{_SP})?"
@@ -32,7 +33,7 @@ HEADER = re.compile(
     rf"(?:\[(?P<bd>{_DATE}){_BETWEEN}(?P<bt>{_TIME})(?:{_SP}?(?P<ba>{_AMPM}))?\]{_SP}?"
     rf"|(?P<d>{_DATE}){_BETWEEN}(?P<t>{_TIME})(?:{_SP}?(?P<a>{_AMPM}))?{_SP}[-–]{_SP})"
 )
-_DATE_SPLIT = re.compile(r"[./-]")
+_DATE_SPLIT = re.compile(rf"[/-]|\.{_SP}?")
 _TIME_SPLIT = re.compile(r"[:.]")
 
 
@@ -162,13 +163,16 @@ def sniff(path: Path, max_lines: int = 50, max_bytes: int | None = None) -> bool
     return any(HEADER.match(line) for line in lines[:max_lines])
 
 
-ORDERS = ("dmy", "mdy", "ymd")  # day/month/year order of a file's header dates
+ORDERS = ("dmy", "mdy", "ymd", "ydm")  # day/month/year order of a file's header dates
+YEAR_FIRST = frozenset(("ymd", "ydm"))  # two-digit year first: "20.02.04" (yy.mm.dd), rarely yy.dd.mm
 
 
 def _iso_date(raw: str, order: str) -> str | None:
     a, b, c = _DATE_SPLIT.split(raw)
     if len(a) >= 3 or order == "ymd":
         y, m, d = a, b, c
+    elif order == "ydm":
+        y, d, m = a, b, c
     elif order == "dmy":
         d, m, y = a, b, c
     else:
@@ -205,6 +209,8 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
     `20.02.04 03:50`). Returns (order, bracket_style, warning).
 
     A field above 12 rules out its being the month, above 31 its being the day; a four-digit year settles it.
+    Year first is yy.mm.dd unless the file proves yy.dd.mm (the rare order some phones write): a middle field above
+    12, or dates that run forward only when read that way.
     Between what is left, the order under which the dates run forward in time, over the shortest span, wins
     (a two-digit-year-first file read day first jumps years from one day to the next). Still undecided between day
     and month first: dotted dates and `--dayfirst/--monthfirst` decide, else day first with a warning.
@@ -230,12 +236,16 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
         ai, bi, ci = int(a), int(b), int(c)
         if bi > 12:
             candidates -= {"dmy", "ymd"}
+        if ci > 12:
+            candidates.discard("ydm")
         if ai > 12:
             candidates.discard("mdy")
         if ai > 31:
             candidates -= {"dmy", "mdy"}
         if not len(a) == len(b) == len(c) == 2 or ci > 31 or ci == 0:
-            candidates.discard("ymd")  # two-digit years first come zero-padded: "20.02.04"
+            candidates -= YEAR_FIRST  # two-digit years first come zero-padded: "20.02.04"
+        if bi > 31 or bi == 0:
+            candidates.discard("ydm")
         if len(candidates) <= 1 or len(seen) >= MAX_SAMPLED_DATES:
             break
     if len(candidates) == 1:
@@ -243,18 +253,20 @@ def infer_order(lines: Iterator[str], dayfirst: bool | None) -> tuple[str, bool 
     if not candidates:
         return "dmy", bracket, "the header dates fit no single day/month/year order; read day first"
     warning = None
-    if "ymd" in candidates:
+    if candidates & YEAR_FIRST:
         scores = {o: _disorder(list(seen), o) for o in candidates}
         best = min(scores.values())
         winners = {o for o in candidates if scores[o] == best}
-        if winners == {"ymd"}:
+        if len(winners) == 1 and winners <= YEAR_FIRST:
+            return winners.pop(), bracket, None
+        if winners <= YEAR_FIRST:  # yy.dd.mm only on evidence (a middle field above 12, or time running forward)
             return "ymd", bracket, None
-        if "ymd" in winners:
+        if winners & YEAR_FIRST:
             warning = (
                 "the header dates could be year first (yy.mm.dd) or year last; read year last: check the "
                 "timestamps in messages.jsonl"
             )
-        candidates = winners - {"ymd"} or candidates - {"ymd"}
+        candidates = winners - YEAR_FIRST or candidates - YEAR_FIRST
     if len(candidates) == 1:
         return candidates.pop(), bracket, warning
     if dotted:

@@ -181,8 +181,8 @@ def test_telegram_by_structure_and_missing_id(tmp_path):
     }
     (tmp_path / "export.json").write_text(json.dumps(obj), encoding="utf-8")
     msgs, report = parsed(tmp_path, tmp_path / "export.json")
-    assert [m["text"] for m in msgs] == ["hi"]
-    assert report.skipped == {"missing id": 1, "malformed": 1}
+    assert [(m["id"], m["text"]) for m in msgs] == [("1", "hi"), ("row2", "no id")]  # kept, with a generated id
+    assert report.skipped == {"malformed": 1}
 
 
 def test_dce_csv_unterminated_quote_is_reported(tmp_path):
@@ -285,3 +285,57 @@ def test_mutation_fuzz_over_every_format(tmp_path):
     assert not crashes, crashes[0][0] + "\n" + crashes[0][1]
     assert outcomes["parsed"] > 300
     assert outcomes["refused"] > 300
+
+
+@pytest.mark.parametrize(
+    "lines, stamps",
+    [
+        # dotted times, bracketed (iOS) and dashed (Android)
+        (
+            ["[13.06.18, 21.25.15] Maya: a", "[14.06.18, 09.01.02] Deniz: b"],
+            ["2018-06-13T21:25:15", "2018-06-14T09:01:02"],
+        ),
+        (["13.06.18 21.25 - Maya: a", "14.06.18 09.01 - Deniz: b"], ["2018-06-13T21:25:00", "2018-06-14T09:01:00"]),
+        # Croatian / Serbian "13. 6. 2018." and Hungarian "2018. 06. 13." dates
+        (
+            ["13. 6. 2018. 21:25 - Maya: a", "14. 6. 2018. 09:01 - Deniz: b"],
+            ["2018-06-13T21:25:00", "2018-06-14T09:01:00"],
+        ),
+        (
+            ["[13. 06. 2018. 21:25:15] Maya: a", "[1. 07. 2018. 9:01:00] Deniz: b"],
+            ["2018-06-13T21:25:15", "2018-07-01T09:01:00"],
+        ),
+        (
+            ["2018. 06. 13. 21:25 - Maya: a", "2018. 06. 14. 9:01 - Deniz: b"],
+            ["2018-06-13T21:25:00", "2018-06-14T09:01:00"],
+        ),
+        # yy.dd.mm where a middle field above 12 proves it
+        (
+            ["18.13.06, 21:25 - Maya: a", "18.14.06, 21:26 - Deniz: b", "18.02.07, 08:00 - Deniz: c"],
+            ["2018-06-13T21:25:00", "2018-06-14T21:26:00", "2018-07-02T08:00:00"],
+        ),
+    ],
+)
+def test_whatsapp_date_and_time_styles(tmp_path, lines, stamps):
+    (tmp_path / "chat.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    msgs, report = parsed(tmp_path, tmp_path / "chat.txt")
+    assert [m["timestamp"] for m in msgs] == stamps
+    assert [m["author"] for m in msgs][:2] == ["Maya", "Deniz"]
+    assert not report.skipped
+
+
+@pytest.mark.parametrize("pm", ["p.m.", "p. m.", "p.\u202fm.", "\u202fp.m."])
+def test_attached_lines_with_dotted_pm_are_media(tmp_path, pm):
+    sep = "" if pm.startswith("\u202f") else " "
+    chat = (
+        f"[13/06/2018, 9:25:15{sep}{pm}] Maya: \u200e<attached: 00000012-PHOTO-2018-06-13-21-25-15.jpg>\n"
+        f"[13/06/2018, 9:26:15{sep}{pm}] Maya: <adjunto: 00000013-AUDIO.opus>\n"
+        f"[13/06/2018, 9:27:15{sep}{pm}] Deniz: see you\n"
+    )
+    (tmp_path / "chat.txt").write_text(chat, encoding="utf-8")
+    msgs, _ = parsed(tmp_path, tmp_path / "chat.txt")
+    assert [(m["kind"], m["timestamp"][11:]) for m in msgs] == [
+        ("media", "21:25:15"),
+        ("media", "21:26:15"),
+        ("text", "21:27:15"),
+    ]
