@@ -104,15 +104,26 @@ def sample(
 def prep_parse(
     files: list[Path] = typer.Argument(
         ...,
-        help="Export files: WhatsApp .txt/.zip, DiscordChatExporter .json/.csv, "
-        "Discord data package (folder or .zip), Telegram result.json.",
+        help="Export files: WhatsApp .txt/.zip; DiscordChatExporter .json/.csv/.html; Discord data package (folder "
+        "or .zip); Telegram result.json or messages.html (or its folder); Messenger/Instagram message_N.json; "
+        "iMessage chat.db; SMS Backup & Restore .xml; signal-export chat.md/data.json; Slack export (zip or "
+        "folder); LINE .txt; WeChat .csv; QQ .txt. See the README's table of sources.",
     ),
     out: Path = typer.Option(..., "-o", "--out", help="Output messages.jsonl."),
-    format: str = typer.Option("auto", "--format", help="auto | whatsapp | discord | telegram"),
+    format: str = typer.Option(
+        "auto",
+        "--format",
+        help="auto | whatsapp | discord | telegram | messenger | instagram | imessage | sms | signal | slack | "
+        "line | wechat | qq",
+    ),
     dayfirst: bool | None = typer.Option(
         None, "--dayfirst/--monthfirst", help="WhatsApp date order when the file cannot tell (no day above 12)."
     ),
-    self_name: str | None = typer.Option(None, help="Discord data package: your name (default: the account's)."),
+    self_name: str | None = typer.Option(
+        None,
+        help="Your name where the export does not write it: Discord data package (default: the account's), "
+        "iMessage, SMS, Signal and WeChat (default: Me).",
+    ),
     workers: int | None = typer.Option(None, min=1, help="Processes for large WhatsApp files (default: cores, max 4)."),
     max_unzipped_mb: int = typer.Option(2048, min=1, help="A zip export may unzip to at most this many MiB."),
 ):

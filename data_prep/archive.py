@@ -110,3 +110,26 @@ class SafeZip:
     def read(self, name: str) -> bytes:
         with self.open(name) as f:
             return f.read()
+
+
+class ExportTree:
+    """An export that is many files (a Discord data package, a Slack workspace) as a folder or a zip: list its
+    files (posix paths relative to the root), read them."""
+
+    def __init__(self, root: Path, max_bytes: int | None = None):
+        self.root = root
+        self.zip = SafeZip(root, max_bytes) if is_zip(root) else None
+        names = self.zip.names if self.zip else [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+        self.names = names
+
+    def read(self, name: str) -> bytes:
+        if self.zip:
+            return self.zip.read(name)
+        try:
+            return (self.root / name).read_bytes()
+        except OSError as e:
+            raise ClonekitError(f"cannot read: {e.strerror}", self.root / name) from None
+
+    def find(self, suffix: str) -> str | None:
+        suffix = suffix.lower()
+        return next((n for n in self.names if n.lower().endswith(suffix)), None)

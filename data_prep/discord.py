@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import orjson
 
-from clonekit.data_prep.archive import SafeZip, is_zip
+from clonekit.data_prep.archive import ExportTree, is_zip
 from clonekit.data_prep.jsonfile import load_json
 from clonekit.data_prep.report import ParseReport, as_dict, as_records, convert_records
 from clonekit.errors import ClonekitError
@@ -183,40 +183,20 @@ def _dce_chat_from_filename(path: Path) -> str:
 # ----------------------------------------------------------------------------- official data package
 
 
-class _Package:
-    """A data package as a folder or a zip: list files, read them."""
-
-    def __init__(self, root: Path, max_bytes: int | None = None):
-        self.root = root
-        self.zip = SafeZip(root, max_bytes) if is_zip(root) else None
-        names = self.zip.names if self.zip else [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
-        self.names = names
-
-    def read(self, name: str) -> bytes:
-        if self.zip:
-            return self.zip.read(name)
-        try:
-            return (self.root / name).read_bytes()
-        except OSError as e:
-            raise ClonekitError(f"cannot read: {e.strerror}", self.root / name) from None
-
-    def find(self, suffix: str) -> str | None:
-        suffix = suffix.lower()
-        return next((n for n in self.names if n.lower().endswith(suffix)), None)
-
-    def channel_files(self) -> list[tuple[str, str, str]]:
-        found = []
-        for n in self.names:
-            m = _CHANNEL_DIR.search(n)
-            if m:
-                found.append((m.group(1), n, m.group(2).lower()))
-        return sorted(found)
+def channel_files(pkg: ExportTree) -> list[tuple[str, str, str]]:
+    """(channel id, file name, "json" | "csv") of a data package's channel message files."""
+    found = []
+    for n in pkg.names:
+        m = _CHANNEL_DIR.search(n)
+        if m:
+            found.append((m.group(1), n, m.group(2).lower()))
+    return sorted(found)
 
 
 def is_package(path: Path) -> bool:
     try:
         if path.is_dir() or is_zip(path):
-            return bool(_Package(path).channel_files())
+            return bool(channel_files(ExportTree(path)))
     except (OSError, ClonekitError):
         return False
     return False
@@ -230,8 +210,8 @@ def parse_package(
         if not re.fullmatch(r"c\d+", path.parent.name):
             raise ClonekitError("a Discord package messages file must sit in its messages/c<channel id>/ folder", path)
         only, path = path.parent.name[1:], path.parent.parent
-    pkg = _Package(path, max_bytes)
-    channels = [c for c in pkg.channel_files() if only is None or c[0] == only]
+    pkg = ExportTree(path, max_bytes)
+    channels = [c for c in channel_files(pkg) if only is None or c[0] == only]
     if not channels:
         raise ClonekitError("no messages/c<id>/messages.json|csv found in this Discord data package", path)
     index = {}
@@ -282,7 +262,7 @@ def parse_package(
             )
 
 
-def _load(pkg: _Package, name: str, shown_root: Path):
+def _load(pkg: ExportTree, name: str, shown_root: Path):
     try:
         return orjson.loads(pkg.read(name))
     except orjson.JSONDecodeError as e:
@@ -291,7 +271,7 @@ def _load(pkg: _Package, name: str, shown_root: Path):
         ) from None
 
 
-def _package_chat(pkg: _Package, name: str, channel_id: str, indexed: str | None) -> str:
+def _package_chat(pkg: ExportTree, name: str, channel_id: str, indexed: str | None) -> str:
     channel_file = str(PurePosixPath(name).parent / "channel.json")
     if channel_file in pkg.names:
         try:

@@ -16,7 +16,22 @@ from pathlib import Path
 
 import orjson
 
-from clonekit.data_prep import discord, telegram, whatsapp, whatsapp_parallel
+from clonekit.data_prep import (
+    android_sms,
+    discord,
+    discord_html,
+    imessage,
+    line,
+    meta,
+    qq,
+    signal,
+    slack,
+    telegram,
+    telegram_html,
+    wechat,
+    whatsapp,
+    whatsapp_parallel,
+)
 from clonekit.data_prep.archive import DEFAULT_MAX_UNZIPPED_MB
 from clonekit.data_prep.jsonfile import load_json
 from clonekit.data_prep.report import ParseReport
@@ -25,15 +40,32 @@ from clonekit.errors import ClonekitError
 from clonekit.paths import readable_file, writable_file
 from clonekit.schema import Message, dump_message
 
-FORMATS = ("auto", "whatsapp", "discord", "telegram")
+FORMATS = (
+    "auto",
+    "whatsapp",
+    "discord",
+    "telegram",
+    "messenger",
+    "instagram",
+    "imessage",
+    "sms",
+    "signal",
+    "slack",
+    "line",
+    "wechat",
+    "qq",
+)
+FORMAT_ALIASES = {"instagram": "messenger"}  # one parser reads both of Meta's exports
 EXPORT_HINT = "a chat export"
 
 
 @dataclass
 class ParseOptions:
-    format: str = "auto"  # auto | whatsapp | discord | telegram
+    format: str = "auto"  # auto | one of FORMATS
     dayfirst: bool | None = None  # WhatsApp: force day/month order when a file cannot tell
-    self_name: str | None = None  # Discord data package: the name of the package's owner
+    # the export owner's name, where the export does not write it: Discord data package, iMessage, SMS, Signal
+    # ("Me"), WeChat
+    self_name: str | None = None
     workers: int | None = None  # processes for large WhatsApp files (default: CPU count, at most 4)
     max_unzipped_mb: int = DEFAULT_MAX_UNZIPPED_MB  # a zip export may inflate to at most this much
 
@@ -71,7 +103,11 @@ def _is_discord_package(f: ExportFile) -> bool:
 
 
 def _is_whatsapp(f: ExportFile) -> bool:
-    return f.suffix not in (".json", ".csv") and f.path.is_file() and whatsapp.sniff(f.path, max_bytes=f.max_bytes)
+    return (
+        f.suffix not in (".json", ".csv", ".html", ".htm", ".xml", ".md", ".db")
+        and f.path.is_file()
+        and whatsapp.sniff(f.path, max_bytes=f.max_bytes)
+    )
 
 
 Parser = Callable[[ExportFile, ParseReport, ParseOptions], Iterator[Message]]
@@ -87,6 +123,13 @@ class ExportFormat:
 
 
 EXPORT_FORMATS = (
+    ExportFormat(  # before any format that reads a .json whole: this one is JSON lines
+        "signal-json",
+        "signal",
+        "signal-export data.json (JSON lines)",
+        lambda f: signal.is_signal_json(f.path),
+        lambda f, report, o: signal.parse_signal_json(f.path, report, o.self_name),
+    ),
     ExportFormat(
         "discord-package",
         "discord",
@@ -109,6 +152,62 @@ EXPORT_FORMATS = (
         lambda f, report, o: telegram.parse_telegram(f.path, report, f.json),
     ),
     ExportFormat(
+        "meta-json",
+        "messenger",
+        "Facebook Messenger / Instagram message_N.json",
+        lambda f: meta.is_meta(f.json),
+        lambda f, report, o: meta.parse_meta(f.path, report, f.json),
+    ),
+    ExportFormat(
+        "wechat-csv",
+        "wechat",
+        "WeChat CSV (WeChatMsg/MemoTrace, PyWxDump)",
+        lambda f: wechat.is_wechat(f.path),
+        lambda f, report, o: wechat.parse_wechat(f.path, report, o.self_name),
+    ),
+    ExportFormat(
+        "telegram-html",
+        "telegram",
+        "Telegram Desktop HTML (messages.html or its folder)",
+        lambda f: telegram_html.is_telegram_html(f.path),
+        lambda f, report, o: telegram_html.parse_telegram_html(f.path, report),
+    ),
+    ExportFormat(
+        "discord-dce-html",
+        "discord",
+        "DiscordChatExporter HTML",
+        lambda f: discord_html.is_dce_html(f.path),
+        lambda f, report, o: discord_html.parse_dce_html(f.path, report),
+    ),
+    ExportFormat(
+        "imessage",
+        "imessage",
+        "macOS Messages chat.db",
+        lambda f: imessage.is_chat_db(f.path),
+        lambda f, report, o: imessage.parse_chat_db(f.path, report, o.self_name),
+    ),
+    ExportFormat(
+        "android-sms",
+        "sms",
+        "SMS Backup & Restore XML",
+        lambda f: android_sms.is_sms_backup(f.path),
+        lambda f, report, o: android_sms.parse_sms_backup(f.path, report, o.self_name),
+    ),
+    ExportFormat(
+        "slack",
+        "slack",
+        "Slack workspace export (zip or folder)",
+        lambda f: slack.is_slack(f.path),
+        lambda f, report, o: slack.parse_slack(f.path, report, o.max_unzipped_bytes),
+    ),
+    ExportFormat(
+        "signal-markdown",
+        "signal",
+        "signal-export chat.md",
+        lambda f: signal.is_signal_markdown(f.path),
+        lambda f, report, o: signal.parse_signal_markdown(f.path, report, o.self_name),
+    ),
+    ExportFormat(
         "discord-dce-csv",
         "discord",
         "DiscordChatExporter CSV",
@@ -121,6 +220,20 @@ EXPORT_FORMATS = (
         "WhatsApp .txt/.zip",
         _is_whatsapp,
         lambda f, report, o: whatsapp.parse_whatsapp(f.path, report, o.dayfirst, o.max_unzipped_bytes),
+    ),
+    ExportFormat(
+        "line",
+        "line",
+        "LINE chat history .txt",
+        lambda f: line.is_line(f.path),
+        lambda f, report, o: line.parse_line(f.path, report),
+    ),
+    ExportFormat(
+        "qq",
+        "qq",
+        "QQ message manager .txt",
+        lambda f: qq.is_qq(f.path),
+        lambda f, report, o: qq.parse_qq(f.path, report),
     ),
 )
 
@@ -138,6 +251,7 @@ class Detected:
 def detect_format(path: Path, fmt: str = "auto", max_bytes: int | None = None) -> Detected:
     """The first format of `EXPORT_FORMATS` (of the `fmt` family unless "auto") whose sniffer accepts the file."""
     readable_file(path, EXPORT_HINT, folder_ok=True)  # a Discord data package may be a folder
+    fmt = FORMAT_ALIASES.get(fmt, fmt)
     candidates = [f for f in EXPORT_FORMATS if fmt == "auto" or f.family == fmt]
     export = ExportFile(path, max_bytes)
     for candidate in candidates:
@@ -230,6 +344,10 @@ def parse_exports(
     return report
 
 
+# formats whose message "id" is its place in the file (a line number): not an identity across files
+POSITIONAL_IDS = frozenset(("whatsapp", "line", "qq", "signal", "messenger", "instagram"))
+
+
 class DuplicateFilter:
     """Drops messages read before. Messages with a platform id are keyed by (platform, chat, id), within a file
     and across files. WhatsApp (and DiscordChatExporter CSV) rows have no id: they are keyed by author, timestamp and
@@ -243,7 +361,7 @@ class DuplicateFilter:
         self.current: Counter = Counter()
 
     def admit(self, msg: Message) -> bool:
-        if msg.platform != "whatsapp" and not msg.id.startswith("row"):
+        if msg.platform not in POSITIONAL_IDS and not msg.id.startswith("row"):
             key = (msg.platform, msg.chat, msg.id)
             if key in self.ids:
                 return False
