@@ -165,14 +165,23 @@ def prep_parse(
 def prep_people(
     messages: Path = typer.Argument(..., help="messages.jsonl from `clonekit prep parse`."),
     alias: list[str] = typer.Option([], "--alias", help="Merge identities: OLD=NEW (names or author ids). Repeatable."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="A prep config whose `aliases` are applied (configs/prep.yaml)."
+    ),
     limit: int = typer.Option(50, help="Show at most this many people."),
 ):
-    """List the people in the messages with their counts, to choose the target (and whom to exclude)."""
+    """List the people in the messages with their counts, to choose the target (and whom to exclude), and propose
+    who is the same person across apps (same phone, email or name; first name and initials), as `aliases:` lines
+    to confirm in the prep config."""
+    from clonekit.config import load_config
     from clonekit.data_prep.people import parse_alias, scan_people
+    from clonekit.data_prep.person_match import aliases_yaml, propose_matches
 
     if not messages.exists():
         raise ClonekitError("file not found", messages)
-    people = scan_people(messages, dict(parse_alias(a) for a in alias))
+    aliases = dict(load_config(PrepConfig, config).aliases) if config else {}
+    aliases.update(parse_alias(a) for a in alias)
+    people = scan_people(messages, aliases)
     table = Table(title=f"people in {messages}")
     for col in ("name", "messages", "text", "media", "id", "active", "also known as"):
         table.add_column(col, justify="right" if col in ("messages", "text", "media") else "left")
@@ -189,6 +198,23 @@ def prep_people(
             others,
         )
     console.print(table)
+    proposals = propose_matches(people)
+    if proposals:
+        same = Table(title="the same person across apps? (nothing is merged until you confirm)")
+        for col in ("one", "app", "other", "app", "why", "how sure"):
+            same.add_column(col)
+        for pr in proposals[:limit]:
+            same.add_row(
+                pr.a.name,
+                ", ".join(sorted(pr.a.platforms)),
+                pr.b.name,
+                ", ".join(sorted(pr.b.platforms)),
+                pr.reason,
+                pr.strength,
+            )
+        console.print(same)
+        console.print("to merge them, add to the prep config (or pass --alias OLD=NEW):", highlight=False)
+        console.print(aliases_yaml(proposals[:limit]), highlight=False, markup=False)
     console.print("choose one with `clonekit prep build MESSAGES --target NAME -o DIR`")
 
 
@@ -243,6 +269,9 @@ def prep_build(
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(m["skipped"].items())) or "none"
     console.print(f"target [bold]{manifest['target']}[/] ({', '.join(manifest['target_ids'])})")
     console.print(f"messages: read {m['read']} = kept {m['kept']} + skipped {sum(m['skipped'].values())} ({skipped})")
+    if len(manifest["sources"]) > 1:
+        apps = ", ".join(f"{app} {c['kept']} (target {c['target']})" for app, c in manifest["sources"].items())
+        console.print(f"sources: {apps}")
     console.print(
         f"sessions: {s['total']} ({s['without_target']} without the target); train {s['train']}, valid {s['valid']}"
     )

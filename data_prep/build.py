@@ -184,6 +184,7 @@ class _MessageFilter:
         self.skipped: Counter[str] = Counter()
         self.kept = 0
         self.chats: dict[str, str] = {}  # chat name -> as written to the outputs (redacted once per chat)
+        self.sources: dict[str, Counter[str]] = {}  # app -> kept messages, and the target's among them
 
     def _skip_reason(self, m: dict, pid: str) -> str | None:
         kind = m["kind"]
@@ -218,6 +219,11 @@ class _MessageFilter:
         if chat is None:
             chat = self.chats[m["chat"]] = self.redactor(m["chat"])
         is_target = pid in self.cast.target_ids
+        source = self.sources.get(m["platform"])
+        if source is None:
+            source = self.sources[m["platform"]] = Counter()
+        source["kept"] += 1
+        source["target"] += is_target
         return self.sessionizer.add(m["platform"], chat, m["timestamp"], self.cast.names[pid], is_target, text)
 
 
@@ -384,6 +390,8 @@ def build_datasets(
             }
         ],
         "messages": {"read": read, "kept": keep.kept, "skipped": dict(keep.skipped)},
+        # per app: messages kept and the target's among them (one person over several apps, one dataset)
+        "sources": {app: {"kept": c["kept"], "target": c["target"]} for app, c in sorted(keep.sources.items())},
         "sessions": {
             "total": counts["sessions"],
             "without_target": counts["sessions_without_target"],

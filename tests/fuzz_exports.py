@@ -5,7 +5,9 @@ Mutations: byte flips, insertions and deletions, truncation, line shuffles, CR-o
 value type changes (a dict becomes a list, a string a number, a timestamp a huge integer, a key disappears), huge CSV
 fields, and for zips both a corrupted archive and a re-zipped mutated member (sometimes "encrypted").
 
-    python -m tests.fuzz_exports --cases 7000      # a longer run than the test suite's; prints a summary
+    python -m tests.fuzz_exports --cases 7000                  # a longer run than the test suite's; prints a summary
+    python -m tests.fuzz_exports --cases 7000 --per-format     # 7000 mutants of each format's seeds, a row each
+    python -m tests.fuzz_exports --cases 7000 --format slack   # one format (a variant as `prep parse` reports it)
 """
 
 from __future__ import annotations
@@ -49,11 +51,34 @@ def seed_files(work: Path) -> list[Path]:
     files = [
         p
         for p in sorted(FIXTURES.rglob("*"))
-        if p.is_file() and p.suffix in (".txt", ".json", ".csv", ".zip") and "package" not in p.parts
+        if p.is_file()
+        and p.suffix in SUFFIXES
+        and not any(part in FOLDER_EXPORTS for part in p.parts)
+        and not p.name.startswith("make_")
     ]
     info = write_sample(work / "sample", weeks=1, corpus="small")
     files += [work / "sample" / name for name in info["files"].values()]
-    return files + [FIXTURES / "discord" / "package"]  # a Discord data package folder: one file inside is mutated
+    # exports that are a folder: one file inside is mutated
+    return (
+        files
+        + [FIXTURES / "discord" / "package", FIXTURES / "slack" / "workspace"]
+        + [FIXTURES / "telegram_html" / "ChatExport_2024-01-15"]
+    )
+
+
+SUFFIXES = (".txt", ".json", ".csv", ".zip", ".html", ".xml", ".md", ".db")
+FOLDER_EXPORTS = ("package", "workspace", "ChatExport_2024-01-15")
+
+
+def variant_of(src: Path) -> str:
+    """The format `prep parse` finds in an unmutated seed."""
+    from clonekit.data_prep.parse import detect_format
+    from clonekit.errors import ClonekitError
+
+    try:
+        return detect_format(src).variant
+    except ClonekitError:
+        return "refused"  # a seed that is already damaged (truncated.json)
 
 
 def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
@@ -214,10 +239,15 @@ def run_case(src: Path, data: bytes | tuple[Path, bytes], work: Path) -> tuple[s
     return "parsed", None
 
 
-def fuzz(cases: int, seed: int, work: Path) -> tuple[Counter, list[tuple[str, str]]]:
-    """Run `cases` mutants; return (outcome counts, [(case, traceback)] for the crashes)."""
+def fuzz(cases: int, seed: int, work: Path, variant: str | None = None) -> tuple[Counter, list[tuple[str, str]]]:
+    """Run `cases` mutants (of the seeds of one `variant` only, if given); return (outcome counts,
+    [(case, traceback)] for the crashes)."""
     rng = random.Random(seed)
     sources = seed_files(work / "seeds")
+    if variant is not None:
+        sources = [s for s in sources if variant_of(s) == variant]
+        if not sources:
+            raise SystemExit(f"no seed of format {variant!r}")
     case_dir = work / "cases"
     case_dir.mkdir(parents=True, exist_ok=True)
     outcomes: Counter = Counter()
@@ -238,8 +268,21 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=7000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/clonekit-fuzz"))
+    ap.add_argument("--format", help="only this format's seeds (a variant: slack, meta-json, whatsapp, ...)")
+    ap.add_argument("--per-format", action="store_true", help="--cases mutants of each format in turn, a row each")
     args = ap.parse_args()
-    outcomes, crashes = fuzz(args.cases, args.seed, args.work)
+    if args.per_format:
+        variants = sorted({variant_of(s) for s in seed_files(args.work / "seeds")})
+        print(f"{'format':<20} {'cases':>6} {'parsed':>7} {'refused':>8} {'tracebacks':>10}")
+        failed = []
+        for v in variants:
+            outcomes, crashes = fuzz(args.cases, args.seed, args.work / v, v)
+            print(f"{v:<20} {args.cases:>6} {outcomes['parsed']:>7} {outcomes['refused']:>8} {outcomes['crash']:>10}")
+            failed += crashes
+        if failed:
+            print("\nfirst crash:", failed[0][0], "\n", failed[0][1])
+        raise SystemExit(1 if failed else 0)
+    outcomes, crashes = fuzz(args.cases, args.seed, args.work, args.format)
     sites = Counter(tb.strip().splitlines()[-1][:120] for _, tb in crashes)
     print(
         f"{args.cases} cases: {outcomes['parsed']} parsed, {outcomes['refused']} refused with a clear error, "
