@@ -20,7 +20,8 @@ class RedactConfig(StrictModel):
 
     emails: bool = Field(
         True,
-        description="alice@example.com -> <email>",
+        description="alice@example.com, obfuscated ones (alice(at)example.com, alice [at] example [dot] com) and "
+        'quoted local parts ("alice smith"@example.com) -> <email>',
     )
     phones: bool = Field(
         True,
@@ -37,6 +38,15 @@ class RedactConfig(StrictModel):
     numbers: bool = Field(
         True,
         description="remaining digit runs of `min_digits` or more -> <number>",
+    )
+    addresses: bool = Field(
+        True,
+        description="street addresses (US, Canada, UK via pyap; German, French, Spanish, Italian, Dutch styles) "
+        "-> <address>",
+    )
+    handles: bool = Field(
+        True,
+        description="@handles of anyone (@priya_s, @maya.k) -> <handle>",
     )
     min_digits: int = Field(7, ge=4)
     region: str = Field(
@@ -122,6 +132,11 @@ class PrepConfig(StrictModel):
     exclude: list[str] = Field(
         [],
         description="people who did not consent: their text appears in no output",
+    )
+    nicknames: dict[str, list[str]] = Field(
+        {},
+        description='other names people are called in the text ("Priya": ["Pri", "P-dog"]): an excluded '
+        "person's nicknames are redacted with their names",
     )
     include_bots: bool = Field(
         False,

@@ -1,9 +1,11 @@
 """Replace personal data with typed placeholders: <url>, <email>, <ip>, <iban>, <card>, <ssn>, <phone>, <number>,
-<person>. Shared by prep (training data, chat names) and the bot (every reply, whatever the adapter learned).
+<address>, <handle>, <person>, <quote>. Shared by prep (training data, chat names) and the bot (every reply,
+whatever the adapter learned).
 
 Nothing is dropped: every replacement is counted by type. Detectors run in this order, each on what the ones before
 left, so a placeholder is never matched again:
-  email
+  email   addresses, obfuscated ones ("user(at)example.com", "user [at] example [dot] com", "user at example dot
+          com") and quoted local parts ("jane doe"@example.com)
   url     scheme links (http, https, ftp, ...), www., and scheme-less ones: a domain with a path (example.com/x,
           t.me/x, discord.gg/x, bit.ly/x) or a bare domain under a common top-level domain
   ip      IPv4 and IPv6 addresses, checked by `ipaddress`
@@ -13,7 +15,13 @@ left, so a placeholder is never matched again:
   phone   phone numbers in any locale (`phonenumbers`, with `region` for national numbers), then any 9-15 digits
           with phone separators
   number  any remaining run of `min_digits` or more digits
-  person  the given names: case-insensitive, as @handles, and handles built from them (@priya_s)
+  address street addresses (clonekit/redact_address.py: pyap for US/CA/UK, a pattern for continental Europe)
+  person  the given names in every form (clonekit/name_variants.py): any case, accents typed or not, letters held
+          ("Priyaaa"), possessives, the first letters of a long first name ("Pri"), as @handles and in handles
+          (@priya_s)
+  handle  any other @handle (@maya.k)
+A quote of an excluded person ("Priya said: ...", "Priya wrote:" and the "> " lines under it) goes whole, as
+<quote>, before anything else (`drop_quotes`).
 Dates and times ("2024-05-01", "21:30") have too few digits to look like phones.
 """
 
@@ -29,6 +37,8 @@ from stdnum import iban as stdnum_iban
 from stdnum import luhn
 
 from clonekit.config import RedactConfig
+from clonekit.name_variants import fold, name_pattern, short_forms
+from clonekit.redact_address import address_spans
 
 _TLDS = "com|org|net|edu|gov|io|gg|me|ly|co|app|dev|ai|tv|to|xyz|info|biz|link|page|site|online|shop|club|[a-z]{2}"
 _COMMON_TLDS = "com|org|net|io|gg|ly|me|app|dev"
@@ -38,7 +48,13 @@ _URL = re.compile(
     rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_COMMON_TLDS})\b(?![.\w@-])",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
+_EMAIL = re.compile(r"(?:\"[^\"\n@]{1,64}\"\s?|[\w.+-]+)@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}")
+_AT = r"(?:\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*|\s+(?:at|AT)\s+)"
+_DOT = r"(?:\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+(?:dot|DOT)\s+|\.)"
+_OBFUSCATED_EMAIL = re.compile(rf"\b[\w.+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[a-zA-Z]{{2,}}\b")
+_OBFUSCATION_HINTS = ("dot", "(at)", "[at]", "{at}", "<at>", "(@)", "[@]", "( at )", "[ at ]")
+_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[\w.]*\w)?")
+_QUOTE_VERBS = r"(?:said|says|wrote|writes|texted|messaged|told (?:me|us|them)|was like|goes)"
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?(?![\w:])", re.IGNORECASE)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
@@ -55,7 +71,7 @@ _WORD_NAMES = frozenset(
 )
 
 
-PLACEHOLDERS = ("url", "email", "ip", "iban", "card", "ssn", "phone", "number", "person")
+PLACEHOLDERS = ("url", "email", "ip", "iban", "card", "ssn", "phone", "number", "address", "handle", "person", "quote")
 
 
 def name_tokens(names: list[str], keep: Sequence[str] = ()) -> list[str]:
@@ -79,25 +95,41 @@ class Redactor:
         self.config = config = config or RedactConfig()
         self.counts: Counter = Counter()
         names = name_tokens(people or [], keep)
+        kept = {fold(w) for n in keep for w in [n, *re.split(r"[\s_.,()\[\]/|-]+", n)]}
         self.person = None
+        self.quote = None
         if names:
             loose = [n for n in names if n.casefold() not in _WORD_NAMES]
             strict = [n for n in names if n.casefold() in _WORD_NAMES]
+            short = sorted({f for n in loose for f in short_forms(n) if fold(f) not in kept} - set(names), key=len)
             alternatives = []
             if loose:
-                alternatives.append("(?i:" + "|".join(map(re.escape, loose)) + ")")
-            for n in strict:
+                alternatives.append("(?i:" + "|".join(name_pattern(n) for n in loose) + ")")
+            for n in strict:  # as written with a capital (or all capitals), not as the word
                 alternatives.append("(?:" + "|".join(map(re.escape, {n.capitalize(), n.upper(), n})) + ")")
-            body = "|".join(alternatives)
+            for n in short[::-1]:  # a nickname from the first letters: capitalized only ("Pri", not "pri")
+                alternatives.append("(?:" + "|".join(map(re.escape, {n.capitalize(), n.upper()})) + ")")
+            body = "(?:" + "|".join(alternatives) + r")(?:['’]?s)?"
             handle = "(?i:" + "|".join(map(re.escape, names)) + ")"  # a handle is an identifier: any case
             # "@priya_s", "@Priya", "Priya", "PRIYA's": a handle holding the name as one of its parts goes whole
-            self.person = re.compile(rf"@[\w.]*?(?<![^\W_])(?:{handle})(?![^\W_])[\w.]*|(?<!\w)(?:{body})(?!\w)")
+            self.person = re.compile(rf"@[\w.]*?(?<![^\W_])(?:{handle})(?![^\W_])[\w.]*|(?<!\w){body}(?!\w)")
+            # "Priya said: ...", "Priyaaa wrote:", "Pri: ..." up to the end of the line, a quoted span first
+            self.quote = re.compile(
+                rf"(?<!\w){body}(?!\w)\s*(?:{_QUOTE_VERBS}\s*[:,-]?|:)\s*"
+                r"(?:[\"“«„'‘][^\"”»“'’\n]*[\"”»“'’]|[^\n]*)"
+            )
 
     def __call__(self, text: str) -> str:
         cfg = self.config
+        if self.quote is not None:
+            text = self.drop_quotes(text)
         has_digit = any(c.isdigit() for c in text)
-        if cfg.emails and "@" in text:
-            text = _EMAIL.sub(self._count("email"), text)
+        if cfg.emails:
+            if "@" in text:
+                text = _EMAIL.sub(self._count("email"), text)
+            low = text.lower()
+            if any(h in low for h in _OBFUSCATION_HINTS):
+                text = _OBFUSCATED_EMAIL.sub(self._obfuscated_email, text)
         if cfg.urls and ("." in text or "/" in text):
             text = _URL.sub(self._count("url"), text)
         if has_digit or ":" in text:
@@ -113,9 +145,37 @@ class Redactor:
                 text = self._phones(text)
             if cfg.numbers:
                 text = re.sub(rf"\d{{{cfg.min_digits},}}", self._count("number"), text)
+        if cfg.addresses and has_digit:
+            for start, end in reversed(address_spans(text)):
+                self.counts["address"] += 1
+                text = text[:start] + "<address>" + text[end:]
         if self.person is not None:
             text = self.person.sub(self._count("person"), text)
+        if cfg.handles and "@" in text:
+            text = _HANDLE.sub(self._count("handle"), text)
         return text
+
+    def drop_quotes(self, text: str) -> str:
+        """An excluded person's words quoted by someone else go with the quote: "Priya said: ..." to the end of the
+        line (or its closing quote mark), and the "> " lines under "Priya wrote:"."""
+        if self.quote is None or not self.quote.search(text):
+            return text
+        out: list[str] = []
+        under_quote = False
+        for line in text.split("\n"):
+            if under_quote and line.lstrip().startswith(">"):
+                continue
+            new = self.quote.sub(self._count("quote"), line)
+            under_quote = new != line
+            out.append(new)
+        return "\n".join(out)
+
+    def _obfuscated_email(self, m: re.Match) -> str:
+        value = m.group()
+        if re.search(r"\s(?:at|AT)\s", value) and not re.search(r"dot|DOT|[(\[{<]", value):
+            return value  # "meet at home.com": a plain "at" needs a spelled-out "dot" to be an address
+        self.counts["email"] += 1
+        return "<email>"
 
     def names(self, text: str) -> str:
         """Only the person names (a file path, where the other detectors would see links and numbers)."""

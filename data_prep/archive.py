@@ -61,7 +61,7 @@ class SafeZip:
         self.inflated = 0
         try:
             self.zf = zipfile.ZipFile(self.path)
-            self.names = [i.filename for i in self.zf.infolist() if not i.is_dir()]
+            self.names = [i.filename for i in self.zf.infolist() if i.filename and not i.filename.endswith("/")]
         except _ZIP_ERRORS as e:
             raise ClonekitError(f"not a readable zip archive ({e}); export the chat again", self.path) from None
 

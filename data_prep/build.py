@@ -163,7 +163,10 @@ def _resolve_cast(messages_path: Path, cfg: PrepConfig) -> _Cast:
     target_ids = set(people.require(cfg.target, "target"))
     excluded_ids: set[str] = set()
     for name in cfg.exclude:
-        excluded_ids |= set(people.require(name, "excluded person"))
+        found = people.find_variants(name)
+        if not found:
+            people.require(name, "excluded person")  # the error, with the people there are
+        excluded_ids |= set(found)
     if target_ids & excluded_ids:
         raise ClonekitError(f"the target {cfg.target!r} is also excluded")
     names = people.display_names()
@@ -171,7 +174,10 @@ def _resolve_cast(messages_path: Path, cfg: PrepConfig) -> _Cast:
     target_name = names[sorted(target_ids, key=lambda i: -people.persons[i].messages)[0]]
     for pid in target_ids:
         names[pid] = target_name  # all matched identities speak under one name
-    excluded_names = excluded_name_list(people, excluded_ids, cfg.exclude)
+    declared = [
+        nick for who, nicks in cfg.nicknames.items() if set(people.find_variants(who)) & excluded_ids for nick in nicks
+    ]
+    excluded_names = excluded_name_list(people, excluded_ids, cfg.exclude + declared)
     return _Cast(people, names, target_ids, target_name, excluded_ids, excluded_names)
 
 

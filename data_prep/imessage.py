@@ -40,13 +40,15 @@ def is_chat_db(path: Path) -> bool:
     try:
         with _connect(path) as db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):
         return True  # an SQLite file we cannot read: let the parser say why
     return {"message", "handle", "chat_message_join"} <= tables
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db.text_factory = lambda raw: raw.decode("utf-8", "replace")  # a damaged page holds bytes, not UTF-8
+    return db
 
 
 def typedstream_text(blob: bytes | None) -> str:
@@ -114,7 +116,7 @@ def parse_chat_db(path: Path, report: ParseReport, self_name: str | None = None)
                     report.skip(msg)
                 else:
                     yield msg
-    except sqlite3.Error as e:
+    except (sqlite3.Error, UnicodeDecodeError) as e:  # column names are decoded strictly
         raise ClonekitError(f"cannot read the iMessage database ({e})", path) from None
 
 

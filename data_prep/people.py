@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import iter_jsonl
+from clonekit.name_variants import match_key
 
 
 @dataclass
@@ -50,6 +51,16 @@ class People:
 
     def find(self, query: str) -> list[str]:
         return [pid for pid, p in self.persons.items() if p.matches(query)]
+
+    def find_variants(self, query: str) -> list[str]:
+        """`find`, and the people one of whose names is `query` in another form: case, accents, held letters,
+        possessive ("Priya" finds "Príyaaa"). For exclusions, where matching too many is the safe side."""
+        key = match_key(query)
+        found = set(self.find(query))
+        found |= {
+            pid for pid, p in self.persons.items() if any(match_key(n) == key for n in list(p.names) + list(p.aka))
+        }
+        return sorted(found)
 
     def require(self, query: str, role: str) -> list[str]:
         found = self.find(query)

@@ -115,7 +115,8 @@ def parse_slack(path: Path, report: ParseReport, max_bytes: int | None = None) -
     channels: dict[str, str] = {}
     for listing in CHANNEL_LISTS:
         if prefix + listing in tree.names:
-            for c in _load(tree, prefix + listing, root + prefix + listing) or []:
+            found = _load(tree, prefix + listing, root + prefix + listing)
+            for c in found if isinstance(found, list) else []:
                 if isinstance(c, dict) and isinstance(c.get("id"), str):
                     channels[c["id"]] = str(c.get("name") or c["id"])
     days = sorted((m.group(1), m.group(2), n) for n in tree.names if (m := _DAY_FILE.search(n)))

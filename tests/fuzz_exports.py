@@ -278,6 +278,8 @@ def main() -> None:
         for v in variants:
             outcomes, crashes = fuzz(args.cases, args.seed, args.work / v, v)
             print(f"{v:<20} {args.cases:>6} {outcomes['parsed']:>7} {outcomes['refused']:>8} {outcomes['crash']:>10}")
+            if crashes:
+                print("   ", crashes[0][0], crashes[0][1].strip().splitlines()[-1][:200])
             failed += crashes
         if failed:
             print("\nfirst crash:", failed[0][0], "\n", failed[0][1])
