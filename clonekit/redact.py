@@ -109,13 +109,13 @@ class Redactor:
                 alternatives.append("(?:" + "|".join(map(re.escape, {n.capitalize(), n.upper(), n})) + ")")
             for n in short[::-1]:  # a nickname from the first letters: capitalized only ("Pri", not "pri")
                 alternatives.append("(?:" + "|".join(map(re.escape, {n.capitalize(), n.upper()})) + ")")
-            body = "(?:" + "|".join(alternatives) + r")(?:['’]?s)?"
+            body = "(?:" + "|".join(alternatives) + r")(?i:['’]?s)?"
             handle = "(?i:" + "|".join(map(re.escape, names)) + ")"  # a handle is an identifier: any case
             # "@priya_s", "@Priya", "Priya", "PRIYA's": a handle holding the name as one of its parts goes whole
             self.person = re.compile(rf"@[\w.]*?(?<![^\W_])(?:{handle})(?![^\W_])[\w.]*|(?<!\w){body}(?!\w)")
-            # "Priya said: ...", "Priyaaa wrote:", "Pri: ..." up to the end of the line, a quoted span first
+            # "Priya said: ...", "Priyaaa wrote:" up to the end of the line, or a quoted span
             self.quote = re.compile(
-                rf"(?<!\w){body}(?!\w)\s*(?:{_QUOTE_VERBS}\s*[:,-]?|:)\s*"
+                rf"(?<!\w){body}(?!\w)\s*{_QUOTE_VERBS}\s*[:,-]?\s*"
                 r"(?:[\"“«„'‘][^\"”»“'’\n]*[\"”»“'’]|[^\n]*)"
             )
 

@@ -313,8 +313,8 @@ def _stream(
 
 def _public_config(cfg: PrepConfig, cast: _Cast) -> dict:
     """The config as the manifest records it. Consent: the manifest names nobody who was excluded, not even as a
-    hash (hashing the people list would find it): only how many; aliases that touch an excluded person are left
-    out too, and a phone number given as the target is replaced by its pseudonym."""
+    hash (hashing the people list would find it): only how many; aliases and nicknames that touch an excluded
+    person are left out too, and a phone number given as the target is replaced by its pseudonym."""
     config = cfg.model_dump()
     config["exclude"] = ["<excluded>"] * len(cfg.exclude)
     if cfg.target and is_phone_name(cfg.target):
@@ -326,6 +326,11 @@ def _public_config(cfg: PrepConfig, cast: _Cast) -> dict:
         k: v
         for k, v in cfg.aliases.items()
         if not {k.casefold(), v.casefold()} & gone and not is_phone_name(k) and not is_phone_name(v)
+    }
+    config["nicknames"] = {  # an excluded person's nicknames name them too
+        k: v
+        for k, v in cfg.nicknames.items()
+        if k.casefold() not in gone and not set(cast.people.find_variants(k)) & cast.excluded_ids
     }
     return config
 

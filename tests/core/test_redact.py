@@ -47,6 +47,11 @@ def test_each_format_becomes_its_placeholder(text, expected, kind):
         "1/2 of it",
         "at 9:15 or 10.30",
         "room 101, floor 3",
+        "I have 2 dogs and a street cat",
+        "see you at 5 on the main road",
+        "look at this, dot dot dot",
+        "The meeting is at 10",
+        "Pricing starts at 5",
     ],
 )
 def test_ordinary_text_stays(text):

@@ -169,7 +169,10 @@ def test_redaction_placeholders_and_counts(tmp_path):
         "ssn": 0,
         "phone": 1,
         "number": 0,
+        "address": 0,
+        "handle": 0,
         "person": 0,
+        "quote": 0,
     }  # every type, found or not
     off = build_datasets(
         msgs,
