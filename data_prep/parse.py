@@ -306,8 +306,9 @@ def parse_exports(
                 start = f.tell()
                 workers = options.workers or min(os.cpu_count() or 1, 4)
                 order = TimeOrder()
+                in_order = False
                 if variant == "whatsapp" and workers > 1 and len(files) == 1 and whatsapp_parallel.splittable(path):
-                    whatsapp_parallel.parse_parallel(path, f, report, options.dayfirst, workers, order)
+                    in_order = whatsapp_parallel.parse_parallel(path, f, report, options.dayfirst, workers, order)
                 else:
                     write = f.write
                     kinds = report.kinds
@@ -323,7 +324,8 @@ def parse_exports(
                     report.kept = sum(report.kinds.values())
                     duplicates.end_file()
                 if order.backwards:
-                    sort_since(f, start)
+                    if not in_order:
+                        sort_since(f, start)
                     report.warn(path, None, f"{order.backwards} messages were out of time order: sorted by time")
                     report.reordered += order.backwards
                 report.files.append(

@@ -34,6 +34,15 @@ HEADER = re.compile(
     rf"|(?P<d>{_DATE}){_BETWEEN}(?P<t>{_TIME})(?:{_SP}?(?P<a>{_AMPM}))?{_SP}[-–]{_SP})"
 )
 _DATE_SPLIT = re.compile(rf"[/-]|\.{_SP}?")
+# one style at a time, at the start of any line of a chunk (re.split over a whole chunk: the fast parallel path)
+HEADER_LINES = {
+    True: re.compile(
+        rf"^[\u200e\u200f\ufeff]*\[({_DATE}){_BETWEEN}({_TIME})(?:{_SP}?({_AMPM}))?\]{_SP}?", re.MULTILINE
+    ),
+    False: re.compile(
+        rf"^[\u200e\u200f\ufeff]*({_DATE}){_BETWEEN}({_TIME})(?:{_SP}?({_AMPM}))?{_SP}[-–]{_SP}", re.MULTILINE
+    ),
+}
 _TIME_SPLIT = re.compile(r"[:.]")
 
 

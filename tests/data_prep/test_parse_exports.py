@@ -78,3 +78,44 @@ def test_worker_reports_merge_with_the_warning_cap():
     assert total.balanced()
     assert total.warnings_total == 300
     assert len(total.warnings) == MAX_WARNINGS
+
+
+def _both_paths(tmp_path, monkeypatch, export):
+    """(serial bytes and counts, parallel bytes and counts) of one WhatsApp file, or ("refused", why)."""
+    from clonekit.errors import ClonekitError
+
+    results = []
+    for workers, min_bytes in ((1, 8 << 20), (2, 1)):
+        monkeypatch.setattr(whatsapp_parallel, "PARALLEL_MIN_BYTES", min_bytes)
+        out = tmp_path / f"out{workers}.jsonl"
+        try:
+            r = parse_exports([export], out, ParseOptions(workers=workers))
+        except ClonekitError as e:
+            results.append(("refused", e.message))
+            continue
+        results.append((out.read_bytes(), r.read, r.kept, dict(r.kinds), dict(r.skipped), r.reordered))
+    return results
+
+
+def test_fast_chunk_path_equals_the_message_builder_on_every_whatsapp_file(tmp_path, monkeypatch):
+    """The parallel path writes plain messages from byte templates (whatsapp_parallel.dump_chunk); the serial path
+    builds every message with MessageBuilder. Byte for byte the same, on every WhatsApp fixture and on mutants of
+    them (markers, odd authors, invalid dates, blank and CR lines, text before the first header, huge lines).
+    3,300 mutants passed once (CK_DIFF_ROUNDS=300); the suite runs 12 rounds."""
+    import os
+    import random
+
+    from tests.fuzz_exports import FIXTURES, _mutate_text
+
+    seeds = sorted(p for p in (FIXTURES / "whatsapp").glob("*.txt") if p.name != "bad_encoding.txt")
+    rng = random.Random(5)
+    checked = 0
+    for i in range(len(seeds) * int(os.environ.get("CK_DIFF_ROUNDS", "12"))):
+        src = seeds[i % len(seeds)]
+        data = src.read_bytes() if i < len(seeds) else _mutate_text(src.read_bytes(), rng)
+        export = tmp_path / f"case{i}.txt"
+        export.write_bytes(data)
+        serial, parallel = _both_paths(tmp_path, monkeypatch, export)
+        assert serial == parallel, f"{src.name} (case {i})"
+        checked += serial[0] != "refused"
+    assert checked > len(seeds) * 6
