@@ -8,6 +8,8 @@ import multiprocessing
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from clonekit.data_prep import whatsapp
 from clonekit.data_prep.archive import is_zip
 from clonekit.data_prep.report import ParseReport
@@ -114,126 +116,181 @@ def _whatsapp_chunk(job) -> dict:
     del data
     report = ParseReport()
     builder = whatsapp.MessageBuilder(chat)
-    lines, stamps = dump_chunk(text, first_line, path, order, bracket, builder, report)
-    del text
-    backwards = sum(1 for a, b in zip(stamps, stamps[1:], strict=False) if b < a)
-    first, last = (stamps[0], stamps[-1]) if stamps else (None, None)
-    if backwards:  # sorted here, stably, as `time_order.sort_since` would sort the whole file
-        order_idx = sorted(range(len(stamps)), key=stamps.__getitem__)
-        lines = [lines[i] for i in order_idx]
-        stamps = [stamps[i] for i in order_idx]
-    with open(part, "wb") as out:
-        out.writelines(lines)
+    with open(part, "w+b") as out:
+        stamps, backwards = dump_chunk(text, first_line, path, order, bracket, builder, report, out)
+        del text
+        first, last = (stamps[0], stamps[-1]) if stamps else (None, None)
+        if backwards:  # sorted here, stably, as `time_order.sort_since` would sort the whole file
+            stamps = _sort_part(out, stamps)
     report.read = builder.count
     low, high = (stamps[0], stamps[-1]) if stamps else (None, None)
     return {**report.to_dict(), "backwards": backwards, "first": first, "last": last, "low": low, "high": high}
 
 
+def _sort_part(out, stamps: list[str]) -> list[str]:
+    """Rewrite the part file with its lines in stable time order (timsort: a nearly sorted file costs one pass);
+    runs of lines that stay together are copied as one block. Line starts come from the newlines (a JSON line holds
+    no raw newline)."""
+    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+    out.flush()
+    out.seek(0)
+    data = out.read()
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    offsets = np.concatenate(([0], ends)).tolist()
+    pieces = []
+    run_start = prev = -2
+    for i in order:
+        if i == prev + 1:
+            prev = i
+            continue
+        if run_start >= 0:
+            pieces.append(data[offsets[run_start] : offsets[prev + 1]])
+        run_start = prev = i
+    if run_start >= 0:
+        pieces.append(data[offsets[run_start] : offsets[prev + 1]])
+    out.seek(0)
+    out.truncate()
+    out.writelines(pieces)
+    return [stamps[i] for i in order]
+
+
 _TAIL = b',"kind":"text","reply_to":null,"edited":false,"forwarded":false,"is_bot":false,"aka":null}\n'
+BLOCK_CHARS = 1 << 21  # a chunk is split and written this much at a time (bounded memory)
 
 
-def dump_chunk(text: str, first_line: int, shown, order: str, bracket: bool, builder, report) -> tuple[list, list]:
-    """A chunk of a WhatsApp export (starting at a header) -> (JSON lines, their timestamps), in file order.
+def dump_chunk(
+    text: str, first_line: int, shown, order: str, bracket: bool, builder, report, out
+) -> tuple[list[str], int]:
+    """Write a chunk of a WhatsApp export (starting at a header) to `out` as JSON lines, in file order; return
+    (their timestamps, how many came earlier than the one before).
 
     The same messages, bytes and accounting as `whatsapp.parse_lines` + `dump_message`, at a fraction of the cost:
-    the chunk is cut at every header by one `re.split` (in C), dates and times are converted once per distinct
-    value, and a plain one-line text message (an ordinary author, no marker of media, deletion, edit or system
-    line) is written from per-author byte templates. Anything else goes through `MessageBuilder.build`, the one
-    place that classifies messages. tests/data_prep/test_parse_exports.py compares the two paths byte for byte."""
+    the chunk is cut at every header by `re.split` (in C) a block at a time, dates and times are converted once per
+    distinct value, and a plain one-line text message (an ordinary author, no marker of media, deletion, edit or
+    system line) is written from per-author byte templates. Anything else goes through `MessageBuilder.build`, the
+    one place that classifies messages. tests/data_prep/test_parse_exports.py compares the paths byte for byte."""
     import orjson
 
-    pieces = whatsapp.HEADER_LINES[bracket].split(text)
-    lineno = first_line + pieces[0].count("\n")
-    if pieces[0].strip(whatsapp._MARKS + "\n\r"):
-        for i, line in enumerate(pieces[0].split("\n")):
-            if line.strip(whatsapp._MARKS + "\r"):
-                report.warn(shown, first_line + i, "text before the first message header ignored")
+    splitter = whatsapp.HEADER_LINES[bracket]
     head = b'{"platform":"whatsapp","chat":' + orjson.dumps(builder.chat) + b',"id":"'
-    stamp_of: dict[tuple, str | None] = {}
+    date_of: dict[str, str | None] = {}
+    time_of: dict[tuple, str | None] = {}
     plain_author: dict[str, bytes | None] = {}
     media, deleted = whatsapp.MEDIA_MARKERS, whatsapp.DELETED_MARKERS
     encryption, marks = whatsapp._ENCRYPTION, whatsapp._MARKS
+    encryption_first = {e[:1] for e in encryption}
+    marker_max = max(map(len, media | deleted)) + 1
     special_start = set(marks) | {"<"}
     special_end = set(marks) | {">", ")"}
     has_cr = "\r" in text
     dumps = orjson.dumps
-    lines: list[bytes] = []
     stamps: list[str] = []
-    add_line, add_stamp = lines.append, stamps.append
-    plain = 0
-    for i in range(1, len(pieces), 4):
-        d, t, a, body = pieces[i], pieces[i + 1], pieces[i + 2], pieces[i + 3]
-        this_line = lineno
-        lineno += body.count("\n")
-        key = (d, t, a)
-        ts = stamp_of.get(key, "")
-        if ts == "":
-            iso_d, iso_t = whatsapp._iso_date(d, order), whatsapp._iso_time(t, a)
-            ts = stamp_of[key] = f"{iso_d}T{iso_t}" if iso_d is not None and iso_t is not None else None
-        if ts is None:
-            builder.count += 1
-            report.warn(shown, this_line, f"invalid date/time {d} {t}: message skipped")
-            report.skip("invalid date")
-            continue
-        nl = body.find("\n")
-        if nl < 0 or nl == len(body) - 1:  # one line
-            rest = body[:nl] if nl >= 0 else body
-            if has_cr:
-                rest = rest.rstrip("\r")
-            idx = rest.find(": ") if len(rest) <= whatsapp.MAX_MESSAGE_CHARS else -1
-            if idx > 0:
-                who = rest[:idx]
-                author = plain_author.get(who, b"")
-                if author == b"":
-                    found = builder._author(who)
-                    author = plain_author[who] = (
-                        b'"author":' + dumps(found[0]) + b',"author_id":' + dumps(found[1]) + b',"text":'
-                        if found is not None
-                        else None
-                    )
-                words = rest[idx + 2 :]
-                if (
-                    author is not None
-                    and words
-                    and words[0] not in special_start
-                    and words[-1] not in special_end
-                    and not words.isspace()
-                    and (len(words) >= 120 or _not_a_marker(words.casefold(), media, deleted))
-                    and not words[:160].casefold().startswith(encryption)
-                ):
-                    builder.count += 1
-                    plain += 1
-                    if plain == 1:
-                        report.kinds["text"] += 0  # the report lists kinds in the order they first appear
-                    add_line(
-                        b'%s%d","timestamp":"%s",%s%s%s' % (head, this_line, ts.encode(), author, dumps(words), _TAIL)
-                    )
-                    add_stamp(ts)
-                    continue
-            parts: list[str] = []
-        else:
-            body_lines = body.split("\n")
-            if body_lines[-1] == "":
-                body_lines.pop()
-            if has_cr:
-                body_lines = [x.rstrip("\r") for x in body_lines]
-            rest, parts = body_lines[0], body_lines[1:]
-        size = len(rest) + sum(len(x) + 1 for x in parts)
-        if size > whatsapp.MAX_MESSAGE_CHARS:
-            builder.count += 1
-            report.warn(shown, this_line, f"message longer than {whatsapp.MAX_MESSAGE_CHARS} characters: skipped")
-            report.skip("too long")
-            continue
-        msg = builder.build(this_line, ts, rest, parts)
-        if msg is None:
-            report.skip("empty")
-            continue
-        report.kinds[msg.kind] += 1
-        add_line(dump_message(msg))
-        add_stamp(ts)
+    add_stamp = stamps.append
+    plain = backwards = 0
+    last_ts = ""
+    lineno = first_line
+    pos = 0
+    while pos < len(text):
+        cut = len(text)
+        if pos + BLOCK_CHARS < len(text):
+            nxt = splitter.search(text, pos + BLOCK_CHARS)
+            cut = nxt.start() if nxt is not None else len(text)
+        pieces = splitter.split(text[pos:cut])
+        if pos == 0:
+            lineno += pieces[0].count("\n")
+            if pieces[0].strip(marks + "\n\r"):
+                for i, line in enumerate(pieces[0].split("\n")):
+                    if line.strip(marks + "\r"):
+                        report.warn(shown, first_line + i, "text before the first message header ignored")
+        pos = cut
+        block: list[bytes] = []
+        add_line = block.append
+        for i in range(1, len(pieces), 4):
+            d, t, a, body = pieces[i : i + 4]
+            this_line = lineno
+            nl = body.find("\n")
+            lineno += 1 if nl == len(body) - 1 else body.count("\n")
+            iso_d = date_of.get(d, "")
+            if iso_d == "":
+                iso_d = date_of[d] = whatsapp._iso_date(d, order)
+            iso_t = time_of.get((t, a), "")
+            if iso_t == "":
+                iso_t = time_of[(t, a)] = whatsapp._iso_time(t, a)
+            if iso_d is None or iso_t is None:
+                builder.count += 1
+                report.warn(shown, this_line, f"invalid date/time {d} {t}: message skipped")
+                report.skip("invalid date")
+                continue
+            ts = f"{iso_d}T{iso_t}"
+            if nl < 0 or nl == len(body) - 1:  # one line
+                rest = body[:nl] if nl >= 0 else body
+                if has_cr:
+                    rest = rest.rstrip("\r")
+                idx = rest.find(": ") if len(rest) <= whatsapp.MAX_MESSAGE_CHARS else -1
+                if idx > 0:
+                    who = rest[:idx]
+                    author = plain_author.get(who, b"")
+                    if author == b"":
+                        found = builder._author(who)
+                        author = plain_author[who] = (
+                            b'"author":' + dumps(found[0]) + b',"author_id":' + dumps(found[1]) + b',"text":'
+                            if found is not None
+                            else None
+                        )
+                    words = rest[idx + 2 :]
+                    if (
+                        author is not None
+                        and words
+                        and words[0] not in special_start
+                        and words[-1] not in special_end
+                        and (len(words) > marker_max or _not_a_marker(words.casefold(), media, deleted))
+                        and (
+                            words[0].casefold()[:1] not in encryption_first
+                            or not words[:160].casefold().startswith(encryption)
+                        )
+                        and not words.isspace()
+                    ):
+                        plain += 1
+                        if plain == 1:
+                            report.kinds["text"] += 0  # the report lists kinds in the order they first appear
+                        add_line(
+                            b'%s%d","timestamp":"%s",%s%s%s'
+                            % (head, this_line, ts.encode(), author, dumps(words), _TAIL)
+                        )
+                        if ts < last_ts:
+                            backwards += 1
+                        add_stamp(ts)
+                        last_ts = ts
+                        continue
+                parts: list[str] = []
+            else:
+                body_lines = body.split("\n")
+                if body_lines[-1] == "":
+                    body_lines.pop()
+                if has_cr:
+                    body_lines = [x.rstrip("\r") for x in body_lines]
+                rest, parts = body_lines[0], body_lines[1:]
+            size = len(rest) + sum(len(x) + 1 for x in parts)
+            if size > whatsapp.MAX_MESSAGE_CHARS:
+                builder.count += 1
+                report.warn(shown, this_line, f"message longer than {whatsapp.MAX_MESSAGE_CHARS} characters: skipped")
+                report.skip("too long")
+                continue
+            msg = builder.build(this_line, ts, rest, parts)
+            if msg is None:
+                report.skip("empty")
+                continue
+            report.kinds[msg.kind] += 1
+            add_line(dump_message(msg))
+            if ts < last_ts:
+                backwards += 1
+            add_stamp(ts)
+            last_ts = ts
+        out.writelines(block)
     if plain:
+        builder.count += plain
         report.kinds["text"] += plain
-    return lines, stamps
+    return stamps, backwards
 
 
 def _not_a_marker(key: str, media, deleted) -> bool:
