@@ -59,17 +59,17 @@ def sort_since(f, start: int) -> None:
                 prev = i
                 continue
             if run_start >= 0:
-                _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
+                copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
             run_start = prev = i
         if run_start >= 0:
-            _copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
+            copy_range(f, sorted_file, offsets[run_start], offsets[prev + 1])
         f.seek(start)
         f.truncate()
         sorted_file.seek(0)
         shutil.copyfileobj(sorted_file, f, 1 << 20)
 
 
-def _copy_range(src, dst, begin: int, end: int) -> None:
+def copy_range(src, dst, begin: int, end: int) -> None:
     src.seek(begin)
     remaining = end - begin
     while remaining:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ from clonekit.data_prep import whatsapp
 from clonekit.data_prep.archive import is_zip
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.sessions import epoch_of
-from clonekit.data_prep.time_order import TimeOrder
+from clonekit.data_prep.time_order import TimeOrder, copy_range
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.schema import dump_message
 
@@ -108,127 +111,159 @@ def _whatsapp_chunk(job) -> dict:
         data = f.read(end - start)
     if start == 0 and data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        e = decode_error(path, data, err)
-        return {"error": e.message, "line": first_line - 1 + e.line}
-    del data
     report = ParseReport()
     builder = whatsapp.MessageBuilder(chat)
     with open(part, "w+b") as out:
-        stamps, backwards = dump_chunk(text, first_line, path, order, bracket, builder, report, out)
-        del text
-        first, last = (stamps[0], stamps[-1]) if stamps else (None, None)
+        try:
+            blocks = text_blocks(data, whatsapp.HEADER_LINES[bracket])
+            stamps, sizes, backwards = dump_chunk(blocks, first_line, path, order, bracket, builder, report, out)
+        except UnicodeDecodeError:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as err:
+                e = decode_error(path, data, err)
+                return {"error": e.message, "line": first_line - 1 + e.line}
+            raise
+        del data
+        first, last = (stamps[0].decode(), stamps[-1].decode()) if stamps else (None, None)
+        low, high = first, last
         if backwards:  # sorted here, stably, as `time_order.sort_since` would sort the whole file
-            stamps = _sort_part(out, stamps)
+            low, high = _sort_part(out, stamps, sizes)
     report.read = builder.count
-    low, high = (stamps[0], stamps[-1]) if stamps else (None, None)
     return {**report.to_dict(), "backwards": backwards, "first": first, "last": last, "low": low, "high": high}
 
 
-def _sort_part(out, stamps: list[str]) -> list[str]:
+BLOCK_BYTES = 1 << 20  # a chunk is decoded, split and written this much at a time (bounded memory)
+
+
+def text_blocks(data: bytes, splitter) -> Iterator[str]:
+    """The chunk decoded a block at a time, each block ending where a header line starts: the last message of a
+    block, which may go on in the next bytes, is carried over. (One 35 MB str holding an emoji would take 140 MB.)"""
+    pos = 0
+    carry = ""
+    while pos < len(data):
+        cut = data.find(b"\n", pos + BLOCK_BYTES) + 1 if pos + BLOCK_BYTES < len(data) else len(data)
+        cut = cut or len(data)
+        text = carry + data[pos:cut].decode("utf-8")
+        pos = cut
+        if pos >= len(data):
+            carry = ""
+            yield text
+            break
+        start = text.rfind("\n", 0, len(text) - 1) + 1
+        while start > 0 and not splitter.match(text, start):
+            start = text.rfind("\n", 0, start - 1) + 1
+        if start == 0:
+            carry = text  # one message so far: read on
+            continue
+        carry = text[start:]
+        yield text[:start]
+    if carry:
+        yield carry
+
+
+def _sort_part(out, stamps: list[bytes], sizes: array) -> tuple[str, str]:
     """Rewrite the part file with its lines in stable time order (timsort: a nearly sorted file costs one pass);
-    runs of lines that stay together are copied as one block. Line starts come from the newlines (a JSON line holds
-    no raw newline)."""
+    runs of lines that stay together are copied as one block. Returns the earliest and latest time."""
     order = sorted(range(len(stamps)), key=stamps.__getitem__)
-    out.flush()
-    out.seek(0)
-    data = out.read()
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
-    offsets = np.concatenate(([0], ends)).tolist()
-    pieces = []
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(sizes, dtype=np.uint32), out=offsets[1:])
+    runs = []
     run_start = prev = -2
     for i in order:
         if i == prev + 1:
             prev = i
             continue
         if run_start >= 0:
-            pieces.append(data[offsets[run_start] : offsets[prev + 1]])
+            runs.append((int(offsets[run_start]), int(offsets[prev + 1])))
         run_start = prev = i
     if run_start >= 0:
-        pieces.append(data[offsets[run_start] : offsets[prev + 1]])
-    out.seek(0)
-    out.truncate()
-    out.writelines(pieces)
-    return [stamps[i] for i in order]
+        runs.append((int(offsets[run_start]), int(offsets[prev + 1])))
+    out.flush()
+    with tempfile.TemporaryFile(dir=Path(out.name).parent) as tmp:
+        for begin, end in runs:
+            copy_range(out, tmp, begin, end)
+        tmp.seek(0)
+        out.seek(0)
+        out.truncate()
+        shutil.copyfileobj(tmp, out, 1 << 20)
+    return stamps[order[0]].decode(), stamps[order[-1]].decode()
 
 
 _TAIL = b',"kind":"text","reply_to":null,"edited":false,"forwarded":false,"is_bot":false,"aka":null}\n'
-BLOCK_CHARS = 1 << 21  # a chunk is split and written this much at a time (bounded memory)
+_MISSING = object()
 
 
 def dump_chunk(
-    text: str, first_line: int, shown, order: str, bracket: bool, builder, report, out
-) -> tuple[list[str], int]:
-    """Write a chunk of a WhatsApp export (starting at a header) to `out` as JSON lines, in file order; return
-    (their timestamps, how many came earlier than the one before).
+    blocks: Iterable[str], first_line: int, shown, order: str, bracket: bool, builder, report, out
+) -> tuple[list[bytes], array, int]:
+    """Write a chunk of a WhatsApp export, as `text_blocks`, to `out` as JSON lines, in file order; return
+    (each line's time, each line's size in bytes, how many came earlier than the one before).
 
     The same messages, bytes and accounting as `whatsapp.parse_lines` + `dump_message`, at a fraction of the cost:
-    the chunk is cut at every header by `re.split` (in C) a block at a time, dates and times are converted once per
-    distinct value, and a plain one-line text message (an ordinary author, no marker of media, deletion, edit or
-    system line) is written from per-author byte templates. Anything else goes through `MessageBuilder.build`, the
-    one place that classifies messages. tests/data_prep/test_parse_exports.py compares the paths byte for byte."""
+    each block is cut at every header by `re.split` (in C), dates and times are converted once per distinct value,
+    and a plain one-line text message (an ordinary author, no marker of media, deletion, edit or system line) is
+    written from per-author byte templates. Anything else goes through `MessageBuilder.build`, the one place that
+    classifies messages. tests/data_prep/test_parse_exports.py compares the paths byte for byte."""
     import orjson
 
     splitter = whatsapp.HEADER_LINES[bracket]
     head = b'{"platform":"whatsapp","chat":' + orjson.dumps(builder.chat) + b',"id":"'
-    date_of: dict[str, str | None] = {}
-    time_of: dict[tuple, str | None] = {}
+    dates: dict[str, bytes | None] = {}  # "14/01/2024" -> b"2024-01-14T" (None: impossible)
+    times: dict[object, bytes | None] = {}
     plain_author: dict[str, bytes | None] = {}
+    first_kind: dict[str, int] = {}  # a text's first character -> 0 not plain, 1 plain, 2 check the whole text
     media, deleted = whatsapp.MEDIA_MARKERS, whatsapp.DELETED_MARKERS
     encryption, marks = whatsapp._ENCRYPTION, whatsapp._MARKS
     encryption_first = {e[:1] for e in encryption}
     marker_max = max(map(len, media | deleted)) + 1
     special_start = set(marks) | {"<"}
     special_end = set(marks) | {">", ")"}
-    has_cr = "\r" in text
+    longest = whatsapp.MAX_MESSAGE_CHARS
     dumps = orjson.dumps
-    stamps: list[str] = []
-    add_stamp = stamps.append
     plain = backwards = 0
-    last_ts = ""
+    last = b""
+    stamps: list[bytes] = []
+    sizes = array("I")
+    add_stamp = stamps.append
     lineno = first_line
-    pos = 0
-    while pos < len(text):
-        cut = len(text)
-        if pos + BLOCK_CHARS < len(text):
-            nxt = splitter.search(text, pos + BLOCK_CHARS)
-            cut = nxt.start() if nxt is not None else len(text)
-        pieces = splitter.split(text[pos:cut])
-        if pos == 0:
-            lineno += pieces[0].count("\n")
-            if pieces[0].strip(marks + "\n\r"):
-                for i, line in enumerate(pieces[0].split("\n")):
+    for text in blocks:
+        has_cr = "\r" in text
+        pieces = splitter.split(text)
+        pre = pieces[0]
+        if pre:  # only before the first header of the file
+            if pre.strip(marks + "\n\r"):
+                for i, line in enumerate(pre.split("\n")):
                     if line.strip(marks + "\r"):
-                        report.warn(shown, first_line + i, "text before the first message header ignored")
-        pos = cut
+                        report.warn(shown, lineno + i, "text before the first message header ignored")
+            lineno += pre.count("\n")
         block: list[bytes] = []
         add_line = block.append
-        for i in range(1, len(pieces), 4):
-            d, t, a, body = pieces[i : i + 4]
+        it = iter(pieces)
+        next(it)
+        for d, t, a, body in zip(it, it, it, it, strict=True):
             this_line = lineno
             nl = body.find("\n")
-            lineno += 1 if nl == len(body) - 1 else body.count("\n")
-            iso_d = date_of.get(d, "")
-            if iso_d == "":
-                iso_d = date_of[d] = whatsapp._iso_date(d, order)
-            iso_t = time_of.get((t, a), "")
-            if iso_t == "":
-                iso_t = time_of[(t, a)] = whatsapp._iso_time(t, a)
-            if iso_d is None or iso_t is None:
+            lineno += 1 if nl == len(body) - 1 and nl >= 0 else body.count("\n")
+            date_b = dates.get(d, _MISSING)
+            if date_b is _MISSING:
+                iso = whatsapp._iso_date(d, order)
+                date_b = dates[d] = (iso + "T").encode() if iso is not None else None
+            key = t if a is None else (t, a)
+            time_b = times.get(key, _MISSING)
+            if time_b is _MISSING:
+                iso = whatsapp._iso_time(t, a)
+                time_b = times[key] = iso.encode() if iso is not None else None
+            if date_b is None or time_b is None:
                 builder.count += 1
                 report.warn(shown, this_line, f"invalid date/time {d} {t}: message skipped")
                 report.skip("invalid date")
                 continue
-            ts = f"{iso_d}T{iso_t}"
-            if nl < 0 or nl == len(body) - 1:  # one line
-                rest = body[:nl] if nl >= 0 else body
-                if has_cr:
-                    rest = rest.rstrip("\r")
-                idx = rest.find(": ") if len(rest) <= whatsapp.MAX_MESSAGE_CHARS else -1
+            ts = date_b + time_b
+            if 0 < nl == len(body) - 1 and nl <= longest:  # one line: the common case
+                idx = body.find(": ", 0, nl)
                 if idx > 0:
-                    who = rest[:idx]
+                    who = body[:idx]
                     author = plain_author.get(who, b"")
                     if author == b"":
                         found = builder._author(who)
@@ -237,60 +272,70 @@ def dump_chunk(
                             if found is not None
                             else None
                         )
-                    words = rest[idx + 2 :]
-                    if (
-                        author is not None
-                        and words
-                        and words[0] not in special_start
-                        and words[-1] not in special_end
-                        and (len(words) > marker_max or _not_a_marker(words.casefold(), media, deleted))
-                        and (
-                            words[0].casefold()[:1] not in encryption_first
-                            or not words[:160].casefold().startswith(encryption)
-                        )
-                        and not words.isspace()
-                    ):
-                        plain += 1
-                        if plain == 1:
-                            report.kinds["text"] += 0  # the report lists kinds in the order they first appear
-                        add_line(
-                            b'%s%d","timestamp":"%s",%s%s%s'
-                            % (head, this_line, ts.encode(), author, dumps(words), _TAIL)
-                        )
-                        if ts < last_ts:
-                            backwards += 1
-                        add_stamp(ts)
-                        last_ts = ts
-                        continue
-                parts: list[str] = []
-            else:
+                    if author is not None:
+                        words = body[idx + 2 : nl]
+                        if has_cr:
+                            words = words.rstrip("\r")
+                        if words and words[-1] not in special_end:
+                            c0 = words[0]
+                            kind = first_kind.get(c0)
+                            if kind is None:
+                                kind = first_kind[c0] = (
+                                    0
+                                    if c0 in special_start
+                                    else 2
+                                    if c0.isspace() or c0.casefold()[:1] in encryption_first
+                                    else 1
+                                )
+                            if (
+                                kind == 1
+                                or kind == 2
+                                and not words.isspace()
+                                and not words[:160].casefold().startswith(encryption)
+                            ) and (len(words) > marker_max or _not_a_marker(words.casefold(), media, deleted)):
+                                plain += 1
+                                if plain == 1:
+                                    report.kinds["text"] += 0  # the report lists kinds as they first appear
+                                add_line(
+                                    b'%s%d","timestamp":"%s",%s%s%s'
+                                    % (head, this_line, ts, author, dumps(words), _TAIL)
+                                )
+                                if ts < last:  # only what is written counts, as in `TimeOrder`
+                                    backwards += 1
+                                last = ts
+                                add_stamp(ts)
+                                continue
+            if 0 <= nl < len(body) - 1:
                 body_lines = body.split("\n")
                 if body_lines[-1] == "":
                     body_lines.pop()
-                if has_cr:
-                    body_lines = [x.rstrip("\r") for x in body_lines]
-                rest, parts = body_lines[0], body_lines[1:]
+            else:
+                body_lines = [body[:nl] if nl >= 0 else body]
+            if has_cr:
+                body_lines = [x.rstrip("\r") for x in body_lines]
+            rest, parts = body_lines[0], body_lines[1:]
             size = len(rest) + sum(len(x) + 1 for x in parts)
-            if size > whatsapp.MAX_MESSAGE_CHARS:
+            if size > longest:
                 builder.count += 1
-                report.warn(shown, this_line, f"message longer than {whatsapp.MAX_MESSAGE_CHARS} characters: skipped")
+                report.warn(shown, this_line, f"message longer than {longest} characters: skipped")
                 report.skip("too long")
                 continue
-            msg = builder.build(this_line, ts, rest, parts)
+            msg = builder.build(this_line, ts.decode(), rest, parts)
             if msg is None:
                 report.skip("empty")
                 continue
             report.kinds[msg.kind] += 1
             add_line(dump_message(msg))
-            if ts < last_ts:
+            if ts < last:
                 backwards += 1
+            last = ts
             add_stamp(ts)
-            last_ts = ts
         out.writelines(block)
+        sizes.extend(map(len, block))
     if plain:
         builder.count += plain
         report.kinds["text"] += plain
-    return stamps, backwards
+    return stamps, sizes, backwards
 
 
 def _not_a_marker(key: str, media, deleted) -> bool:

@@ -87,6 +87,7 @@ def _both_paths(tmp_path, monkeypatch, export):
     results = []
     for workers, min_bytes in ((1, 8 << 20), (2, 1)):
         monkeypatch.setattr(whatsapp_parallel, "PARALLEL_MIN_BYTES", min_bytes)
+        monkeypatch.setattr(whatsapp_parallel, "BLOCK_BYTES", 97)  # many blocks: messages carried across them
         out = tmp_path / f"out{workers}.jsonl"
         try:
             r = parse_exports([export], out, ParseOptions(workers=workers))
