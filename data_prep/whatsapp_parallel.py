@@ -5,10 +5,12 @@ to a single-process parse."""
 from __future__ import annotations
 
 import multiprocessing
+import re
 import shutil
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +193,58 @@ def _sort_part(out, stamps: list[bytes], sizes: array) -> tuple[str, str]:
 
 
 _TAIL = b',"kind":"text","reply_to":null,"edited":false,"forwarded":false,"is_bot":false,"aka":null}\n'
-_MISSING = object()
+
+
+class _Cache(dict):
+    """A dict that computes a missing value with `make` (and keeps it); `map(cache.__getitem__, keys)` then runs in C
+    for every key seen before."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
+
+
+class _Authors(dict):
+    """ "Maya" -> b'"author":"Maya","author_id":"whatsapp:Maya","text":' for an ordinary author, b"" for anything
+    else (a system line's text before ": "): the text before the first ": " of a message."""
+
+    def __init__(self, builder):
+        super().__init__()
+        self.builder = builder
+
+    def __missing__(self, who: str) -> bytes:
+        import orjson
+
+        found = self.builder._author(who) if who and "\n" not in who and len(who) < 200 else None
+        value = (
+            b'"author":' + orjson.dumps(found[0]) + b',"author_id":' + orjson.dumps(found[1]) + b',"text":'
+            if found is not None
+            else b""
+        )
+        if who and "\n" not in who and len(who) < 200:
+            self[who] = value
+        return value
+
+
+def _plain_pattern() -> re.Pattern:
+    """A text that may be written from the templates: no mark, "<" or space first, no mark, ">" or ")" last, and
+    not opening like an encryption notice (its first 8 letters, case-insensitively: plain letters, so this finds at
+    least what `casefold` would). Conservative: anything else is built by `MessageBuilder`, which decides exactly."""
+    marks = whatsapp._MARKS
+    bad_first = "".join(sorted(set(marks) | {"<"}))
+    bad_last = "".join(sorted(set(marks) | {">", ")"}))
+    notices = "|".join(sorted({re.escape(p[:8]) for p in whatsapp._ENCRYPTION}))
+    return re.compile(rf"(?!(?i:{notices}))[^\s{re.escape(bad_first)}](?:.*[^{re.escape(bad_last)}])?", re.DOTALL)
+
+
+def _splitter(bracket: bool) -> re.Pattern:
+    """The header of the file's style after a newline (a literal first: a fast scan), then the author: the text
+    before the first ": " of the line, if it has one."""
+    return re.compile(whatsapp.HEADER_LINES[bracket].pattern.replace("^", "\n", 1) + r"(?:((?:(?!: )[^\n])*): )?")
 
 
 def dump_chunk(
@@ -200,145 +253,128 @@ def dump_chunk(
     """Write a chunk of a WhatsApp export, as `text_blocks`, to `out` as JSON lines, in file order; return
     (each line's time, each line's size in bytes, how many came earlier than the one before).
 
-    The same messages, bytes and accounting as `whatsapp.parse_lines` + `dump_message`, at a fraction of the cost:
-    each block is cut at every header by `re.split` (in C), dates and times are converted once per distinct value,
-    and a plain one-line text message (an ordinary author, no marker of media, deletion, edit or system line) is
-    written from per-author byte templates. Anything else goes through `MessageBuilder.build`, the one place that
-    classifies messages. tests/data_prep/test_parse_exports.py compares the paths byte for byte."""
+    The same messages, bytes and accounting as `whatsapp.parse_lines` + `dump_message`, at a fraction of the cost,
+    column by column: each block is cut at every header by `re.split`, and every step over its messages (line
+    numbers, dates and times from caches, author and text, the test for a plain text, the JSON line from byte
+    templates) is a `map` of a built-in, so the loop runs in C. A message that is not a plain one-line text by an
+    ordinary author goes through `MessageBuilder.build`, the one place that classifies messages.
+    tests/data_prep/test_parse_exports.py compares this with the serial path byte for byte."""
     import orjson
 
-    splitter = whatsapp.HEADER_LINES[bracket]
+    splitter = _splitter(bracket)
     head = b'{"platform":"whatsapp","chat":' + orjson.dumps(builder.chat) + b',"id":"'
-    dates: dict[str, bytes | None] = {}  # "14/01/2024" -> b"2024-01-14T" (None: impossible)
-    times: dict[object, bytes | None] = {}
-    plain_author: dict[str, bytes | None] = {}
-    first_kind: dict[str, int] = {}  # a text's first character -> 0 not plain, 1 plain, 2 check the whole text
-    media, deleted = whatsapp.MEDIA_MARKERS, whatsapp.DELETED_MARKERS
-    encryption, marks = whatsapp._ENCRYPTION, whatsapp._MARKS
-    encryption_first = {e[:1] for e in encryption}
-    marker_max = max(map(len, media | deleted)) + 1
-    special_start = set(marks) | {"<"}
-    special_end = set(marks) | {">", ")"}
+    dates = _Cache(lambda d: (iso + "T").encode() if (iso := whatsapp._iso_date(d, order)) else b"")
+    times = _Cache(lambda key: (iso or "").encode() if (iso := whatsapp._iso_time(*key)) else b"")
+    clock = _Cache(lambda t: times[(t, None)])
+    authors = _Authors(builder)
+    plain_text = _plain_pattern().fullmatch
+    markers = whatsapp.MEDIA_MARKERS | whatsapp.DELETED_MARKERS | {m + "." for m in whatsapp.DELETED_MARKERS}
     longest = whatsapp.MAX_MESSAGE_CHARS
+    marks = whatsapp._MARKS
     dumps = orjson.dumps
-    plain = backwards = 0
+    marker_max = max(map(len, markers)) + 1
+    backwards = 0
     last = b""
     stamps: list[bytes] = []
     sizes = array("I")
-    add_stamp = stamps.append
     lineno = first_line
     for text in blocks:
         has_cr = "\r" in text
-        pieces = splitter.split(text)
-        pre = pieces[0]
-        if pre:  # only before the first header of the file
+        pieces = splitter.split("\n" + (text[:-1] if text.endswith("\n") else text))
+        pre = pieces[0][1:]
+        if pieces[0]:  # only before the first header of the file
             if pre.strip(marks + "\n\r"):
                 for i, line in enumerate(pre.split("\n")):
                     if line.strip(marks + "\r"):
                         report.warn(shown, lineno + i, "text before the first message header ignored")
-            lineno += pre.count("\n")
-        block: list[bytes] = []
-        add_line = block.append
-        it = iter(pieces)
-        next(it)
-        for d, t, a, body in zip(it, it, it, it, strict=True):
-            this_line = lineno
-            nl = body.find("\n")
-            lineno += 1 if nl == len(body) - 1 and nl >= 0 else body.count("\n")
-            date_b = dates.get(d, _MISSING)
-            if date_b is _MISSING:
-                iso = whatsapp._iso_date(d, order)
-                date_b = dates[d] = (iso + "T").encode() if iso is not None else None
-            key = t if a is None else (t, a)
-            time_b = times.get(key, _MISSING)
-            if time_b is _MISSING:
-                iso = whatsapp._iso_time(t, a)
-                time_b = times[key] = iso.encode() if iso is not None else None
-            if date_b is None or time_b is None:
-                builder.count += 1
-                report.warn(shown, this_line, f"invalid date/time {d} {t}: message skipped")
-                report.skip("invalid date")
-                continue
-            ts = date_b + time_b
-            if 0 < nl == len(body) - 1 and nl <= longest:  # one line: the common case
-                idx = body.find(": ", 0, nl)
-                if idx > 0:
-                    who = body[:idx]
-                    author = plain_author.get(who, b"")
-                    if author == b"":
-                        found = builder._author(who)
-                        author = plain_author[who] = (
-                            b'"author":' + dumps(found[0]) + b',"author_id":' + dumps(found[1]) + b',"text":'
-                            if found is not None
-                            else None
-                        )
-                    if author is not None:
-                        words = body[idx + 2 : nl]
-                        if has_cr:
-                            words = words.rstrip("\r")
-                        if words and words[-1] not in special_end:
-                            c0 = words[0]
-                            kind = first_kind.get(c0)
-                            if kind is None:
-                                kind = first_kind[c0] = (
-                                    0
-                                    if c0 in special_start
-                                    else 2
-                                    if c0.isspace() or c0.casefold()[:1] in encryption_first
-                                    else 1
-                                )
-                            if (
-                                kind == 1
-                                or kind == 2
-                                and not words.isspace()
-                                and not words[:160].casefold().startswith(encryption)
-                            ) and (len(words) > marker_max or _not_a_marker(words.casefold(), media, deleted)):
-                                plain += 1
-                                if plain == 1:
-                                    report.kinds["text"] += 0  # the report lists kinds as they first appear
-                                add_line(
-                                    b'%s%d","timestamp":"%s",%s%s%s'
-                                    % (head, this_line, ts, author, dumps(words), _TAIL)
-                                )
-                                if ts < last:  # only what is written counts, as in `TimeOrder`
-                                    backwards += 1
-                                last = ts
-                                add_stamp(ts)
-                                continue
-            if 0 <= nl < len(body) - 1:
-                body_lines = body.split("\n")
-                if body_lines[-1] == "":
-                    body_lines.pop()
-            else:
-                body_lines = [body[:nl] if nl >= 0 else body]
-            if has_cr:
-                body_lines = [x.rstrip("\r") for x in body_lines]
-            rest, parts = body_lines[0], body_lines[1:]
-            size = len(rest) + sum(len(x) + 1 for x in parts)
-            if size > longest:
-                builder.count += 1
-                report.warn(shown, this_line, f"message longer than {longest} characters: skipped")
-                report.skip("too long")
-                continue
-            msg = builder.build(this_line, ts.decode(), rest, parts)
-            if msg is None:
-                report.skip("empty")
-                continue
-            report.kinds[msg.kind] += 1
-            add_line(dump_message(msg))
-            if ts < last:
-                backwards += 1
-            last = ts
-            add_stamp(ts)
-        out.writelines(block)
-        sizes.extend(map(len, block))
-    if plain:
-        builder.count += plain
-        report.kinds["text"] += plain
+            lineno += pieces[0].count("\n")
+        ds, clocks, ampm, whos, bodies = pieces[1::5], pieces[2::5], pieces[3::5], pieces[4::5], pieces[5::5]
+        n = len(bodies)
+        if not n:
+            continue
+        steps = np.fromiter(map(str.count, bodies, repeat("\n")), dtype=np.int64, count=n) + 1
+        ids = (lineno + np.cumsum(steps) - steps).tolist()
+        lineno += int(steps.sum())
+        date_bs = list(map(dates.__getitem__, ds))
+        if any(ampm):
+            time_bs = list(map(times.__getitem__, zip(clocks, ampm, strict=True)))
+        else:
+            time_bs = list(map(clock.__getitem__, clocks))
+        stamps_all = list(map(bytes.__add__, date_bs, time_bs))
+        words = list(map(str.rstrip, bodies, repeat("\r"))) if has_cr else bodies
+        author_bs = list(map(authors.__getitem__, whos))
+        short = np.fromiter(map(len, words), dtype=np.int64, count=n) <= marker_max
+        marker = np.zeros(n, dtype=bool)
+        for i in np.flatnonzero(short).tolist():
+            marker[i] = words[i].casefold() in markers
+        plain = (
+            (steps == 1)
+            & np.fromiter(map(bool, author_bs), dtype=bool, count=n)
+            & np.fromiter(map(bool, date_bs), dtype=bool, count=n)
+            & np.fromiter(map(bool, time_bs), dtype=bool, count=n)
+            & np.fromiter(map(bool, map(plain_text, words)), dtype=bool, count=n)
+            & ~marker
+            & (np.fromiter(map(len, bodies), dtype=np.int64, count=n) <= longest - 256)  # "author: " is < 200
+        )
+        lines = list(
+            map(
+                b"".join,
+                zip(
+                    repeat(head),
+                    map(b"%d".__mod__, ids),
+                    repeat(b'","timestamp":"'),
+                    stamps_all,
+                    repeat(b'",'),
+                    author_bs,
+                    map(dumps, words),
+                    repeat(_TAIL),
+                    strict=False,
+                ),
+            )
+        )
+        n_plain = int(plain.sum())
+        builder.count += n_plain
+        first_plain = int(np.argmax(plain)) if n_plain else n
+        for i in np.flatnonzero(~plain).tolist():
+            if i > first_plain and "text" not in report.kinds:
+                report.kinds["text"] += 0  # the report lists kinds in the order they first appear
+            whole = bodies[i] if whos[i] is None else f"{whos[i]}: {bodies[i]}"
+            lines[i] = _build_one(whole, ids[i], ds[i], clocks[i], ampm[i], order, has_cr, shown, builder, report)
+        if n_plain:
+            report.kinds["text"] += n_plain
+        if not report.kinds["text"]:
+            del report.kinds["text"]
+        written = list(map(bool, lines))
+        block_stamps = list(compress(stamps_all, written))
+        if block_stamps:
+            backwards += (block_stamps[0] < last) + sum(map(bytes.__lt__, block_stamps[1:], block_stamps[:-1]))
+            last = block_stamps[-1]
+            stamps += block_stamps
+        out.writelines(lines)
+        sizes.extend(map(len, compress(lines, written)))
     return stamps, sizes, backwards
 
 
-def _not_a_marker(key: str, media, deleted) -> bool:
-    """A message text (casefolded, no invisible marks at its ends, not ending in ">" as every edit marker does)
-    that is no media or deletion marker."""
-    return key not in media and (key[:-1] if key[-1:] == "." else key) not in deleted
+def _build_one(body, lineno, d, t, a, order, has_cr, shown, builder, report) -> bytes:
+    """One message the templates do not write, through `MessageBuilder` (b"" when it is skipped)."""
+    iso_d, iso_t = whatsapp._iso_date(d, order), whatsapp._iso_time(t, a)
+    if iso_d is None or iso_t is None:
+        builder.count += 1
+        report.warn(shown, lineno, f"invalid date/time {d} {t}: message skipped")
+        report.skip("invalid date")
+        return b""
+    body_lines = body.split("\n")
+    if has_cr:
+        body_lines = [x.rstrip("\r") for x in body_lines]
+    rest, parts = body_lines[0], body_lines[1:]
+    if len(rest) + sum(len(x) + 1 for x in parts) > whatsapp.MAX_MESSAGE_CHARS:
+        builder.count += 1
+        report.warn(shown, lineno, f"message longer than {whatsapp.MAX_MESSAGE_CHARS} characters: skipped")
+        report.skip("too long")
+        return b""
+    msg = builder.build(lineno, f"{iso_d}T{iso_t}", rest, parts)
+    if msg is None:
+        report.skip("empty")
+        return b""
+    report.kinds[msg.kind] += 1
+    return dump_message(msg)
