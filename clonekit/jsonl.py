@@ -26,3 +26,50 @@ def iter_jsonl(path: str | Path, hint: str) -> Iterator[tuple[int, dict]]:
             if not isinstance(obj, dict):
                 raise ClonekitError(f"not a JSON object; expected {hint}", path, lineno)
             yield lineno, obj
+
+
+def iter_jsonl_range(path: Path, start: int, end: int, first_lineno: int, hint: str) -> Iterator[tuple[int, dict]]:
+    """`iter_jsonl` over the lines that start in bytes [start, end) of the file, numbered from `first_lineno`
+    (`start` is a line start). For reading one file in parallel parts."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos = start
+        lineno = first_lineno - 1
+        for raw in f:
+            if pos >= end:
+                break
+            pos += len(raw)
+            lineno += 1
+            if not raw.strip():
+                continue
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                raise ClonekitError(f"not JSON ({e.msg}); expected {hint}", path, lineno) from None
+            if not isinstance(obj, dict):
+                raise ClonekitError(f"not a JSON object; expected {hint}", path, lineno)
+            yield lineno, obj
+
+
+def line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
+    """(start byte, end byte, first line number) of `parts` stretches of a file, each starting at a line."""
+    size = path.stat().st_size
+    starts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(size * k // parts, starts[-1]))
+            f.readline()
+            if starts[-1] < f.tell() < size:
+                starts.append(f.tell())
+        ranges = []
+        line = 1
+        f.seek(0)
+        for i, begin in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else size
+            ranges.append((begin, end, line))
+            remaining = end - begin
+            while remaining:
+                block = f.read(min(remaining, 1 << 22))
+                line += block.count(b"\n")
+                remaining -= len(block)
+    return ranges
