@@ -244,7 +244,8 @@ def _plain_pattern() -> re.Pattern:
 def _splitter(bracket: bool) -> re.Pattern:
     """The header of the file's style after a newline (a literal first: a fast scan), then the author: the text
     before the first ": " of the line, if it has one."""
-    return re.compile(whatsapp.HEADER_LINES[bracket].pattern.replace("^", "\n", 1) + r"(?:((?:(?!: )[^\n])*): )?")
+    header = whatsapp.HEADER_LINES[bracket].pattern.replace("^", "\n", 1)
+    return re.compile(header + r"(?:([^:\n]*+(?::(?! )[^:\n]*+)*+): )?")  # possessive: no backtracking
 
 
 def dump_chunk(
