@@ -108,26 +108,24 @@ def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int
 
 def _whatsapp_chunk(job) -> dict:
     path, start, end, first_line, order, bracket, chat, part = job
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start)
-    if start == 0 and data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
     report = ParseReport()
     builder = whatsapp.MessageBuilder(chat)
-    with open(part, "w+b") as out:
+    with open(path, "rb") as f, open(part, "w+b") as out:
+        if start == 0 and f.read(3) == b"\xef\xbb\xbf":
+            start = 3
         try:
-            blocks = text_blocks(data, whatsapp.HEADER_LINES[bracket])
+            blocks = text_blocks(f, start, end, whatsapp.HEADER_LINES[bracket])
             stamps, sizes, backwards = dump_chunk(blocks, first_line, path, order, bracket, builder, report, out)
         except UnicodeDecodeError:
+            f.seek(start)
+            data = f.read(end - start)
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as err:
                 e = decode_error(path, data, err)
                 return {"error": e.message, "line": first_line - 1 + e.line}
             raise
-        del data
-        first, last = (stamps[0].decode(), stamps[-1].decode()) if stamps else (None, None)
+        first, last = (stamps[:STAMP].decode(), stamps[-STAMP:].decode()) if stamps else (None, None)
         low, high = first, last
         if backwards:  # sorted here, stably, as `time_order.sort_since` would sort the whole file
             low, high = _sort_part(out, stamps, sizes)
@@ -135,61 +133,62 @@ def _whatsapp_chunk(job) -> dict:
     return {**report.to_dict(), "backwards": backwards, "first": first, "last": last, "low": low, "high": high}
 
 
-BLOCK_BYTES = 1 << 20  # a chunk is decoded, split and written this much at a time (bounded memory)
+BLOCK_BYTES = 1 << 20  # a chunk is read, decoded, split and written this much at a time (bounded memory)
+STAMP = 19  # bytes of a WhatsApp timestamp, "2024-01-14T21:05:00": kept back to back, one per line written
 
 
-def text_blocks(data: bytes, splitter) -> Iterator[str]:
-    """The chunk decoded a block at a time, each block ending where a header line starts: the last message of a
-    block, which may go on in the next bytes, is carried over. (One 35 MB str holding an emoji would take 140 MB.)"""
-    pos = 0
+def text_blocks(f, start: int, end: int, splitter) -> Iterator[str]:
+    """Bytes [start, end) of the file decoded a block at a time, each block ending where a header line starts: the
+    last message of a block, which may go on in the next bytes, is carried over. (One 35 MB str holding an emoji
+    would take 140 MB.)"""
+    f.seek(start)
+    pos = start
     carry = ""
-    while pos < len(data):
-        cut = data.find(b"\n", pos + BLOCK_BYTES) + 1 if pos + BLOCK_BYTES < len(data) else len(data)
-        cut = cut or len(data)
-        text = carry + data[pos:cut].decode("utf-8")
-        pos = cut
-        if pos >= len(data):
+    while pos < end:
+        raw = f.read(min(BLOCK_BYTES, end - pos))
+        pos += len(raw)
+        if pos < end and not raw.endswith(b"\n"):
+            rest = f.readline()[: end - pos]  # to the end of the line (a character is never cut)
+            raw += rest
+            pos += len(rest)
+        if not raw:
+            break
+        text = carry + raw.decode("utf-8")
+        if pos >= end:
             carry = ""
             yield text
             break
-        start = text.rfind("\n", 0, len(text) - 1) + 1
-        while start > 0 and not splitter.match(text, start):
-            start = text.rfind("\n", 0, start - 1) + 1
-        if start == 0:
+        cut = text.rfind("\n", 0, len(text) - 1) + 1
+        while cut > 0 and not splitter.match(text, cut):
+            cut = text.rfind("\n", 0, cut - 1) + 1
+        if cut == 0:
             carry = text  # one message so far: read on
             continue
-        carry = text[start:]
-        yield text[:start]
+        carry = text[cut:]
+        yield text[:cut]
     if carry:
         yield carry
 
 
-def _sort_part(out, stamps: list[bytes], sizes: array) -> tuple[str, str]:
-    """Rewrite the part file with its lines in stable time order (timsort: a nearly sorted file costs one pass);
-    runs of lines that stay together are copied as one block. Returns the earliest and latest time."""
-    order = sorted(range(len(stamps)), key=stamps.__getitem__)
+def _sort_part(out, stamps: bytearray, sizes: array) -> tuple[str, str]:
+    """Rewrite the part file with its lines in stable time order; runs of lines that stay together are copied as one
+    block. Returns the earliest and latest time."""
+    keys = np.frombuffer(stamps, dtype=f"S{STAMP}")
+    order = np.argsort(keys, kind="stable")
     offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(np.frombuffer(sizes, dtype=np.uint32), out=offsets[1:])
-    runs = []
-    run_start = prev = -2
-    for i in order:
-        if i == prev + 1:
-            prev = i
-            continue
-        if run_start >= 0:
-            runs.append((int(offsets[run_start]), int(offsets[prev + 1])))
-        run_start = prev = i
-    if run_start >= 0:
-        runs.append((int(offsets[run_start]), int(offsets[prev + 1])))
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1  # where a run of consecutive lines ends
+    run_starts = np.concatenate(([0], breaks))
+    run_ends = np.concatenate((breaks, [len(order)]))
     out.flush()
     with tempfile.TemporaryFile(dir=Path(out.name).parent) as tmp:
-        for begin, end in runs:
-            copy_range(out, tmp, begin, end)
+        for a, b in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+            copy_range(out, tmp, int(offsets[order[a]]), int(offsets[order[b - 1] + 1]))
         tmp.seek(0)
         out.seek(0)
         out.truncate()
         shutil.copyfileobj(tmp, out, 1 << 20)
-    return stamps[order[0]].decode(), stamps[order[-1]].decode()
+    return keys[order[0]].decode(), keys[order[-1]].decode()
 
 
 _TAIL = b',"kind":"text","reply_to":null,"edited":false,"forwarded":false,"is_bot":false,"aka":null}\n'
@@ -250,9 +249,10 @@ def _splitter(bracket: bool) -> re.Pattern:
 
 def dump_chunk(
     blocks: Iterable[str], first_line: int, shown, order: str, bracket: bool, builder, report, out
-) -> tuple[list[bytes], array, int]:
+) -> tuple[bytearray, array, int]:
     """Write a chunk of a WhatsApp export, as `text_blocks`, to `out` as JSON lines, in file order; return
-    (each line's time, each line's size in bytes, how many came earlier than the one before).
+    (the lines' times back to back, `STAMP` bytes each, their sizes in bytes, how many came earlier than the one
+    before).
 
     The same messages, bytes and accounting as `whatsapp.parse_lines` + `dump_message`, at a fraction of the cost,
     column by column: each block is cut at every header by `re.split`, and every step over its messages (line
@@ -276,7 +276,7 @@ def dump_chunk(
     marker_max = max(map(len, markers)) + 1
     backwards = 0
     last = b""
-    stamps: list[bytes] = []
+    stamps = bytearray()
     sizes = array("I")
     lineno = first_line
     for text in blocks:
@@ -350,7 +350,7 @@ def dump_chunk(
         if block_stamps:
             backwards += (block_stamps[0] < last) + sum(map(bytes.__lt__, block_stamps[1:], block_stamps[:-1]))
             last = block_stamps[-1]
-            stamps += block_stamps
+            stamps += b"".join(block_stamps)
         out.writelines(lines)
         sizes.extend(map(len, compress(lines, written)))
     return stamps, sizes, backwards
