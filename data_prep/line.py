@@ -126,7 +126,7 @@ def parse_line(path: Path, report: ParseReport) -> Iterator[Message]:
         uid = f"line:name:{author}"
         if any(text.endswith(u) or text.endswith(u + ".") for u in UNSENT):
             return Message("line", chat, str(lineno), stamp, author, uid, text, "deleted")
-        if text.casefold() in MEDIA:
+        if text.casefold() in MEDIA or text.split(" ", 1)[0].casefold() in MEDIA:  # "[File] report.pdf"
             return Message("line", chat, str(lineno), stamp, author, uid, text, "media")
         return Message("line", chat, str(lineno), stamp, author, uid, text)
 

@@ -167,6 +167,24 @@ EXPECTED = {
         ],
         {},
     ),
+    "line/en_12h.txt": (
+        "line",
+        [
+            ("Mr. Tanaka", "2026-01-15T21:30:00", "text", "the report?"),
+            ("Me", "2026-01-15T21:35:00", "text", "sorry, tomorrow"),
+            ("Me", "2026-01-15T23:59:00", "media", "[File] report.pdf"),
+        ],
+        {},
+    ),
+    "line/en_saved_on.txt": (
+        "line",
+        [
+            ("Jordan Lee", "2026-09-25T21:03:00", "text", "What time works tomorrow?"),
+            ("Alex Rivera", "2026-09-25T21:05:00", "text", "How about two?"),
+            ("Jordan Lee", "2026-09-25T21:10:00", "media", "[Sticker]"),
+        ],
+        {},
+    ),
     "line/android_en.txt": (
         "line",
         [("Maya", "2024-01-14T21:05:00", "text", "pizza tonight?"), ("Deniz", "2024-01-14T21:06:00", "text", "sure")],
