@@ -53,9 +53,18 @@ def is_telegram_html(path: Path) -> bool:
     )
 
 
+_OTHER_STAMPS = ("%d %B %Y, %H:%M:%S", "%d %B %Y, %H:%M", "%d %B %Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
 def timestamp_of(title: str) -> str:
     m = _STAMP.search(title)
     if m is None:
+        raw = " ".join(title.split())
+        for fmt in _OTHER_STAMPS:  # older and hand-made exports
+            try:
+                return dt.datetime.strptime(raw, fmt).isoformat()
+            except ValueError:
+                continue
         raise ValueError(f"no date in {title!r}")
     d, mo, y, h, mi, s, sign, oh, om = m.groups()
     local = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
@@ -99,6 +108,7 @@ def parse_telegram_html(path: Path, report: ParseReport) -> Iterator[Message]:
     number = _page_number(first)
     if number > 1:  # a later page on its own: its first messages may continue the previous page's last author
         author = _last_author(first.with_name(f"messages{number - 1 if number > 2 else ''}.html"))
+    last_stamp: str | None = None
     for page in files:
         root = load_html(page)
         chat = _chat_name(root, path)
@@ -109,34 +119,37 @@ def parse_telegram_html(path: Path, report: ParseReport) -> Iterator[Message]:
                 continue  # a date separator, not a message
             report.read += 1
             try:
-                msg, author = _message(el, chat, author)
+                msg, author = _message(el, chat, author, last_stamp)
             except RECORD_ERRORS as e:
                 report.warn(page, el.sourceline, f"message skipped: {type(e).__name__}: {e}")
                 report.skip("malformed")
                 continue
             if msg is None:
                 report.skip("empty")
+            elif isinstance(msg, str):
+                report.skip(msg)
             else:
+                last_stamp = msg.timestamp
                 yield msg
 
 
-def _message(el, chat: str, author: str | None) -> tuple[Message | None, str | None]:
+def _message(el, chat: str, author: str | None, last_stamp: str | None):
+    """(a Message, None for an empty one, or the reason it is skipped; the author a "joined" message after it
+    takes). A service message without a date (most of them) takes the time of the message before it."""
     mid = (el.get("id") or "").removeprefix("message")
     if not mid:
         raise KeyError("id")
     body = children_with_class(el, "body")
     if has_class(el, "service"):
-        text = html_text(body[0]).strip() if body else ""
+        text = html_text(body[0]).strip() if body else html_text(el).strip()
         if not text:
             return None, author
         when = first_with_class(el, "date")
-        stamp = timestamp_of(when.get("title") or "") if when is not None else None
+        stamp = timestamp_of(when.get("title") or "") if when is not None else last_stamp
         if stamp is None:
-            raise ValueError("a service message without a date")
+            return "no date", author
         return Message("telegram", chat, mid, stamp, "", "", text, "system"), author
-    if not body:
-        raise ValueError("a message without a body")
-    body = body[0]
+    body = body[0] if body else el  # a hand-made page may put the fields straight in the message
     name = children_with_class(body, "from_name")
     if name:
         author = html_text(name[0]).strip()

@@ -45,6 +45,15 @@ EXPECTED = {
         ],
         {},
     ),
+    "telegram_html/handmade_and_service.html": (
+        "telegram-html",
+        [
+            ("Alice", "2021-12-14T23:43:49+03:00", "text", 'Hello "world"\nsecond line'),
+            ("", "2021-12-14T23:43:49+03:00", "system", "Alice invited Bob"),  # no date: the time before it
+            ("Bob", "2025-01-01T10:00:00", "text", "Hello"),  # no .body wrapper, no UTC offset
+        ],
+        {"no date": 1},  # a service line before any time is known
+    ),
     "discord_html/Friends - general [800000000000000002].html": (
         "discord-dce-html",
         [
