@@ -1,9 +1,10 @@
 """The canonical message schema. Every parser in data_prep/ returns only `Message`.
 
 One JSON object per line in `messages.jsonl`:
-    platform   "whatsapp" | "discord" | "telegram"
+    platform   "whatsapp" | "discord" | "telegram" | "messenger" | "instagram" | "imessage" | "sms" | "signal" |
+               "slack" | "line" | "wechat" | "qq"
     chat       chat / channel name
-    id         message id (the platform's, or the header's line number for WhatsApp)
+    id         message id: the platform's; a line number (WhatsApp, LINE, QQ, Signal); "row<N>" for a record without one
     timestamp  ISO 8601; with the source's UTC offset where it has one, naive local time where not
     author     display name as the export shows it (Discord: nickname over name)
     author_id  stable identity: the platform's user id where one exists, else derived from the name
@@ -22,7 +23,20 @@ from dataclasses import dataclass, fields
 import orjson
 
 KINDS = ("text", "media", "system", "deleted")
-PLATFORMS = ("whatsapp", "discord", "telegram")
+PLATFORMS = (
+    "whatsapp",
+    "discord",
+    "telegram",
+    "messenger",
+    "instagram",
+    "imessage",
+    "sms",
+    "signal",
+    "slack",
+    "line",
+    "wechat",
+    "qq",
+)
 
 
 @dataclass  # not slots: orjson serializes __dict__ dataclasses ~4x faster

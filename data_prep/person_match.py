@@ -85,9 +85,8 @@ def _reason(a: Person, b: Person) -> tuple[str, str] | None:
             tx, ty = tokens(x), tokens(y)
             if not tx or not ty or len(tx[0]) < 3 or tx[0] != ty[0]:
                 continue
-            short, long = (tx, ty) if len(tx) <= len(ty) else (ty, tx)
-            rest = long[len(short) :]
-            if long[: len(short)] == short and all(len(t) == 1 for t in rest):
+            fewer, more = (tx, ty) if len(tx) <= len(ty) else (ty, tx)
+            if more[: len(fewer)] == fewer and all(len(t) == 1 for t in more[len(fewer) :]):
                 return f"first name and initials ({x} ~ {y})", "possible"
     for x in keys_a:
         for y in keys_b:

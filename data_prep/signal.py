@@ -79,8 +79,10 @@ def _body(raw: str) -> tuple[str, str]:
     rest = _LINK.sub("", text).strip()
     if rest:
         return "text", rest
-    if links or sticker:
-        return "media", (links[0] if links else sticker.group(1)) or "attachment"
+    if links:
+        return "media", links[0] or "attachment"
+    if sticker is not None:
+        return "media", sticker.group(1) or "attachment"
     return "empty", ""
 
 
