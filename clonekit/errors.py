@@ -18,8 +18,9 @@ class ClonekitError(Exception):
         super().__init__(where + message)
 
 
-def decode_error(path: str | Path, data: bytes, err: UnicodeDecodeError) -> ClonekitError:
-    """Turn a UnicodeDecodeError into an error naming the file, line and column."""
+def decode_error(path: str | Path, data: bytes, err: UnicodeDecodeError, offset: int = 0) -> ClonekitError:
+    """Turn a UnicodeDecodeError into an error naming the file, line and column. `offset`: where `data` starts in
+    the file (a chunk of it), so the byte offset named is the file's."""
     line = data.count(b"\n", 0, err.start) + 1
     col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
     bad = data[err.start : err.start + 1].hex()
@@ -28,7 +29,9 @@ def decode_error(path: str | Path, data: bytes, err: UnicodeDecodeError) -> Clon
         hint = "the file is UTF-16: convert it to UTF-8 (iconv -f utf-16 -t utf-8)"
     elif _is_cp1252(data):
         hint = "the file looks like Latin-1/Windows-1252 text: convert it to UTF-8 (iconv -f cp1252 -t utf-8)"
-    return ClonekitError(f"column {col}: not valid UTF-8 (byte 0x{bad} at offset {err.start}); {hint}", path, line)
+    return ClonekitError(
+        f"column {col}: not valid UTF-8 (byte 0x{bad} at offset {offset + err.start}); {hint}", path, line
+    )
 
 
 def _is_cp1252(data: bytes) -> bool:

@@ -111,18 +111,17 @@ def _whatsapp_chunk(job) -> dict:
     report = ParseReport()
     builder = whatsapp.MessageBuilder(chat)
     with open(path, "rb") as f, open(part, "w+b") as out:
-        if start == 0 and f.read(3) == b"\xef\xbb\xbf":
-            start = 3
+        text_start = 3 if start == 0 and f.read(3) == b"\xef\xbb\xbf" else start  # after a byte-order mark
         try:
-            blocks = text_blocks(f, start, end, whatsapp.HEADER_LINES[bracket])
+            blocks = text_blocks(f, text_start, end, whatsapp.HEADER_LINES[bracket])
             stamps, sizes, backwards = dump_chunk(blocks, first_line, path, order, bracket, builder, report, out)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError:  # named as the serial path names it: line, column and offset in the file
             f.seek(start)
             data = f.read(end - start)
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as err:
-                e = decode_error(path, data, err)
+                e = decode_error(path, data, err, offset=start)
                 return {"error": e.message, "line": first_line - 1 + e.line}
             raise
         first, last = (stamps[:STAMP].decode(), stamps[-STAMP:].decode()) if stamps else (None, None)
