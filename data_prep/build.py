@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import shutil
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -39,7 +40,7 @@ from clonekit.dataset import (
 )
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
-from clonekit.jsonl import iter_jsonl
+from clonekit.jsonl import iter_jsonl, iter_jsonl_range
 from clonekit.memory import MEMORY_FILE, with_memory
 from clonekit.paths import readable_file, writable_dir
 from clonekit.redact import PLACEHOLDERS, Redactor
@@ -109,8 +110,8 @@ class _Writer:
 
     KINDS = ("hf", "oa", "sessions")
 
-    def __init__(self, out: Path):
-        self.paths = {k: out / f".{k}.tmp" for k in self.KINDS}
+    def __init__(self, out: Path, tag: str = ""):
+        self.paths = {k: out / f".{k}{tag}.tmp" for k in self.KINDS}
         self.files = {k: open(p, "wb") for k, p in self.paths.items()}
         self.start_epoch = array("d")
         self.ends = {k: array("q") for k in self.KINDS}
@@ -130,6 +131,30 @@ class _Writer:
         self.n_hf.append(len(hf_lines))
         self.n_oa.append(len(oa_lines))
         self.turns.append(target_turns)
+
+    def state(self) -> dict:
+        """What `append` needs of this writer (its files closed)."""
+        return {
+            "paths": self.paths,
+            "start_epoch": self.start_epoch,
+            "ends": self.ends,
+            "n_hf": self.n_hf,
+            "n_oa": self.n_oa,
+            "turns": self.turns,
+        }
+
+    def append(self, other: dict) -> None:
+        """Add another writer's sessions after this one's (its files copied onto the end of these, its offsets
+        shifted): as if this writer had written them."""
+        for kind in self.KINDS:
+            with open(self.paths[kind], "ab") as dst, open(other["paths"][kind], "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            self.ends[kind].extend(self._pos[kind] + e for e in other["ends"][kind])
+            self._pos[kind] += other["ends"][kind][-1] if other["ends"][kind] else 0
+        self.start_epoch.extend(other["start_epoch"])
+        self.n_hf.extend(other["n_hf"])
+        self.n_oa.extend(other["n_oa"])
+        self.turns.extend(other["turns"])
 
     def span(self, kind: str, i: int) -> tuple[int, int]:
         return (self.ends[kind][i - 1] if i else 0), self.ends[kind][i]
@@ -288,11 +313,18 @@ def _stream(
     make: _ExampleMaker,
     total_lines: int,
     progress: Callable[[int, int], None] | None,
+    stretch: tuple[int, int, int] | None = None,
 ) -> int:
-    """Every message through the filter, every closed session into examples; returns how many lines were read."""
+    """Every message through the filter, every closed session into examples; returns how many lines were read.
+    `stretch`: (start byte, end byte, first line number), to read only that part of the file."""
     total = messages_path.stat().st_size
     read = 0
-    for lineno, m in iter_jsonl(messages_path, MESSAGES_HINT):
+    lines = (
+        iter_jsonl_range(messages_path, *stretch, MESSAGES_HINT)
+        if stretch
+        else iter_jsonl(messages_path, MESSAGES_HINT)
+    )
+    for lineno, m in lines:
         if progress and lineno % 50000 == 0:
             progress(int(total * lineno / max(total_lines, 1)), total)
         read += 1
@@ -368,7 +400,13 @@ def build_datasets(
     memory, memory_summary = _plan_memory(messages_path, cfg, cast, out) if cfg.memory.enabled else (None, None)
     make = _ExampleMaker(cfg, cast.target_name, writer, memory)
     try:
-        read = _stream(messages_path, keep, make, cast.people.lines, progress)
+        from clonekit.data_prep import build_parallel
+
+        halves = build_parallel.plan(messages_path, cfg, cast)
+        if halves is None:
+            read = _stream(messages_path, keep, make, cast.people.lines, progress)
+        else:
+            read = build_parallel.run(messages_path, cfg, cast, out, memory, keep, make, writer, halves, progress)
         writer.close()
         split = _write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
     finally:

@@ -47,6 +47,10 @@ class People:
         self.persons = persons
         self.alias_of = alias_of  # raw author_id -> canonical author_id
         self.lines = lines  # lines of the messages file (for progress)
+        # what `prep build` needs to know to read the file in two halves: its (platform, chat) pairs, and whether
+        # every timestamp is a plain "YYYY-MM-DDTHH:MM:SS" no earlier than the one before
+        self.chat_keys: set[tuple[str, str]] = set()
+        self.in_time_order = False
 
     def canonical(self, author_id: str) -> str:
         return self.alias_of.get(author_id, author_id)
@@ -153,11 +157,18 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None, workers
             results = pool.starmap(_scan_range, [(path, *r) for r in ranges])
     raw: dict[str, Person] = {}
     lineno = 0
-    for part, last_line, error in results:
-        if error is not None:
-            raise ClonekitError(error[0], path, error[1])
-        lineno = max(lineno, last_line)
-        for aid, p in part.items():
+    chat_keys: set[tuple[str, str]] = set()
+    in_order = True
+    last_ts = ""
+    for stretch in results:
+        if stretch.error is not None:
+            raise ClonekitError(stretch.error[0], path, stretch.error[1])
+        lineno = max(lineno, stretch.last_line)
+        chat_keys |= stretch.chat_keys
+        if stretch.first_ts:
+            in_order = in_order and stretch.in_order and stretch.first_ts >= last_ts
+            last_ts = stretch.last_ts
+        for aid, p in stretch.people.items():
             q = raw.get(aid)
             if q is None:
                 raw[aid] = p
@@ -171,24 +182,51 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None, workers
             q.last = p.last  # the later part's last message
     people = merge_aliases(raw, aliases or {})
     people.lines = lineno
+    people.chat_keys, people.in_time_order = chat_keys, in_order and bool(last_ts)
     return people
 
 
-def _scan_range(path: Path, start: int, end: int, first_line: int):
-    """(people by author_id, the last line number, (error, line) or None) of one stretch of the file."""
+@dataclass
+class _Stretch:
+    """What one process found in its stretch of messages.jsonl."""
+
+    people: dict[str, Person]
+    last_line: int
+    error: tuple[str, int | None] | None = None
+    chat_keys: set = field(default_factory=set)
+    in_order: bool = True  # plain timestamps, each no earlier than the one before
+    first_ts: str = ""
+    last_ts: str = ""
+
+
+def _scan_range(path: Path, start: int, end: int, first_line: int) -> _Stretch:
     raw: dict[str, Person] = {}
-    lineno = first_line - 1
+    found = _Stretch(raw, first_line - 1)
+    keys = found.chat_keys
+    last_key = None
+    prev = ""
+    in_order = True
     try:
-        for lineno, m in iter_jsonl_range(path, start, end, first_line, MESSAGES_HINT):
+        for found.last_line, m in iter_jsonl_range(path, start, end, first_line, MESSAGES_HINT):
             problem = message_problem(m)
             if problem:
-                return raw, lineno, (f"not a clonekit message: {problem}; expected {MESSAGES_HINT}", lineno)
+                found.error = (f"not a clonekit message: {problem}; expected {MESSAGES_HINT}", found.last_line)
+                return found
+            ts = m["timestamp"]
+            if in_order:
+                in_order = len(ts) == 19 and ts >= prev
+            prev = ts
+            found.first_ts = found.first_ts or ts
+            key = (m["platform"], m["chat"])
+            if key != last_key:
+                keys.add(key)
+                last_key = key
             aid = m["author_id"]
             if not aid:
                 continue  # system lines without an author
             p = raw.get(aid)
             if p is None:
-                p = raw[aid] = Person([aid], first=m["timestamp"])
+                p = raw[aid] = Person([aid], first=ts)
             p.names[m["author"]] += 1
             p.kinds[m["kind"]] += 1
             p.platforms.add(m["platform"])
@@ -196,10 +234,12 @@ def _scan_range(path: Path, start: int, end: int, first_line: int):
             if m.get("aka"):
                 p.aka.update(m["aka"])
             p.is_bot = p.is_bot or bool(m.get("is_bot"))
-            p.last = m["timestamp"]
+            p.last = ts
     except ClonekitError as e:
-        return raw, lineno, (e.message, e.line)
-    return raw, lineno, None
+        found.error = (e.message, e.line)
+        return found
+    found.in_order, found.last_ts = in_order, prev
+    return found
 
 
 def merge_aliases(raw: dict[str, Person], aliases: dict[str, str]) -> People:

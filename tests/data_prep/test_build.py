@@ -339,3 +339,41 @@ def test_hand_edited_messages_give_file_and_line(tmp_path, change, expected):
         build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
     assert "m.jsonl" in str(e.value)
     assert ":2" in str(e.value)
+
+
+def _outputs(folder):
+    found = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != "manifest.json"}
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest.pop("created")
+    return found, manifest
+
+
+def test_two_process_build_is_byte_identical(sample_messages, tmp_path, monkeypatch):
+    """One chat in time order is built on two cores (data_prep/build_parallel.py): the same bytes in every file
+    and the same manifest as one process; and when the second half would name someone otherwise for OpenAI (two
+    names that clean to the same one, met in the other order), the second half is read again in one process."""
+    from clonekit.data_prep import build_parallel, people
+
+    cfg = PrepConfig(target="Maya", exclude=["Oliver"], valid_fraction=0.1)
+    build_datasets(sample_messages, tmp_path / "one", cfg)
+    monkeypatch.setattr(build_parallel, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(people, "PARALLEL_MIN_BYTES", 1)
+    halves = []
+    monkeypatch.setattr(
+        build_parallel, "plan", lambda *a, _plan=build_parallel.plan: halves.append(_plan(*a)) or halves[-1]
+    )
+    build_datasets(sample_messages, tmp_path / "two", cfg)
+    assert halves[0] is not None  # it did read in two halves
+    assert halves[0][0][1] > 0
+    assert _outputs(tmp_path / "two") == _outputs(tmp_path / "one")
+
+    rows = [(2 * i, "Ana!" if i < 40 else "Bo", f"hi {i}") for i in range(80)]
+    rows += [(200 + 2 * i, "Ana?" if i % 2 else "Bo", f"yo {i}") for i in range(80)]  # cleans to "Ana" too
+    path = write_messages(tmp_path / "names.jsonl", rows)
+    monkeypatch.setattr(build_parallel, "PARALLEL_MIN_BYTES", 8 << 20)
+    build_datasets(path, tmp_path / "n1", PrepConfig(target="Bo", valid_fraction=0))
+    monkeypatch.setattr(build_parallel, "PARALLEL_MIN_BYTES", 1)
+    build_datasets(path, tmp_path / "n2", PrepConfig(target="Bo", valid_fraction=0))
+    assert halves[-1] is not None
+    assert _outputs(tmp_path / "n2") == _outputs(tmp_path / "n1")
+    assert json.loads((tmp_path / "n2/openai_names.json").read_text()) == {"Bo": "Bo", "Ana!": "Ana", "Ana?": "Ana_2"}
