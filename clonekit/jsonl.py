@@ -17,15 +17,18 @@ def iter_jsonl(path: str | Path, hint: str) -> Iterator[tuple[int, dict]]:
         raise ClonekitError(f"file not found ({hint})", path)
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise ClonekitError(f"not JSON ({e.msg}); expected {hint}", path, lineno) from None
-            if not isinstance(obj, dict):
-                raise ClonekitError(f"not a JSON object; expected {hint}", path, lineno)
-            yield lineno, obj
+            if raw.strip():
+                yield lineno, _object(raw, path, lineno, hint)
+
+
+def _object(raw: bytes, path: Path, lineno: int, hint: str) -> dict:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ClonekitError(f"not JSON ({e.msg}); expected {hint}", path, lineno) from None
+    if not isinstance(obj, dict):
+        raise ClonekitError(f"not a JSON object; expected {hint}", path, lineno)
+    return obj
 
 
 def iter_jsonl_range(path: Path, start: int, end: int, first_lineno: int, hint: str) -> Iterator[tuple[int, dict]]:
@@ -40,15 +43,8 @@ def iter_jsonl_range(path: Path, start: int, end: int, first_lineno: int, hint: 
                 break
             pos += len(raw)
             lineno += 1
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise ClonekitError(f"not JSON ({e.msg}); expected {hint}", path, lineno) from None
-            if not isinstance(obj, dict):
-                raise ClonekitError(f"not a JSON object; expected {hint}", path, lineno)
-            yield lineno, obj
+            if raw.strip():
+                yield lineno, _object(raw, path, lineno, hint)
 
 
 def line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
@@ -63,13 +59,22 @@ def line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
                 starts.append(f.tell())
         ranges = []
         line = 1
-        f.seek(0)
         for i, begin in enumerate(starts):
             end = starts[i + 1] if i + 1 < len(starts) else size
             ranges.append((begin, end, line))
-            remaining = end - begin
-            while remaining:
-                block = f.read(min(remaining, 1 << 22))
-                line += block.count(b"\n")
-                remaining -= len(block)
+            line += newlines(f, begin, end)
     return ranges
+
+
+def newlines(f, begin: int, end: int) -> int:
+    """How many newlines bytes [begin, end) of an open binary file hold (read in blocks)."""
+    f.seek(begin)
+    count = 0
+    remaining = end - begin
+    while remaining > 0:
+        block = f.read(min(remaining, 1 << 22))
+        if not block:
+            break
+        count += block.count(b"\n")
+        remaining -= len(block)
+    return count

@@ -18,6 +18,7 @@ from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.data_prep.sessions import epoch_of
 from clonekit.errors import ClonekitError
+from clonekit.jsonl import newlines
 
 PARALLEL_MIN_BYTES = 16 << 20
 _STAMP = re.compile(rb'"timestamp"\s*:\s*"([^"]*)"')
@@ -53,13 +54,7 @@ def _find_cut(path: Path, middle: int, gap: float) -> tuple[int, int] | None:
         if end_before < 0 and head:
             return None  # a line longer than 64 KB: give up (one process reads it all)
         start = head + window.rfind(b"\n", 0, max(end_before, 0)) + 1 if end_before > 0 else head  # that line
-        line = 1
-        f.seek(0)
-        remaining = start
-        while remaining:  # line numbers up to there
-            block = f.read(min(remaining, 1 << 22))
-            line += block.count(b"\n")
-            remaining -= len(block)
+        line = 1 + newlines(f, 0, start)
         pos = start
         before = None
         for raw in f:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from clonekit.data_prep.export_common import head_text, html_text
 from clonekit.data_prep.html_export import first_with_class, has_class, load_html
-from clonekit.data_prep.report import RECORD_ERRORS, ParseReport
+from clonekit.data_prep.report import ParseReport, convert_records
 from clonekit.schema import Message
 
 _FORMATS = (
@@ -67,21 +67,19 @@ def parse_dce_html(path: Path, report: ParseReport) -> Iterator[Message]:
     for group in root.iter("div"):
         if not has_class(group, "chatlog__message-group"):
             continue
-        author: tuple[str, str, bool, list[str] | None] | None = None
-        for container in group.iter("div"):
-            if not has_class(container, "chatlog__message-container"):
-                continue
-            report.read += 1
-            try:
-                msg, author = _message(container, chat, author)
-            except RECORD_ERRORS as e:
-                report.warn(path, container.sourceline, f"message skipped: {type(e).__name__}: {e}")
-                report.skip("malformed")
-                continue
-            if msg is None:
-                report.skip("empty")
-            else:
-                yield msg
+        author: tuple[str, str, bool, list[str] | None] | None = None  # a group's later messages are its first's
+
+        def convert(container):
+            nonlocal author
+            msg, author = _message(container, chat, author)
+            return msg
+
+        containers = (c for c in group.iter("div") if has_class(c, "chatlog__message-container"))
+        yield from convert_records(containers, convert, report, path, line_of=_line)
+
+
+def _line(el) -> int | None:
+    return el.sourceline
 
 
 def _message(el, chat: str, author):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from clonekit.data_prep.export_common import APPLE_EPOCH, head_bytes, utc_iso
-from clonekit.data_prep.report import RECORD_ERRORS, ParseReport
+from clonekit.data_prep.report import ParseReport, convert_records
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
 
@@ -101,21 +101,9 @@ def parse_chat_db(path: Path, report: ParseReport, self_name: str | None = None)
                 " LEFT JOIN chat_message_join j ON j.message_id = m.ROWID LEFT JOIN chat c ON c.ROWID = j.chat_id"
                 " ORDER BY m.date, m.ROWID"
             )
-            for row in rows:
-                report.read += 1
-                record = dict(
-                    zip(("rowid", "guid", "text", "date", "is_from_me", "handle", "chat", *optional), row, strict=True)
-                )
-                try:
-                    msg = _message(record, me)
-                except RECORD_ERRORS as e:
-                    report.warn(path, None, f"message {record.get('rowid')} skipped: {type(e).__name__}: {e}")
-                    report.skip("malformed")
-                    continue
-                if isinstance(msg, str):
-                    report.skip(msg)
-                else:
-                    yield msg
+            names = ("rowid", "guid", "text", "date", "is_from_me", "handle", "chat", *optional)
+            records = (dict(zip(names, row, strict=True)) for row in rows)
+            yield from convert_records(records, lambda r: _message(r, me), report, path)
     except (sqlite3.Error, UnicodeDecodeError) as e:  # column names are decoded strictly
         raise ClonekitError(f"cannot read the iMessage database ({e})", path) from None
 

@@ -10,8 +10,11 @@ from clonekit.errors import ClonekitError, decode_error
 
 
 def load_json(path: str | Path):
-    path = Path(path)
-    data = path.read_bytes()
+    return parse_json(Path(path).read_bytes(), path)
+
+
+def parse_json(data: bytes, path: str | Path):
+    """JSON bytes (a file's, or a member of an archive named by `path`), with the same errors as `load_json`."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -38,23 +38,9 @@ from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.time_order import TimeOrder, sort_since
 from clonekit.errors import ClonekitError
 from clonekit.paths import readable_file, writable_file
-from clonekit.schema import Message, dump_message
+from clonekit.schema import PLATFORMS, Message, dump_message
 
-FORMATS = (
-    "auto",
-    "whatsapp",
-    "discord",
-    "telegram",
-    "messenger",
-    "instagram",
-    "imessage",
-    "sms",
-    "signal",
-    "slack",
-    "line",
-    "wechat",
-    "qq",
-)
+FORMATS = ("auto", *PLATFORMS)  # `--format`: an app (its family of export formats), or auto
 FORMAT_ALIASES = {"instagram": "messenger"}  # one parser reads both of Meta's exports
 EXPORT_HINT = "a chat export"
 

@@ -35,6 +35,15 @@ class Person:
     def messages(self) -> int:
         return sum(self.kinds.values())
 
+    def absorb(self, other: Person) -> None:
+        """Add another identity's counts, names, apps and chats (the times are the caller's to merge)."""
+        self.names.update(other.names)
+        self.kinds.update(other.kinds)
+        self.platforms |= other.platforms
+        self.chats |= other.chats
+        self.aka |= other.aka
+        self.is_bot = self.is_bot or other.is_bot
+
     def matches(self, query: str) -> bool:
         q = query.casefold().strip()
         return any(i.casefold() == q for i in self.ids) or any(n.casefold() == q for n in self.names)
@@ -173,12 +182,7 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None, workers
             if q is None:
                 raw[aid] = p
                 continue
-            q.names.update(p.names)
-            q.kinds.update(p.kinds)
-            q.platforms |= p.platforms
-            q.chats |= p.chats
-            q.aka |= p.aka
-            q.is_bot = q.is_bot or p.is_bot
+            q.absorb(p)
             q.last = p.last  # the later part's last message
     people = merge_aliases(raw, aliases or {})
     people.lines = lineno
@@ -265,12 +269,7 @@ def merge_aliases(raw: dict[str, Person], aliases: dict[str, str]) -> People:
         if q is None:
             persons[r] = q = Person([], first=p.first, last=p.last)
         q.ids.append(aid)
-        q.names.update(p.names)
-        q.kinds.update(p.kinds)
-        q.platforms |= p.platforms
-        q.chats |= p.chats
-        q.aka |= p.aka
-        q.is_bot = q.is_bot or p.is_bot
+        q.absorb(p)
         q.first = min(q.first, p.first)
         q.last = max(q.last, p.last)
     return People(persons, alias_of)

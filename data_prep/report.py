@@ -78,22 +78,30 @@ def as_records(value, path, what: str) -> list:
 
 
 def convert_records(
-    records: Iterable[T], convert: Callable[[T], R | None], report: ParseReport, path, where: str = ""
+    records: Iterable[T],
+    convert: Callable[[T], R | str | None],
+    report: ParseReport,
+    path,
+    where: str = "",
+    line_of: Callable[[T], int | None] | None = None,
 ) -> Iterator[R]:
-    """Convert each record of a JSON export, accounting for every one: kept, skipped as "empty"
-    (convert returned None), as "missing <field>" (a KeyError), or as "malformed" with a warning naming the
-    record."""
+    """Convert each record of an export (JSON objects, HTML elements, database or CSV rows), accounting for every
+    one: kept, skipped as "empty" (convert returned None), for the reason convert returned (a string), as "missing
+    <field>" (a KeyError), or as "malformed" with a warning naming the record (`line_of` gives its line)."""
     for i, record in enumerate(records, 1):
         report.read += 1
         try:
             msg = convert(record)
         except RECORD_ERRORS as e:
             reason = f"missing {e.args[0]}" if type(e) is KeyError and isinstance(e.args[0], str) else "malformed"
-            report.warn(path, None, f"{where}message #{i} skipped: {type(e).__name__}: {e}")
+            line = line_of(record) if line_of is not None else None
+            report.warn(path, line, f"{where}message #{i} skipped: {type(e).__name__}: {e}")
             report.skip(reason)
             continue
         if msg is None:
             report.skip("empty")
+        elif isinstance(msg, str):
+            report.skip(msg)
         elif not _well_typed(msg):
             report.warn(path, None, f"{where}message #{i} skipped: a field has the wrong JSON type")
             report.skip("malformed")

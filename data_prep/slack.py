@@ -22,12 +22,11 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path, PurePosixPath
 
-import orjson
-
 from clonekit.data_prep.archive import ExportTree, is_zip
 from clonekit.data_prep.export_common import utc_iso
+from clonekit.data_prep.jsonfile import parse_json
 from clonekit.data_prep.report import ParseReport, as_dict, convert_records
-from clonekit.errors import ClonekitError, decode_error
+from clonekit.errors import ClonekitError
 from clonekit.schema import Message
 
 SYSTEM_SUBTYPES = {
@@ -66,15 +65,7 @@ def is_slack(path: Path) -> bool:
 
 
 def _load(tree: ExportTree, name: str, shown: str):
-    data = tree.read(name)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise decode_error(shown, data, err) from None
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        raise ClonekitError(f"column {e.colno}: invalid JSON: {e.msg}", shown, e.lineno) from None
+    return parse_json(tree.read(name), shown)
 
 
 def _user_names(users) -> dict[str, tuple[str, bool, list[str]]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from clonekit.data_prep.export_common import head_text, html_text
 from clonekit.data_prep.html_export import children_with_class, first_with_class, has_class, load_html
-from clonekit.data_prep.report import RECORD_ERRORS, ParseReport
+from clonekit.data_prep.report import ParseReport, convert_records
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
 
@@ -109,28 +109,25 @@ def parse_telegram_html(path: Path, report: ParseReport) -> Iterator[Message]:
     if number > 1:  # a later page on its own: its first messages may continue the previous page's last author
         author = _last_author(first.with_name(f"messages{number - 1 if number > 2 else ''}.html"))
     last_stamp: str | None = None
+
+    def convert(el):
+        nonlocal author, last_stamp
+        msg, author = _message(el, chat, author, last_stamp)
+        if isinstance(msg, Message):
+            last_stamp = msg.timestamp
+        return msg
+
     for page in files:
         root = load_html(page)
         chat = _chat_name(root, path)
-        for el in root.iter("div"):
-            if not has_class(el, "message"):
-                continue
-            if has_class(el, "service") and (el.get("id") or "").startswith("message-"):
-                continue  # a date separator, not a message
-            report.read += 1
-            try:
-                msg, author = _message(el, chat, author, last_stamp)
-            except RECORD_ERRORS as e:
-                report.warn(page, el.sourceline, f"message skipped: {type(e).__name__}: {e}")
-                report.skip("malformed")
-                continue
-            if msg is None:
-                report.skip("empty")
-            elif isinstance(msg, str):
-                report.skip(msg)
-            else:
-                last_stamp = msg.timestamp
-                yield msg
+        yield from convert_records(_messages(root), convert, report, page, line_of=lambda el: el.sourceline)
+
+
+def _messages(root) -> Iterator:
+    """The page's message elements, date separators (services with a negative id) left out: not messages."""
+    for el in root.iter("div"):
+        if has_class(el, "message") and not (has_class(el, "service") and (el.get("id") or "").startswith("message-")):
+            yield el
 
 
 def _message(el, chat: str, author: str | None, last_stamp: str | None):

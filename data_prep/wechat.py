@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from clonekit.data_prep.export_common import read_text, with_local_offset
-from clonekit.data_prep.report import RECORD_ERRORS, ParseReport
+from clonekit.data_prep.report import ParseReport, convert_records
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
 
@@ -65,21 +65,13 @@ def local_time(raw: str) -> dt.datetime:
 def parse_wechat(path: Path, report: ParseReport, self_name: str | None = None) -> Iterator[Message]:
     text = read_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    memotrace = tuple((reader.fieldnames or [])[: len(MEMOTRACE)]) == MEMOTRACE
     chat_default = path.stem
     try:
-        for row in reader:
-            report.read += 1
-            try:
-                msg = _memotrace(row, chat_default, self_name) if memotrace else _pywxdump(row, chat_default, self_name)
-            except RECORD_ERRORS as e:
-                report.warn(path, reader.line_num, f"row skipped: {type(e).__name__}: {e}")
-                report.skip("malformed")
-                continue
-            if isinstance(msg, str):
-                report.skip(msg)
-            else:
-                yield msg
+        memotrace = tuple((reader.fieldnames or [])[: len(MEMOTRACE)]) == MEMOTRACE  # reads the header row
+        convert = _memotrace if memotrace else _pywxdump
+        yield from convert_records(
+            reader, lambda row: convert(row, chat_default, self_name), report, path, line_of=lambda _: reader.line_num
+        )
     except csv.Error as e:
         raise ClonekitError(f"malformed CSV: {e}", path, reader.line_num) from None
 

@@ -21,6 +21,7 @@ from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.sessions import epoch_of
 from clonekit.data_prep.time_order import TimeOrder, copy_range
 from clonekit.errors import ClonekitError, decode_error
+from clonekit.jsonl import newlines
 from clonekit.schema import dump_message
 
 PARALLEL_MIN_BYTES = 8 << 20
@@ -98,11 +99,10 @@ def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int
                 starts.append(pos)
         bounds = []
         line = 1
-        f.seek(0)
         for i, start in enumerate(starts):
             end = starts[i + 1] if i + 1 < len(starts) else size
             bounds.append((start, end, line))
-            line += f.read(end - start).count(b"\n")
+            line += newlines(f, start, end)
     return bounds
 
 
