@@ -31,13 +31,29 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 _CHANNEL_DIR = re.compile(r"(?:^|/)c(\d+)/messages\.(json|csv)$", re.I)
 
 
+# DiscordChatExporter's own date formats (old CSV, and the HTML export's locale formats, which carry no offset)
+DCE_DATE_FORMATS = (
+    "%d-%b-%y %I:%M %p",
+    "%m/%d/%Y %I:%M %p",
+    "%d-%b-%y %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%A, %B %d, %Y %I:%M %p",
+    "%A, %d %B %Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+)
+
+
 def iso_timestamp(raw: str) -> str:
-    """DCE and package timestamps -> ISO 8601 with offset, e.g. '2024-01-14T21:05:40.123+03:00'."""
-    raw = raw.strip()
+    """DCE and package timestamps -> ISO 8601 with offset, e.g. '2024-01-14T21:05:40.123+03:00'; DCE's local
+    formats ("1/14/2024 9:05 PM") stay naive."""
+    raw = " ".join(raw.replace("\u202f", " ").split())
     try:
         value = dt.datetime.fromisoformat(_FRACTION.sub(r"\1", raw))
     except ValueError:
-        for fmt in ("%d-%b-%y %I:%M %p", "%m/%d/%Y %I:%M %p", "%d-%b-%y %H:%M"):  # old DCE CSV
+        for fmt in DCE_DATE_FORMATS:
             try:
                 value = dt.datetime.strptime(raw, fmt)
                 break

@@ -10,47 +10,21 @@ offset: they stay naive.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from clonekit.data_prep.discord import iso_timestamp
 from clonekit.data_prep.export_common import head_text, html_text
 from clonekit.data_prep.html_export import first_with_class, has_class, load_html
 from clonekit.data_prep.report import ParseReport, convert_records
 from clonekit.schema import Message
 
-_FORMATS = (
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%d-%b-%y %I:%M %p",
-    "%d-%b-%y %H:%M",
-    "%A, %B %d, %Y %I:%M %p",
-    "%A, %d %B %Y %H:%M",
-    "%d/%m/%Y %H:%M",
-    "%d.%m.%Y %H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d %H:%M:%S",
-)
 _SCROLL = re.compile(r"scrollToMessage\(event,\s*'(\d+)'\)")
 
 
 def is_dce_html(path: Path) -> bool:
     return path.suffix.lower() in (".html", ".htm") and "chatlog__" in head_text(path, 1 << 16)
-
-
-def parse_date(raw: str) -> str:
-    raw = " ".join(raw.replace("\u202f", " ").split())
-    try:
-        return dt.datetime.fromisoformat(raw).isoformat()
-    except ValueError:
-        pass
-    for fmt in _FORMATS:
-        try:
-            return dt.datetime.strptime(raw, fmt).isoformat()
-        except ValueError:
-            continue
-    raise ValueError(f"unrecognized date {raw!r}")
 
 
 def _chat_name(root, path: Path) -> str:
@@ -94,7 +68,7 @@ def _message(el, chat: str, author):
             raise KeyError("timestamp")
         who = html_text(system_author).strip()
         text = f"{who} {html_text(content).strip() if content is not None else ''}".strip()
-        return Message("discord", chat, mid, parse_date(html_text(stamp)), "", "", text, "system"), author
+        return Message("discord", chat, mid, iso_timestamp(html_text(stamp)), "", "", text, "system"), author
     header_author = first_with_class(el, "chatlog__author")
     if header_author is not None:
         name = html_text(header_author).strip()
@@ -111,7 +85,7 @@ def _message(el, chat: str, author):
         raise KeyError("author")
     if stamp_el is None:
         raise KeyError("timestamp")
-    stamp = parse_date(stamp_el.get("title") or html_text(stamp_el))
+    stamp = iso_timestamp(stamp_el.get("title") or html_text(stamp_el))
     preserve = first_with_class(el, "chatlog__markdown-preserve")
     content = first_with_class(el, "chatlog__content")
     text = html_text(preserve if preserve is not None else content).strip() if content is not None else ""

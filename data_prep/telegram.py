@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+from clonekit.data_prep.export_common import with_local_offset
 from clonekit.data_prep.jsonfile import load_json
 from clonekit.data_prep.report import ParseReport, as_dict, as_records, convert_records
 from clonekit.errors import ClonekitError
@@ -79,13 +80,7 @@ def text_of(value) -> str:
 def timestamp_of(m: dict) -> str:
     local = dt.datetime.fromisoformat(m["date"]) if m.get("date") else None
     if m.get("date_unixtime"):
-        utc = dt.datetime.fromtimestamp(int(m["date_unixtime"]), dt.UTC)
-        if local is None:
-            return utc.isoformat()
-        offset = local - utc.replace(tzinfo=None)
-        if offset.total_seconds() % 900 == 0 and abs(offset) <= dt.timedelta(hours=14):
-            return utc.astimezone(dt.timezone(offset)).isoformat()
-        return utc.isoformat()
+        return with_local_offset(int(m["date_unixtime"]), local)
     if local is None:
         raise KeyError("date")
     return local.isoformat()
