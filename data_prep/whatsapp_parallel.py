@@ -342,8 +342,6 @@ def dump_chunk(
             lines[i] = _build_one(whole, ids[i], ds[i], clocks[i], ampm[i], order, has_cr, shown, builder, report)
         if n_plain:
             report.kinds["text"] += n_plain
-        if not report.kinds["text"]:
-            del report.kinds["text"]
         written = list(map(bool, lines))
         block_stamps = list(compress(stamps_all, written))
         if block_stamps:
