@@ -58,10 +58,13 @@ def typedstream_text(blob: bytes | None) -> str:
     had a single release, and this is the only field needed."""
     if not blob:
         return ""
-    start = blob.find(b"NSString")
-    if start < 0:
+    for name in (b"NSString", b"NSMutableString"):
+        start = blob.find(name)
+        if start >= 0:
+            break
+    else:
         return ""
-    data = blob[start + len(b"NSString") + 5 :]
+    data = blob[start + len(name) + 5 :]
     if not data:
         return ""
     if data[0] == 0x81:

@@ -315,6 +315,8 @@ def test_typedstream_lengths():
     long = "é" * 200  # 400 bytes: the 0x81 two-byte length
     assert typedstream_text(typedstream(long)) == long
     assert typedstream_text(b"garbage") == ""
+    mutable = typedstream("hi").replace(b"NSString", b"NSMutableString")  # some rows archive a mutable string
+    assert typedstream_text(mutable) == "hi"
 
 
 def test_old_chat_db_without_newer_columns(tmp_path):
