@@ -57,13 +57,18 @@ def line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
             f.readline()
             if starts[-1] < f.tell() < size:
                 starts.append(f.tell())
-        ranges = []
-        line = 1
-        for i, begin in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else size
-            ranges.append((begin, end, line))
-            line += newlines(f, begin, end)
-    return ranges
+        return stretches(f, starts, size)
+
+
+def stretches(f, starts: list[int], size: int) -> list[tuple[int, int, int]]:
+    """(start byte, end byte, first line number) of the stretches of an open binary file that begin at `starts`."""
+    found = []
+    line = 1
+    for i, begin in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else size
+        found.append((begin, end, line))
+        line += newlines(f, begin, end)
+    return found
 
 
 def newlines(f, begin: int, end: int) -> int:

@@ -21,7 +21,7 @@ from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.sessions import epoch_of
 from clonekit.data_prep.time_order import TimeOrder, copy_range
 from clonekit.errors import ClonekitError, decode_error
-from clonekit.jsonl import newlines
+from clonekit.jsonl import stretches
 from clonekit.schema import dump_message
 
 PARALLEL_MIN_BYTES = 8 << 20
@@ -97,13 +97,7 @@ def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int
                     break
             if starts[-1] < pos < size:
                 starts.append(pos)
-        bounds = []
-        line = 1
-        for i, start in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else size
-            bounds.append((start, end, line))
-            line += newlines(f, start, end)
-    return bounds
+        return stretches(f, starts, size)
 
 
 def _whatsapp_chunk(job) -> dict:
