@@ -48,8 +48,31 @@ def parse_dce_html(path: Path, report: ParseReport) -> Iterator[Message]:
             msg, author = _message(container, chat, author)
             return msg
 
-        containers = (c for c in group.iter("div") if has_class(c, "chatlog__message-container"))
+        containers = [c for c in group.iter("div") if has_class(c, "chatlog__message-container")]
+        if not containers:  # DiscordChatExporter before 2.30: one author and time a group, `.chatlog__message`s
+            old = [c for c in group.iter("div") if has_class(c, "chatlog__message") and c.get("data-message-id")]
+            yield from convert_records(old, _old_layout(group, chat), report, path, line_of=_line)
+            continue
         yield from convert_records(containers, convert, report, path, line_of=_line)
+
+
+def _old_layout(group, chat: str):
+    """The converter of an old-layout group's messages: the group's author (`.chatlog__author-name`, with `title`
+    and `data-user-id`) and time (`.chatlog__timestamp`) for each."""
+    name_el = first_with_class(group, "chatlog__author-name")
+    stamp_el = first_with_class(group, "chatlog__timestamp")
+    tag = first_with_class(group, "chatlog__bot-tag")
+
+    def convert(el):
+        if name_el is None or stamp_el is None:
+            raise KeyError("author" if name_el is None else "timestamp")
+        name = html_text(name_el).strip()
+        user = name_el.get("title") or ""
+        uid = name_el.get("data-user-id") or user or name
+        author = (name, f"discord:{uid}", tag is not None, [user] if user and user != name else None)
+        return _content(el, chat, el.get("data-message-id"), iso_timestamp(html_text(stamp_el)), author)
+
+    return convert
 
 
 def _line(el) -> int | None:
@@ -86,7 +109,14 @@ def _message(el, chat: str, author):
     if stamp_el is None:
         raise KeyError("timestamp")
     stamp = iso_timestamp(stamp_el.get("title") or html_text(stamp_el))
+    return _content(el, chat, mid, stamp, author), author
+
+
+def _content(el, chat: str, mid: str, stamp: str, author) -> Message | None:
+    """A message's text (or attachment) and flags, as both layouts write them."""
     preserve = first_with_class(el, "chatlog__markdown-preserve")
+    if preserve is None:  # the old layout's name for it
+        preserve = first_with_class(el, "preserve-whitespace")
     content = first_with_class(el, "chatlog__content")
     text = html_text(preserve if preserve is not None else content).strip() if content is not None else ""
     edited = first_with_class(el, "chatlog__edited-timestamp") is not None
@@ -103,10 +133,10 @@ def _message(el, chat: str, author):
         files = [first_with_class(el, c) for c in ("chatlog__attachment", "chatlog__sticker", "chatlog__embed")]
         found = next((f for f in files if f is not None), None)
         if found is None:
-            return None, author
+            return None
         link = found.find(".//a[@href]")
         kind = "media"
         text = (link.get("href") or "").rsplit("/", 1)[-1].split("?")[0] if link is not None else ""
         text = text or "attachment"
     name, uid, is_bot, aka = author
-    return Message("discord", chat, mid, stamp, name, uid, text, kind, reply, edited, False, is_bot, aka), author
+    return Message("discord", chat, mid, stamp, name, uid, text, kind, reply, edited, False, is_bot, aka)

@@ -66,6 +66,15 @@ EXPECTED = {
         ],
         {},
     ),
+    "discord_html/Old - chat [1].html": (  # DiscordChatExporter before 2.30: one author and time per group
+        "discord-dce-html",
+        [
+            ("Maya", "2024-01-14T21:05:00", "text", "pizza? now"),
+            ("Maya", "2024-01-14T21:05:00", "text", "anyone"),
+            ("PizzaBot", "2024-01-14T21:07:00", "media", "menu.png"),
+        ],
+        {},
+    ),
     "meta/messages/inbox/mayak_123/message_1.json": (
         "meta-json",
         [
