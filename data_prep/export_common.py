@@ -16,16 +16,24 @@ APPLE_EPOCH = 978307200  # 2001-01-01T00:00:00Z in Unix seconds
 MAX_OFFSET = dt.timedelta(hours=14)
 
 
+def _utc(seconds: float) -> dt.datetime:
+    """Unix seconds as a UTC time; an impossible one is a ValueError (the C library says OSError or OverflowError
+    for some), which the record readers count as a malformed message."""
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (OSError, OverflowError) as e:
+        raise ValueError(f"time out of range: {seconds!r} ({e})") from None
+
+
 def utc_iso(seconds: float) -> str:
-    """Unix seconds -> ISO 8601 in UTC (`+00:00`); an impossible time raises ValueError/OverflowError/OSError
-    (callers count it as malformed)."""
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+    """Unix seconds -> ISO 8601 in UTC (`+00:00`)."""
+    return _utc(seconds).isoformat()
 
 
 def with_local_offset(seconds: float, local: dt.datetime | None) -> str:
     """Unix seconds, shown in the exporter's UTC offset when the export also wrote the local wall time (the
     difference, when it is a whole quarter hour within ±14 h), else in UTC."""
-    utc = dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=0)
+    utc = _utc(seconds).replace(microsecond=0)
     if local is not None:
         offset = local.replace(tzinfo=None, microsecond=0) - utc.replace(tzinfo=None)
         if offset.total_seconds() % 900 == 0 and abs(offset) <= MAX_OFFSET:

@@ -21,7 +21,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-from clonekit.data_prep.export_common import read_text, with_local_offset
+from clonekit.data_prep.export_common import read_text, utc_iso, with_local_offset
 from clonekit.data_prep.report import ParseReport, convert_records
 from clonekit.errors import ClonekitError
 from clonekit.schema import Message
@@ -113,11 +113,7 @@ def _pywxdump(row: dict, chat: str, self_name: str | None) -> Message | str:
     type_name = (row.get("type_name") or "").strip()
     text = row.get("msg") or ""
     raw_time = row["CreateTime"] or ""
-    stamp = (
-        dt.datetime.fromtimestamp(int(raw_time), dt.UTC).isoformat()
-        if raw_time.strip().isdigit()
-        else local_time(raw_time).isoformat()
-    )
+    stamp = utc_iso(int(raw_time)) if raw_time.strip().isdigit() else local_time(raw_time).isoformat()
     kind = _kind(text, type_name.casefold() in SYSTEM_NAMES, type_name.casefold() in TEXT_NAMES)
     if kind == "media":
         text = type_name or "media"
