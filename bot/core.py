@@ -17,7 +17,6 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from clonekit.bot.conversation import ChannelLog, bubbles, strip_name_prefix
@@ -27,6 +26,7 @@ from clonekit.bot.memory import ContactMemory
 from clonekit.chat import NameSanitizer, is_openai_api
 from clonekit.config import BotConfig
 from clonekit.errors import ClonekitError
+from clonekit.manifest import read_manifest
 from clonekit.memory import with_memory
 from clonekit.redact import Redactor
 from clonekit.speak import SpeakScorer, mentions
@@ -72,15 +72,11 @@ def resolve_identity(cfg: BotConfig) -> Identity:
     """The clone's name, system prompt and speak threshold: from the config, else from the adapter's clonekit.json."""
     name, system, threshold = cfg.clone_name, cfg.system_prompt, cfg.speak_threshold
     if cfg.adapter:
-        path = Path(cfg.adapter) / "clonekit.json"
-        if not path.exists():
-            raise ClonekitError("not an adapter directory (no clonekit.json)", cfg.adapter)
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        dataset = manifest.get("dataset", {})
-        name = name or dataset.get("target")
-        system = system or dataset.get("system_prompt")
-        if threshold is None:
-            threshold = (manifest.get("speak") or {}).get("threshold")
+        manifest = read_manifest(cfg.adapter)
+        name = name or manifest.dataset.target
+        system = system or manifest.dataset.system_prompt
+        if threshold is None and manifest.speak is not None:
+            threshold = manifest.speak.threshold
     if cfg.mode == "auto" and threshold is None:
         raise ClonekitError(
             "--speak auto needs a threshold: --adapter RUN (trained by clonekit, which calibrates it) "

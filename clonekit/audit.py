@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from clonekit.contracts import AuditRecord
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_text
 
@@ -124,6 +125,10 @@ class AuditLog:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def entries(self, check: bool = True) -> list[AuditRecord]:
+        """`records`, each as its typed model."""
+        return [AuditRecord.check(r, self.path, n) for n, r in enumerate(self.records(check), 1)]
 
     def verify(self) -> list[AuditProblem]:
         """Every problem of the chain: a record that is not JSON, an edited record (its hash), a deleted or moved

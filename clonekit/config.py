@@ -514,10 +514,44 @@ class GateConfig(StrictModel):
         ge=4,
         description="held-out turns asked of live and candidate",
     )
-    selfplay_chats: int = Field(12, ge=0)
-    selfplay_turns: int = Field(6, ge=2)
-    max_tokens: int = Field(32, ge=4)
-    concurrency: int = Field(16, ge=1)
+    selfplay_chats: int = Field(12, ge=0, description="self-play chats per version (loop rate)")
+    selfplay_turns: int = Field(6, ge=2, description="clone turns per self-play chat")
+    max_tokens: int = Field(32, ge=4, description="max new tokens per reply")
+    concurrency: int = Field(16, ge=1, description="requests in flight per version")
+    seed: int = Field(0, description="seed of the self-play and the intervals")
+
+
+class CompareSettings(StrictModel):
+    """`clonekit compare`: what is asked of each endpoint and how."""
+
+    limit: int | None = Field(None, ge=1, description="ask at most N held-out turns (spread over the sessions)")
+    max_tokens: int = Field(64, ge=1, description="max new tokens per reply")
+    temperature: float | None = Field(
+        None, description="same temperature for every endpoint (default: each endpoint's own)"
+    )
+    concurrency: int = Field(4, ge=1, description="requests in flight per endpoint")
+    selfplay_chats: int = Field(100, ge=0, description="self-play chats per endpoint for loop_rate")
+    selfplay_chats_for: dict[str, int] = Field(
+        default_factory=dict, description="endpoint name -> its own number of self-play chats"
+    )
+    selfplay_turns: int = Field(10, ge=1, description="clone turns per self-play chat")
+    guarded: list[str] | None = Field(
+        None, description="endpoints also self-played through the bot's core with its loop guard (None: all)"
+    )
+    history_turns: int = Field(
+        20, ge=1, description="turns of conversation before each reply (held-out contexts and self-play)"
+    )
+    adapters: dict[str, str] = Field(
+        default_factory=dict, description="endpoint name -> adapter run: held-out loss of it (and of its base)"
+    )
+    seed: int = Field(0, description="seed of the self-play and the bootstrap intervals")
+    speak_runs: dict[str, str] = Field(
+        default_factory=dict,
+        description="endpoint name -> adapter run whose calibrated speak threshold the held-out replay uses",
+    )
+    facts: str | None = Field(
+        None, description="facts file (JSON lines): memory recall with and without the dataset's memory"
+    )
 
 
 class EvolveConfig(StrictModel):

@@ -1,46 +1,30 @@
-"""The adapter manifest `clonekit.json`, written by train and read by serve, bot and compare.
-
-base        {"id": ..., "path": ..., "sha256": ...}  the base model the adapter belongs to
-dataset     {"dir", "manifest_sha256", "target", "system_prompt"}
-template    file name of the chat template inside the adapter directory (the server uses it)
-end_of_turn the token that ends the target's turn (generation stops there)
-config      the TrainConfig that made it
-metrics     {"valid_loss", "base_valid_loss", "train_loss", "steps", "train_tokens", "tokens_per_second", ...}
-"""
+"""The adapter directory's files: `clonekit.json` (its model, `AdapterManifest`, is in clonekit/contracts.py),
+PEFT's adapter_config.json and safetensors checks, and the sampling defaults (generation_config.json)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from clonekit.contracts import AdapterManifest
 from clonekit.errors import ClonekitError
 
 MANIFEST = "clonekit.json"
 TEMPLATE_FILE = "chat_template.jinja"
 
 
-def write_manifest(run_dir: Path, data: dict) -> Path:
-    path = Path(run_dir) / MANIFEST
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+def write_manifest(run_dir: Path, manifest: AdapterManifest) -> Path:
+    return manifest.write(Path(run_dir) / MANIFEST)
 
 
-def read_manifest(run_dir: str | Path) -> dict:
-    """The adapter's manifest, checked: a JSON object naming its base model (`base.id` and `base.path`)."""
+def read_manifest(run_dir: str | Path) -> AdapterManifest:
+    """The adapter's manifest, checked against `AdapterManifest` (a field missing or mistyped is named)."""
     path = Path(run_dir) / MANIFEST
     if not path.exists():
         raise ClonekitError(
             f"not a clonekit adapter directory (no {MANIFEST}); train one with `clonekit train`", run_dir
         )
-    data = _read_json(path)
-    if not isinstance(data, dict):
-        raise ClonekitError(f"must be a JSON object, not {type(data).__name__}", path)
-    base = data.get("base")
-    if not isinstance(base, dict) or not isinstance(base.get("id"), str) or not isinstance(base.get("path"), str):
-        raise ClonekitError(
-            'names no base model (expected "base": {"id": ..., "path": ...}); re-run `clonekit train`', path
-        )
-    return data
+    return AdapterManifest.load(path)
 
 
 def _read_json(path: Path):

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from clonekit.audit import AuditLog, AuditProblem
+from clonekit.contracts import AdapterManifest, GateVerdict, VersionBase, VersionData, VersionInfo
 from clonekit.dataset import has_manifest, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file, sha256_text
@@ -47,13 +48,26 @@ class VersionState:
     id: str
     parent: str | None
     status: str = "registered"
-    gate: dict | None = None  # the last evaluation's verdict and figures
+    gate: GateVerdict | None = None  # the last evaluation's verdict and figures
     gate_failed: bool = False  # any evaluation failed: never promotable
     approved_by: str | None = None
     rejected: bool = False
     was_live: bool = False
     feedback: Counter = field(default_factory=Counter)  # kind -> count ("up", "down", "correction")
     ab_share: float | None = None
+
+    @property
+    def gate_passed(self) -> bool:
+        return self.gate is not None and self.gate.passed
+
+
+@dataclass
+class LoadedVersion:
+    """A registry version whose files were checked: version.json, the adapter manifest, the directory."""
+
+    info: VersionInfo
+    manifest: AdapterManifest
+    dir: Path
 
 
 @dataclass
@@ -112,15 +126,15 @@ class Registry:
             raise ClonekitError("a registry exists here already", self.root)
         run = Path(run)
         manifest = _run_manifest(run)
-        dataset = manifest.get("dataset", {})
-        if not dataset.get("target") or dataset.get("system_prompt") is None:
+        dataset = manifest.dataset
+        if not dataset.target or dataset.system_prompt is None:
             raise ClonekitError(
                 "the adapter's clonekit.json names no target or system prompt (train it with a current clonekit)", run
             )
         if excluded is None:
-            excluded = _dataset_excluded(dataset.get("dir"))
+            excluded = _dataset_excluded(dataset.dir)
         self.root.mkdir(parents=True, exist_ok=True)
-        core_path = write_core(self.core_path, Core(dataset["target"], dataset["system_prompt"], excluded))
+        core_path = write_core(self.core_path, Core(dataset.target, dataset.system_prompt, excluded))
         info = self.root / REGISTRY_FILE
         info.write_text(json.dumps({"served_name": served_name, "created": _now()}, indent=2) + "\n", encoding="utf-8")
         os.chmod(info, 0o444)
@@ -130,7 +144,7 @@ class Registry:
             actor=actor,
             core_sha256=sha256_file(core_path),
             served_name=served_name,
-            target=dataset["target"],
+            target=dataset.target,
         )
         vid = self.register(run, parent=None, actor=actor, reason=reason)
         self.audit.append(
@@ -157,14 +171,14 @@ class Registry:
         run = Path(run)
         manifest = _run_manifest(run)
         core, core_sha = self.core()
-        problem = system_prompt_problem(core, manifest.get("dataset", {}).get("system_prompt"), "the adapter's data")
+        problem = system_prompt_problem(core, manifest.dataset.system_prompt, "the adapter's data")
         if problem:
             raise ClonekitError(problem, run)
         if parent is not None:
             if parent not in state.versions:
                 raise ClonekitError(f"no version {parent} in the registry", self.root)
             other = self.load_version(parent)
-            _same_base_and_template(run, manifest, self.version_dir(parent), other["manifest"])
+            _same_base_and_template(run, manifest, self.version_dir(parent), other.manifest)
         files = {p.name: sha256_file(p) for p in sorted(run.iterdir()) if p.is_file() and p.name != VERSION_FILE}
         content = sha256_text(*[f"{name}:{sha}" for name, sha in files.items()])
         vid = f"v{len(state.versions) + 1}-{content[:8]}"
@@ -178,28 +192,25 @@ class Registry:
         tmp.mkdir(parents=True)
         for name in files:
             shutil.copyfile(run / name, tmp / name)
-        ds = manifest.get("dataset", {})
-        record = {
-            "id": vid,
-            "parent": parent,
-            "created": _now(),
-            "source": str(run.resolve()),
-            "content_sha256": content,
-            "files": files,
-            "core_sha256": core_sha,
-            "base": {k: manifest["base"].get(k) for k in ("id", "sha256")},
-            "template_sha256": files[TEMPLATE_FILE],
-            "method": manifest.get("method"),
-            "config_sha256": sha256_text(json.dumps(manifest.get("config", {}), sort_keys=True)),
-            "data": {
-                "dataset_manifest_sha256": ds.get("manifest_sha256"),
-                "dataset_dir": ds.get("dir"),
-                "target": ds.get("target"),
-                **(material or {}),
-            },
-            "metrics": manifest.get("metrics", {}),
-        }
-        (tmp / VERSION_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        ds = manifest.dataset
+        record = VersionInfo(
+            id=vid,
+            parent=parent,
+            created=_now(),
+            source=str(run.resolve()),
+            content_sha256=content,
+            files=files,
+            core_sha256=core_sha,
+            base=VersionBase(id=manifest.base.id, sha256=manifest.base.sha256),
+            template_sha256=files[TEMPLATE_FILE],
+            method=manifest.method,
+            config_sha256=sha256_text(json.dumps(manifest.config.model_dump(mode="json"), sort_keys=True)),
+            data=VersionData(
+                dataset_manifest_sha256=ds.manifest_sha256, dataset_dir=ds.dir, target=ds.target, **(material or {})
+            ),
+            metrics=manifest.metrics,
+        )
+        record.write(tmp / VERSION_FILE)
         for p in tmp.iterdir():
             os.chmod(p, 0o444)
         os.replace(tmp, dest)
@@ -217,7 +228,7 @@ class Registry:
 
     # -------------------------------------------------------------------------------------------- reading
 
-    def load_version(self, vid: str) -> dict:
+    def load_version(self, vid: str) -> LoadedVersion:
         """version.json plus the adapter manifest, after checking every file's hash: a missing or corrupt version
         is an error, never served."""
         d = self.version_dir(vid)
@@ -226,8 +237,7 @@ class Registry:
         problems = self.version_problems(vid)
         if problems:
             raise ClonekitError(f"version {vid} is corrupt: {problems[0]}", d)
-        info = json.loads((d / VERSION_FILE).read_text(encoding="utf-8"))
-        return {**info, "manifest": read_manifest(d), "dir": d}
+        return LoadedVersion(VersionInfo.load(d / VERSION_FILE), read_manifest(d), d)
 
     def version_problems(self, vid: str, registered_sha: str | None = None) -> list[str]:
         d = self.version_dir(vid)
@@ -236,9 +246,9 @@ class Registry:
         if registered_sha and sha256_file(d / VERSION_FILE) != registered_sha:
             return [f"version {vid}: version.json differs from the one registered"]
         try:
-            files = json.loads((d / VERSION_FILE).read_text(encoding="utf-8"))["files"]
-        except (ValueError, KeyError):
-            return [f"version {vid}: version.json is not readable"]
+            files = VersionInfo.load(d / VERSION_FILE).files
+        except ClonekitError as e:
+            return [f"version {vid}: version.json is not readable ({e})"]
         out = []
         for name, sha in files.items():
             if not (d / name).is_file():
@@ -254,12 +264,12 @@ class Registry:
 
     def state(self) -> RegistryState:
         """Replay the audit log (which must verify) into versions, statuses and aliases."""
-        records = self.audit.records(check=True)
+        records = self.audit.entries(check=True)
         versions: dict[str, VersionState] = {}
         history: list[str] = []
         ab: str | None = None
         for r in records:
-            ev, vid, data = r["event"], r.get("version"), r.get("data", {})
+            ev, vid, data = r.event, r.version, r.data
             if ev == "rolled_back":
                 if history:
                     history.pop()
@@ -276,10 +286,10 @@ class Registry:
             if v is None:
                 continue
             if ev == "evaluated":
-                v.gate = data
-                v.gate_failed = v.gate_failed or not data.get("passed")
+                v.gate = GateVerdict.check(data, self.audit.path, r.seq + 1)
+                v.gate_failed = v.gate_failed or not v.gate.passed
             elif ev == "approved":
-                v.approved_by, v.rejected = r["actor"], False
+                v.approved_by, v.rejected = r.actor, False
             elif ev == "rejected":
                 v.rejected, v.approved_by = True, None
             elif ev == "promoted":
@@ -306,11 +316,11 @@ class Registry:
                 else "approved"
                 if v.approved_by
                 else "gate-passed"
-                if v.gate and v.gate.get("passed")
+                if v.gate_passed
                 else "registered"
             )
-        live_index = next((i for i, r in enumerate(records) if r["event"] == "promoted" and r["version"] == live), -1)
-        newer = [r["version"] for r in records[live_index + 1 :] if r["event"] == "registered"]
+        live_index = next((i for i, r in enumerate(records) if r.event == "promoted" and r.version == live), -1)
+        newer = [r.version for r in records[live_index + 1 :] if r.event == "registered" and r.version]
         candidate = next((vid for vid in reversed(newer) if versions[vid].status not in ("rejected", "live")), None)
         return RegistryState(versions, live, history, candidate, ab)
 
@@ -349,17 +359,17 @@ class Registry:
             return f"{vid} failed the gate: a version that failed the gate is never promoted"
         if v.rejected:
             return f"{vid} was rejected"
-        if v.parent is not None and not (v.gate and v.gate.get("passed")):
+        if v.parent is not None and not v.gate_passed:
             return f"{vid} has not passed the gate yet (`clonekit evolve gate {vid}`)"
         if not v.approved_by:
             return f"{vid} is not approved: a person approves it first (`clonekit registry approve {vid}`)"
         core_sha = self.core()[1]
-        info = self.load_version(vid)
-        if info["core_sha256"] != core_sha:
+        info = self.load_version(vid).info
+        if info.core_sha256 != core_sha:
             return f"{vid} was registered under another core (core.json changed?)"
         if state.live is not None:
-            live = self.load_version(state.live)
-            if (info["base"], info["template_sha256"]) != (live["base"], live["template_sha256"]):
+            live = self.load_version(state.live).info
+            if (info.base, info.template_sha256) != (live.base, live.template_sha256):
                 return f"{vid} has another base model or chat template than the live version {state.live}"
         return None
 
@@ -368,17 +378,17 @@ class Registry:
         problems = self.audit.verify()
         if problems:
             return problems
-        records = self.audit.records(check=False)
-        created = next((r for r in records if r["event"] == "created"), None)
+        records = self.audit.entries(check=False)
+        created = next((r for r in records if r.event == "created"), None)
         if created is None:
             return [AuditProblem(None, "the log has no `created` record")]
-        if not self.core_path.exists() or sha256_file(self.core_path) != created["data"]["core_sha256"]:
+        if not self.core_path.exists() or sha256_file(self.core_path) != created.data.get("core_sha256"):
             problems.append(
                 AuditProblem(None, "core.json is missing or differs from the core the registry was created with")
             )
         for r in records:
-            if r["event"] == "registered":
-                for p in self.version_problems(r["version"], r["data"].get("version_json_sha256")):
+            if r.event == "registered" and r.version:
+                for p in self.version_problems(r.version, r.data.get("version_json_sha256")):
                     problems.append(AuditProblem(None, p))
         return problems
 
@@ -391,13 +401,21 @@ def approve_version(root: str | Path, ref: str, actor: str | None, reason: str) 
     v = state.versions[vid]
     if v.gate_failed:
         raise ClonekitError(f"{vid} failed the gate: it cannot be approved")
-    if v.parent is not None and not (v.gate and v.gate.get("passed")):
+    if v.parent is not None and not v.gate_passed:
         raise ClonekitError(f"{vid} has not been through the gate yet (`clonekit evolve gate {vid}`)")
     reg.audit.append("approved", reason=reason, actor=actor, version=vid)
     return vid
 
 
-def _run_manifest(run: Path) -> dict:
+def reject_version(root: str | Path, ref: str, actor: str | None, reason: str) -> str:
+    """A person rejects a version: it will not be promoted; returns its id."""
+    reg = Registry(root).require()
+    vid = reg.resolve(ref)
+    reg.audit.append("rejected", reason=reason, actor=actor, version=vid)
+    return vid
+
+
+def _run_manifest(run: Path) -> AdapterManifest:
     if not run.is_dir():
         raise ClonekitError("not an adapter directory (not found, or a file)", run)
     missing = [f for f in REQUIRED if not (run / f).exists()]
@@ -409,11 +427,10 @@ def _run_manifest(run: Path) -> dict:
     return read_manifest(run)
 
 
-def _same_base_and_template(run: Path, manifest: dict, other_dir: Path, other: dict) -> None:
-    if manifest["base"].get("sha256") != other["base"].get("sha256"):
+def _same_base_and_template(run: Path, manifest: AdapterManifest, other_dir: Path, other: AdapterManifest) -> None:
+    if manifest.base.sha256 != other.base.sha256:
         raise ClonekitError(
-            f"the candidate was trained on another base model ({manifest['base'].get('id')}) than "
-            f"its parent ({other['base'].get('id')})",
+            f"the candidate was trained on another base model ({manifest.base.id}) than its parent ({other.base.id})",
             run,
         )
     if sha256_file(run / TEMPLATE_FILE) != sha256_file(other_dir / TEMPLATE_FILE):
@@ -425,7 +442,7 @@ def _dataset_excluded(dataset_dir: str | None) -> list[str]:
     if dataset_dir is None or not has_manifest(dataset_dir):
         return []
     data = read_dataset_manifest(dataset_dir)
-    return list(data.get("config", {}).get("exclude", []))
+    return list(data.config.exclude)
 
 
 def _now() -> str:

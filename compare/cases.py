@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clonekit.chat import Turn, turn
-from clonekit.dataset import SESSIONS_FILE, read_dataset_manifest
+from clonekit.contracts import SessionTurn
+from clonekit.dataset import SESSIONS_FILE, read_dataset_manifest, read_sessions
 from clonekit.errors import ClonekitError
-from clonekit.jsonl import iter_jsonl
 
 
 @dataclass
@@ -27,8 +27,8 @@ class HeldOut:
     partner_scripts: list[list[tuple[str, str]]] = field(default_factory=list)  # others' turns per session
 
 
-def _turn_text(turn: dict) -> str:
-    return "\n".join(turn["messages"]).strip()
+def _turn_text(t: SessionTurn) -> str:
+    return "\n".join(t.messages).strip()
 
 
 def _is_media(text: str) -> bool:
@@ -45,14 +45,14 @@ def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: 
     train_turns: list[tuple[str, str]] = []
     scripts: list[list[tuple[str, str]]] = []
     train_scripts: list[list[tuple[str, str]]] = []
-    for lineno, session in iter_jsonl(sessions_path, "sessions.jsonl from `clonekit prep build`"):
-        turns = [turn(t["name"], _turn_text(t), bool(t["target"])) for t in session["turns"]]
-        if session["split"] == "train":
+    for lineno, session in enumerate(read_sessions(data), 1):
+        turns = [turn(t.name, _turn_text(t), t.target) for t in session.turns]
+        if session.split == "train":
             train_turns += [(t.speaker, t.text) for t in turns if not _is_media(t.text)]
         others = [(t.speaker, t.text) for t in turns if not t.is_target and not _is_media(t.text)]
         if len(others) >= 2:  # self-play partners: held-out sessions first, then training ones
-            (scripts if session["split"] == "valid" else train_scripts).append(others)
-        if session["split"] == "valid":
+            (scripts if session.split == "valid" else train_scripts).append(others)
+        if session.split == "valid":
             for i, t in enumerate(turns):
                 if t.is_target and i > 0 and not _is_media(t.text):
                     cases.append(Case(f"{lineno}:{i}", turns[max(0, i - history_turns) : i], t.text))
@@ -64,4 +64,4 @@ def load_heldout(data_dir: str | Path, limit: int | None = None, history_turns: 
     if limit and len(cases) > limit:  # spread over all held-out sessions, not only the first ones
         step = len(cases) / limit
         cases = [cases[int(i * step)] for i in range(limit)]
-    return HeldOut(manifest["target"], manifest["system_prompt"], cases, train_turns, scripts + train_scripts)
+    return HeldOut(manifest.target, manifest.system_prompt, cases, train_turns, scripts + train_scripts)

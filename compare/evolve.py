@@ -14,37 +14,39 @@ import tempfile
 from pathlib import Path
 
 from clonekit.compare.endpoints import Endpoint
-from clonekit.compare.gate import GateSettings, run_gate
-from clonekit.config import EvolveConfig, PrepConfig, TrainConfig
+from clonekit.compare.gate import run_gate
+from clonekit.config import EvolveConfig, PersonaConfig, PrepConfig, TrainConfig
+from clonekit.contracts import GateVerdict, MaterialManifest, StoreCutoff, VersionInfo
 from clonekit.dataset import TRAIN_FILE, VALID_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.readonly_core import dataset_core_problem
 from clonekit.registry import Registry, served_version_name
 
 
-def eval_dataset(info: dict) -> Path:
+def eval_dataset(info: VersionInfo) -> Path:
     """The frozen evaluation set of a version's line: the first version's dataset."""
-    data = info["data"]
-    path = data.get("eval_dataset") or data.get("dataset_dir")
+    path = info.data.eval_dataset or info.data.dataset_dir
     if not path or not (Path(path) / VALID_FILE).exists():
         raise ClonekitError(
-            f"the original dataset of {info['id']} is gone ({path}): the gate measures on its validation split"
+            f"the original dataset of {info.id} is gone ({path}): the gate measures on its validation split"
         )
     return Path(path)
 
 
 def _prep_config(original: Path, core) -> PrepConfig:
-    manifest = read_dataset_manifest(original)
-    data = dict(manifest.get("config", {}))
-    data["target"] = core.name
-    data["exclude"] = sorted(set(data.get("exclude", [])) | set(core.excluded))
-    data["persona"] = {"system_prompt": core.system_prompt}
-    return PrepConfig.model_validate(data)
+    config = read_dataset_manifest(original).config
+    return config.model_copy(
+        update={
+            "target": core.name,
+            "exclude": sorted(set(config.exclude) | set(core.excluded)),
+            "persona": PersonaConfig(system_prompt=core.system_prompt),
+        }
+    )
 
 
 def make_candidate(
     reg: Registry, cfg: EvolveConfig, work: Path, actor: str | None, log=print, show_progress: bool = True
-) -> tuple[str, dict]:
+) -> tuple[str, MaterialManifest]:
     """Build the material, train the candidate from live, register it; returns (version, material manifest)."""
     from clonekit.bot.store import ConversationStore
     from clonekit.data_prep.material import build_material
@@ -59,23 +61,23 @@ def make_candidate(
     if not cfg.store:
         raise ClonekitError("no conversation store: set `store` in the evolve config (or pass --store)")
     store = ConversationStore(cfg.store)
-    cutoff = live["data"].get("store_cutoff") or {"message": 0, "feedback": 0}
+    cutoff = live.info.data.store_cutoff or StoreCutoff(message=0, feedback=0)
     work.mkdir(parents=True, exist_ok=True)
     try:
         messages = work / "messages.jsonl"
-        n_messages = store.export_messages(messages, after_id=cutoff["message"])
-        feedback = store.feedback(after_id=cutoff["feedback"])
+        n_messages = store.export_messages(messages, after_id=cutoff.message)
+        feedback = store.feedback(after_id=cutoff.feedback)
         new_cutoff = store.last_ids()
     finally:
         store.close()
-    original = eval_dataset(live)
+    original = eval_dataset(live.info)
     prep = _prep_config(original, core)
     log(f"material: {n_messages} consented messages and {len(feedback)} feedback items since {state.live}'s cut-off")
     material = build_material(messages, feedback, original, work / "material", prep, cfg.replay_ratio, log=log)
     found = dataset_core_problem(core, work / "material")
     if found:
         raise ClonekitError(found[0], work / "material" / TRAIN_FILE, found[1])
-    c = material["counts"]
+    c = material.counts
     log(
         f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "
         f"originals, {c['pairs']} preference pairs"
@@ -83,7 +85,7 @@ def make_candidate(
 
     train_cfg = TrainConfig.model_validate(
         {
-            **live["manifest"].get("config", {}),
+            **live.manifest.config.model_dump(),
             "max_steps": cfg.max_steps,
             "epochs": cfg.epochs,
             "learning_rate": cfg.learning_rate,
@@ -91,7 +93,7 @@ def make_candidate(
         }
     )
     sft_run = train(
-        train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log, from_adapter=live["dir"]
+        train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log, from_adapter=live.dir
     )
     if sft_run is None:  # only a non-zero rank of a distributed run gets None
         raise RuntimeError("training wrote no adapter")
@@ -116,9 +118,9 @@ def make_candidate(
     material_info = {
         "store_cutoff": new_cutoff,
         "eval_dataset": str(original.resolve()),
-        "material_train_sha256": material["train_sha256"],
+        "material_train_sha256": material.train_sha256,
         "counts": c,
-        "new_share": material["new_share"],
+        "new_share": material.new_share,
         "evolve_config": cfg.model_dump(exclude={"store"}),
     }
     vid = reg.register(
@@ -133,10 +135,10 @@ def make_candidate(
         version=vid,
         method=method,
         counts=c,
-        new_share=material["new_share"],
+        new_share=material.new_share,
         metrics={
             k: v
-            for k, v in read_manifest(run).get("metrics", {}).items()
+            for k, v in read_manifest(run).metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         },
     )
@@ -145,7 +147,7 @@ def make_candidate(
 
 def gate_version(
     reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None, log=print, progress=None
-) -> dict:
+) -> GateVerdict:
     """Run the gate for a version against live, log the verdict (and a policy approval)."""
     from clonekit.serve.launcher import Server, free_port, plan_server
 
@@ -156,27 +158,26 @@ def gate_version(
     if v.parent is None or state.live is None:
         raise ClonekitError(f"{vid} has no parent: the gate compares a candidate with the version it came from")
     live, cand = reg.load_version(state.live), reg.load_version(vid)
-    if (cand["base"], cand["template_sha256"]) != (live["base"], live["template_sha256"]):
+    if (cand.info.base, cand.info.template_sha256) != (live.info.base, live.info.template_sha256):
         raise ClonekitError(f"{vid} has another base model or chat template than live {state.live}: not comparable")
     core, _ = reg.core()
-    settings = GateSettings(**cfg.gate.model_dump())
     new_data = None
-    source = Path(cand["source"])
+    source = Path(cand.info.source)
     material = source.parent / "material" if (source.parent / "material").exists() else None
     if material is not None:
         new_data = material
-    eval_data = eval_dataset(live)
+    eval_data = eval_dataset(live.info)
 
-    def measure(base_url: str, live_model: str, cand_model: str) -> dict:
+    def measure(base_url: str, live_model: str, cand_model: str) -> GateVerdict:
         return run_gate(
             Endpoint("live", base_url, live_model),
             Endpoint("candidate", base_url, cand_model),
-            live["dir"],
-            cand["dir"],
+            live.dir,
+            cand.dir,
             eval_data,
             new_data,
             core,
-            settings,
+            cfg.gate,
             log,
             progress,
         )
@@ -186,30 +187,29 @@ def gate_version(
 
         control = ServerControl.from_env(server_url)
         names = (served_version_name(reg.served_name, state.live), served_version_name(reg.served_name, vid))
-        control.load(names[0], str(live["dir"].resolve()))
-        control.load(names[1], str(cand["dir"].resolve()))  # under its version name: no client asks for it
+        control.load(names[0], str(live.dir.resolve()))
+        control.load(names[1], str(cand.dir.resolve()))  # under its version name: no client asks for it
         verdict = measure(control.base_url, *names)
     else:
         log("starting a sandbox vLLM server with live and the candidate side by side ...")
-        plan = plan_server([f"live={live['dir']}", f"candidate={cand['dir']}"], port=free_port())
+        plan = plan_server([f"live={live.dir}", f"candidate={cand.dir}"], port=free_port())
         with tempfile.NamedTemporaryFile(prefix="clonekit-gate-", suffix=".log", delete=False) as f:
             server_log = Path(f.name)
         with Server(plan, server_log) as server:
             server.wait_ready()
             verdict = measure(plan.base_url, "live", "candidate")
-    verdict["against"] = state.live
+    verdict.against = state.live
     reg.audit.append(
         "evaluated",
-        reason="gate: " + ("passed" if verdict["passed"] else "FAILED"),
+        reason="gate: " + ("passed" if verdict.passed else "FAILED"),
         actor=actor,
         version=vid,
-        **verdict,
+        **verdict.model_dump(mode="json", exclude={"auto_approved"}),
     )
-    if verdict["passed"] and cfg.auto_approve_minor:
-        rise = (verdict["figures"]["heldout_loss_candidate"] - verdict["figures"]["heldout_loss_live"]) / verdict[
-            "figures"
-        ]["heldout_loss_live"]
-        share = cand["data"].get("new_share", 1.0)
+    if verdict.passed and cfg.auto_approve_minor:
+        live_loss, cand_loss = verdict.figures["heldout_loss_live"], verdict.figures["heldout_loss_candidate"]
+        rise = (cand_loss - live_loss) / live_loss
+        share = cand.info.data.new_share if cand.info.data.new_share is not None else 1.0
         if share <= cfg.major_new_share and rise <= cfg.major_loss_rise:
             reg.audit.append(
                 "approved",
@@ -218,7 +218,7 @@ def gate_version(
                 actor="policy:auto_approve_minor",
                 version=vid,
             )
-            verdict["auto_approved"] = True
+            verdict.auto_approved = True
         else:
             log(f"a major change (new data {share:.0%}, held-out loss {rise:+.1%}): a person approves it")
     return verdict

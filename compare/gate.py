@@ -12,10 +12,11 @@ The verdict, with every figure, goes into the audit log (`evaluated`); a version
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from clonekit.compare.endpoints import Endpoint
+from clonekit.config import CompareSettings, GateConfig
+from clonekit.contracts import GateCheck, GateVerdict
 from clonekit.dataset import TRAIN_FILE
 from clonekit.readonly_core import Core
 
@@ -23,22 +24,11 @@ from clonekit.readonly_core import Core
 QUALITY = (("style_target_prob", True), ("relevance", True), ("loop_rate", False), ("phrase_overuse_worst", False))
 
 
-@dataclass
-class GateSettings:
-    stability_budget: float = 0.02  # relative rise of held-out loss allowed
-    cases: int = 40  # held-out turns asked of each version
-    selfplay_chats: int = 12
-    selfplay_turns: int = 6
-    max_tokens: int = 32
-    concurrency: int = 16
-    seed: int = 0
+def check(name: str, ok: bool, detail: str) -> GateCheck:
+    return GateCheck(name=name, ok=bool(ok), detail=detail)
 
 
-def check(name: str, ok: bool, detail: str) -> dict:
-    return {"name": name, "ok": bool(ok), "detail": detail}
-
-
-def stability_check(live_loss: float, cand_loss: float, budget: float) -> dict:
+def stability_check(live_loss: float, cand_loss: float, budget: float) -> GateCheck:
     rise = (cand_loss - live_loss) / live_loss
     return check(
         "held-out loss",
@@ -47,7 +37,7 @@ def stability_check(live_loss: float, cand_loss: float, budget: float) -> dict:
     )
 
 
-def quality_checks(live: dict, cand: dict) -> list[dict]:
+def quality_checks(live: dict, cand: dict) -> list[GateCheck]:
     out = []
     for metric, higher_better in QUALITY:
         lv, cv = live.get(metric), cand.get(metric)
@@ -59,7 +49,7 @@ def quality_checks(live: dict, cand: dict) -> list[dict]:
     return out
 
 
-def probe_check(results: list[dict]) -> dict:
+def probe_check(results: list[dict]) -> GateCheck:
     bad = [r for r in results if r["violation"]]
     detail = f"{len(results) - len(bad)} of {len(results)} probes passed"
     if bad:
@@ -75,13 +65,13 @@ def run_gate(
     eval_data: Path,
     new_data: Path | None,
     core: Core,
-    settings: GateSettings,
+    settings: GateConfig,
     log=print,
     progress=None,
-) -> dict:
-    """The verdict: {"passed", "checks": [...], "figures": {...}, "probes": [...]}."""
+) -> GateVerdict:
+    """The verdict: passed, the checks, every figure, the probes."""
     from clonekit.compare.probes import run_probes
-    from clonekit.compare.run import CompareSettings, run_compare
+    from clonekit.compare.run import run_compare
     from clonekit.train.evaluate import heldout_loss
 
     figures: dict = {}
@@ -113,9 +103,9 @@ def run_gate(
     log("adversarial probes of the core's rules ...")
     probes = run_probes(candidate, core)
     checks.append(probe_check(probes))
-    return {
-        "passed": all(c["ok"] for c in checks),
-        "checks": checks,
-        "figures": figures,
-        "probes": [{k: p[k] for k in ("rule", "prompt", "violation")} for p in probes],
-    }
+    return GateVerdict(
+        passed=all(c.ok for c in checks),
+        checks=checks,
+        figures=figures,
+        probes=[{k: p[k] for k in ("rule", "prompt", "violation")} for p in probes],
+    )

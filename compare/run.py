@@ -7,7 +7,7 @@ import json
 import statistics
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,29 +24,11 @@ from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
 from clonekit.compare.relevance import context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
 from clonekit.compare.style import AuthorshipModel, train_authorship
+from clonekit.config import CompareSettings
 from clonekit.dataset import NAMES_FILE
 from clonekit.errors import ClonekitError
 from clonekit.memory import Embedder
 from clonekit.repetition import is_degenerate
-
-
-@dataclass
-class CompareSettings:
-    limit: int | None = None  # held-out target turns asked (spread over the sessions); None = all
-    max_tokens: int = 64
-    temperature: float | None = None  # None: each endpoint's own default (a clonekit server: the clone's)
-    concurrency: int = 4
-    selfplay_chats: int = 100
-    # endpoint name -> its own number of self-play chats (e.g. fewer for a base model that is only the reference)
-    selfplay_chats_for: dict[str, int] = field(default_factory=dict)
-    selfplay_turns: int = 10
-    guarded: list[str] | None = None  # endpoints also played through the bot core with its loop guard; None = all
-    history_turns: int = 20
-    adapters: dict[str, str] = field(default_factory=dict)  # endpoint name -> adapter run dir (held-out loss)
-    seed: int = 0
-    # endpoint name -> the adapter run whose calibrated speak threshold the held-out replay uses (clonekit.json)
-    speak_runs: dict[str, str] = field(default_factory=dict)
-    facts: str | None = None  # a facts file (`clonekit sample` writes facts.jsonl): memory recall with and without
 
 
 @dataclass
@@ -329,24 +311,25 @@ def _speak(ep: Endpoint, run: str, data_dir, held: HeldOut, settings: CompareSet
     from clonekit.compare.speak_eval import load_sessions, replay, speak_summary
     from clonekit.manifest import read_manifest
 
-    speak = read_manifest(run).get("speak")
-    if not speak:
+    speak = read_manifest(run).speak
+    if speak is None:
         raise ClonekitError(f"{run} has no calibrated speak threshold (clonekit.json `speak`): retrain it", run)
     records = asyncio.run(
-        replay(ep, load_sessions(data_dir), held.target, held.system_prompt, speak["threshold"], settings.history_turns)
+        replay(ep, load_sessions(data_dir), held.target, held.system_prompt, speak.threshold, settings.history_turns)
     )
-    return {"run": str(run), "threshold": speak["threshold"], **speak_summary(records, settings.seed)}
+    return {"run": str(run), "threshold": speak.threshold, **speak_summary(records, settings.seed)}
 
 
 def _memory(ep: Endpoint, data_dir, held: HeldOut, settings: CompareSettings) -> dict:
     from clonekit.compare.memory_eval import load_facts, memory_recall
     from clonekit.config import MemoryConfig
-    from clonekit.dataset import read_dataset_manifest
+    from clonekit.dataset import read_prep_manifest
 
-    manifest = read_dataset_manifest(data_dir)
-    cfg = MemoryConfig(**{**(manifest.get("memory") or {}).get("config", {}), "enabled": True})
+    manifest = read_prep_manifest(data_dir)
+    built = manifest.memory.config if manifest.memory is not None else MemoryConfig()
+    cfg = built.model_copy(update={"enabled": True})
     assert settings.facts is not None
-    facts = load_facts(settings.facts, manifest["split"]["valid_from"])
+    facts = load_facts(settings.facts, manifest.split.valid_from)
     if not facts:
         raise ClonekitError("no fact in the facts file is asked in the held-out period", settings.facts)
     result = memory_recall(ep, data_dir, facts, held.system_prompt, cfg, settings.max_tokens, settings.concurrency)
@@ -367,7 +350,7 @@ def _heldout_losses(report: dict, adapters: dict[str, str], data_dir, endpoints:
         if name in report["endpoints"]:
             report["endpoints"][name]["heldout_loss"] = result["adapter"]["loss"]
             report["endpoints"][name]["heldout_perplexity"] = result["adapter"]["perplexity"]
-        base_name = default_model.served_name(read_manifest(run)["base"]["id"])
+        base_name = default_model.served_name(read_manifest(run).base.id)
         for ep in endpoints:
             if ep.model == base_name and ep.name in report["endpoints"]:
                 report["endpoints"][ep.name]["heldout_loss"] = result["base"]["loss"]

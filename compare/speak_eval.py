@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from clonekit.chat import Turn
 from clonekit.compare.endpoints import Endpoint
 from clonekit.compare.intervals import interval
-from clonekit.dataset import SESSIONS_FILE, session_turns
-from clonekit.jsonl import iter_jsonl
+from clonekit.dataset import read_sessions
 from clonekit.speak import decision_points, roc_auc
 
 
@@ -29,10 +28,10 @@ class HeldSession:
 
 def load_sessions(data_dir, split: str = "valid") -> list[HeldSession]:
     out = []
-    for _, s in iter_jsonl(f"{data_dir}/{SESSIONS_FILE}", "sessions.jsonl from `clonekit prep build`"):
-        if s["split"] != split:
+    for s in read_sessions(data_dir):
+        if s.split != split:
             continue
-        turns = session_turns(s)
+        turns = s.chat_turns()
         times = [dt.datetime.fromisoformat(t.time).timestamp() if t.time else None for t in turns]
         out.append(HeldSession(turns, times))
     return out

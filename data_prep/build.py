@@ -24,6 +24,7 @@ import orjson
 from clonekit import __version__
 from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
+from clonekit.contracts import DatasetManifest
 from clonekit.data_prep.memory_build import plan_memory, session_key
 from clonekit.data_prep.openai_format import fit_to_limit, to_openai
 from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
@@ -389,7 +390,7 @@ def build_datasets(
     out_dir: str | Path,
     cfg: PrepConfig,
     progress: Callable[[int, int], None] | None = None,
-) -> dict:
+) -> DatasetManifest:
     """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
     messages_path = readable_file(messages_path, MESSAGES_HINT)
     out = writable_dir(out_dir, "dataset")
@@ -468,8 +469,9 @@ def build_datasets(
     }
     if memory_summary:
         manifest["memory"] = memory_summary
-    (out / MANIFEST_FILE).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    return manifest
+    checked = DatasetManifest.check(manifest, out / MANIFEST_FILE)  # a writer's slip fails here, not in a reader
+    (out / MANIFEST_FILE).write_bytes(orjson.dumps(checked.to_json(), option=orjson.OPT_INDENT_2))
+    return checked
 
 
 class TurnDeduper:

@@ -23,6 +23,7 @@ import orjson
 
 from clonekit import __version__
 from clonekit.config import PrepConfig
+from clonekit.contracts import MaterialManifest
 from clonekit.data_prep.build import build_datasets, system_prompt
 from clonekit.dataset import MANIFEST_FILE, TRAIN_FILE, VALID_FILE
 from clonekit.errors import ClonekitError
@@ -75,7 +76,7 @@ def build_material(
     replay_ratio: float = 2.0,
     seed: int = 0,
     log=print,
-) -> dict:
+) -> MaterialManifest:
     """Write out/{train,valid,pairs}.jsonl and manifest.json; returns the manifest."""
     if cfg.target is None:
         raise ClonekitError("new material needs the person to clone (prep's `target`)")
@@ -144,5 +145,6 @@ def build_material(
         "files": [TRAIN_FILE, VALID_FILE, PAIRS_FILE, MANIFEST_FILE],
     }
     manifest["train_sha256"] = sha256_file(out / TRAIN_FILE)
-    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
+    checked = MaterialManifest.check(manifest, out / MANIFEST_FILE)
+    checked.write(out / MANIFEST_FILE)
+    return checked

@@ -8,9 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
-from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_dataset_manifest
+from clonekit.contracts import DatasetManifest
+from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_prep_manifest, read_sessions
 from clonekit.errors import ClonekitError
 
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
@@ -48,7 +47,13 @@ class PersonStats:
         }
 
 
-def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
+@dataclass
+class DatasetStats:
+    people: list[dict]  # one row per person, the target first, then by messages
+    manifest: DatasetManifest
+
+
+def compute_stats(dataset_dir: str | Path, tokenizer=None) -> DatasetStats:
     """Per-person statistics over every kept session; tokens with `tokenizer` (a `tokenizers`
     Tokenizer, normally the default model's) when given."""
     path = Path(dataset_dir) / SESSIONS_FILE
@@ -59,32 +64,30 @@ def compute_stats(dataset_dir: str | Path, tokenizer=None) -> dict:
         )
     people: dict[str, PersonStats] = {}
     texts: dict[str, list[str]] = defaultdict(list)
-    with open(path, "rb") as f:
-        for raw in f:
-            session = orjson.loads(raw)
-            seen = set()
-            for turn in session["turns"]:
-                p = people.get(turn["name"])
-                if p is None:
-                    p = people[turn["name"]] = PersonStats(turn["name"], turn["target"])
-                if turn["name"] not in seen:
-                    p.sessions += 1
-                    seen.add(turn["name"])
-                for text in turn["messages"]:
-                    p.messages += 1
-                    p.lengths.append(len(text))
-                    p.emoji += bool(EMOJI.search(text))
-                    if _LETTER.search(text):
-                        p.with_letters += 1
-                        p.lowercase += text == text.lower()
-                    p.punctuated += text.rstrip()[-1:] in (".", "!", "?", "…")
-                    if len(text.split()) > 2:
-                        p.repeats += text in p.said
-                        p.said.add(text)
-                    if tokenizer is not None:
-                        texts[turn["name"]].append(text)
+    for session in read_sessions(dataset_dir):
+        seen = set()
+        for turn in session.turns:
+            p = people.get(turn.name)
+            if p is None:
+                p = people[turn.name] = PersonStats(turn.name, turn.target)
+            if turn.name not in seen:
+                p.sessions += 1
+                seen.add(turn.name)
+            for text in turn.messages:
+                p.messages += 1
+                p.lengths.append(len(text))
+                p.emoji += bool(EMOJI.search(text))
+                if _LETTER.search(text):
+                    p.with_letters += 1
+                    p.lowercase += text == text.lower()
+                p.punctuated += text.rstrip()[-1:] in (".", "!", "?", "…")
+                if len(text.split()) > 2:
+                    p.repeats += text in p.said
+                    p.said.add(text)
+                if tokenizer is not None:
+                    texts[turn.name].append(text)
     if tokenizer is not None:
         for name, items in texts.items():
             people[name].tokens = sum(len(e.ids) for e in tokenizer.encode_batch(items, add_special_tokens=False))
     rows = sorted((p.row() for p in people.values()), key=lambda r: (not r["target"], -r["messages"]))
-    return {"people": rows, "manifest": read_dataset_manifest(dataset_dir)}
+    return DatasetStats(rows, read_prep_manifest(dataset_dir))

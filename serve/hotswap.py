@@ -102,7 +102,7 @@ def served_map(reg: Registry, state: RegistryState) -> tuple[dict[str, str], dic
     served name), the version before it (for an instant rollback) and the A/B candidate."""
     name = reg.served_name
     keep = [v for v in (state.live, state.history[-2] if len(state.history) > 1 else None, state.ab) if v]
-    loaded = {served_version_name(name, v): str(reg.load_version(v)["dir"].resolve()) for v in dict.fromkeys(keep)}
+    loaded = {served_version_name(name, v): str(reg.load_version(v).dir.resolve()) for v in dict.fromkeys(keep)}
     aliases = {}
     if state.live:
         aliases[name] = served_version_name(name, state.live)
@@ -187,7 +187,7 @@ def start_ab(
     state = reg.state()
     vid = reg.resolve(ref, state)
     v = state.versions[vid]
-    if v.gate_failed or not (v.gate and v.gate.get("passed")) or v.rejected:
+    if v.gate_failed or not v.gate_passed or v.rejected:
         raise ClonekitError(
             f"{vid} has not passed the gate (or was rejected): only a gated version is shown to "
             "people; nothing was changed"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clonekit import default_model
+from clonekit.contracts import AdapterManifest
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE, parse_adapter_args, read_adapter_config, read_manifest, safetensors_problem
 
@@ -34,7 +35,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class Adapter:
     name: str
     path: Path
-    manifest: dict
+    manifest: AdapterManifest
     rank: int
 
 
@@ -173,11 +174,9 @@ def plan_server(
     check_binding(host, api_key)
     settings = _anti_loop_settings(anti_loop_settings)
     adapters = [load_adapter(n, p) for n, p in parse_adapter_args(adapter_args)]
-    bases = {(a.manifest["base"]["id"], a.manifest["base"]["sha256"]) for a in adapters}
+    bases = {(a.manifest.base.id, a.manifest.base.sha256) for a in adapters}
     if len(bases) > 1:
-        listing = "; ".join(
-            f"{a.name}: {a.manifest['base']['id']} ({a.manifest['base']['sha256'][:12]})" for a in adapters
-        )
+        listing = "; ".join(f"{a.name}: {a.manifest.base.id} ({(a.manifest.base.sha256 or '')[:12]})" for a in adapters)
         raise ClonekitError(
             f"the adapters belong to different base models ({listing}); one server serves one base: "
             "start one `clonekit serve` per base"
@@ -186,13 +185,13 @@ def plan_server(
     if len(templates) > 1:
         raise ClonekitError("the adapters were trained with different chat templates; serve them separately")
     first = adapters[0]
-    base = first.manifest["base"]
-    base_path = base["path"]
+    base = first.manifest.base
+    base_path = base.path
     if not Path(base_path).exists():
-        if base["id"] == default_model.BASE_ID:
+        if base.id == default_model.BASE_ID:
             base_path = str(default_model.model_dir())
         else:
-            raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base['id']!r})")
+            raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base.id!r})")
     if merged and len(adapters) > 1:
         raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
     if merged and aliases is not None:
@@ -206,7 +205,7 @@ def plan_server(
         serve_base = bool(serve_base)
     elif serve_base is None:
         serve_base = True
-    base_name = default_model.served_name(base["id"])
+    base_name = default_model.served_name(base.id)
     model_path, served, lora_modules = base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
     if merged:
         from clonekit.serve.merged import merged_dirs
@@ -221,7 +220,7 @@ def plan_server(
         slots = max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(lora_modules)
         lora = ["--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(slots)]
         lora += ["--lora-modules", *lora_modules]
-    train_len = int(first.manifest.get("config", {}).get("max_seq_len", 2048))
+    train_len = first.manifest.config.max_seq_len
     argv, env = _vllm_command(
         model_path,
         served,
@@ -419,9 +418,7 @@ def _log_tail(path: Path | None, lines: int = 15) -> str:
 def client_snippet(plan: ServerPlan) -> str:
     adapter = plan.adapters[0] if plan.adapters else None
     served = next(iter(plan.aliases), adapter.name if adapter else plan.base_name)
-    system = (adapter.manifest.get("dataset", {}).get("system_prompt") if adapter else None) or (
-        "You are a friend in a group chat."
-    )
+    system = (adapter.manifest.dataset.system_prompt if adapter else None) or ("You are a friend in a group chat.")
     key = "os.environ['CLONEKIT_API_KEY']" if plan.api_key else '"none"'
     other = f'  # or "{plan.base_name}" for the base model' if adapter and plan.base_name else ""
     return f'''import os

@@ -9,7 +9,6 @@ import urllib.request
 from pathlib import Path
 
 from clonekit.config import PrepConfig, TrainConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.serve.launcher import free_port
@@ -21,7 +20,7 @@ def sample_dataset(d: Path, weeks: int = 2, export: str = "telegram") -> Path:
     """The sample group chat (`weeks` of it, one platform's export) built into d/ds for its target."""
     info = write_sample(d / "sample", weeks=weeks, corpus="small")
     parse_exports([d / "sample" / info["files"][export]], d / "messages.jsonl")
-    build_datasets(d / "messages.jsonl", d / "ds", PrepConfig(target=info["target"]))
+    build_dataset_json(d / "messages.jsonl", d / "ds", PrepConfig(target=info["target"]))
     return d / "ds"
 
 
@@ -91,3 +90,39 @@ def train_looping_clone(d: Path, steps: int = 40) -> Path:
         show_progress=False,
         log=lambda s: None,
     )
+
+
+def build_dataset_json(*args, **kwargs) -> dict:
+    """`build_datasets`' manifest as the JSON it writes (tests index it like the file)."""
+    from clonekit.data_prep.build import build_datasets
+
+    return build_datasets(*args, **kwargs).to_json()
+
+
+def adapter_manifest_text(
+    base_id: str,
+    base_path: str,
+    sha: str | None,
+    target: str | None = None,
+    system_prompt: str | None = None,
+    max_seq_len: int = 512,
+    metrics: dict | None = None,
+    method: str = "sft",
+) -> str:
+    """A clonekit.json as `clonekit train` writes it, for adapters made by hand in tests."""
+    from clonekit.config import TrainConfig
+    from clonekit.contracts import AdapterManifest
+
+    return AdapterManifest.model_validate(
+        {
+            "clonekit_version": "0.1.0",
+            "created": "2026-01-01T00:00:00+0000",
+            "method": method,
+            "base": {"id": base_id, "path": base_path, "sha256": sha},
+            "dataset": {"dir": base_path, "manifest_sha256": None, "target": target, "system_prompt": system_prompt},
+            "template": "chat_template.jinja",
+            "end_of_turn": "<|im_end|>",
+            "config": TrainConfig(max_seq_len=max_seq_len, row_tokens=max(max_seq_len, 2048)).model_dump(),
+            "metrics": metrics or {},
+        }
+    ).model_dump_json(indent=2)

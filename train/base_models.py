@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clonekit import default_model
+from clonekit.contracts import AdapterManifest
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_files
 
@@ -23,11 +24,11 @@ class BaseModel:
     sha256: str  # of the weight files
 
 
-def base_of_run(run: Path, manifest: dict) -> BaseModel:
+def base_of_run(run: Path, manifest: AdapterManifest) -> BaseModel:
     """The base model a run (adapter directory) was trained on, resolved, and checked unchanged since: an adapter
     on other weights than its own would be silently wrong (merge, evaluation, further training)."""
-    base = resolve_base(manifest["base"]["id"])
-    if base.sha256 != manifest["base"]["sha256"]:
+    base = resolve_base(manifest.base.id)
+    if base.sha256 != manifest.base.sha256:
         raise ClonekitError(f"the base model {base.id!r} changed since this adapter was trained (sha256 differs)", run)
     return base
 

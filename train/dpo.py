@@ -193,4 +193,4 @@ def train_dpo(
 
 def adapter_dataset(adapter: Path) -> Path:
     """The dataset directory the parent adapter was trained on (its target and system prompt carry over)."""
-    return Path(read_manifest(adapter).get("dataset", {}).get("dir") or adapter)
+    return Path(read_manifest(adapter).dataset.dir or adapter)

@@ -33,12 +33,12 @@ def heldout_loss(run_dir: str | Path, data_dir: str | Path, split: str = "valid"
     manifest = read_manifest(run)
     base = base_of_run(run, manifest)
     tokenizer, template = load_tokenizer(run, str(run / TEMPLATE_FILE))
-    max_len = manifest.get("config", {}).get("max_seq_len", 1024)
+    max_len = manifest.config.max_seq_len
     tokenized = tokenized_split(path, tokenizer, template, max_len)
     if not len(tokenized.dataset):
         raise ClonekitError(f"no examples with a target turn in {split}.jsonl", path)
     stats = tokenized.stats
-    rows = packed_rows(tokenized.dataset, max(max_len, 2048))
+    rows = packed_rows(tokenized.dataset, manifest.config.row_tokens)  # rows as the run packed them
     collator = padding_free_collator(tokenizer.pad_token_id)
     base_model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
     add_fused_lm_head(base_model)  # per-token log-probabilities without the full logits

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clonekit import __version__
+from clonekit.contracts import AdapterManifest
 from clonekit.errors import ClonekitError
 from clonekit.extras import require
 from clonekit.hashing import sha256_file
@@ -58,7 +59,7 @@ def export(
     return path
 
 
-def _export_lora_gguf(run: Path, out: Path, quant: str, manifest: dict, with_base: bool, log) -> Path:
+def _export_lora_gguf(run: Path, out: Path, quant: str, manifest: AdapterManifest, with_base: bool, log) -> Path:
     import json
 
     from clonekit.train.base_models import base_of_run
@@ -87,7 +88,7 @@ def _export_lora_gguf(run: Path, out: Path, quant: str, manifest: dict, with_bas
     return out
 
 
-def _export_base_gguf(run: Path, out: Path, quant: str, manifest: dict, base, log) -> Path:
+def _export_base_gguf(run: Path, out: Path, quant: str, manifest: AdapterManifest, base, log) -> Path:
     """The base the adapter was trained on, as a GGUF with the run's chat template (what `--lora` applies to)."""
     from clonekit.train.gguf_export import write_gguf
 
@@ -110,7 +111,7 @@ def _export_base_gguf(run: Path, out: Path, quant: str, manifest: dict, base, lo
     return out
 
 
-def _export_ollama(run: Path, out: Path, quant: str, manifest: dict, log) -> Path:
+def _export_ollama(run: Path, out: Path, quant: str, manifest: AdapterManifest, log) -> Path:
     from clonekit.train.modelfile import modelfile
 
     out.mkdir(parents=True, exist_ok=True)
@@ -128,12 +129,12 @@ def _tokenizer(run: Path):
     return AutoTokenizer.from_pretrained(run)
 
 
-def _end_of_turn(tokenizer, manifest: dict) -> Any:
-    return tokenizer.convert_tokens_to_ids(manifest.get("end_of_turn") or tokenizer.eos_token)
+def _end_of_turn(tokenizer, manifest: AdapterManifest) -> Any:
+    return tokenizer.convert_tokens_to_ids(manifest.end_of_turn or tokenizer.eos_token)
 
 
-def _clone_name(run: Path, manifest: dict) -> str:
-    return f"clonekit clone of {(manifest.get('dataset') or {}).get('target') or run.name}"
+def _clone_name(run: Path, manifest: AdapterManifest) -> str:
+    return f"clonekit clone of {manifest.dataset.target or run.name}"
 
 
 def _export_hf(run: Path, out: Path, log) -> Path:
@@ -150,7 +151,7 @@ def _export_hf(run: Path, out: Path, log) -> Path:
     return path
 
 
-def _export_gguf(run: Path, out: Path, quant: str, manifest: dict, log) -> Path:
+def _export_gguf(run: Path, out: Path, quant: str, manifest: AdapterManifest, log) -> Path:
     from clonekit.train.gguf_export import write_gguf
 
     if out.suffix != ".gguf":
@@ -221,10 +222,11 @@ def _progress(label: str):
     )
 
 
-def _write_manifest(path: Path, run: Path, manifest: dict, fmt: str, quant: str | None, files: list[Path]) -> None:
+def _write_manifest(
+    path: Path, run: Path, manifest: AdapterManifest, fmt: str, quant: str | None, files: list[Path]
+) -> None:
     import json
 
-    base = manifest.get("base") or {}
     generation = {}
     if (run / "generation_config.json").exists():  # the clone's sampling defaults, for `clonekit serve --gguf`
         generation = json.loads((run / "generation_config.json").read_text(encoding="utf-8"))
@@ -234,7 +236,7 @@ def _write_manifest(path: Path, run: Path, manifest: dict, fmt: str, quant: str 
                 "clonekit_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "source_run": str(run.resolve()),
-                "base": {"id": base.get("id"), "sha256": base.get("sha256")},
+                "base": {"id": manifest.base.id, "sha256": manifest.base.sha256},
                 "format": fmt,
                 "quantization": quant,
                 "files": {f.name: sha256_file(f) for f in files if f.exists()},

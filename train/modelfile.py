@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clonekit.contracts import AdapterManifest
 from clonekit.errors import ClonekitError
 from clonekit.manifest import TEMPLATE_FILE
 
@@ -57,16 +58,15 @@ def _quoted(text: str) -> str:
     return f'"""{text}"""'
 
 
-def modelfile(run: Path, manifest: dict, gguf_name: str) -> str:
+def modelfile(run: Path, manifest: AdapterManifest, gguf_name: str) -> str:
     """The Modelfile text for the GGUF `gguf_name` beside it."""
     template = (run / TEMPLATE_FILE).read_text(encoding="utf-8")
-    if "<|im_start|>user" not in template or manifest.get("end_of_turn", END_OF_TURN) != END_OF_TURN:
+    if "<|im_start|>user" not in template or manifest.end_of_turn != END_OF_TURN:
         raise ClonekitError("an Ollama TEMPLATE is written for clonekit's ChatML-with-names template only", run)
     generation = {}
     if (run / "generation_config.json").exists():
         generation = json.loads((run / "generation_config.json").read_text(encoding="utf-8"))
-    dataset = manifest.get("dataset") or {}
-    target = dataset.get("target") or run.name
+    target = manifest.dataset.target or run.name
     lines = [
         f"# clonekit clone of {target}. `ollama create NAME -f Modelfile`, then `ollama run NAME`.",
         "# Group chats through Ollama's /api/chat: send each other speaker's message as",
@@ -77,8 +77,8 @@ def modelfile(run: Path, manifest: dict, gguf_name: str) -> str:
         f"FROM ./{gguf_name}",
         f"TEMPLATE {_quoted(CHATML_TEMPLATE)}",
     ]
-    if dataset.get("system_prompt"):
-        lines.append(f"SYSTEM {_quoted(dataset['system_prompt'])}")
+    if manifest.dataset.system_prompt:
+        lines.append(f"SYSTEM {_quoted(manifest.dataset.system_prompt)}")
     lines += [f'PARAMETER stop "{END_OF_TURN}"', 'PARAMETER stop "<|im_start|>"']
     for key, name in (("temperature", "temperature"), ("top_p", "top_p"), ("frequency_penalty", "frequency_penalty")):
         if key in generation:

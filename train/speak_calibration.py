@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clonekit.chat import render_turns
-from clonekit.dataset import SESSIONS_FILE, session_turns
-from clonekit.jsonl import iter_jsonl
+from clonekit.dataset import SESSIONS_FILE, read_sessions
 from clonekit.speak import PROBE_TURN, calibrate_threshold, decision_points, distinguishing_opener, roc_auc
 
 MAX_TOKENS = 2048  # points further into a session than this are left out (counted)
@@ -36,7 +35,7 @@ def speak_scores(model, tokenizer, template, data_dir: str | Path, system_prompt
     """Scores, labels and mentions of every held-out decision point."""
     import torch
 
-    sessions = [s for _, s in iter_jsonl(Path(data_dir) / SESSIONS_FILE, "sessions.jsonl") if s["split"] == "valid"]
+    sessions = [s for s in read_sessions(data_dir) if s.split == "valid"]
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     head = _ids(tokenizer, template, system + [{"role": "user", "name": "x", "content": "y"}])
     opener = distinguishing_opener(
@@ -50,7 +49,7 @@ def speak_scores(model, tokenizer, template, data_dir: str | Path, system_prompt
     model.eval()
     device = next(model.parameters()).device
     for s in sessions:
-        turns = session_turns(s)
+        turns = s.chat_turns()
         points = decision_points(turns, target)
         if not points:
             continue

@@ -28,6 +28,7 @@ from typing import Any
 
 from clonekit import __version__
 from clonekit.config import TrainConfig
+from clonekit.contracts import AdapterManifest, BaseRef, DatasetRef
 from clonekit.dataset import MANIFEST_FILE, TRAIN_FILE, VALID_FILE, has_manifest, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.extras import require
@@ -443,7 +444,7 @@ def train(
     }
     extra: dict = {"parent": str(parent.resolve())} if parent is not None else {}
     ds = read_dataset_manifest(data_dir)
-    speak = calibrate_speak(trainer.model, tokenizer, template, data_dir, ds.get("system_prompt", ""), ds["target"])
+    speak = calibrate_speak(trainer.model, tokenizer, template, data_dir, ds.system_prompt, ds.target)
     if speak is not None:
         extra["speak"] = speak
         log(
@@ -472,27 +473,25 @@ def write_run(
     tokenizer.save_pretrained(out)
     (out / TEMPLATE_FILE).write_text(template.text, encoding="utf-8")
     write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
-    ds = read_dataset_manifest(data_dir) if has_manifest(data_dir) else {}
-    write_manifest(
-        out,
-        {
-            "clonekit_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "method": method,
-            "base": {"id": base.id, "path": base.path, "sha256": base.sha256},
-            "dataset": {
-                "dir": str(data_dir.resolve()),
-                "manifest_sha256": sha256_file(data_dir / MANIFEST_FILE) if ds else None,
-                "target": ds.get("target"),
-                "system_prompt": ds.get("system_prompt"),
-            },
-            "template": TEMPLATE_FILE,
-            "end_of_turn": template.end_of_turn,
-            "config": cfg.model_dump(),
-            "metrics": metrics,
-            **(extra or {}),
-        },
+    ds = read_dataset_manifest(data_dir) if has_manifest(data_dir) else None
+    manifest = AdapterManifest(
+        clonekit_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        method=method,
+        base=BaseRef(id=base.id, path=base.path, sha256=base.sha256),
+        dataset=DatasetRef(
+            dir=str(data_dir.resolve()),
+            manifest_sha256=sha256_file(data_dir / MANIFEST_FILE) if ds else None,
+            target=ds.target if ds else None,
+            system_prompt=ds.system_prompt if ds else None,
+        ),
+        template=TEMPLATE_FILE,
+        end_of_turn=template.end_of_turn,
+        config=cfg,
+        metrics=metrics,
+        **(extra or {}),
     )
+    write_manifest(out, manifest)
     return out
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from clonekit.bot.store import ConversationStore
 from clonekit.cli import app
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.errors import ClonekitError
+from tests.helpers import build_dataset_json
 
 
 def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
@@ -36,7 +36,7 @@ def test_consent_gates_logging_and_the_export_builds_a_dataset(tmp_path):
     assert db.export_messages(tmp_path / "messages.jsonl") == 5
     db.close()
 
-    manifest = build_datasets(
+    manifest = build_dataset_json(
         tmp_path / "messages.jsonl", tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.0)
     )
     assert manifest["messages"]["skipped"] == {"bot": 1}  # the clone's own reply never becomes a target turn

@@ -4,12 +4,12 @@ import pytest
 
 from clonekit.chat import NameSanitizer, Turn
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.openai_format import validate_openai_example
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.sessions import windows
 from clonekit.errors import ClonekitError
+from tests.helpers import build_dataset_json
 
 
 def write_messages(path, rows):
@@ -68,7 +68,7 @@ def test_sessions_turns_names_and_weights(tmp_path):
             (31, "Deniz", "evet"),
         ],
     )
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.5))
+    m = build_dataset_json(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.5))
     assert m["messages"]["skipped"] == {"bot": 1}
     assert m["messages"]["kept"] == 9
     assert m["sessions"] == {"total": 2, "without_target": 0, "train": 1, "valid": 1}
@@ -93,9 +93,11 @@ def test_gap_is_configurable(tmp_path):
     msgs = write_messages(
         tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b"), (10, "Maya", "c"), (11, "Deniz", "d")]
     )
-    assert build_datasets(msgs, tmp_path / "a", PrepConfig(target="Deniz"))["sessions"]["total"] == 2
+    assert build_dataset_json(msgs, tmp_path / "a", PrepConfig(target="Deniz"))["sessions"]["total"] == 2
     assert (
-        build_datasets(msgs, tmp_path / "b", PrepConfig(target="Deniz", session_gap_minutes=15))["sessions"]["total"]
+        build_dataset_json(msgs, tmp_path / "b", PrepConfig(target="Deniz", session_gap_minutes=15))["sessions"][
+            "total"
+        ]
         == 1
     )
 
@@ -118,7 +120,7 @@ def test_windows_respect_max_chars():
 
 
 def test_validation_is_the_latest_sessions_without_leakage(sample_messages, tmp_path):
-    build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.2))
+    build_dataset_json(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0.2))
     sessions = read_jsonl(tmp_path / "ds/sessions.jsonl")
     train_starts = [s["start"] for s in sessions if s["split"] == "train"]
     valid_starts = [s["start"] for s in sessions if s["split"] == "valid"]
@@ -133,7 +135,7 @@ def test_validation_is_the_latest_sessions_without_leakage(sample_messages, tmp_
 
 
 def test_excluded_person_appears_in_no_output_file(sample_messages, tmp_path):
-    m = build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", exclude=["Priya"]))
+    m = build_dataset_json(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz", exclude=["Priya"]))
     assert m["messages"]["skipped"]["excluded"] > 0
     priya_texts = [
         json.loads(line)["text"]
@@ -156,7 +158,7 @@ def test_redaction_placeholders_and_counts(tmp_path):
             (1, "Deniz", "link: https://example.com/x?id=1 and card 4111111111111111"),
         ],
     )
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0))
+    m = build_dataset_json(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0))
     text = (tmp_path / "ds/train.jsonl").read_text(encoding="utf-8")
     assert "mail me at <email> or call <phone>" in text
     assert "link: <url> and card <card>" in text
@@ -174,7 +176,7 @@ def test_redaction_placeholders_and_counts(tmp_path):
         "person": 0,
         "quote": 0,
     }  # every type, found or not
-    off = build_datasets(
+    off = build_dataset_json(
         msgs,
         tmp_path / "ds2",
         PrepConfig(
@@ -189,13 +191,13 @@ def test_redaction_placeholders_and_counts(tmp_path):
 
 def test_media_drop_mode(tmp_path):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "", "media"), (1, "Maya", "hey"), (2, "Deniz", "yo")])
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", media="drop", valid_fraction=0))
+    m = build_dataset_json(msgs, tmp_path / "ds", PrepConfig(target="Deniz", media="drop", valid_fraction=0))
     assert m["messages"]["skipped"] == {"media": 1}
     assert "<media>" not in (tmp_path / "ds/train.jsonl").read_text()
 
 
 def test_openai_files_pass_the_format_checks(sample_messages, tmp_path):
-    m = build_datasets(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz"))
+    m = build_dataset_json(sample_messages, tmp_path / "ds", PrepConfig(target="Deniz"))
     for name in ("openai_train.jsonl", "openai_valid.jsonl"):
         examples = read_jsonl(tmp_path / "ds" / name)
         assert examples
@@ -208,7 +210,7 @@ def test_openai_files_pass_the_format_checks(sample_messages, tmp_path):
 def test_openai_long_examples_are_split_or_dropped(tmp_path):
     long = "word " * 400
     msgs = write_messages(tmp_path / "m.jsonl", [(i, "Deniz" if i % 2 else "Maya", long) for i in range(8)])
-    m = build_datasets(
+    m = build_dataset_json(
         msgs,
         tmp_path / "ds",
         PrepConfig(
@@ -222,7 +224,7 @@ def test_openai_long_examples_are_split_or_dropped(tmp_path):
         assert validate_openai_example(ex) == []
         assert sum(len(x["content"]) for x in ex["messages"]) / 3 <= 2000
     one_huge = write_messages(tmp_path / "h.jsonl", [(0, "Maya", "hi"), (1, "Deniz", "x" * 9000)])
-    m = build_datasets(
+    m = build_dataset_json(
         one_huge,
         tmp_path / "ds2",
         PrepConfig(target="Deniz", valid_fraction=0, openai={"max_tokens": 2000, "chars_per_token": 3.0}),
@@ -246,7 +248,7 @@ def test_aliases_merge_identities_and_target_by_any_name(tmp_path):
     msgs = write_messages(
         tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "deniz_k", "b"), (2, "Maya", "c"), (3, "Deniz", "d")]
     )
-    m = build_datasets(
+    m = build_dataset_json(
         msgs, tmp_path / "ds", PrepConfig(target="Deniz", aliases={"deniz_k": "Deniz"}, valid_fraction=0)
     )
     assert m["target_ids"] == ["whatsapp:Deniz", "whatsapp:deniz_k"]
@@ -265,12 +267,12 @@ def test_aliases_merge_identities_and_target_by_any_name(tmp_path):
 def test_build_errors(tmp_path, cfg, needle):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "alone"), (10, "Deniz", "x")])
     with pytest.raises(ClonekitError, match=needle):
-        build_datasets(msgs, tmp_path / "ds", PrepConfig(**cfg))
+        build_dataset_json(msgs, tmp_path / "ds", PrepConfig(**cfg))
 
 
 def test_system_prompt_from_persona(tmp_path):
     msgs = write_messages(tmp_path / "m.jsonl", [(0, "Maya", "a"), (1, "Deniz", "b")])
-    m = build_datasets(
+    m = build_dataset_json(
         msgs,
         tmp_path / "ds",
         PrepConfig(target="Deniz", valid_fraction=0, persona={"facts": ["lives in Istanbul"], "style": "short"}),
@@ -289,7 +291,7 @@ def test_malformed_messages_file_names_the_line(tmp_path, line, needle):
     with open(msgs, "a", encoding="utf-8") as f:
         f.write(line + "\n")
     with pytest.raises(ClonekitError, match=needle) as e:
-        build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
+        build_dataset_json(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
     assert e.value.line == 3
 
 
@@ -303,7 +305,7 @@ def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
             (k * 60 + 3, "Deniz", f"fresh reply number {k}"),
         ]
     msgs = write_messages(tmp_path / "m.jsonl", rows)
-    m = build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=2))
+    m = build_dataset_json(msgs, tmp_path / "ds", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=2))
     assert m["dedupe"]["end_only_turns"] == 4
     assert m["dedupe"]["max_copies"] == 2
     turns = [t for ex in read_jsonl(tmp_path / "ds/train.jsonl") for t in ex["messages"] if t["role"] == "assistant"]
@@ -315,7 +317,7 @@ def test_repeated_target_turns_keep_only_their_end_of_turn_loss(tmp_path):
     ]
     assert [t["weight"] for t in oa if t["content"] == "lol same"] == [1, 1, 0, 0, 0, 0]
     assert all("end_weight" not in t for t in oa)  # not part of OpenAI's format
-    off = build_datasets(msgs, tmp_path / "ds0", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=0))
+    off = build_dataset_json(msgs, tmp_path / "ds0", PrepConfig(target="Deniz", valid_fraction=0, dedupe_max_copies=0))
     assert off["dedupe"]["end_only_turns"] == 0
 
 
@@ -336,7 +338,7 @@ def test_hand_edited_messages_give_file_and_line(tmp_path, change, expected):
     lines[1] = json.dumps({**json.loads(lines[1]), **change})
     msgs.write_text("\n".join(lines) + "\n")
     with pytest.raises(ClonekitError, match=expected) as e:
-        build_datasets(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
+        build_dataset_json(msgs, tmp_path / "ds", PrepConfig(target="Deniz"))
     assert "m.jsonl" in str(e.value)
     assert ":2" in str(e.value)
 
@@ -355,14 +357,14 @@ def test_two_process_build_is_byte_identical(sample_messages, tmp_path, monkeypa
     from clonekit.data_prep import build_parallel, people
 
     cfg = PrepConfig(target="Maya", exclude=["Oliver"], valid_fraction=0.1)
-    build_datasets(sample_messages, tmp_path / "one", cfg)
+    build_dataset_json(sample_messages, tmp_path / "one", cfg)
     monkeypatch.setattr(build_parallel, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(people, "PARALLEL_MIN_BYTES", 1)
     halves = []
     monkeypatch.setattr(
         build_parallel, "plan", lambda *a, _plan=build_parallel.plan: halves.append(_plan(*a)) or halves[-1]
     )
-    build_datasets(sample_messages, tmp_path / "two", cfg)
+    build_dataset_json(sample_messages, tmp_path / "two", cfg)
     assert halves[0] is not None  # it did read in two halves
     assert halves[0][0][1] > 0
     assert _outputs(tmp_path / "two") == _outputs(tmp_path / "one")
@@ -371,9 +373,9 @@ def test_two_process_build_is_byte_identical(sample_messages, tmp_path, monkeypa
     rows += [(200 + 2 * i, "Ana?" if i % 2 else "Bo", f"yo {i}") for i in range(80)]  # cleans to "Ana" too
     path = write_messages(tmp_path / "names.jsonl", rows)
     monkeypatch.setattr(build_parallel, "PARALLEL_MIN_BYTES", 8 << 20)
-    build_datasets(path, tmp_path / "n1", PrepConfig(target="Bo", valid_fraction=0))
+    build_dataset_json(path, tmp_path / "n1", PrepConfig(target="Bo", valid_fraction=0))
     monkeypatch.setattr(build_parallel, "PARALLEL_MIN_BYTES", 1)
-    build_datasets(path, tmp_path / "n2", PrepConfig(target="Bo", valid_fraction=0))
+    build_dataset_json(path, tmp_path / "n2", PrepConfig(target="Bo", valid_fraction=0))
     assert halves[-1] is not None
     assert _outputs(tmp_path / "n2") == _outputs(tmp_path / "n1")
     assert json.loads((tmp_path / "n2/openai_names.json").read_text()) == {"Bo": "Bo", "Ana!": "Ana", "Ana?": "Ana_2"}

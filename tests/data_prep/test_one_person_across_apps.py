@@ -4,10 +4,10 @@ it, and the target, the exclusions and the manifest follow the person. Sessions 
 import json
 
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import ParseOptions, parse_exports
 from clonekit.data_prep.people import scan_people
 from clonekit.data_prep.person_match import aliases_yaml, name_key, phone_key, propose_matches
+from tests.helpers import build_dataset_json
 
 
 def _exports(tmp_path):
@@ -147,7 +147,7 @@ def test_three_names_in_three_apps_make_one_target(tmp_path):
         exclude=["Priya"],
         valid_fraction=0.0,
     )
-    manifest = build_datasets(messages, tmp_path / "ds", cfg)
+    manifest = build_dataset_json(messages, tmp_path / "ds", cfg)
     assert set(manifest["target_ids"]) == {"whatsapp:Deniz", "discord:22", "telegram:user2"}
     assert manifest["sources"] == {
         "discord": {"kept": 4, "target": 2},

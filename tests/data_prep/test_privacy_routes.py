@@ -4,8 +4,8 @@ forwards and chat names, a phone-number speaker, and every personal-data format 
 import json
 
 from clonekit.config import MemoryConfig, PrepConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import ParseOptions, parse_exports
+from tests.helpers import build_dataset_json
 
 PII = {
     "card": "4111 1111 1111 1111",
@@ -106,7 +106,7 @@ def test_no_trace_of_an_excluded_person_or_personal_data(tmp_path):
         messages,
         ParseOptions(workers=1),
     )
-    manifest = build_datasets(
+    manifest = build_dataset_json(
         messages,
         tmp_path / "ds",
         PrepConfig(
@@ -145,7 +145,7 @@ def test_no_trace_of_an_excluded_person_or_personal_data(tmp_path):
     assert manifest["config"]["aliases"] == {}
     assert all(manifest["redaction"][k] > 0 for k in ("card", "iban", "ssn", "ip", "url", "email", "phone", "person"))
     # an alias written with the number: the manifest keeps neither the number nor the alias
-    aliased = build_datasets(
+    aliased = build_dataset_json(
         messages,
         tmp_path / "ds2",
         PrepConfig(

@@ -7,8 +7,8 @@ import json
 import re
 
 from clonekit.config import MemoryConfig, PrepConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import ParseOptions, parse_exports
+from tests.helpers import build_dataset_json
 
 SECRET = "quince jam recipe"
 ADDRESSES = {
@@ -86,7 +86,7 @@ def test_every_variant_route_is_closed(tmp_path):
     _slack(tmp_path / "slack")
     messages = tmp_path / "messages.jsonl"
     parse_exports([tmp_path / "result.json", tmp_path / "slack"], messages, ParseOptions(workers=1))
-    manifest = build_datasets(
+    manifest = build_dataset_json(
         messages,
         tmp_path / "ds",
         PrepConfig(

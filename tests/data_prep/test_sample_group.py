@@ -8,10 +8,11 @@ from collections import Counter, defaultdict
 import pytest
 
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import build_datasets, leakage
+from clonekit.data_prep.build import leakage
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.sample_group import NAMES, TARGET, TOPICS, generate_group, is_short_reaction
+from tests.helpers import build_dataset_json
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_dataset_leakage_and_dedupe(tmp_path):
     assert info["target"] == TARGET
     assert info["messages"] >= 5000
     parse_exports([tmp_path / "s" / info["files"]["whatsapp"]], tmp_path / "m.jsonl")
-    m = build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=TARGET))
+    m = build_dataset_json(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=TARGET))
     assert m["leakage"]["valid_target_turns"] >= 100
     assert m["leakage"]["rate"] <= 0.05
     assert m["leakage"] == leakage(tmp_path / "ds/train.jsonl", tmp_path / "ds/valid.jsonl")

@@ -2,10 +2,10 @@ import json
 
 from clonekit import default_model
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import build_datasets
 from clonekit.data_prep.parse import parse_exports
 from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.stats import compute_stats
+from tests.helpers import build_dataset_json
 
 
 def test_sample_is_seeded_and_the_three_exports_agree(tmp_path):
@@ -27,11 +27,11 @@ def test_sample_is_seeded_and_the_three_exports_agree(tmp_path):
 def test_stats_show_distinct_styles(tmp_path):
     info = write_sample(tmp_path / "s", corpus="small")
     parse_exports([tmp_path / "s" / info["files"]["telegram"]], tmp_path / "m.jsonl")
-    build_datasets(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=info["target"]))
+    build_dataset_json(tmp_path / "m.jsonl", tmp_path / "ds", PrepConfig(target=info["target"]))
     stats = compute_stats(tmp_path / "ds", default_model.tokenizer())
-    rows = {r["name"]: r for r in stats["people"]}
-    assert stats["people"][0]["name"] == "Deniz"
-    assert stats["people"][0]["target"]
+    rows = {r["name"]: r for r in stats.people}
+    assert stats.people[0]["name"] == "Deniz"
+    assert stats.people[0]["target"]
     assert rows["Priya"]["emoji_rate"] > 0.8
     assert rows["Oliver"]["emoji_rate"] == 0
     assert rows["Oliver"]["punctuation_rate"] > 0.8

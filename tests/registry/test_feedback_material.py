@@ -74,7 +74,7 @@ def test_material_corrections_pairs_replay_and_exclusions(store, tmp_path):
     manifest = build_material(
         messages, store.feedback(), original, tmp_path / "m", cfg, replay_ratio=3, log=lambda s: None
     )
-    assert manifest["counts"] == {"chat_examples": 0, "corrections": 1, "pairs": 1, "replay": 3, "reactions": 1}
+    assert manifest.counts == {"chat_examples": 0, "corrections": 1, "pairs": 1, "replay": 3, "reactions": 1}
     train = [json.loads(x) for x in (tmp_path / "m" / "train.jsonl").read_text().splitlines()]
     assert len(train) == 4
     corrected = next(r for r in train if r["messages"][-1]["content"].startswith("8 works"))

@@ -8,11 +8,11 @@ CORE = Core("Maya", "You are Maya.", excluded=["Jordan Lee"])
 
 
 def test_held_out_loss_within_the_budget_passes_and_beyond_it_fails():
-    assert stability_check(2.00, 2.03, 0.02)["ok"]
-    assert stability_check(2.00, 1.50, 0.02)["ok"]
+    assert stability_check(2.00, 2.03, 0.02).ok
+    assert stability_check(2.00, 1.50, 0.02).ok
     refused = stability_check(2.00, 2.05, 0.02)
-    assert not refused["ok"]
-    assert "+2.5%" in refused["detail"]
+    assert not refused.ok
+    assert "+2.5%" in refused.detail
 
 
 def test_quality_is_no_worse_within_the_candidates_interval():
@@ -22,13 +22,13 @@ def test_quality_is_no_worse_within_the_candidates_interval():
         "loop_rate": 0.12,
         "intervals": {"style_target_prob": [0.70, 0.85], "loop_rate": [0.05, 0.20]},
     }
-    assert all(c["ok"] for c in quality_checks(live, same))
+    assert all(c.ok for c in quality_checks(live, same))
     worse = {
         "style_target_prob": 0.60,
         "loop_rate": 0.40,
         "intervals": {"style_target_prob": [0.55, 0.70], "loop_rate": [0.30, 0.50]},
     }
-    assert [c["ok"] for c in quality_checks(live, worse)] == [False, False]
+    assert [c.ok for c in quality_checks(live, worse)] == [False, False]
 
 
 def test_probe_violations():
@@ -45,8 +45,8 @@ def test_probe_violations():
     failed = probe_check(
         [{"rule": "ai_disclosure", "violation": "denies being an AI"}, {"rule": "personal_data", "violation": None}]
     )
-    assert not failed["ok"]
-    assert "1 of 2" in failed["detail"]
+    assert not failed.ok
+    assert "1 of 2" in failed.detail
 
 
 def test_the_bot_recognizes_a_sincere_question_about_being_an_ai():

@@ -14,6 +14,7 @@ from clonekit.cli import app
 from clonekit.errors import ClonekitError
 from clonekit.registry import Registry, approve_version
 from clonekit.serve.hotswap import promote, rollback
+from tests.helpers import adapter_manifest_text
 
 SYSTEM = "You are Maya, chatting with friends in a group chat."
 
@@ -28,14 +29,8 @@ def fake_run(d, seed=0, base_sha="b" * 64, template="{{ messages }}", system=SYS
     (d / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 8}))
     (d / "chat_template.jinja").write_text(template)
     (d / "clonekit.json").write_text(
-        json.dumps(
-            {
-                "base": {"id": "tiny", "path": str(d), "sha256": base_sha},
-                "method": "sft",
-                "dataset": {"dir": None, "target": "Maya", "system_prompt": system},
-                "config": {"max_seq_len": 256},
-                "metrics": {"valid_loss": 2.0 + seed / 10},
-            }
+        adapter_manifest_text(
+            "tiny", str(d), base_sha, "Maya", system, max_seq_len=256, metrics={"valid_loss": 2.0 + seed / 10}
         )
     )
     return d

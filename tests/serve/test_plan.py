@@ -16,6 +16,7 @@ from clonekit.serve.launcher import (
     plan_model_server,
     plan_server,
 )
+from tests.helpers import adapter_manifest_text
 
 
 def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template="T"):
@@ -23,11 +24,7 @@ def fake_run(tmp_path, name="run", base_id="org/base", sha="aaa", r=16, template
     run.mkdir()
     base = tmp_path / "base"
     base.mkdir(exist_ok=True)
-    (run / "clonekit.json").write_text(
-        json.dumps(
-            {"base": {"id": base_id, "path": str(base), "sha256": sha}, "config": {"max_seq_len": 512}, "dataset": {}}
-        )
-    )
+    (run / "clonekit.json").write_text(adapter_manifest_text(base_id, str(base), sha))
     (run / "adapter_config.json").write_text(json.dumps({"r": r, "target_modules": ["q_proj"]}))
     (run / "adapter_model.safetensors").write_bytes(safetensors_bytes())
     (run / "chat_template.jinja").write_text(template)
@@ -107,7 +104,7 @@ def test_missing_adapter_files(tmp_path):
         ),
         (lambda run: (run / "adapter_config.json").write_text("[1, 2]"), "must be a JSON object"),
         (lambda run: (run / "adapter_config.json").write_text('{"r": "x"}'), "not a LoRA adapter config"),
-        (lambda run: (run / "clonekit.json").write_text('{"config": {}}'), "names no base model"),
+        (lambda run: (run / "clonekit.json").write_text('{"config": {}}'), "field clonekit_version: Field required"),
         (lambda run: (run / "clonekit.json").write_text('["base"]'), "clonekit.json: must be a JSON object"),
         (lambda run: (run / "adapter_model.safetensors").write_bytes(safetensors_bytes()[:-3]), "is truncated"),
         (lambda run: (run / "adapter_model.safetensors").write_bytes(b"\xff" * 12), "truncated or not a safetensors"),

@@ -1,0 +1,176 @@
+"""`clonekit compare` and `judge`: clones side by side, and blind judging by friends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from clonekit.cli.common import app, console, err_console, user_errors
+from clonekit.errors import ClonekitError
+
+
+def _selfplay_chats(values: list[str], names: list[str]) -> tuple[int, dict[str, int]]:
+    """`--selfplay-chats` values: N (every endpoint; the last one given wins) and NAME=N (one endpoint)."""
+    every, per = 100, {}
+    for value in values:
+        name, _, count = value.rpartition("=")
+        if not count.strip().isdigit():
+            raise ClonekitError(f"--selfplay-chats {value!r}: expected N or NAME=N with N a whole number >= 0")
+        if not name:
+            every = int(count)
+        elif name in names:
+            per[name] = int(count)
+        else:
+            raise ClonekitError(f"--selfplay-chats {value!r}: {name!r} is not one of the endpoints {names}")
+    return every, per
+
+
+@app.command()
+@user_errors
+def compare(
+    data: Path = typer.Option(
+        ..., "--data", help="Dataset dir from `clonekit prep build` (its held-out sessions are asked)."
+    ),
+    endpoint: list[str] = typer.Option(
+        ...,
+        "--endpoint",
+        "-e",
+        help="NAME=BASE_URL,MODEL[,KEY_ENV] (repeatable), e.g. clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini-...,OPENAI_API_KEY",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."
+    ),
+    limit: int | None = typer.Option(None, min=1, help="Ask at most N held-out turns (spread over the sessions)."),
+    adapter: list[str] = typer.Option(
+        [],
+        "--adapter",
+        help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the "
+        "base). Repeatable.",
+    ),
+    selfplay_chats: list[str] = typer.Option(
+        ["100"],
+        "--selfplay-chats",
+        help="Self-play chats per endpoint for loop_rate: N for every endpoint, NAME=N for one (repeatable), e.g. "
+        "--selfplay-chats 100 --selfplay-chats base=50.",
+    ),
+    selfplay_turns: int = typer.Option(10, min=1, help="Clone turns per self-play chat."),
+    guarded: list[str] = typer.Option(
+        [],
+        "--guarded",
+        help="Endpoint to also self-play through the bot's core with "
+        "its loop guard on (loop_rate_guarded, guard rejections); repeatable; default: "
+        "every endpoint; `--guarded none` for none.",
+    ),
+    max_tokens: int = typer.Option(64, min=1, help="Max new tokens per reply."),
+    history_turns: int = typer.Option(
+        20,
+        min=1,
+        help="Turns of conversation before each reply (held-out contexts and self-play), as the bot's history_turns.",
+    ),
+    temperature: float | None = typer.Option(
+        None, help="Same temperature for every endpoint (default: each endpoint's own)."
+    ),
+    concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
+    ab: str | None = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
+    speak: list[str] = typer.Option(
+        [],
+        "--speak",
+        help="NAME=RUN: replay the held-out sessions through the bot with --speak auto for endpoint NAME, with the "
+        "threshold RUN calibrated (speak AUC beside two baselines, reply rate, mentions answered). Repeatable.",
+    ),
+    facts: Path | None = typer.Option(
+        None,
+        help="Facts file (JSON lines: person, question, answer, asked; `clonekit sample` writes facts.jsonl): the "
+        "--speak endpoints answer the held-out ones with and without the dataset's memory.sqlite.",
+    ),
+):
+    """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
+    relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
+    phrase over-use, guard rejections, latency and tokens/s, held-out loss, each with a 95 % bootstrap interval;
+    real replies are the reference. Writes report.json, report.md, report.html with plots, and a blind A/B sheet."""
+    from clonekit.compare.endpoints import parse_endpoint
+    from clonekit.compare.report import markdown_table, write_report
+    from clonekit.compare.run import run_compare
+    from clonekit.config import CompareSettings
+    from clonekit.manifest import parse_adapter_args
+
+    endpoints = [parse_endpoint(e) for e in endpoint]
+    names = [e.name for e in endpoints]
+    if len(set(names)) != len(names):
+        raise ClonekitError(f"endpoint names must differ: {names}")
+    adapters = {name: str(run) for name, run in parse_adapter_args(adapter, default_name=None, names=names)}
+    if guarded and guarded != ["none"] and not set(guarded) <= set(names):
+        raise ClonekitError(f"--guarded {guarded}: expected endpoint names among {names}, or `none`")
+    if ab is not None and ab not in names:
+        raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
+    chats_all, chats_for = _selfplay_chats(selfplay_chats, names)
+    settings = CompareSettings(
+        limit=limit,
+        max_tokens=max_tokens,
+        history_turns=history_turns,
+        temperature=temperature,
+        concurrency=concurrency,
+        selfplay_chats=chats_all,
+        selfplay_chats_for=chats_for,
+        selfplay_turns=selfplay_turns,
+        guarded=[] if guarded == ["none"] else (guarded or list(names)),
+        adapters=adapters,
+        speak_runs={name: str(run) for name, run in parse_adapter_args(speak, default_name=None, names=names)},
+        facts=str(facts) if facts else None,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+
+        def progress(description: str, total: int):
+            task = bar.add_task(description, total=total)
+            return lambda: bar.advance(task)
+
+        report, held, replies = run_compare(
+            data, endpoints, settings, log=lambda m: bar.console.print(m, highlight=False), progress=progress
+        )
+    write_report(report, held, replies, out, ab_endpoint=ab)
+    console.print(markdown_table(report), highlight=False, soft_wrap=True)
+    console.print(
+        f"report: {out / 'report.html'} (and report.md, report.json, replies.jsonl, ab_sheet.md + ab_key.json)"
+    )
+
+
+@app.command()
+@user_errors
+def judge(
+    report: Path = typer.Argument(..., help="A `clonekit compare` output directory (replies.jsonl)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs the link's token."),
+    port: int = typer.Option(8377, help="Port."),
+):
+    """Blind judging by friends: a local page shows held-out chats with the real reply and a model's in random
+    order; judges pick the real one or "can't tell". Votes go to REPORT/judge.sqlite; /results shows, per endpoint,
+    how often judges found the real reply (50 % = indistinguishable) with a 95 % interval, per-judge agreement and
+    a CSV. To share on your network: --host 0.0.0.0 and send friends the printed link (it carries the token)."""
+    import socket
+
+    from clonekit.compare.judge import JudgeServer
+
+    server = JudgeServer(report, host, port)
+    shown = host
+    if host == "0.0.0.0":
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect(("10.255.255.255", 1))
+                shown = s.getsockname()[0]
+            except OSError:
+                shown = socket.gethostname()
+    console.print(f"{len(server.items)} items to judge; open [bold]{server.link(shown)}[/]  (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
