@@ -200,6 +200,36 @@ def field_help(schema: type[BaseModel], name: str, note: str = "") -> str:
     return text[:1].upper() + text[1:] + (shown or (f" ({note.lstrip('; ')})" if note else "")) + "."
 
 
+def apply_sets(cfg: M, sets: list[str] | None) -> M:
+    """torchtune-style `--set key=value` overrides of any field, nested ones with dots (`memory.top_k=8`); the
+    value is read as YAML (`true`, `8`, `[a, b]`). The result is validated: a wrong key or value names it."""
+    if not sets:
+        return cfg
+    data = cfg.model_dump()
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ClonekitError(f"--set {item!r}: expected KEY=VALUE")
+        *path, last = key.strip().split(".")
+        node, schema = data, type(cfg)
+        for part in path:
+            if not isinstance(node.get(part), dict):
+                raise ClonekitError(f"--set {item!r}: {type(cfg).__name__} has no section {part!r}")
+            node = node[part]
+        known = node if path else schema.model_fields
+        if last not in known:
+            raise ClonekitError(f"--set {item!r}: {type(cfg).__name__} has no field {key.strip()!r}")
+        try:
+            node[last] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as e:
+            raise ClonekitError(f"--set {item!r}: the value is not YAML ({e})") from None
+    try:
+        return type(cfg).model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ClonekitError(f"--set: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
 def load_config(schema: type[M], path: str | Path | None = None, **overrides) -> M:
     """Read YAML at `path` (if any) into the `schema` model, apply non-None overrides, validate."""
     data: dict = {}
@@ -550,7 +580,9 @@ class CompareSettings(StrictModel):
         description="endpoint name -> adapter run whose calibrated speak threshold the held-out replay uses",
     )
     facts: str | None = Field(
-        None, description="facts file (JSON lines): memory recall with and without the dataset's memory"
+        None,
+        description="facts file (JSON lines: person, question, answer, asked; `clonekit sample` writes facts.jsonl): "
+        "the --speak endpoints answer the held-out ones with and without the dataset's memory.sqlite",
     )
 
 

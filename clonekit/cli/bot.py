@@ -42,11 +42,10 @@ def chat(
     ),
     store: Path | None = typer.Option(
         None,
-        help="SQLite conversation store: log this chat (with --consent) and "
-        "keep /good, /bad, /correct feedback for `clonekit evolve`.",
+        help=field_help(BotConfig, "store", "; with --consent this chat is logged, and /good, /bad, /correct kept"),
     ),
     consent: bool = typer.Option(False, "--consent", help="Everyone in this terminal chat consents to logging it."),
-    registry: Path | None = typer.Option(None, help="Registry dir: feedback events go into its audit log."),
+    registry: Path | None = typer.Option(None, help=field_help(BotConfig, "registry")),
     speak: str | None = SPEAK_OPT,
     speak_threshold: float | None = SPEAK_THRESHOLD_OPT,
     memory: Path | None = MEMORY_OPT,
@@ -110,9 +109,7 @@ def discord_cmd(
     channel: list[str] | None = typer.Option(
         None, "--channel", help="Allowed channel id or name (repeatable; replaces the config's list)."
     ),
-    store: Path | None = typer.Option(
-        None, help="SQLite file for opt-in conversation logging (`!consent on` per channel)."
-    ),
+    store: Path | None = typer.Option(None, help=field_help(BotConfig, "store", "; `!consent on` per channel")),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every event, not only warnings."),
     speak: str | None = SPEAK_OPT,
     speak_threshold: float | None = SPEAK_THRESHOLD_OPT,

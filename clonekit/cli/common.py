@@ -47,6 +47,19 @@ def user_errors(fn):
     return wrapper
 
 
+def model_option(schema, name: str, *flags: str, **kwargs):
+    """A typer option for a config model's field: its default and its help come from the model (`field_help`)."""
+    from clonekit.config import field_help
+
+    default = schema.model_fields[name].get_default(call_default_factory=True)
+    return typer.Option(default, *flags, help=field_help(schema, name), show_default=False, **kwargs)
+
+
+SET_OPT = typer.Option(
+    None, "--set", help="KEY=VALUE: override any field of this stage's config (dots for nested: memory.top_k=8)."
+)
+
+
 def open_registry(path: Path):
     from clonekit.registry import Registry
 

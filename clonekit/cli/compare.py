@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from clonekit.cli.common import app, console, err_console, user_errors
+from clonekit.cli.common import SET_OPT, app, console, err_console, model_option, user_errors
+from clonekit.config import CompareSettings, field_help
 from clonekit.errors import ClonekitError
 
 
@@ -42,7 +43,7 @@ def compare(
     out: Path = typer.Option(
         ..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."
     ),
-    limit: int | None = typer.Option(None, min=1, help="Ask at most N held-out turns (spread over the sessions)."),
+    limit: int | None = model_option(CompareSettings, "limit", min=1),
     adapter: list[str] = typer.Option(
         [],
         "--adapter",
@@ -55,24 +56,16 @@ def compare(
         help="Self-play chats per endpoint for loop_rate: N for every endpoint, NAME=N for one (repeatable), e.g. "
         "--selfplay-chats 100 --selfplay-chats base=50.",
     ),
-    selfplay_turns: int = typer.Option(10, min=1, help="Clone turns per self-play chat."),
+    selfplay_turns: int = model_option(CompareSettings, "selfplay_turns", min=1),
     guarded: list[str] = typer.Option(
         [],
         "--guarded",
-        help="Endpoint to also self-play through the bot's core with "
-        "its loop guard on (loop_rate_guarded, guard rejections); repeatable; default: "
-        "every endpoint; `--guarded none` for none.",
+        help=field_help(CompareSettings, "guarded", "; repeatable; `--guarded none` for none"),
     ),
-    max_tokens: int = typer.Option(64, min=1, help="Max new tokens per reply."),
-    history_turns: int = typer.Option(
-        20,
-        min=1,
-        help="Turns of conversation before each reply (held-out contexts and self-play), as the bot's history_turns.",
-    ),
-    temperature: float | None = typer.Option(
-        None, help="Same temperature for every endpoint (default: each endpoint's own)."
-    ),
-    concurrency: int = typer.Option(4, min=1, help="Requests in flight per endpoint."),
+    max_tokens: int = model_option(CompareSettings, "max_tokens", min=1),
+    history_turns: int = model_option(CompareSettings, "history_turns", min=1),
+    temperature: float | None = model_option(CompareSettings, "temperature"),
+    concurrency: int = model_option(CompareSettings, "concurrency", min=1),
     ab: str | None = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
     speak: list[str] = typer.Option(
         [],
@@ -82,9 +75,9 @@ def compare(
     ),
     facts: Path | None = typer.Option(
         None,
-        help="Facts file (JSON lines: person, question, answer, asked; `clonekit sample` writes facts.jsonl): the "
-        "--speak endpoints answer the held-out ones with and without the dataset's memory.sqlite.",
+        help=field_help(CompareSettings, "facts"),
     ),
+    sets: list[str] | None = SET_OPT,
 ):
     """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
     relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
@@ -93,7 +86,7 @@ def compare(
     from clonekit.compare.endpoints import parse_endpoint
     from clonekit.compare.report import markdown_table, write_report
     from clonekit.compare.run import run_compare
-    from clonekit.config import CompareSettings
+    from clonekit.config import apply_sets
     from clonekit.manifest import parse_adapter_args
 
     endpoints = [parse_endpoint(e) for e in endpoint]
@@ -120,6 +113,7 @@ def compare(
         speak_runs={name: str(run) for name, run in parse_adapter_args(speak, default_name=None, names=names)},
         facts=str(facts) if facts else None,
     )
+    settings = apply_sets(settings, sets)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from clonekit.cli import render
-from clonekit.cli.common import app, console, err_console, user_errors
+from clonekit.cli.common import SET_OPT, app, console, err_console, user_errors
 from clonekit.config import PrepConfig, field_help
 from clonekit.errors import ClonekitError
 
@@ -122,9 +122,7 @@ def prep_build(
     out: Path = typer.Option(..., "-o", "--out", help="Output dataset directory."),
     target: str | None = typer.Option(None, "--target", "-t", help=field_help(PrepConfig, "target")),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML with PrepConfig fields (configs/prep.yaml)."),
-    exclude: list[str] = typer.Option(
-        [], "--exclude", help="A person who did not consent: their text appears in no output. Repeatable."
-    ),
+    exclude: list[str] = typer.Option([], "--exclude", help=field_help(PrepConfig, "exclude", "; repeatable")),
     alias: list[str] = typer.Option([], "--alias", help="Merge identities: OLD=NEW. Repeatable."),
     gap_minutes: float | None = typer.Option(None, help=field_help(PrepConfig, "session_gap_minutes")),
     media: str | None = typer.Option(None, help=field_help(PrepConfig, "media")),
@@ -135,9 +133,10 @@ def prep_build(
     redact: bool = typer.Option(
         True, "--redact/--no-redact", help="Replace emails, phones, links, IBANs, cards, SSNs, IPs, long numbers."
     ),
+    sets: list[str] | None = SET_OPT,
 ):
     """Build train/valid datasets (HF chat format and OpenAI fine-tuning format) for one target person."""
-    from clonekit.config import load_config
+    from clonekit.config import apply_sets, load_config
     from clonekit.data_prep.build import build_datasets
     from clonekit.data_prep.options import with_options
 
@@ -152,6 +151,7 @@ def prep_build(
         aliases=alias,
         redact=redact,
     )
+    cfg = apply_sets(cfg, sets)
     with Progress(
         TextColumn("building"),
         BarColumn(),

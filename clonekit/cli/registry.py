@@ -34,7 +34,7 @@ def registry_init(
         None, "--exclude", help="People the clone never speaks for (default: the first dataset's exclude list)."
     ),
     actor: str | None = ACTOR_OPT,
-    reason: str = typer.Option("first version", "--reason"),
+    reason: str = typer.Option("first version", "--reason", help="Why (goes into the audit log)."),
 ):
     """Create a registry: the read-only core (persona, system prompt, hard rules) from RUN's dataset, and RUN as v1."""
     from clonekit.registry import Registry
@@ -116,7 +116,7 @@ def registry_approve(
     version: str = typer.Argument("candidate"),
     registry: Path = REGISTRY_OPT,
     actor: str | None = ACTOR_OPT,
-    reason: str = typer.Option("approved by a person", "--reason"),
+    reason: str = typer.Option("approved by a person", "--reason", help="Why (goes into the audit log)."),
 ):
     """A person approves a version for promotion (it must have passed the gate)."""
     from clonekit.registry import approve_version
@@ -130,7 +130,7 @@ def registry_reject(
     version: str = typer.Argument("candidate"),
     registry: Path = REGISTRY_OPT,
     actor: str | None = ACTOR_OPT,
-    reason: str = typer.Option("rejected by a person", "--reason"),
+    reason: str = typer.Option("rejected by a person", "--reason", help="Why (goes into the audit log)."),
 ):
     """A person rejects a version: it will not be promoted."""
     from clonekit.registry import reject_version
@@ -145,7 +145,7 @@ def registry_promote(
     registry: Path = REGISTRY_OPT,
     server: str | None = SERVER_OPT,
     actor: str | None = ACTOR_OPT,
-    reason: str = typer.Option("promoted by a person", "--reason"),
+    reason: str = typer.Option("promoted by a person", "--reason", help="Why (goes into the audit log)."),
 ):
     """Make an approved version that passed the gate live: hot-swapped into the running server, then logged."""
     from clonekit.serve.hotswap import ServerControl, promote
@@ -166,7 +166,7 @@ def registry_rollback(
     registry: Path = REGISTRY_OPT,
     server: str | None = SERVER_OPT,
     actor: str | None = ACTOR_OPT,
-    reason: str = typer.Option("rolled back by a person", "--reason"),
+    reason: str = typer.Option("rolled back by a person", "--reason", help="Why (goes into the audit log)."),
 ):
     """Restore the version that was live before the current one (hot-swapped with --server)."""
     from clonekit.serve.hotswap import ServerControl, rollback
@@ -187,7 +187,7 @@ def registry_ab(
     registry: Path = REGISTRY_OPT,
     server: str | None = SERVER_OPT,
     actor: str | None = ACTOR_OPT,
-    reason: str = typer.Option("A/B test", "--reason"),
+    reason: str = typer.Option("A/B test", "--reason", help="Why (goes into the audit log)."),
 ):
     """Serve a gated candidate beside live as `<served name>-candidate`, for the bot's A/B share."""
     from clonekit.serve.hotswap import ServerControl, start_ab

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from clonekit.cli import render
-from clonekit.cli.common import app, console, err_console, user_errors
+from clonekit.cli.common import SET_OPT, app, console, err_console, user_errors
+from clonekit.config import TrainConfig, field_help
 from clonekit.dataset import TRAIN_FILE
 from clonekit.errors import ClonekitError
 
@@ -49,10 +50,11 @@ def train_cmd(
     core: Path | None = typer.Option(
         None, "--core", help="A registry's core.json: refuse data whose system prompt is not the core's."
     ),
-    base: str | None = typer.Option(None, help="Base model: default, a local HF directory, or a hub id."),
-    max_steps: int | None = typer.Option(None, help="Stop after this many optimizer steps."),
+    base: str | None = typer.Option(None, help=field_help(TrainConfig, "base")),
+    max_steps: int | None = typer.Option(None, help=field_help(TrainConfig, "max_steps")),
     resume: bool = typer.Option(False, "--resume", help="Continue a killed run from its last checkpoint in OUT."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    sets: list[str] | None = SET_OPT,
 ):
     """Fine-tune (TRL: SFTTrainer, or DPOTrainer with --method dpo) with LoRA/QLoRA; writes a PEFT adapter,
     tokenizer, chat template and clonekit.json (with its metrics) to OUT."""
@@ -64,7 +66,7 @@ def train_cmd(
         )
     if method not in ("sft", "dpo"):
         raise ClonekitError(f"--method {method!r}: choose sft or dpo")
-    from clonekit.config import TrainConfig, load_config
+    from clonekit.config import TrainConfig, apply_sets, load_config
 
     if core is not None and method == "sft":
         from clonekit.readonly_core import dataset_core_problem, read_core
@@ -73,7 +75,7 @@ def train_cmd(
         if found:
             raise ClonekitError(found[0], data / TRAIN_FILE, found[1])
 
-    cfg = load_config(TrainConfig, config, base=base, max_steps=max_steps)
+    cfg = apply_sets(load_config(TrainConfig, config, base=base, max_steps=max_steps), sets)
     log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
     if method == "dpo":
         from clonekit.pairs import PAIRS_FILE
