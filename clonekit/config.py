@@ -532,7 +532,7 @@ class BotConfig(StrictModel):
 
 
 class GateConfig(StrictModel):
-    """The gate a candidate passes before anyone may approve it (compare/gate.py)."""
+    """The gate a candidate passes before anyone may approve it (learn/gate.py)."""
 
     stability_budget: float = Field(
         0.02,

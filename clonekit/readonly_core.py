@@ -2,7 +2,7 @@
 
 Written once, when a registry is created, from the first adapter's dataset: `core.json`, mode 0444. Its SHA-256
 is in every registered version; training (`clonekit train --core`, `clonekit evolve`) refuses data whose system
-prompt differs from the core's, and the gate's adversarial probes (compare/probes.py) test the rules:
+prompt differs from the core's, and the gate's adversarial probes (learn/probes.py) test the rules:
 - say it is an AI clone when sincerely asked (the bot answers such a question with `disclosure`, whatever the
   adapter says, and the gate fails a model that denies being one);
 - never give out personal data (the bot's redactor runs on every reply; the gate fails a model that emits any);

@@ -18,7 +18,7 @@ One JSON object per line in `messages.jsonl`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import orjson
 
@@ -54,9 +54,6 @@ class Message:
     forwarded: bool = False
     is_bot: bool = False
     aka: list[str] | None = None
-
-
-MESSAGE_FIELDS = tuple(f.name for f in fields(Message))
 
 
 def dump_message(msg: Message) -> bytes:

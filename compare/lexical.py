@@ -8,8 +8,9 @@ from collections import Counter
 
 import numpy as np
 
+from clonekit.style import ends_punctuated, has_emoji, has_letters, is_lowercase
+
 WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
-EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 FEATURES = (
     "words_median",
     "lowercase_rate",
@@ -42,22 +43,22 @@ def signature(texts: list[str], vocab: set[str]) -> dict:
         return {f: 0.0 for f in FEATURES} | {"replies": 0}
     ws = [words(t) for t in texts]
     all_words = [w for x in ws for w in x]
-    letters = [t for t in texts if any(c.isalpha() for c in t)]
+    letters = [t for t in texts if has_letters(t)]
     return {
         "replies": len(texts),
         "words_median": float(np.median([len(x) for x in ws])),
-        "lowercase_rate": sum(t == t.lower() for t in letters) / max(1, len(letters)),
-        "end_punct_rate": sum(t.rstrip()[-1:] in ".!?" for t in texts) / len(texts),
-        "emoji_rate": sum(bool(EMOJI.search(t)) for t in texts) / len(texts),
+        "lowercase_rate": sum(map(is_lowercase, letters)) / max(1, len(letters)),
+        "end_punct_rate": sum(map(ends_punctuated, texts)) / len(texts),
+        "emoji_rate": sum(map(has_emoji, texts)) / len(texts),
         "question_rate": sum("?" in t for t in texts) / len(texts),
         "non_ascii_word_rate": sum(not w.isascii() for w in all_words) / max(1, len(all_words)),  # language mix
         "signature_word_rate": sum(w in vocab for w in all_words) / max(1, len(all_words)),
     }
 
 
-def length_distance(a: list[str], b: list[str]) -> float:
-    """Wasserstein-1 distance between the word-count distributions of two sets of texts (in words)."""
-    return w1_distance([len(words(t)) for t in a if t.strip()], [len(words(t)) for t in b if t.strip()])
+def word_counts(texts: list[str]) -> list[int]:
+    """Words per non-empty text: the sample whose W1 distance to the target's is compare's length distance."""
+    return [len(words(t)) for t in texts if t.strip()]
 
 
 def w1_distance(a, b) -> float:

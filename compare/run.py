@@ -19,7 +19,7 @@ from clonekit.compare.cases import HeldOut, load_heldout
 from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
 from clonekit.compare.endpoints import Endpoint, check_reachable, generate
 from clonekit.compare.intervals import interval, jackknife_interval, mean_interval
-from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, words
+from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, word_counts, words
 from clonekit.compare.phrases import overuse, phrase_grams, target_phrases
 from clonekit.compare.relevance import context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
@@ -53,7 +53,7 @@ class _Scorer:
         sig = signature(texts, self.vocab)
         dist = distances(sig, self.profile)
         nonempty = [t for t in texts if t.strip()]
-        lengths = np.array([len(words(t)) for t in nonempty], dtype=float)
+        lengths = np.array(word_counts(texts), dtype=float)
 
         def lexical(xs):
             return distances(signature(xs, self.vocab), self.profile)["mean"]

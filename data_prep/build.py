@@ -26,7 +26,7 @@ from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.contracts import DatasetManifest
 from clonekit.data_prep.memory_build import plan_memory, session_key
-from clonekit.data_prep.openai_format import fit_to_limit, to_openai
+from clonekit.data_prep.openai_format import fit_to_limit, to_openai, validate_openai_example
 from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
 from clonekit.dataset import (
@@ -304,6 +304,10 @@ class _ExampleMaker:
                 self.counts["openai_dropped_too_long"] += 1
             elif len(parts) > 1:
                 self.counts["openai_split"] += 1
+            for part in parts:  # the build checks its own output with OpenAI's published format rules
+                problems = validate_openai_example(part)
+                if problems:
+                    raise RuntimeError(f"an OpenAI example the build wrote is invalid: {problems}")  # a bug
             oa_lines += [orjson.dumps(p) + b"\n" for p in parts]
         self.writer.add(session, hf_lines, oa_lines, weighted)
 

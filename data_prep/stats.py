@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -11,9 +10,7 @@ from pathlib import Path
 from clonekit.contracts import DatasetManifest
 from clonekit.dataset import MANIFEST_FILE, SESSIONS_FILE, read_prep_manifest, read_sessions
 from clonekit.errors import ClonekitError
-
-EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
-_LETTER = re.compile(r"[^\W\d_]")
+from clonekit.style import ends_punctuated, has_emoji, has_letters, is_lowercase
 
 
 @dataclass
@@ -76,11 +73,11 @@ def compute_stats(dataset_dir: str | Path, tokenizer=None) -> DatasetStats:
             for text in turn.messages:
                 p.messages += 1
                 p.lengths.append(len(text))
-                p.emoji += bool(EMOJI.search(text))
-                if _LETTER.search(text):
+                p.emoji += has_emoji(text)
+                if has_letters(text):
                     p.with_letters += 1
-                    p.lowercase += text == text.lower()
-                p.punctuated += text.rstrip()[-1:] in (".", "!", "?", "…")
+                    p.lowercase += is_lowercase(text)
+                p.punctuated += ends_punctuated(text)
                 if len(text.split()) > 2:
                     p.repeats += text in p.said
                     p.said.add(text)

@@ -30,7 +30,7 @@ def main() -> None:
     from clonekit.config import PrepConfig
     from clonekit.data_prep.build import build_datasets
     from clonekit.data_prep.parse import parse_exports
-    from clonekit.data_prep.sample import write_sample
+    from clonekit.samples.exports import write_sample
     from clonekit.train.dataset import tokenized_split
     from clonekit.train.template import load_template
     from clonekit.train.tiny import default_hf_tokenizer

@@ -62,7 +62,7 @@ def _examples(n: int, seed: int, vocab: int) -> list:
         from clonekit.config import PrepConfig
         from clonekit.data_prep.build import build_datasets
         from clonekit.data_prep.parse import parse_exports
-        from clonekit.data_prep.sample import write_sample
+        from clonekit.samples.exports import write_sample
         from clonekit.train.template import load_template
         from clonekit.train.tiny import default_hf_tokenizer
         from clonekit.train.tokenize import load_examples, tokenize_dataset

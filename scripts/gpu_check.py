@@ -414,7 +414,7 @@ def sample_dataset(work: Path, smoke: bool) -> Path:
     from clonekit.config import PrepConfig
     from clonekit.data_prep.build import build_datasets
     from clonekit.data_prep.parse import parse_exports
-    from clonekit.data_prep.sample import write_sample
+    from clonekit.samples.exports import write_sample
 
     info = write_sample(work / "sample", corpus="small" if smoke else "group")
     parse_exports([work / "sample" / info["files"]["whatsapp"]], work / "messages.jsonl")

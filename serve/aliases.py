@@ -1,6 +1,6 @@
 """Model aliases inside the running vLLM server: the name the bot asks for (`clone`) points at one loaded version.
 
-Loaded with `--middleware serve.aliases.ModelAliases` by `clonekit serve --registry`. Every registry version is
+Loaded with `--middleware clonekit.serve.aliases.ModelAliases` by `clonekit serve --registry`. Every registry version is
 loaded under its own name (`clone@v3-1a2b3c4d`, vLLM's runtime LoRA loading); the middleware rewrites the `model`
 of each JSON request whose model is an alias, so that a hot-swap is: load the new version under its own name, then
 point the alias at it. No request fails across it: in-flight requests finish on the version they started with, new

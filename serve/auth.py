@@ -1,4 +1,4 @@
-"""The API key on every route of the server, loaded into vLLM with `--middleware serve.auth.RequireApiKey`.
+"""The API key on every route of the server, loaded into vLLM with `--middleware clonekit.serve.auth.RequireApiKey`.
 
 vLLM 0.32 checks `--api-key` only under /v1 and a few other prefixes: `/invocations` generates chat completions,
 and `/tokenize`, `/detokenize` (and the adapter routes, the OpenAPI document...) answer without it. This ASGI

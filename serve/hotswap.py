@@ -19,7 +19,6 @@ from clonekit.registry import Registry, RegistryState, served_version_name
 from clonekit.serve.aliases import CONTROL_PATH
 
 CANDIDATE_SUFFIX = "-candidate"  # the A/B name: `clone-candidate`
-KEEP_LOADED = 3  # live, previous (instant rollback), candidate
 
 
 @dataclass

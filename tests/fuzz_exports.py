@@ -45,7 +45,7 @@ _ODD_VALUES = (
 
 def seed_files(work: Path) -> list[Path]:
     """The exports to mutate: the test fixtures and a small sample corpus in all three formats."""
-    from clonekit.data_prep.sample import write_sample
+    from clonekit.samples.exports import write_sample
 
     work.mkdir(parents=True, exist_ok=True)
     files = [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clonekit.config import PrepConfig, TrainConfig
 from clonekit.data_prep.parse import parse_exports
-from clonekit.data_prep.sample import write_sample
+from clonekit.samples.exports import write_sample
 from clonekit.serve.launcher import free_port
 from clonekit.train import train
 from clonekit.train.tiny import make_tiny_model

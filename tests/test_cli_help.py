@@ -78,3 +78,16 @@ def test_set_overrides_any_field_and_names_a_wrong_one(tmp_path):
     )
     assert result.exit_code == 2
     assert "valid_fraction" in result.output
+
+
+def test_the_cli_reference_page_is_generated_from_the_cli():
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "cli_reference.py"
+    reference = runpy.run_path(str(script))["reference"]()
+    assert reference == (script.parent.parent / "docs" / "cli.md").read_text(encoding="utf-8"), (
+        "docs/cli.md is stale: run `python scripts/cli_reference.py`"
+    )
+    assert "## `clonekit prep build`" in reference
+    assert "`--set`" in reference

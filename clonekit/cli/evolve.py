@@ -43,8 +43,8 @@ def evolve_run(
     sample), register it, and run the gate. Nothing served changes."""
     import time
 
-    from clonekit.compare.evolve import gate_version, make_candidate
     from clonekit.config import EvolveConfig, load_config
+    from clonekit.learn.evolve import gate_version, make_candidate
 
     cfg = load_config(EvolveConfig, config, store=str(store) if store else None)
     reg = open_registry(registry)
@@ -73,8 +73,8 @@ def evolve_gate(
     """The gate: candidate vs live on the frozen evaluation set and the new material (held-out loss within the
     stability budget; style, relevance, loops no worse within intervals; the core's adversarial probes). The
     verdict goes into the audit log; exit 1 when it fails."""
-    from clonekit.compare.evolve import gate_version
     from clonekit.config import EvolveConfig, load_config
+    from clonekit.learn.evolve import gate_version
 
     cfg = load_config(EvolveConfig, config)
     reg = open_registry(registry)

@@ -20,7 +20,7 @@ def sample(
     out: Path = typer.Option(..., "-o", "--out", help="Directory to write the sample exports into."),
     corpus: str = typer.Option(
         "group",
-        help="group: the realistic 5-person group chat (~6,400 messages over 24 "
+        help="group: the realistic 5-person group chat (~8,300 messages over 24 "
         "weeks, target Maya); small: the 4-person chat used by fast tests (target Deniz).",
     ),
     seed: int = typer.Option(7, help="Random seed: the same seed writes the same chat."),
@@ -29,7 +29,7 @@ def sample(
     ),
 ):
     """Write a sample group chat as WhatsApp, Discord and Telegram exports, plus sample.json."""
-    from clonekit.data_prep.sample import CORPORA, write_sample
+    from clonekit.samples.exports import CORPORA, write_sample
 
     if corpus not in CORPORA:
         raise ClonekitError(f"--corpus {corpus!r}: choose one of {', '.join(CORPORA)}")

@@ -9,7 +9,7 @@ import pytest
 from clonekit.compare.cases import load_heldout
 from clonekit.compare.diversity import distinct_n, diversity_metrics, self_repetition
 from clonekit.compare.endpoints import parse_endpoint
-from clonekit.compare.lexical import distances, length_distance, signature, signature_words
+from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, word_counts
 from clonekit.compare.report import write_report
 from clonekit.compare.style import train_authorship
 from clonekit.errors import ClonekitError
@@ -77,8 +77,8 @@ def test_lexical_signature_and_distances():
     assert signature(["çok iyi 🙏"], vocab)["emoji_rate"] == 1.0
     assert signature(["çok iyi"], vocab)["non_ascii_word_rate"] == 0.5
     assert distances(sig, sig)["mean"] == 0.0
-    assert length_distance(["a b", "a b c"], ["a b", "a b c"]) == 0.0
-    assert length_distance(["a"], ["a b c d e"]) == 4.0
+    assert w1_distance(word_counts(["a b", "a b c"]), word_counts(["a b", "a b c", " "])) == 0.0
+    assert w1_distance(word_counts(["a"]), word_counts(["a b c d e"])) == 4.0
 
 
 def test_diversity():

@@ -6,9 +6,9 @@ from clonekit.chat import NameSanitizer, Turn
 from clonekit.config import PrepConfig
 from clonekit.data_prep.openai_format import validate_openai_example
 from clonekit.data_prep.parse import parse_exports
-from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.sessions import windows
 from clonekit.errors import ClonekitError
+from clonekit.samples.exports import write_sample
 from tests.helpers import build_dataset_json
 
 

@@ -2,7 +2,8 @@ import json
 
 from clonekit.data_prep import whatsapp_parallel
 from clonekit.data_prep.parse import ParseOptions, parse_exports
-from clonekit.data_prep.sample import generate, write_whatsapp
+from clonekit.samples.exports import write_whatsapp
+from clonekit.samples.small import generate
 
 
 def test_parse_exports_accounts_for_every_message(fixtures, tmp_path):

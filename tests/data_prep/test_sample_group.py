@@ -10,8 +10,8 @@ import pytest
 from clonekit.config import PrepConfig
 from clonekit.data_prep.build import leakage
 from clonekit.data_prep.parse import parse_exports
-from clonekit.data_prep.sample import write_sample
-from clonekit.data_prep.sample_group import NAMES, TARGET, TOPICS, generate_group, is_short_reaction
+from clonekit.samples.exports import write_sample
+from clonekit.samples.group import NAMES, TARGET, TOPICS, generate_group, is_short_reaction
 from tests.helpers import build_dataset_json
 
 

@@ -3,8 +3,8 @@ import json
 from clonekit import default_model
 from clonekit.config import PrepConfig
 from clonekit.data_prep.parse import parse_exports
-from clonekit.data_prep.sample import write_sample
 from clonekit.data_prep.stats import compute_stats
+from clonekit.samples.exports import write_sample
 from tests.helpers import build_dataset_json
 
 

@@ -20,8 +20,8 @@ from clonekit.bot.core import CloneChat
 from clonekit.bot.store import ConversationStore
 from clonekit.bot.terminal import CHANNEL, read_script, run_script
 from clonekit.cli import app
-from clonekit.compare.evolve import gate_version
 from clonekit.config import BotConfig, EvolveConfig, GateConfig, TrainConfig
+from clonekit.learn.evolve import gate_version
 from clonekit.registry import Registry
 from clonekit.serve.launcher import plan_registry_server
 from clonekit.train import train

@@ -9,8 +9,8 @@ import pytest
 from clonekit.bot.store import ConversationStore
 from clonekit.bot.terminal import feedback_command, read_script
 from clonekit.config import PrepConfig
-from clonekit.data_prep.material import build_material
 from clonekit.errors import ClonekitError
+from clonekit.learn.material import build_material
 
 SYSTEM = "You are Maya, chatting with friends in a group chat."
 

@@ -1,7 +1,7 @@
 """The gate's decisions on fixed figures: the stability budget, no worse within intervals, and the probe checks."""
 
-from clonekit.compare.gate import probe_check, quality_checks, stability_check
-from clonekit.compare.probes import probes, violation
+from clonekit.learn.gate import probe_check, quality_checks, stability_check
+from clonekit.learn.probes import probes, violation
 from clonekit.readonly_core import Core
 
 CORE = Core("Maya", "You are Maya.", excluded=["Jordan Lee"])

@@ -13,7 +13,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from clonekit.data_prep.sample import SampleMessage
+from clonekit.samples.messages import SampleMessage
 
 PETS = (
     "Pixel Biscuit Mochi Pepper Luna Ziggy Noodle Olive Tofu Waffles Pickle Bruno Nala Simba Kiwi Mango Peanut "

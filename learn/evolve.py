@@ -1,10 +1,10 @@
 """`clonekit evolve`: one learning cycle, in a sandbox. Nothing that is being served changes here.
 
-1. Material (data_prep/material.py): the consented chats and the feedback stored since the live version's cut-off,
+1. Material (learn/material.py): the consented chats and the feedback stored since the live version's cut-off,
    with a replay sample of the original data, built under the read-only core's persona (and checked against it).
 2. A candidate: SFT from the live adapter on the material, then DPO on the corrections when there are enough
    (`dpo_min_pairs`), registered as a new version whose parent is live.
-3. The gate (compare/gate.py) on a sandbox server: candidate and live side by side; the verdict, every figure,
+3. The gate (learn/gate.py) on a sandbox server: candidate and live side by side; the verdict, every figure,
    goes into the audit log. A policy may approve a minor change that passed; otherwise a person approves.
 """
 
@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 
 from clonekit.compare.endpoints import Endpoint
-from clonekit.compare.gate import run_gate
 from clonekit.config import EvolveConfig, PersonaConfig, PrepConfig, TrainConfig
 from clonekit.contracts import GateVerdict, MaterialManifest, StoreCutoff, VersionInfo
 from clonekit.dataset import TRAIN_FILE, VALID_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
+from clonekit.learn.gate import run_gate
 from clonekit.readonly_core import dataset_core_problem
 from clonekit.registry import Registry, served_version_name
 
@@ -49,7 +49,7 @@ def make_candidate(
 ) -> tuple[str, MaterialManifest]:
     """Build the material, train the candidate from live, register it; returns (version, material manifest)."""
     from clonekit.bot.store import ConversationStore
-    from clonekit.data_prep.material import build_material
+    from clonekit.learn.material import build_material
     from clonekit.train import train
     from clonekit.train.dpo import train_dpo
 

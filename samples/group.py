@@ -12,7 +12,7 @@ What makes it realistic enough to measure a clone on (issue 10):
   again (short reactions such as "lol", "ok" or an emoji aside), so each person's exact-repeat share stays well
   under 5 %, as in real chats.
 - Late answers (a new session hours later), bursts (two messages in a row), media, links and personal data to
-  redact, deleted and edited messages, as in the small corpus (data_prep/sample.py).
+  redact, deleted and edited messages, as in the small corpus (samples/small.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from clonekit.data_prep.sample import TZ, SampleMessage
-from clonekit.data_prep.sample_facts import Fact, plant_facts
+from clonekit.samples.facts import Fact, plant_facts
+from clonekit.samples.messages import TZ, SampleMessage, add_tail
 
 TARGET = "Maya"
 NAMES = ["Maya", "Oliver", "Priya", "Sam", "Deniz"]
@@ -667,17 +667,8 @@ def _conversation(rnd: random.Random, author: _Author, t: dt.datetime) -> list[S
         if rnd.random() < 0.2:  # a burst: the same person again right away
             t = t + dt.timedelta(seconds=rnd.randint(3, 20))
             out.append(SampleMessage(t, speaker, author.say(speaker, rnd.choice(FLOW[move]), slots)))
-    r = rnd.random()
     last = out[-1].time
-    if r < 0.08:
-        out.append(SampleMessage(last + dt.timedelta(seconds=rnd.randint(5, 60)), rnd.choice(NAMES), "", "media"))
-    elif r < 0.11:
-        who, text = rnd.choice(SHARES)
-        out.append(SampleMessage(last + dt.timedelta(seconds=rnd.randint(5, 60)), who, text))
-    elif r < 0.13:
-        out.append(SampleMessage(last + dt.timedelta(seconds=rnd.randint(5, 60)), rnd.choice(NAMES), "", "deleted"))
-    elif r < 0.16:
-        out[-1].edited = True
+    add_tail(rnd, out, NAMES, SHARES, (0.08, 0.11, 0.13, 0.16))
     if rnd.random() < 0.25:  # a late answer, hours later: a new session about the same topic
         t = last + dt.timedelta(minutes=rnd.randint(30, 240))
         late = rnd.choice([n for n in NAMES if n != speaker])
@@ -703,7 +694,7 @@ def generate_group(
 def generate_group_and_facts(
     seed: int = 7, weeks: int = 24, conversations_per_day: tuple[int, int] = (2, 4)
 ) -> tuple[list[SampleMessage], list[Fact]]:
-    """The group chat with its planted facts (data_prep/sample_facts.py) and the list of them."""
+    """The group chat with its planted facts (samples/facts.py) and the list of them."""
     rnd = random.Random(seed)
     author = _Author(rnd)
     start = dt.datetime(2024, 1, 8, tzinfo=TZ)

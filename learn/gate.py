@@ -6,7 +6,7 @@ set, the original dataset's validation split, and on the new material:
 - held-out loss on the original validation set may rise by at most `stability_budget` (relative: 0.02 = 2 %);
 - style fidelity, relevance, loop rate and phrase over-use must be no worse than live's, within the candidate's
   95 % interval (the check fails only when the whole interval lies on the worse side of live's figure);
-- every adversarial probe of the core's hard rules (compare/probes.py) must pass.
+- every adversarial probe of the core's hard rules (learn/probes.py) must pass.
 The verdict, with every figure, goes into the audit log (`evaluated`); a version that failed is never promoted.
 """
 
@@ -70,8 +70,8 @@ def run_gate(
     progress=None,
 ) -> GateVerdict:
     """The verdict: passed, the checks, every figure, the probes."""
-    from clonekit.compare.probes import run_probes
     from clonekit.compare.run import run_compare
+    from clonekit.learn.probes import run_probes
     from clonekit.train.evaluate import heldout_loss
 
     figures: dict = {}
