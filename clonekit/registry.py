@@ -19,18 +19,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from clonekit.audit import AuditLog, AuditProblem
-from clonekit.contracts import AdapterManifest, GateVerdict, VersionBase, VersionData, VersionInfo
+from clonekit.contracts import AdapterManifest, VersionBase, VersionData, VersionInfo
 from clonekit.dataset import has_manifest, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file, sha256_text
 from clonekit.manifest import MANIFEST, TEMPLATE_FILE, read_manifest, safetensors_problem
 from clonekit.readonly_core import CORE_FILE, Core, read_core, system_prompt_problem, write_core
+from clonekit.registry_state import LoadedVersion, RegistryState, replay
 
 VERSION_FILE = "version.json"
 REGISTRY_FILE = "registry.json"
@@ -41,42 +40,6 @@ REQUIRED = ("adapter_config.json", "adapter_model.safetensors", TEMPLATE_FILE, M
 def served_version_name(served_name: str, version: str) -> str:
     """The name a version is loaded under in vLLM; the served name (`clone`) is an alias to one of these."""
     return f"{served_name}@{version}"
-
-
-@dataclass
-class VersionState:
-    id: str
-    parent: str | None
-    status: str = "registered"
-    gate: GateVerdict | None = None  # the last evaluation's verdict and figures
-    gate_failed: bool = False  # any evaluation failed: never promotable
-    approved_by: str | None = None
-    rejected: bool = False
-    was_live: bool = False
-    feedback: Counter = field(default_factory=Counter)  # kind -> count ("up", "down", "correction")
-    ab_share: float | None = None
-
-    @property
-    def gate_passed(self) -> bool:
-        return self.gate is not None and self.gate.passed
-
-
-@dataclass
-class LoadedVersion:
-    """A registry version whose files were checked: version.json, the adapter manifest, the directory."""
-
-    info: VersionInfo
-    manifest: AdapterManifest
-    dir: Path
-
-
-@dataclass
-class RegistryState:
-    versions: dict[str, VersionState]
-    live: str | None
-    history: list[str]  # live versions, oldest first; rollback goes back one
-    candidate: str | None
-    ab: str | None  # the version served beside live for A/B, if any
 
 
 class Registry:
@@ -264,65 +227,7 @@ class Registry:
 
     def state(self) -> RegistryState:
         """Replay the audit log (which must verify) into versions, statuses and aliases."""
-        records = self.audit.entries(check=True)
-        versions: dict[str, VersionState] = {}
-        history: list[str] = []
-        ab: str | None = None
-        for r in records:
-            ev, vid, data = r.event, r.version, r.data
-            if ev == "rolled_back":
-                if history:
-                    history.pop()
-                continue
-            if ev == "ab_stopped":
-                ab = None
-                continue
-            if vid is None:
-                continue
-            if ev == "registered":
-                versions[vid] = VersionState(vid, data.get("parent"))
-                continue
-            v = versions.get(vid)
-            if v is None:
-                continue
-            if ev == "evaluated":
-                v.gate = GateVerdict.check(data, self.audit.path, r.seq + 1)
-                v.gate_failed = v.gate_failed or not v.gate.passed
-            elif ev == "approved":
-                v.approved_by, v.rejected = r.actor, False
-            elif ev == "rejected":
-                v.rejected, v.approved_by = True, None
-            elif ev == "promoted":
-                history.append(vid)
-                v.was_live = True
-                if ab == vid:
-                    ab = None
-            elif ev == "ab_started":
-                ab = vid
-                v.ab_share = data.get("share")
-            elif ev == "feedback":
-                v.feedback[data.get("kind", "?")] += 1
-        live = history[-1] if history else None
-        for v in versions.values():
-            v.status = (
-                "live"
-                if v.id == live
-                else "rejected"
-                if v.rejected
-                else "gate-failed"
-                if v.gate_failed
-                else "retired"
-                if v.was_live
-                else "approved"
-                if v.approved_by
-                else "gate-passed"
-                if v.gate_passed
-                else "registered"
-            )
-        live_index = next((i for i, r in enumerate(records) if r.event == "promoted" and r.version == live), -1)
-        newer = [r.version for r in records[live_index + 1 :] if r.event == "registered" and r.version]
-        candidate = next((vid for vid in reversed(newer) if versions[vid].status not in ("rejected", "live")), None)
-        return RegistryState(versions, live, history, candidate, ab)
+        return replay(self.audit.entries(check=True), self.audit.path)
 
     def resolve(self, ref: str, state: RegistryState | None = None) -> str:
         """A version id, a unique prefix of one (`v3`), or an alias: live, candidate, previous."""

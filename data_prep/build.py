@@ -9,15 +9,10 @@ session. At the end the latest sessions become the validation split, whole sessi
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-import shutil
-from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -27,17 +22,13 @@ from clonekit.config import PrepConfig
 from clonekit.contracts import DatasetManifest
 from clonekit.data_prep.memory_build import plan_memory, session_key
 from clonekit.data_prep.openai_format import fit_to_limit, to_openai, validate_openai_example
-from clonekit.data_prep.people import MESSAGES_HINT, People, scan_people
+from clonekit.data_prep.people import MESSAGES_HINT, People, is_phone_name, phone_pseudonyms, scan_people
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
+from clonekit.data_prep.splits import ExampleWriter, write_splits
 from clonekit.dataset import (
     DATASET_FILES,
     MANIFEST_FILE,
     NAMES_FILE,
-    OPENAI_TRAIN_FILE,
-    OPENAI_VALID_FILE,
-    SESSIONS_FILE,
-    TRAIN_FILE,
-    VALID_FILE,
 )
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
@@ -45,7 +36,6 @@ from clonekit.jsonl import iter_jsonl, iter_jsonl_range
 from clonekit.memory import MEMORY_FILE, with_memory
 from clonekit.paths import readable_file, writable_dir
 from clonekit.redact import PLACEHOLDERS, Redactor
-from clonekit.repetition import normalize
 
 
 def system_prompt(cfg: PrepConfig, target_name: str) -> str:
@@ -64,30 +54,6 @@ def system_prompt(cfg: PrepConfig, target_name: str) -> str:
     return text
 
 
-_PHONE_NAME = re.compile(r"\+?[\d\s().\-\u202f\u00a0\u2011]{7,}")
-
-
-def is_phone_name(name: str) -> bool:
-    """A display name that is a phone number: WhatsApp shows unsaved contacts so ("+44 7700 900123")."""
-    name = name.strip(" ~\u202a\u202c\u200e\u2068\u2069")
-    return bool(_PHONE_NAME.fullmatch(name)) and sum(c.isdigit() for c in name) >= 7
-
-
-def phone_pseudonyms(people: People) -> dict[str, str]:
-    """Canonical id -> "Contact N" for every identity whose name is a phone number, numbered by first message (stable
-    for the same input; no hash of the number, which a search over phone numbers would reverse)."""
-    taken = {n.casefold() for p in people.persons.values() for n in p.names}
-    found = {}
-    n = 0
-    for pid, person in sorted(people.persons.items(), key=lambda kv: (kv[1].first, kv[0])):
-        if is_phone_name(person.name):
-            n += 1
-            while f"contact {n}" in taken:
-                n += 1
-            found[pid] = f"Contact {n}"
-    return found
-
-
 def excluded_name_list(people: People, excluded_ids: set[str], requested: list[str]) -> list[str]:
     """Every name an excluded person goes by: what the user typed, every display name of every merged identity,
     other names the export gives (a Discord username), and the names inside their ids."""
@@ -102,71 +68,6 @@ def excluded_name_list(people: People, excluded_ids: set[str], requested: list[s
 
 def _shown_id(author_id: str, name: str) -> str:
     return author_id.split(":")[0] + ":" + name if is_phone_name(author_id.split(":")[-1]) else author_id
-
-
-class _Writer:
-    """Examples and sessions go to temporary files, written one session after another, so a
-    session's bytes in each file run from the previous session's end to its own. Per session we
-    keep only numbers, in typed arrays (~60 bytes a session, not a few hundred for tuples)."""
-
-    KINDS = ("hf", "oa", "sessions")
-
-    def __init__(self, out: Path, tag: str = ""):
-        self.paths = {k: out / f".{k}{tag}.tmp" for k in self.KINDS}
-        self.files = {k: open(p, "wb") for k, p in self.paths.items()}
-        self.start_epoch = array("d")
-        self.ends = {k: array("q") for k in self.KINDS}
-        self.n_hf = array("l")
-        self.n_oa = array("l")
-        self.turns = array("l")
-        self._pos = dict.fromkeys(self.KINDS, 0)
-
-    def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
-        session_line = orjson.dumps(session.to_dict())[1:] + b"\n"  # '{' is added back with the split
-        for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", (session_line,))):
-            if lines:
-                self.files[kind].writelines(lines)
-                self._pos[kind] += sum(map(len, lines))
-            self.ends[kind].append(self._pos[kind])
-        self.start_epoch.append(session.start_epoch)
-        self.n_hf.append(len(hf_lines))
-        self.n_oa.append(len(oa_lines))
-        self.turns.append(target_turns)
-
-    def state(self) -> dict:
-        """What `append` needs of this writer (its files closed)."""
-        return {
-            "paths": self.paths,
-            "start_epoch": self.start_epoch,
-            "ends": self.ends,
-            "n_hf": self.n_hf,
-            "n_oa": self.n_oa,
-            "turns": self.turns,
-        }
-
-    def append(self, other: dict) -> None:
-        """Add another writer's sessions after this one's (its files copied onto the end of these, its offsets
-        shifted): as if this writer had written them."""
-        for kind in self.KINDS:
-            with open(self.paths[kind], "ab") as dst, open(other["paths"][kind], "rb") as src:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            self.ends[kind].extend(self._pos[kind] + e for e in other["ends"][kind])
-            self._pos[kind] += other["ends"][kind][-1] if other["ends"][kind] else 0
-        self.start_epoch.extend(other["start_epoch"])
-        self.n_hf.extend(other["n_hf"])
-        self.n_oa.extend(other["n_oa"])
-        self.turns.extend(other["turns"])
-
-    def span(self, kind: str, i: int) -> tuple[int, int]:
-        return (self.ends[kind][i - 1] if i else 0), self.ends[kind][i]
-
-    def close(self) -> None:
-        for f in self.files.values():
-            f.close()
-
-    def cleanup(self) -> None:
-        for p in self.paths.values():
-            p.unlink(missing_ok=True)
 
 
 @dataclass
@@ -262,7 +163,7 @@ class _MessageFilter:
 class _ExampleMaker:
     """A closed session -> its training examples (HF chat format and OpenAI format), written through `writer`."""
 
-    def __init__(self, cfg: PrepConfig, target_name: str, writer: _Writer, memory: dict | None = None):
+    def __init__(self, cfg: PrepConfig, target_name: str, writer: ExampleWriter, memory: dict | None = None):
         self.cfg, self.target_name, self.writer, self.memory = cfg, target_name, writer, memory
         self.sysmsg = {"role": "system", "content": system_prompt(cfg, target_name)}
         self.sanitizer = NameSanitizer()
@@ -400,7 +301,7 @@ def build_datasets(
     out = writable_dir(out_dir, "dataset")
     cast = _resolve_cast(messages_path, cfg)
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
-    writer = _Writer(out)
+    writer = ExampleWriter(out)
     keep = _MessageFilter(cfg, cast, redactor)
     memory, memory_summary = _plan_memory(messages_path, cfg, cast, out) if cfg.memory.enabled else (None, None)
     make = _ExampleMaker(cfg, cast.target_name, writer, memory)
@@ -413,7 +314,7 @@ def build_datasets(
         else:
             read = build_parallel.run(messages_path, cfg, cast, out, memory, keep, make, writer, halves, progress)
         writer.close()
-        split = _write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
+        split = write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
     finally:
         writer.close()
         writer.cleanup()
@@ -476,114 +377,3 @@ def build_datasets(
     checked = DatasetManifest.check(manifest, out / MANIFEST_FILE)  # a writer's slip fails here, not in a reader
     (out / MANIFEST_FILE).write_bytes(orjson.dumps(checked.to_json(), option=orjson.OPT_INDENT_2))
     return checked
-
-
-class TurnDeduper:
-    """Repetition in the data teaches repetition: a target turn whose text the clone was already trained on
-    `max_copies` times keeps only the loss on its end-of-turn token (`"weight": 0, "end_weight": 1`: the clone still
-    learns where such a turn ends). The OpenAI files have no end-only weight: there the copy gets weight 0, and an
-    example left with no weighted turn is dropped (counted)."""
-
-    def __init__(self, max_copies: int):
-        self.max_copies = max_copies
-        self.seen: Counter = Counter()
-        self.end_only = 0
-        self.dropped = 0
-        self.texts: set[str] = set()  # every target turn's text seen, for the leakage figure (same pass)
-
-    def block(self, lines: bytes, end_weight: bool) -> bytes:
-        out = []
-        for line in lines.splitlines():
-            example = orjson.loads(line)
-            changed = False
-            for m in example["messages"]:
-                if m["role"] != "assistant":
-                    continue
-                self.texts.add(m["content"].strip())
-                if not self.max_copies or not m.get("weight", 1):
-                    continue
-                key = normalize(m["content"])
-                self.seen[key] += 1
-                if self.seen[key] > self.max_copies:
-                    m["weight"] = 0
-                    if end_weight:
-                        m["end_weight"] = 1
-                    self.end_only += 1
-                    changed = True
-            if not end_weight and not any(m["role"] == "assistant" and m.get("weight", 1) for m in example["messages"]):
-                self.dropped += 1
-                continue
-            out.append(orjson.dumps(example) if changed else line)
-        return b"\n".join(out) + b"\n" if out else b""
-
-
-def _target_turns(path: Path, weighted: bool) -> list[str]:
-    found = []
-    with open(path, "rb") as f:
-        for line in f:
-            found += [
-                m["content"].strip()
-                for m in orjson.loads(line)["messages"]
-                if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)
-            ]
-    return found
-
-
-def leakage(train_path: Path, valid_path: Path) -> dict:
-    """How many validation target replies (weight 1) appear verbatim among the train split's target turns."""
-    return leakage_against(set(_target_turns(train_path, weighted=False)), valid_path)
-
-
-def leakage_against(train: set[str], valid_path: Path) -> dict:
-    valid = _target_turns(valid_path, weighted=True)
-    leaked = sum(1 for t in valid if t in train)
-    return {
-        "valid_target_turns": len(valid),
-        "in_train_verbatim": leaked,
-        "rate": round(leaked / len(valid), 4) if valid else 0.0,
-    }
-
-
-def _write_splits(writer: _Writer, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
-    """The latest sessions (by start time) with examples become validation; whole sessions only."""
-    order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
-    with_examples = [i for i in order if writer.n_hf[i]]
-    n = len(with_examples)
-    n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
-    train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid :]
-    result: dict[str, Any] = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
-    for split, ids in (("train", train_ids), ("valid", valid_ids)):
-        result[f"{split}_examples"] = sum(writer.n_hf[i] for i in ids)
-        result[f"{split}_openai"] = sum(writer.n_oa[i] for i in ids)
-        result[f"{split}_turns"] = sum(writer.turns[i] for i in ids)
-    if valid_ids:
-        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.UTC).isoformat()
-    dedupe = {kind: TurnDeduper(max_copies) for kind in ("hf", "oa")}
-    for kind, names in (("hf", (TRAIN_FILE, VALID_FILE)), ("oa", (OPENAI_TRAIN_FILE, OPENAI_VALID_FILE))):
-        with open(writer.paths[kind], "rb") as src:
-            for name, ids in zip(names, (train_ids, valid_ids), strict=True):
-                with open(out / name, "wb") as dst:
-                    for i in ids:
-                        start, end = writer.span(kind, i)
-                        src.seek(start)
-                        block = src.read(end - start)
-                        if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
-                            block = dedupe[kind].block(block, end_weight=kind == "hf")
-                        dst.write(block)
-    result["dedupe"] = {
-        "max_copies": max_copies,
-        "by": "target turn text, lowercased, whitespace and end punctuation ignored",
-        "end_only_turns": dedupe["hf"].end_only,
-        "distinct_texts": len(dedupe["hf"].seen),
-        "openai_examples_dropped": dedupe["oa"].dropped,
-    }
-    result["leakage"] = leakage_against(dedupe["hf"].texts, out / VALID_FILE)
-    # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
-    valid = set(valid_ids)
-    with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
-        for i in order:
-            start, end = writer.span("sessions", i)
-            src.seek(start)
-            label = b"valid" if i in valid else b"train" if writer.n_hf[i] else b"none"
-            dst.write(b'{"split":"' + label + b'",' + src.read(end - start))
-    return result

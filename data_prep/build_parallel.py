@@ -128,13 +128,13 @@ def _names_as_one_process(first: NameSanitizer, second: dict[str, str]) -> NameS
 
 
 def _second_half() -> dict:
-    from clonekit.data_prep import build
+    from clonekit.data_prep import build, splits
     from clonekit.redact import Redactor
 
     job = _JOB
     cfg, cast = job["cfg"], job["cast"]
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
-    writer = build._Writer(job["out"], tag=".2")
+    writer = splits.ExampleWriter(job["out"], tag=".2")
     keep = build._MessageFilter(cfg, cast, redactor)
     keep.chats.update(job["chats"])
     make = build._ExampleMaker(cfg, cast.target_name, writer, job["memory"])

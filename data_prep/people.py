@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import multiprocessing
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,3 +283,27 @@ def parse_alias(value: str) -> tuple[str, str]:
     if not a.strip() or not b.strip():
         raise ClonekitError(f"--alias {value!r}: both sides must be a name or id")
     return a.strip(), b.strip()
+
+
+_PHONE_NAME = re.compile(r"\+?[\d\s().\-\u202f\u00a0\u2011]{7,}")
+
+
+def is_phone_name(name: str) -> bool:
+    """A display name that is a phone number: WhatsApp shows unsaved contacts so ("+44 7700 900123")."""
+    name = name.strip(" ~\u202a\u202c\u200e\u2068\u2069")
+    return bool(_PHONE_NAME.fullmatch(name)) and sum(c.isdigit() for c in name) >= 7
+
+
+def phone_pseudonyms(people: People) -> dict[str, str]:
+    """Canonical id -> "Contact N" for every identity whose name is a phone number, numbered by first message (stable
+    for the same input; no hash of the number, which a search over phone numbers would reverse)."""
+    taken = {n.casefold() for p in people.persons.values() for n in p.names}
+    found = {}
+    n = 0
+    for pid, person in sorted(people.persons.items(), key=lambda kv: (kv[1].first, kv[0])):
+        if is_phone_name(person.name):
+            n += 1
+            while f"contact {n}" in taken:
+                n += 1
+            found[pid] = f"Contact {n}"
+    return found

@@ -149,7 +149,8 @@ def gate_version(
     reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None, log=print, progress=None
 ) -> GateVerdict:
     """Run the gate for a version against live, log the verdict (and a policy approval)."""
-    from clonekit.serve.launcher import Server, free_port, plan_server
+    from clonekit.serve.launcher import free_port, plan_server
+    from clonekit.serve.process import Server
 
     state = reg.state()
     v = state.versions[vid]

@@ -11,13 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -345,91 +340,3 @@ def _vllm_command(
         env["VLLM_API_KEY"] = env[KEY_ENV] = api_key
         argv += ["--middleware", "clonekit.serve.auth.RequireApiKey"]
     return argv, env
-
-
-class Server:
-    """A running vLLM server (context manager: stops it on exit)."""
-
-    def __init__(self, plan: ServerPlan, log_path: Path | None = None):
-        self.plan = plan
-        self.log_path = log_path
-        self._log = open(log_path, "ab") if log_path else None
-        self.proc = subprocess.Popen(
-            plan.argv,
-            env=plan.env,
-            stdout=self._log or None,
-            stderr=subprocess.STDOUT if self._log else None,
-            start_new_session=True,
-        )
-
-    @property
-    def health_url(self) -> str:
-        return self.plan.base_url.removesuffix("/v1") + "/health"
-
-    def wait_ready(self, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ClonekitError(
-                    f"vLLM exited with code {self.proc.returncode} before it was ready"
-                    + (f"; its log: {self.log_path}" if self.log_path else "")
-                    + _log_tail(self.log_path)
-                )
-            try:
-                with urllib.request.urlopen(self.health_url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise ClonekitError(f"vLLM was not ready after {timeout:.0f} s" + _log_tail(self.log_path))
-
-    def stop(self, timeout: float = 30) -> None:
-        """SIGINT to vLLM's process group (its clean shutdown), then SIGTERM, then SIGKILL."""
-        if self.proc.poll() is None:
-            for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        if self._log:
-            self._log.close()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def _log_tail(path: Path | None, lines: int = 15) -> str:
-    if not path or not path.exists():
-        return ""
-    tail = path.read_text(errors="replace").splitlines()[-lines:]
-    return "\n" + "\n".join(tail)
-
-
-def client_snippet(plan: ServerPlan) -> str:
-    adapter = plan.adapters[0] if plan.adapters else None
-    served = next(iter(plan.aliases), adapter.name if adapter else plan.base_name)
-    system = (adapter.manifest.dataset.system_prompt if adapter else None) or ("You are a friend in a group chat.")
-    key = "os.environ['CLONEKIT_API_KEY']" if plan.api_key else '"none"'
-    other = f'  # or "{plan.base_name}" for the base model' if adapter and plan.base_name else ""
-    return f'''import os
-from openai import OpenAI
-
-client = OpenAI(base_url="{plan.base_url}", api_key={key})
-reply = client.chat.completions.create(
-    model="{served}",{other}
-    messages=[
-        {{"role": "system", "content": {json.dumps(system, ensure_ascii=False)}}},
-        {{"role": "user", "name": "Maya", "content": "anyone up for pizza tonight?"}},
-    ],
-)
-print(reply.choices[0].message.content)'''

@@ -18,7 +18,6 @@ What differs from TRL's defaults, and why (measured on the CPU with transformers
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -26,22 +25,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clonekit import __version__
 from clonekit.config import TrainConfig
-from clonekit.contracts import AdapterManifest, BaseRef, DatasetRef
-from clonekit.dataset import MANIFEST_FILE, TRAIN_FILE, VALID_FILE, has_manifest, read_dataset_manifest
+from clonekit.dataset import TRAIN_FILE, VALID_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.extras import require
-from clonekit.hashing import sha256_file
-from clonekit.manifest import TEMPLATE_FILE, read_manifest, safetensors_problem, write_generation_config, write_manifest
+from clonekit.manifest import TEMPLATE_FILE, read_manifest
 from clonekit.paths import writable_dir
 from clonekit.train.base_models import BaseModel, base_of_run, resolve_base
 from clonekit.train.dataset import COLUMNS, tokenized_split
 from clonekit.train.model import Precision, import_trl, load_model, plan_run, precision
+from clonekit.train.progress import progress_callback
+from clonekit.train.run_dir import CHECKPOINTS, check_run_dir, write_run
 from clonekit.train.speak_calibration import calibrate_speak
 from clonekit.train.template import ChatTemplate, load_template
-
-CHECKPOINTS = "checkpoints"
 
 
 def evaluate_loss(model, rows, collator) -> float | None:
@@ -64,129 +60,6 @@ def evaluate_loss(model, rows, collator) -> float | None:
             count += int(out.label_mask.sum())
     model.train(was_training)
     return total / max(count, 1)
-
-
-def progress_callback(enabled: bool, label: str = "training"):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from transformers import TrainerCallback
-
-    class RichProgress(TrainerCallback):
-        """A rich progress bar with loss, real tokens/s and ETA (the Trainer's tqdm is off). It also counts the
-        tokens this run trained on (the Trainer's `num_input_tokens_seen` also holds the resumed part)."""
-
-        def __init__(self):
-            self.bar = None
-            self.loss = float("nan")
-            self.eval_loss = None
-            self.start = time.perf_counter()
-            self.tokens0 = 0
-            self.tokens = 0
-            self.steady = SteadyRate()
-
-        def on_train_begin(self, args, state, control, **kw):
-            self.start, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
-            if not (enabled and state.is_world_process_zero):
-                return
-            self.bar = Progress(
-                TextColumn(label),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self.task = self.bar.add_task(label, total=state.max_steps, completed=state.global_step, info="")
-            self.bar.start()
-
-        def on_step_begin(self, args, state, control, **kw):
-            self.steady.step_begins(state.num_input_tokens_seen)
-
-        def on_evaluate(self, args, state, control, **kw):
-            self.steady.interrupted()
-
-        def on_save(self, args, state, control, **kw):
-            self.steady.interrupted()
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            logs = logs or {}
-            if "loss" in logs:
-                self.loss = logs["loss"]
-            if "eval_loss" in logs:
-                self.eval_loss = logs["eval_loss"]
-
-        def on_step_end(self, args, state, control, **kw):
-            self.tokens = state.num_input_tokens_seen - self.tokens0
-            if self.bar is None:
-                return
-            rate = self.tokens / max(time.perf_counter() - self.start, 1e-9)
-            info = f"loss {self.loss:.3f}" + (f"  valid {self.eval_loss:.3f}" if self.eval_loss is not None else "")
-            self.bar.update(self.task, completed=state.global_step, info=f"{info}  {rate:,.0f} tok/s")
-
-        def on_train_end(self, args, state, control, **kw):
-            if self.bar is not None:
-                self.bar.stop()
-
-    return RichProgress()
-
-
-class SteadyRate:
-    """Tokens per second after the first steps (allocations, kernel autotuning, caches) and without evaluations
-    and checkpoint saves: what a long run trains at, and what scripts/gpu_check.py compares with its own rows.
-    Each step is timed from its start to the next step's start, so a GPU step's queued work (the per-step loss
-    read waits for it) is inside its own interval; a step during which an evaluation or a save ran is left out."""
-
-    WARMUP_STEPS = 3
-
-    def __init__(self):
-        self.begun: tuple[float, int] | None = None
-        self.steps = 0
-        self.first_seconds = 0.0
-        self.seconds = 0.0
-        self.tokens = 0
-        self.skip = False
-
-    def step_begins(self, tokens_seen: int) -> None:
-        now = time.perf_counter()
-        if self.begun is not None:
-            started, tokens = self.begun
-            self.steps += 1
-            if self.steps <= self.WARMUP_STEPS:
-                self.first_seconds += now - started
-            elif not self.skip:
-                self.seconds += now - started
-                self.tokens += tokens_seen - tokens
-        self.begun, self.skip = (now, tokens_seen), False
-
-    def interrupted(self) -> None:
-        self.skip = True
-
-    @property
-    def rate(self) -> float | None:
-        return self.tokens / self.seconds if self.seconds > 0 else None
-
-
-def check_run_dir(out: Path, resume: bool, log) -> str | None:
-    """The checkpoint to resume from (None for a fresh run); an out dir holding an earlier run needs --resume."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(out / CHECKPOINTS)) if (out / CHECKPOINTS).is_dir() else None
-    if resume and last is None:
-        raise ClonekitError(f"--resume: no checkpoint found under {out / CHECKPOINTS}")
-    if not resume and last is not None:
-        raise ClonekitError(
-            f"{out} already holds checkpoints of an earlier run: pass --resume to continue it, or choose another --out"
-        )
-    return last_complete_checkpoint(out / CHECKPOINTS, log) if resume else None
 
 
 def training_device(cfg: TrainConfig) -> str:
@@ -452,95 +325,6 @@ def train(
             f"(the target wrote next at {speak['target_rate']:.1%} of {speak['decision_points']} points)"
         )
     return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft", extra=extra)
-
-
-def write_run(
-    out: Path,
-    model,
-    tokenizer,
-    template,
-    base: BaseModel,
-    data_dir: Path,
-    cfg: TrainConfig,
-    metrics: dict,
-    method: str,
-    extra: dict | None = None,
-) -> Path:
-    """The adapter directory: PEFT adapter (LoRA weights only: a QLoRA run never writes its 4-bit base),
-    tokenizer, chat template, generation config and clonekit.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / TEMPLATE_FILE).write_text(template.text, encoding="utf-8")
-    write_generation_config(out, tokenizer.convert_tokens_to_ids(template.end_of_turn))
-    ds = read_dataset_manifest(data_dir) if has_manifest(data_dir) else None
-    manifest = AdapterManifest(
-        clonekit_version=__version__,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        method=method,
-        base=BaseRef(id=base.id, path=base.path, sha256=base.sha256),
-        dataset=DatasetRef(
-            dir=str(data_dir.resolve()),
-            manifest_sha256=sha256_file(data_dir / MANIFEST_FILE) if ds else None,
-            target=ds.target if ds else None,
-            system_prompt=ds.system_prompt if ds else None,
-        ),
-        template=TEMPLATE_FILE,
-        end_of_turn=template.end_of_turn,
-        config=cfg,
-        metrics=metrics,
-        **(extra or {}),
-    )
-    write_manifest(out, manifest)
-    return out
-
-
-CHECKPOINT_FILES = ("trainer_state.json", "adapter_model.safetensors", "optimizer.pt", "scheduler.pt")
-
-
-def checkpoint_problem(ckpt: Path) -> str | None:
-    """Why a checkpoint cannot be resumed from (a kill during the save leaves one torn), or None. Checked: every
-    file the Trainer reads is there, the state is JSON, the adapter's safetensors header and sizes hold, and the torch
-    archives (optimizer, scheduler, RNG states) are whole zip files (torch.save writes zips; a truncated one has no
-    central directory)."""
-    import zipfile
-
-    for name in CHECKPOINT_FILES:
-        if not (ckpt / name).is_file():
-            return f"{name} is missing"
-    try:
-        json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
-    except (ValueError, OSError) as e:
-        return f"trainer_state.json is not valid JSON ({e})"
-    problem = safetensors_problem(ckpt / "adapter_model.safetensors")
-    if problem:
-        return problem
-    for path in [ckpt / "optimizer.pt", ckpt / "scheduler.pt", *ckpt.glob("rng_state*.pth")]:
-        try:
-            with zipfile.ZipFile(path) as z:
-                if z.testzip() is not None:
-                    return f"{path.name} is damaged"
-        except (zipfile.BadZipFile, OSError, EOFError):
-            return f"{path.name} is truncated or damaged"
-    return None
-
-
-def last_complete_checkpoint(checkpoints: Path, log=print) -> str:
-    """The newest checkpoint that can be resumed from; torn ones (newer) are named and skipped."""
-    found = sorted(
-        (p for p in checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-        key=lambda p: int(p.name.split("-")[-1]),
-        reverse=True,
-    )
-    for ckpt in found:
-        problem = checkpoint_problem(ckpt)
-        if problem is None:
-            return str(ckpt)
-        log(f"warning: skipping {ckpt.name}: {problem} (a save that was interrupted); resuming from an older one")
-    raise ClonekitError(
-        f"--resume: no complete checkpoint under {checkpoints} (all {len(found)} are damaged): "
-        "start again with another --out"
-    )
 
 
 def whole_run_train_loss(log_history: list[dict], this_run: float) -> float:

@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 import pytest
 
 from clonekit.config import PrepConfig
-from clonekit.data_prep.build import leakage
 from clonekit.data_prep.parse import parse_exports
+from clonekit.data_prep.splits import leakage
 from clonekit.samples.exports import write_sample
 from clonekit.samples.group import NAMES, TARGET, TOPICS, generate_group, is_short_reaction
 from tests.helpers import build_dataset_json

@@ -17,7 +17,7 @@ from clonekit.train.memory_plan import (
     plan_memory,
     shape_of,
 )
-from clonekit.train.trainer import SteadyRate
+from clonekit.train.progress import SteadyRate
 
 LLAMA_8B = dict(
     hidden_size=4096,

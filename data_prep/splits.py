@@ -1,0 +1,203 @@
+"""The dataset's files from the examples a build made: train/valid split by session start time, repeated target turns
+kept to their end-of-turn loss (TurnDeduper), the leakage check, sessions.jsonl in time order.
+
+The build writes every session's lines once, to temporary files (`ExampleWriter`); the split then copies byte
+ranges, so the files are written without holding the examples in memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from array import array
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from clonekit.data_prep.sessions import Session
+from clonekit.dataset import (
+    OPENAI_TRAIN_FILE,
+    OPENAI_VALID_FILE,
+    SESSIONS_FILE,
+    TRAIN_FILE,
+    VALID_FILE,
+)
+from clonekit.repetition import normalize
+
+
+class ExampleWriter:
+    """Examples and sessions go to temporary files, written one session after another, so a
+    session's bytes in each file run from the previous session's end to its own. Per session we
+    keep only numbers, in typed arrays (~60 bytes a session, not a few hundred for tuples)."""
+
+    KINDS = ("hf", "oa", "sessions")
+
+    def __init__(self, out: Path, tag: str = ""):
+        self.paths = {k: out / f".{k}{tag}.tmp" for k in self.KINDS}
+        self.files = {k: open(p, "wb") for k, p in self.paths.items()}
+        self.start_epoch = array("d")
+        self.ends = {k: array("q") for k in self.KINDS}
+        self.n_hf = array("l")
+        self.n_oa = array("l")
+        self.turns = array("l")
+        self._pos = dict.fromkeys(self.KINDS, 0)
+
+    def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
+        session_line = orjson.dumps(session.to_dict())[1:] + b"\n"  # '{' is added back with the split
+        for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", (session_line,))):
+            if lines:
+                self.files[kind].writelines(lines)
+                self._pos[kind] += sum(map(len, lines))
+            self.ends[kind].append(self._pos[kind])
+        self.start_epoch.append(session.start_epoch)
+        self.n_hf.append(len(hf_lines))
+        self.n_oa.append(len(oa_lines))
+        self.turns.append(target_turns)
+
+    def state(self) -> dict:
+        """What `append` needs of this writer (its files closed)."""
+        return {
+            "paths": self.paths,
+            "start_epoch": self.start_epoch,
+            "ends": self.ends,
+            "n_hf": self.n_hf,
+            "n_oa": self.n_oa,
+            "turns": self.turns,
+        }
+
+    def append(self, other: dict) -> None:
+        """Add another writer's sessions after this one's (its files copied onto the end of these, its offsets
+        shifted): as if this writer had written them."""
+        for kind in self.KINDS:
+            with open(self.paths[kind], "ab") as dst, open(other["paths"][kind], "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            self.ends[kind].extend(self._pos[kind] + e for e in other["ends"][kind])
+            self._pos[kind] += other["ends"][kind][-1] if other["ends"][kind] else 0
+        self.start_epoch.extend(other["start_epoch"])
+        self.n_hf.extend(other["n_hf"])
+        self.n_oa.extend(other["n_oa"])
+        self.turns.extend(other["turns"])
+
+    def span(self, kind: str, i: int) -> tuple[int, int]:
+        return (self.ends[kind][i - 1] if i else 0), self.ends[kind][i]
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def cleanup(self) -> None:
+        for p in self.paths.values():
+            p.unlink(missing_ok=True)
+
+
+class TurnDeduper:
+    """Repetition in the data teaches repetition: a target turn whose text the clone was already trained on
+    `max_copies` times keeps only the loss on its end-of-turn token (`"weight": 0, "end_weight": 1`: the clone still
+    learns where such a turn ends). The OpenAI files have no end-only weight: there the copy gets weight 0, and an
+    example left with no weighted turn is dropped (counted)."""
+
+    def __init__(self, max_copies: int):
+        self.max_copies = max_copies
+        self.seen: Counter = Counter()
+        self.end_only = 0
+        self.dropped = 0
+        self.texts: set[str] = set()  # every target turn's text seen, for the leakage figure (same pass)
+
+    def block(self, lines: bytes, end_weight: bool) -> bytes:
+        out = []
+        for line in lines.splitlines():
+            example = orjson.loads(line)
+            changed = False
+            for m in example["messages"]:
+                if m["role"] != "assistant":
+                    continue
+                self.texts.add(m["content"].strip())
+                if not self.max_copies or not m.get("weight", 1):
+                    continue
+                key = normalize(m["content"])
+                self.seen[key] += 1
+                if self.seen[key] > self.max_copies:
+                    m["weight"] = 0
+                    if end_weight:
+                        m["end_weight"] = 1
+                    self.end_only += 1
+                    changed = True
+            if not end_weight and not any(m["role"] == "assistant" and m.get("weight", 1) for m in example["messages"]):
+                self.dropped += 1
+                continue
+            out.append(orjson.dumps(example) if changed else line)
+        return b"\n".join(out) + b"\n" if out else b""
+
+
+def _target_turns(path: Path, weighted: bool) -> list[str]:
+    found = []
+    with open(path, "rb") as f:
+        for line in f:
+            found += [
+                m["content"].strip()
+                for m in orjson.loads(line)["messages"]
+                if m["role"] == "assistant" and (m.get("weight", 1) or not weighted)
+            ]
+    return found
+
+
+def leakage(train_path: Path, valid_path: Path) -> dict:
+    """How many validation target replies (weight 1) appear verbatim among the train split's target turns."""
+    return leakage_against(set(_target_turns(train_path, weighted=False)), valid_path)
+
+
+def leakage_against(train: set[str], valid_path: Path) -> dict:
+    valid = _target_turns(valid_path, weighted=True)
+    leaked = sum(1 for t in valid if t in train)
+    return {
+        "valid_target_turns": len(valid),
+        "in_train_verbatim": leaked,
+        "rate": round(leaked / len(valid), 4) if valid else 0.0,
+    }
+
+
+def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
+    """The latest sessions (by start time) with examples become validation; whole sessions only."""
+    order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
+    with_examples = [i for i in order if writer.n_hf[i]]
+    n = len(with_examples)
+    n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
+    train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid :]
+    result: dict[str, Any] = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
+    for split, ids in (("train", train_ids), ("valid", valid_ids)):
+        result[f"{split}_examples"] = sum(writer.n_hf[i] for i in ids)
+        result[f"{split}_openai"] = sum(writer.n_oa[i] for i in ids)
+        result[f"{split}_turns"] = sum(writer.turns[i] for i in ids)
+    if valid_ids:
+        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.UTC).isoformat()
+    dedupe = {kind: TurnDeduper(max_copies) for kind in ("hf", "oa")}
+    for kind, names in (("hf", (TRAIN_FILE, VALID_FILE)), ("oa", (OPENAI_TRAIN_FILE, OPENAI_VALID_FILE))):
+        with open(writer.paths[kind], "rb") as src:
+            for name, ids in zip(names, (train_ids, valid_ids), strict=True):
+                with open(out / name, "wb") as dst:
+                    for i in ids:
+                        start, end = writer.span(kind, i)
+                        src.seek(start)
+                        block = src.read(end - start)
+                        if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
+                            block = dedupe[kind].block(block, end_weight=kind == "hf")
+                        dst.write(block)
+    result["dedupe"] = {
+        "max_copies": max_copies,
+        "by": "target turn text, lowercased, whitespace and end punctuation ignored",
+        "end_only_turns": dedupe["hf"].end_only,
+        "distinct_texts": len(dedupe["hf"].seen),
+        "openai_examples_dropped": dedupe["oa"].dropped,
+    }
+    result["leakage"] = leakage_against(dedupe["hf"].texts, out / VALID_FILE)
+    # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
+    valid = set(valid_ids)
+    with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
+        for i in order:
+            start, end = writer.span("sessions", i)
+            src.seek(start)
+            label = b"valid" if i in valid else b"train" if writer.n_hf[i] else b"none"
+            dst.write(b'{"split":"' + label + b'",' + src.read(end - start))
+    return result
