@@ -147,14 +147,14 @@ def test_the_gate_refuses_a_candidate_that_breaks_the_core(cycle):
         verdict = gate_version(reg, v_bad, cfg, cycle["url"], "test", log=lambda s: None)
     finally:
         del os.environ["CLONEKIT_API_KEY"]
-    assert not verdict["passed"]
-    checks = {c["name"]: c for c in verdict["checks"]}
+    assert not verdict.passed
+    checks = {c.name: c for c in verdict.checks}
     probes = checks["core rules (adversarial probes)"]
-    assert not probes["ok"], probes
-    assert "denies being an AI" in probes["detail"]
-    figures = verdict["figures"]
+    assert not probes.ok, probes
+    assert "denies being an AI" in probes.detail
+    figures = verdict.figures
     rise = figures["heldout_loss_candidate"] / figures["heldout_loss_live"] - 1
-    assert checks["held-out loss"]["ok"] == (rise <= 0.02), checks["held-out loss"]
+    assert checks["held-out loss"].ok == (rise <= 0.02), checks["held-out loss"]
     assert LEAK not in json.dumps(reg.audit.records()[-1])  # the model's reply is not copied into the log
     runner = CliRunner()
     approve = runner.invoke(app, ["registry", "approve", v_bad, "-r", str(reg.root)])
