@@ -17,7 +17,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clonekit.chat import Turn
-from clonekit.config import MemoryConfig, PrepConfig, TrainConfig
+from clonekit.config import CompareSettings, MemoryConfig, PrepConfig, TrainConfig
 from clonekit.errors import ClonekitError
 
 
@@ -316,6 +316,64 @@ class AuditRecord(Contract):
     data: dict[str, Any] = {}
     prev: str
     hash: str
+
+
+# ---------------------------------------------------------------------------------------- the comparison report
+
+
+class AucRow(Contract):
+    auc: float | None
+    interval: list[float] | None = None
+
+
+class SpeakSummary(Contract):
+    """compare --speak: the held-out sessions replayed through the bot with `--speak auto`."""
+
+    run: str
+    threshold: float
+    auc: float | None
+    auc_interval: list[float] | None = None
+    table: dict[str, AucRow]
+    decision_points: int
+    real_reply_rate: float | None
+    bot_reply_rate: float | None
+    bot_reply_rate_interval: list[float] | None = None
+    rate_ratio: float | None
+    mentions: int
+    mentions_answered: float | None
+    reasons: dict[str, int]
+
+
+class MemoryRecall(Contract):
+    """compare --facts: planted-fact questions answered with and without the dataset's memory."""
+
+    facts: str
+    questions: int
+    recall_with: float | None
+    recall_with_interval: list[float] | None = None
+    recall_without: float | None
+    recall_without_interval: list[float] | None = None
+    ratio: float | None
+    answer_in_memory_block: float | None
+    samples: list[dict[str, str]]
+
+
+class CompareReport(Contract):
+    """report.json of `clonekit compare`. An endpoint's row, and the real replies' (`reference`), map a metric's
+    name (style_target_prob, loop_rate, ...; compare/report.py's ROWS) to its value, with `intervals` beside."""
+
+    target: str
+    cases: int
+    data: str
+    settings: CompareSettings
+    style_classifier: dict[str, Any]
+    target_phrases: list[dict[str, Any]]
+    reference: dict[str, Any]
+    endpoints: dict[str, dict[str, Any]]
+    timings_s: dict[str, float] = {}
+    heldout_loss: dict[str, Any] | None = None
+    speak: SpeakSummary | None = None
+    memory: MemoryRecall | None = None
 
 
 # Fields added after files were first written, with the value an older file means by leaving them out. A

@@ -13,6 +13,7 @@ from typing import Any
 
 from clonekit.compare.cases import HeldOut
 from clonekit.compare.lexical import words
+from clonekit.contracts import CompareReport
 
 # (key, label): the table's rows
 METRICS = [
@@ -66,41 +67,41 @@ def _cell(row: dict, key: str) -> str:
     return f"{value} [{_fmt(iv[0])}, {_fmt(iv[1])}]" if iv and value != "–" else value
 
 
-def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    names = list(report["endpoints"])
+def table_rows(report: CompareReport) -> tuple[list[str], list[list[str]]]:
+    names = list(report.endpoints)
     header = ["metric", "real replies"] + names
     rows = []
     for key, label in METRICS:
-        values = [report["endpoints"][n].get(key) for n in names]
+        values = [report.endpoints[n].get(key) for n in names]
         if all(v is None for v in values):
             continue
-        rows.append([label, _cell(report["reference"], key)] + [_cell(report["endpoints"][n], key) for n in names])
+        rows.append([label, _cell(report.reference, key)] + [_cell(report.endpoints[n], key) for n in names])
     return header, rows
 
 
-def markdown_table(report: dict) -> str:
+def markdown_table(report: CompareReport) -> str:
     header, rows = table_rows(report)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def plots(report: dict, replies: dict[str, list[str]], held: HeldOut, out: Path) -> list[Path]:
+def plots(report: CompareReport, replies: dict[str, list[str]], held: HeldOut, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(report["endpoints"])
-    keys = [k for k in PLOTTED if any(report["endpoints"][n].get(k) is not None for n in names)]
+    names = list(report.endpoints)
+    keys = [k for k in PLOTTED if any(report.endpoints[n].get(k) is not None for n in names)]
     cols = 4
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, key in zip(axes.flat, keys, strict=False):
         labels, values, cs, errs = [], [], [], []
-        bars = ([("real", report["reference"], "0.6")] if report["reference"].get(key) is not None else []) + [
-            (n, report["endpoints"][n], colors[i % len(colors)]) for i, n in enumerate(names)
+        bars = ([("real", report.reference, "0.6")] if report.reference.get(key) is not None else []) + [
+            (n, report.endpoints[n], colors[i % len(colors)]) for i, n in enumerate(names)
         ]
         for label, row, color in bars:
             v = row.get(key) or 0.0
@@ -178,10 +179,10 @@ def ab_sheet(
     (out / "ab_key.json").write_text(json.dumps(key, indent=2), encoding="utf-8")
 
 
-def _write_jsonl(report: dict, held: HeldOut, replies: dict[str, list[str]], out: Path) -> None:
+def _write_jsonl(report: CompareReport, held: HeldOut, replies: dict[str, list[str]], out: Path) -> None:
     """report.json, replies.jsonl (every case with every endpoint's reply) and selfplay.jsonl (the transcripts)."""
-    transcripts = {n: r.pop("selfplay_transcripts", []) for n, r in report["endpoints"].items()}
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    transcripts = {n: r.pop("selfplay_transcripts", []) for n, r in report.endpoints.items()}
+    (out / "report.json").write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
     with open(out / "replies.jsonl", "w", encoding="utf-8") as f:
         for i, case in enumerate(held.cases):
             f.write(
@@ -214,55 +215,57 @@ def _num(x: float | None, spec: str = ".3f") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
-def speak_memory_lines(report: dict) -> list[str]:
+def speak_memory_lines(report: CompareReport) -> list[str]:
     """The "when to speak" table (the speak score beside its two baselines, then the replay) and memory recall, as
     markdown lines; [] when compare ran without --speak / --facts."""
     md: list[str] = []
-    speak = report.get("speak")
-    if speak:
+    speak = report.speak
+    if speak is not None:
         md += [
             "## When to speak",
             "",
-            f"{speak['decision_points']} held-out decision points (after each other speaker's turn), replayed through "
-            f"the bot's core with `--speak auto` (threshold {speak['threshold']:.3f} from `{speak['run']}`). ROC AUC "
+            f"{speak.decision_points} held-out decision points (after each other speaker's turn), replayed through "
+            f"the bot's core with `--speak auto` (threshold {speak.threshold:.3f} from `{speak.run}`). ROC AUC "
             'for "the target wrote the next turn", 95 % bootstrap intervals:',
             "",
             "| score | ROC AUC |",
             "|---|---|",
-            *[f"| {name} | {_num(row['auc'])}{_iv(row['interval'])} |" for name, row in speak["table"].items()],
+            *[f"| {name} | {_num(row.auc)}{_iv(row.interval)} |" for name, row in speak.table.items()],
             "",
-            f"Reply rate through the bot: **{_num(speak['bot_reply_rate'])}**{_iv(speak['bot_reply_rate_interval'])} "
-            f"vs the target's real {_num(speak['real_reply_rate'])} ({_num(speak['rate_ratio'], '.2f')}x); mentions "
-            f"answered: **{_num(speak['mentions_answered'], '.0%')}** of {speak['mentions']}. Decisions: "
-            + ", ".join(f"{k} {v}" for k, v in speak["reasons"].items())
+            f"Reply rate through the bot: **{_num(speak.bot_reply_rate)}**{_iv(speak.bot_reply_rate_interval)} "
+            f"vs the target's real {_num(speak.real_reply_rate)} ({_num(speak.rate_ratio, '.2f')}x); mentions "
+            f"answered: **{_num(speak.mentions_answered, '.0%')}** of {speak.mentions}. Decisions: "
+            + ", ".join(f"{k} {v}" for k, v in speak.reasons.items())
             + ".",
             "",
         ]
-    memory = report.get("memory")
-    if memory:
+    memory = report.memory
+    if memory is not None:
         md += [
             "## Memory",
             "",
-            f"{memory['questions']} held-out questions about facts told earlier (`{memory['facts']}`); share of "
+            f"{memory.questions} held-out questions about facts told earlier (`{memory.facts}`); share of "
             "replies that contain the answer:",
             "",
             "| | recall |",
             "|---|---|",
-            f"| with memory | **{memory['recall_with']:.3f}**{_iv(memory['recall_with_interval'])} |",
-            f"| without memory | {memory['recall_without']:.3f}{_iv(memory['recall_without_interval'])} |",
+            f"| with memory | **{memory.recall_with:.3f}**{_iv(memory.recall_with_interval)} |",
+            f"| without memory | {memory.recall_without:.3f}{_iv(memory.recall_without_interval)} |",
             "",
-            f"The answer was in the recalled memory block for {memory['answer_in_memory_block']:.0%} of the questions.",
+            f"The answer was in the recalled memory block for {memory.answer_in_memory_block:.0%} of the questions.",
             "",
         ]
     return md
 
 
-def _write_markdown(report: dict, held: HeldOut, replies: dict[str, list[str]], picked: list[int], out: Path) -> None:
+def _write_markdown(
+    report: CompareReport, held: HeldOut, replies: dict[str, list[str]], picked: list[int], out: Path
+) -> None:
     names = list(replies)
     md = [
         f"# clonekit compare: {held.target}",
         "",
-        f"{report['cases']} held-out turns from `{report['data']}`; real replies are the reference column. "
+        f"{report.cases} held-out turns from `{report.data}`; real replies are the reference column. "
         "Style = an authorship classifier (char n-gram TF-IDF + logistic regression) trained on the training split "
         "of every speaker; loop_rate = share of self-play chats with 3+ near-identical consecutive replies "
         "(clonekit/repetition.py), through a plain OpenAI client and through the bot's core with its guard on. "
@@ -292,7 +295,12 @@ def _write_markdown(report: dict, held: HeldOut, replies: dict[str, list[str]], 
 
 
 def _write_html(
-    report: dict, held: HeldOut, replies: dict[str, list[str]], picked: list[int], images: list[Path], out: Path
+    report: CompareReport,
+    held: HeldOut,
+    replies: dict[str, list[str]],
+    picked: list[int],
+    images: list[Path],
+    out: Path,
 ) -> None:
     names = list(replies)
     header, rows = table_rows(report)
@@ -313,7 +321,7 @@ table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top;white-space:pre-wrap}}th{{background:#f3f3f3}}
 td.ctx{{color:#555;font-size:90%}}img{{max-width:100%;display:block;margin:1em 0}}</style></head><body>
 <h1>clonekit compare: {esc(held.target)}</h1>
-<p>{report["cases"]} held-out turns from <code>{esc(report["data"])}</code>. Real replies are the reference column.
+<p>{report.cases} held-out turns from <code>{esc(report.data)}</code>. Real replies are the reference column.
 Style: authorship classifier (char n-gram TF-IDF + logistic regression) over every speaker's training turns.
 loop_rate: share of self-play chats with three or more near-identical consecutive clone replies, through a plain
 OpenAI client and through the bot's core with its guard on. Brackets: 95 % bootstrap intervals.</p>
@@ -327,7 +335,7 @@ OpenAI client and through the bot's core with its guard on. Brackets: 95 % boots
 
 
 def write_report(
-    report: dict,
+    report: CompareReport,
     held: HeldOut,
     replies: dict[str, list[str]],
     out_dir: str | Path,

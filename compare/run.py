@@ -25,6 +25,7 @@ from clonekit.compare.relevance import context_text, similarities
 from clonekit.compare.selfplay import guarded_self_play, self_play
 from clonekit.compare.style import AuthorshipModel, train_authorship
 from clonekit.config import CompareSettings
+from clonekit.contracts import CompareReport, MemoryRecall, SpeakSummary
 from clonekit.dataset import NAMES_FILE
 from clonekit.errors import ClonekitError
 from clonekit.memory import Embedder
@@ -154,7 +155,7 @@ def _timed(timings: dict[str, float], phase: str):
 
 def run_compare(
     data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print, progress=None
-) -> tuple[dict, HeldOut, dict[str, list[str]]]:
+) -> tuple[CompareReport, HeldOut, dict[str, list[str]]]:
     """Returns (report, held-out cases, replies per endpoint). `progress(description, total)` -> advance()."""
     started = time.perf_counter()
     timings: dict[str, float] = {}  # seconds per phase, in the report: where a comparison spends its time
@@ -189,7 +190,7 @@ def run_compare(
         "target": held.target,
         "cases": len(held.cases),
         "data": str(data_dir),
-        "settings": {k: v for k, v in settings.__dict__.items()},
+        "settings": settings.model_dump(),
         "style_classifier": {"speakers": scorer.style.speakers, "target_signature_words": sorted(vocab)[:50]},
         "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
         "reference": reference,
@@ -282,18 +283,17 @@ def run_compare(
         report["endpoints"][ep.name] = row
         if ep.name in settings.speak_runs:
             with _timed(timings, f"{ep.name}: held-out sessions replayed through the bot (--speak auto)"):
-                report["speak"] = _speak(ep, settings.speak_runs[ep.name], data_dir, held, settings)
-            sp = report["speak"]
+                report["speak"] = sp = _speak(ep, settings.speak_runs[ep.name], data_dir, held, settings)
             log(
-                f"{ep.name}: speak AUC {sp['auc']}, reply rate {sp['bot_reply_rate']} "
-                f"(real {sp['real_reply_rate']}), mentions answered {sp['mentions_answered']}"
+                f"{ep.name}: speak AUC {sp.auc}, reply rate {sp.bot_reply_rate} "
+                f"(real {sp.real_reply_rate}), mentions answered {sp.mentions_answered}"
             )
         if settings.facts and ep.name in settings.speak_runs:
             with _timed(timings, f"{ep.name}: planted-fact questions with and without memory"):
-                report["memory"] = _memory(ep, data_dir, held, settings)
+                report["memory"] = mem = _memory(ep, data_dir, held, settings)
             log(
-                f"{ep.name}: memory recall {report['memory']['recall_with']:.3f} with, "
-                f"{report['memory']['recall_without']:.3f} without ({report['memory']['questions']} questions)"
+                f"{ep.name}: memory recall {mem.recall_with:.3f} with, "
+                f"{mem.recall_without:.3f} without ({mem.questions} questions)"
             )
         log(
             f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
@@ -304,10 +304,10 @@ def run_compare(
             _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
     timings["total"] = time.perf_counter() - started
     log("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    return report, held, replies
+    return CompareReport.check(report, "the comparison report"), held, replies
 
 
-def _speak(ep: Endpoint, run: str, data_dir, held: HeldOut, settings: CompareSettings) -> dict:
+def _speak(ep: Endpoint, run: str, data_dir, held: HeldOut, settings: CompareSettings) -> SpeakSummary:
     from clonekit.compare.speak_eval import load_sessions, replay, speak_summary
     from clonekit.manifest import read_manifest
 
@@ -317,10 +317,11 @@ def _speak(ep: Endpoint, run: str, data_dir, held: HeldOut, settings: CompareSet
     records = asyncio.run(
         replay(ep, load_sessions(data_dir), held.target, held.system_prompt, speak.threshold, settings.history_turns)
     )
-    return {"run": str(run), "threshold": speak.threshold, **speak_summary(records, settings.seed)}
+    summary = {"run": str(run), "threshold": speak.threshold, **speak_summary(records, settings.seed)}
+    return SpeakSummary.check(summary, "the speak replay")
 
 
-def _memory(ep: Endpoint, data_dir, held: HeldOut, settings: CompareSettings) -> dict:
+def _memory(ep: Endpoint, data_dir, held: HeldOut, settings: CompareSettings) -> MemoryRecall:
     from clonekit.compare.memory_eval import load_facts, memory_recall
     from clonekit.config import MemoryConfig
     from clonekit.dataset import read_prep_manifest
@@ -333,7 +334,7 @@ def _memory(ep: Endpoint, data_dir, held: HeldOut, settings: CompareSettings) ->
     if not facts:
         raise ClonekitError("no fact in the facts file is asked in the held-out period", settings.facts)
     result = memory_recall(ep, data_dir, facts, held.system_prompt, cfg, settings.max_tokens, settings.concurrency)
-    return {"facts": str(settings.facts), **result}
+    return MemoryRecall.check({"facts": str(settings.facts), **result}, "the memory check")
 
 
 def _heldout_losses(report: dict, adapters: dict[str, str], data_dir, endpoints: list[Endpoint], log) -> None:

@@ -94,7 +94,7 @@ def run_gate(
         seed=settings.seed,
     )
     report, _, _ = run_compare(eval_data, [live, candidate], compare, log=log, progress=progress)
-    rows = report["endpoints"]
+    rows = report.endpoints
     for metric, _ in QUALITY:
         for name in ("live", "candidate"):
             figures[f"{metric}_{name}"] = rows[(live if name == "live" else candidate).name].get(metric)

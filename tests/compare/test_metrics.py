@@ -12,6 +12,8 @@ from clonekit.compare.endpoints import parse_endpoint
 from clonekit.compare.lexical import distances, signature, signature_words, w1_distance, word_counts
 from clonekit.compare.report import write_report
 from clonekit.compare.style import train_authorship
+from clonekit.config import CompareSettings
+from clonekit.contracts import CompareReport
 from clonekit.errors import ClonekitError
 from tests.helpers import sample_dataset
 
@@ -114,13 +116,16 @@ def test_report_files_and_blind_key(dataset, tmp_path):
         "intervals": {"style_target_prob": [0.45, 0.55]},
         "selfplay_transcripts": {"raw": [["a", "b"]], "guarded": [["a", "c"]]},
     }
-    report = {
-        "target": "Deniz",
-        "cases": 8,
-        "data": str(dataset),
-        "reference": {"style_target_prob": 0.9},
-        "endpoints": {"clone": dict(row), "base": dict(row, style_target_prob=0.1)},
-    }
+    report = CompareReport(
+        target="Deniz",
+        cases=8,
+        data=str(dataset),
+        settings=CompareSettings(),
+        style_classifier={},
+        target_phrases=[],
+        reference={"style_target_prob": 0.9},
+        endpoints={"clone": dict(row), "base": dict(row, style_target_prob=0.1)},
+    )
     out = write_report(report, held, replies, tmp_path / "rep")
     for name in (
         "report.json",

@@ -142,3 +142,26 @@ def test_a_build_returns_what_it_wrote(tmp_path, dataset):
     again = build_dataset_json(dataset.parent / "messages.jsonl", tmp_path / "ds", PrepConfig(target="Deniz"))
     written = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert again == written
+
+
+def test_the_comparison_report_round_trips(tmp_path):
+    from clonekit.config import CompareSettings
+    from clonekit.contracts import CompareReport
+
+    report = CompareReport(
+        target="Maya",
+        cases=3,
+        data="ds",
+        settings=CompareSettings(limit=3),
+        style_classifier={"speakers": ["Maya", "Sam"]},
+        target_phrases=[{"phrase": "lol", "real_rate": 0.08}],
+        reference={"style_target_prob": 0.9},
+        endpoints={"clone": {"style_target_prob": 0.8, "loop_rate": 0.0}},
+    )
+    path = report.write(tmp_path / "report.json")
+    back = CompareReport.load(path)
+    assert back == report
+    assert back.settings.limit == 3
+    written = json.loads(path.read_text())
+    _rejects(CompareReport, _drop(written, "endpoints"), tmp_path, "endpoints")
+    _rejects(CompareReport, _set(written, "settings.max_tokens", "lots"), tmp_path, "settings.max_tokens")
