@@ -149,3 +149,23 @@ async def run_interactive(chat: CloneChat, speaker: str, store: ConversationStor
             ch.task.cancel()
         else:  # end of input (piped lines): let the clone answer the last of them
             await ch.task
+
+
+def run_terminal(
+    chat: CloneChat, script: Path | None, speaker: str, store_path: str | None, consent: bool, quiet: float
+) -> list[str] | None:
+    """`clonekit chat`: a script (its replies returned) or an interactive session, logged to the store when the
+    speakers consent."""
+    import asyncio
+
+    store = ConversationStore(store_path, platform="terminal") if store_path else None
+    if store is not None and consent:
+        store.set_consent(CHANNEL, True, f"terminal ({speaker})")
+    try:
+        if script:
+            return asyncio.run(run_script(chat, read_script(script), quiet=quiet, store=store))
+        asyncio.run(run_interactive(chat, speaker, store=store))
+        return None
+    finally:
+        if store is not None:
+            store.close()

@@ -21,6 +21,15 @@ SPEAK_THRESHOLD_OPT = typer.Option(None, "--speak-threshold", help=field_help(Bo
 MEMORY_OPT = typer.Option(None, "--memory", help=field_help(BotConfig, "memory"))
 EVENT_LOG_OPT = typer.Option(None, "--event-log", help=field_help(BotConfig, "event_log"))
 
+LOOP_CHECK_OPT = typer.Option(
+    False,
+    help="With --script: summarize the clone's replies and exit 1 if they loop (3+ near-identical replies in a row, "
+    "clonekit.repetition).",
+)
+CHAT_STORE_OPT = typer.Option(
+    None, help=field_help(BotConfig, "store", "; with --consent this chat is logged, and /good, /bad, /correct kept")
+)
+
 
 @app.command()
 @user_errors
@@ -35,15 +44,8 @@ def chat(
     quiet: float | None = typer.Option(None, help=field_help(BotConfig, "quiet_seconds", "; 0 in scripts")),
     speaker: str = typer.Option("me", "--as", help="Who you are in the chat (switch with /as NAME)."),
     name: str | None = typer.Option(None, help=field_help(BotConfig, "clone_name")),
-    loop_check: bool = typer.Option(
-        False,
-        help="With --script: summarize the clone's replies and exit 1 if they "
-        "loop (3+ near-identical replies in a row, clonekit.repetition).",
-    ),
-    store: Path | None = typer.Option(
-        None,
-        help=field_help(BotConfig, "store", "; with --consent this chat is logged, and /good, /bad, /correct kept"),
-    ),
+    loop_check: bool = LOOP_CHECK_OPT,
+    store: Path | None = CHAT_STORE_OPT,
     consent: bool = typer.Option(False, "--consent", help="Everyone in this terminal chat consents to logging it."),
     registry: Path | None = typer.Option(None, help=field_help(BotConfig, "registry")),
     speak: str | None = SPEAK_OPT,
@@ -53,13 +55,11 @@ def chat(
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
     (or the config's api_key_env). /good, /bad and /correct TEXT give feedback on the clone's last reply."""
-    import asyncio
     import logging
 
     from clonekit.bot.core import CloneChat
     from clonekit.bot.loops import loop_check_line
-    from clonekit.bot.store import ConversationStore
-    from clonekit.bot.terminal import CHANNEL, read_script, run_interactive, run_script
+    from clonekit.bot.terminal import run_terminal
     from clonekit.config import load_config
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
@@ -79,18 +79,7 @@ def chat(
         event_log=str(event_log) if event_log else None,
     )
     core = CloneChat(cfg)
-    db = ConversationStore(cfg.store, platform="terminal") if cfg.store else None
-    if db is not None and consent:
-        db.set_consent(CHANNEL, True, f"terminal ({speaker})")
-    replies = None
-    try:
-        if script:
-            replies = asyncio.run(run_script(core, read_script(script), quiet=cfg.quiet_seconds, store=db))
-        else:
-            asyncio.run(run_interactive(core, speaker, store=db))
-    finally:
-        if db is not None:
-            db.close()
+    replies = run_terminal(core, script, speaker, cfg.store, consent, cfg.quiet_seconds)
     render.events(core.events)
     if loop_check and replies is not None:
         line, loops = loop_check_line(replies)

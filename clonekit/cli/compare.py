@@ -5,27 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from clonekit.cli.common import SET_OPT, app, console, err_console, model_option, user_errors
+from clonekit.cli import render
+from clonekit.cli.common import SET_OPT, app, console, model_option, user_errors
 from clonekit.config import CompareSettings, field_help
-from clonekit.errors import ClonekitError
 
-
-def _selfplay_chats(values: list[str], names: list[str]) -> tuple[int, dict[str, int]]:
-    """`--selfplay-chats` values: N (every endpoint; the last one given wins) and NAME=N (one endpoint)."""
-    every, per = 100, {}
-    for value in values:
-        name, _, count = value.rpartition("=")
-        if not count.strip().isdigit():
-            raise ClonekitError(f"--selfplay-chats {value!r}: expected N or NAME=N with N a whole number >= 0")
-        if not name:
-            every = int(count)
-        elif name in names:
-            per[name] = int(count)
-        else:
-            raise ClonekitError(f"--selfplay-chats {value!r}: {name!r} is not one of the endpoints {names}")
-    return every, per
+ENDPOINT_OPT = typer.Option(
+    ...,
+    "--endpoint",
+    "-e",
+    help="NAME=BASE_URL,MODEL[,KEY_ENV] (repeatable), e.g. clone=http://127.0.0.1:8000/v1,clone or "
+    "hosted=https://api.openai.com/v1,ft:gpt-4o-mini-...,OPENAI_API_KEY",
+)
+ADAPTER_LOSS_OPT = typer.Option(
+    [],
+    "--adapter",
+    help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the "
+    "base). Repeatable.",
+)
+SELFPLAY_CHATS_OPT = typer.Option(
+    ["100"],
+    "--selfplay-chats",
+    help="Self-play chats per endpoint for loop_rate: N for every endpoint, NAME=N for one (repeatable), e.g. "
+    "--selfplay-chats 100 --selfplay-chats base=50.",
+)
+SPEAK_RUNS_OPT = typer.Option(
+    [],
+    "--speak",
+    help="NAME=RUN: replay the held-out sessions through the bot with --speak auto for endpoint NAME, with the "
+    "threshold RUN calibrated (speak AUC beside two baselines, reply rate, mentions answered). Repeatable.",
+)
 
 
 @app.command()
@@ -34,104 +43,45 @@ def compare(
     data: Path = typer.Option(
         ..., "--data", help="Dataset dir from `clonekit prep build` (its held-out sessions are asked)."
     ),
-    endpoint: list[str] = typer.Option(
-        ...,
-        "--endpoint",
-        "-e",
-        help="NAME=BASE_URL,MODEL[,KEY_ENV] (repeatable), e.g. clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini-...,OPENAI_API_KEY",
-    ),
+    endpoint: list[str] = ENDPOINT_OPT,
     out: Path = typer.Option(
         ..., "--out", "-o", help="Report directory (report.json, report.md, report.html, plots, A/B sheet)."
     ),
     limit: int | None = model_option(CompareSettings, "limit", min=1),
-    adapter: list[str] = typer.Option(
-        [],
-        "--adapter",
-        help="NAME=RUN: held-out loss of adapter RUN for endpoint NAME (and of its base for an endpoint serving the "
-        "base). Repeatable.",
-    ),
-    selfplay_chats: list[str] = typer.Option(
-        ["100"],
-        "--selfplay-chats",
-        help="Self-play chats per endpoint for loop_rate: N for every endpoint, NAME=N for one (repeatable), e.g. "
-        "--selfplay-chats 100 --selfplay-chats base=50.",
-    ),
+    adapter: list[str] = ADAPTER_LOSS_OPT,
+    selfplay_chats: list[str] = SELFPLAY_CHATS_OPT,
     selfplay_turns: int = model_option(CompareSettings, "selfplay_turns", min=1),
     guarded: list[str] = typer.Option(
-        [],
-        "--guarded",
-        help=field_help(CompareSettings, "guarded", "; repeatable; `--guarded none` for none"),
+        [], "--guarded", help=field_help(CompareSettings, "guarded", "; repeatable; `--guarded none` for none")
     ),
     max_tokens: int = model_option(CompareSettings, "max_tokens", min=1),
     history_turns: int = model_option(CompareSettings, "history_turns", min=1),
     temperature: float | None = model_option(CompareSettings, "temperature"),
     concurrency: int = model_option(CompareSettings, "concurrency", min=1),
     ab: str | None = typer.Option(None, help="Endpoint for the blind A/B sheet (default: the first)."),
-    speak: list[str] = typer.Option(
-        [],
-        "--speak",
-        help="NAME=RUN: replay the held-out sessions through the bot with --speak auto for endpoint NAME, with the "
-        "threshold RUN calibrated (speak AUC beside two baselines, reply rate, mentions answered). Repeatable.",
-    ),
-    facts: Path | None = typer.Option(
-        None,
-        help=field_help(CompareSettings, "facts"),
-    ),
+    speak: list[str] = SPEAK_RUNS_OPT,
+    facts: Path | None = typer.Option(None, help=field_help(CompareSettings, "facts")),
     sets: list[str] | None = SET_OPT,
 ):
     """Compare clones side by side (hosted vs local, base vs adapter): style fidelity, lexical distance,
     relevance, repetition, loop_rate from self-play (plain client and through the bot's guard), cross-turn repeats,
     phrase over-use, guard rejections, latency and tokens/s, held-out loss, each with a 95 % bootstrap interval;
     real replies are the reference. Writes report.json, report.md, report.html with plots, and a blind A/B sheet."""
-    from clonekit.compare.endpoints import parse_endpoint
+    from clonekit.compare.options import endpoints_and_settings
     from clonekit.compare.report import markdown_table, write_report
     from clonekit.compare.run import run_compare
     from clonekit.config import apply_sets
-    from clonekit.manifest import parse_adapter_args
 
-    endpoints = [parse_endpoint(e) for e in endpoint]
-    names = [e.name for e in endpoints]
-    if len(set(names)) != len(names):
-        raise ClonekitError(f"endpoint names must differ: {names}")
-    adapters = {name: str(run) for name, run in parse_adapter_args(adapter, default_name=None, names=names)}
-    if guarded and guarded != ["none"] and not set(guarded) <= set(names):
-        raise ClonekitError(f"--guarded {guarded}: expected endpoint names among {names}, or `none`")
-    if ab is not None and ab not in names:
-        raise ClonekitError(f"--ab {ab!r}: not one of the endpoints {names}")
-    chats_all, chats_for = _selfplay_chats(selfplay_chats, names)
-    settings = CompareSettings(
-        limit=limit,
-        max_tokens=max_tokens,
-        history_turns=history_turns,
-        temperature=temperature,
-        concurrency=concurrency,
-        selfplay_chats=chats_all,
-        selfplay_chats_for=chats_for,
-        selfplay_turns=selfplay_turns,
-        guarded=[] if guarded == ["none"] else (guarded or list(names)),
-        adapters=adapters,
-        speak_runs={name: str(run) for name, run in parse_adapter_args(speak, default_name=None, names=names)},
-        facts=str(facts) if facts else None,
-    )
+    endpoints, settings = endpoints_and_settings(
+        endpoint, adapter, selfplay_chats, guarded, speak, ab,
+        limit=limit, max_tokens=max_tokens, history_turns=history_turns, temperature=temperature,
+        concurrency=concurrency, selfplay_turns=selfplay_turns, facts=str(facts) if facts else None,
+    )  # fmt: skip
     settings = apply_sets(settings, sets)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-
-        def progress(description: str, total: int):
-            task = bar.add_task(description, total=total)
-            return lambda: bar.advance(task)
-
-        report, held, replies = run_compare(
-            data, endpoints, settings, log=lambda m: bar.console.print(m, highlight=False), progress=progress
-        )
+    with render.progress_bars() as (progress, log):
+        report, held, replies = run_compare(data, endpoints, settings, log=log, progress=progress)
     write_report(report, held, replies, out, ab_endpoint=ab)
-    console.print(markdown_table(report), highlight=False, soft_wrap=True)
+    render.say(markdown_table(report))
     console.print(
         f"report: {out / 'report.html'} (and report.md, report.json, replies.jsonl, ab_sheet.md + ab_key.json)"
     )

@@ -4,8 +4,10 @@ typed results (`clonekit.contracts` and the stages' own dataclasses); nothing he
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from clonekit.cli.common import console, err_console
@@ -19,6 +21,26 @@ def counts(items: dict[str, int]) -> str:
 
 def say(line: str) -> None:
     console.print(line, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bars():
+    """(progress, log) for a long stage: `progress(description, total)` adds a bar and returns its advance();
+    `log(line)` prints above the bars."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+
+        def progress(description: str, total: int):
+            task = bar.add_task(description, total=total)
+            return lambda: bar.advance(task)
+
+        yield progress, lambda m: bar.console.print(m, highlight=False)
 
 
 def parse_report(report, out: Path) -> None:

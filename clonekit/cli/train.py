@@ -9,7 +9,6 @@ import typer
 from clonekit.cli import render
 from clonekit.cli.common import SET_OPT, app, console, err_console, user_errors
 from clonekit.config import TrainConfig, field_help
-from clonekit.dataset import TRAIN_FILE
 from clonekit.errors import ClonekitError
 
 train_app = typer.Typer(
@@ -24,6 +23,20 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 
+DATA_OPT = typer.Option(
+    None,
+    "--data",
+    help="sft: dataset directory from `clonekit prep build`; dpo: a pairs file, or a dataset directory with "
+    "pairs.jsonl.",
+)
+FROM_OPT = typer.Option(
+    None,
+    "--from",
+    help="Continue this adapter (its base and template; for dpo also the reference); default: a new adapter on the "
+    "base.",
+)
+
+
 @train_app.callback()
 @user_errors
 def train_cmd(
@@ -31,22 +44,12 @@ def train_cmd(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="YAML with TrainConfig fields (configs/cpu-demo.yaml)."
     ),
-    data: Path | None = typer.Option(
-        None,
-        "--data",
-        help="sft: dataset directory from `clonekit prep build`; "
-        "dpo: a pairs file, or a dataset directory with pairs.jsonl.",
-    ),
+    data: Path | None = DATA_OPT,
     out: Path | None = typer.Option(None, "--out", "-o", help="Adapter directory to write (the run)."),
     method: str = typer.Option(
         "sft", "--method", help="sft: learn the person's turns; dpo: preference pairs (`clonekit prep pairs`)."
     ),
-    from_adapter: Path | None = typer.Option(
-        None,
-        "--from",
-        help="Continue this adapter (its base and template; "
-        "for dpo also the reference); default: a new adapter on the base.",
-    ),
+    from_adapter: Path | None = FROM_OPT,
     core: Path | None = typer.Option(
         None, "--core", help="A registry's core.json: refuse data whose system prompt is not the core's."
     ),
@@ -64,49 +67,16 @@ def train_cmd(
         raise ClonekitError(
             "clonekit train needs --data DIR and --out RUN (and usually --config configs/cpu-demo.yaml)"
         )
-    if method not in ("sft", "dpo"):
-        raise ClonekitError(f"--method {method!r}: choose sft or dpo")
-    from clonekit.config import TrainConfig, apply_sets, load_config
-
-    if core is not None and method == "sft":
-        from clonekit.readonly_core import dataset_core_problem, read_core
-
-        found = dataset_core_problem(read_core(core)[0], data)
-        if found:
-            raise ClonekitError(found[0], data / TRAIN_FILE, found[1])
+    from clonekit.config import apply_sets, load_config
+    from clonekit.manifest import read_manifest
+    from clonekit.train.methods import REPORTED, run_method
 
     cfg = apply_sets(load_config(TrainConfig, config, base=base, max_steps=max_steps), sets)
     log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
-    if method == "dpo":
-        from clonekit.pairs import PAIRS_FILE
-        from clonekit.train.dpo import train_dpo
-
-        pairs = data / PAIRS_FILE if data.is_dir() else data
-        if data.is_dir() and not pairs.exists():
-            raise ClonekitError(
-                f"--method dpo needs preference pairs, and {data} has no {PAIRS_FILE}: write them with "
-                f"`clonekit prep pairs {data}`, or pass a pairs file as --data"
-            )
-        run = train_dpo(cfg, pairs, out, from_adapter=from_adapter, resume=resume, show_progress=not quiet, log=log)
-        keys: tuple[str, ...] = (
-            "margin_before",
-            "margin_after",
-            "train_loss",
-            "steps",
-            "pairs",
-            "tokens_per_second",
-            "seconds",
-        )
-    else:
-        from clonekit.train import train
-
-        run = train(cfg, data, out, resume=resume, show_progress=not quiet, log=log, from_adapter=from_adapter)
-        keys = ("base_valid_loss", "valid_loss", "train_loss", "steps", "tokens_per_second", "seconds")
+    run = run_method(method, cfg, data, out, from_adapter, core, resume, show_progress=not quiet, log=log)
     if run is None:  # another rank of a distributed run: rank 0 reports
         return
-    from clonekit.manifest import read_manifest
-
-    render.metrics_table(run, read_manifest(run).metrics, keys)
+    render.metrics_table(run, read_manifest(run).metrics, REPORTED[method])
 
 
 @train_app.command("merge")
