@@ -138,10 +138,7 @@ class Registry:
         if problem:
             raise ClonekitError(problem, run)
         if parent is not None:
-            if parent not in state.versions:
-                raise ClonekitError(f"no version {parent} in the registry", self.root)
-            other = self.load_version(parent)
-            _same_base_and_template(run, manifest, self.version_dir(parent), other.manifest)
+            self._check_parent(run, manifest, parent, state)
         files = {p.name: sha256_file(p) for p in sorted(run.iterdir()) if p.is_file() and p.name != VERSION_FILE}
         content = sha256_text(*[f"{name}:{sha}" for name, sha in files.items()])
         vid = f"v{len(state.versions) + 1}-{content[:8]}"
@@ -155,24 +152,7 @@ class Registry:
         tmp.mkdir(parents=True)
         for name in files:
             shutil.copyfile(run / name, tmp / name)
-        ds = manifest.dataset
-        record = VersionInfo(
-            id=vid,
-            parent=parent,
-            created=_now(),
-            source=str(run.resolve()),
-            content_sha256=content,
-            files=files,
-            core_sha256=core_sha,
-            base=VersionBase(id=manifest.base.id, sha256=manifest.base.sha256),
-            template_sha256=files[TEMPLATE_FILE],
-            method=manifest.method,
-            config_sha256=sha256_text(json.dumps(manifest.config.model_dump(mode="json"), sort_keys=True)),
-            data=VersionData(
-                dataset_manifest_sha256=ds.manifest_sha256, dataset_dir=ds.dir, target=ds.target, **(material or {})
-            ),
-            metrics=manifest.metrics,
-        )
+        record = _version_record(vid, parent, run, content, files, core_sha, manifest, material)
         record.write(tmp / VERSION_FILE)
         for p in tmp.iterdir():
             os.chmod(p, 0o444)
@@ -188,6 +168,11 @@ class Registry:
             core_sha256=core_sha,
         )
         return vid
+
+    def _check_parent(self, run: Path, manifest: AdapterManifest, parent: str, state: RegistryState) -> None:
+        if parent not in state.versions:
+            raise ClonekitError(f"no version {parent} in the registry", self.root)
+        _same_base_and_template(run, manifest, self.version_dir(parent), self.load_version(parent).manifest)
 
     # -------------------------------------------------------------------------------------------- reading
 
@@ -318,6 +303,37 @@ def reject_version(root: str | Path, ref: str, actor: str | None, reason: str) -
     vid = reg.resolve(ref)
     reg.audit.append("rejected", reason=reason, actor=actor, version=vid)
     return vid
+
+
+def _version_record(
+    vid: str,
+    parent: str | None,
+    run: Path,
+    content: str,
+    files: dict[str, str],
+    core_sha: str,
+    manifest: AdapterManifest,
+    material: dict | None,
+) -> VersionInfo:
+    """version.json: the hashes of every file, of the data and of the config, the core's hash, the metrics."""
+    ds = manifest.dataset
+    return VersionInfo(
+        id=vid,
+        parent=parent,
+        created=_now(),
+        source=str(run.resolve()),
+        content_sha256=content,
+        files=files,
+        core_sha256=core_sha,
+        base=VersionBase(id=manifest.base.id, sha256=manifest.base.sha256),
+        template_sha256=files[TEMPLATE_FILE],
+        method=manifest.method,
+        config_sha256=sha256_text(json.dumps(manifest.config.model_dump(mode="json"), sort_keys=True)),
+        data=VersionData(
+            dataset_manifest_sha256=ds.manifest_sha256, dataset_dir=ds.dir, target=ds.target, **(material or {})
+        ),
+        metrics=manifest.metrics,
+    )
 
 
 def _run_manifest(run: Path) -> AdapterManifest:

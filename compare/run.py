@@ -6,6 +6,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,12 +154,66 @@ def _timed(timings: dict[str, float], phase: str):
     timings[phase] = time.perf_counter() - started
 
 
+@dataclass
+class _Comparison:
+    """What every step of one comparison shares."""
+
+    data_dir: str | Path
+    settings: CompareSettings
+    held: HeldOut
+    scorer: _Scorer
+    openai_names: dict
+    timings: dict[str, float]
+    log: Callable[[str], None]
+    progress: Callable | None
+
+    def bar(self, description: str, total: int):
+        return self.progress(description, total) if self.progress else None
+
+
 def run_compare(
     data_dir: str | Path, endpoints: list[Endpoint], settings: CompareSettings, log=print, progress=None
 ) -> tuple[CompareReport, HeldOut, dict[str, list[str]]]:
     """Returns (report, held-out cases, replies per endpoint). `progress(description, total)` -> advance()."""
     started = time.perf_counter()
-    timings: dict[str, float] = {}  # seconds per phase, in the report: where a comparison spends its time
+    run = _setup(data_dir, endpoints, settings, log, progress)
+    held, scorer = run.held, run.scorer
+    real = [c.reply for c in held.cases]
+    reference = scorer.score(real)
+    reference["phrase_overuse_worst"] = overuse(real, scorer.phrases)["worst_ratio"]
+    report: dict[str, Any] = {
+        "target": held.target,
+        "cases": len(held.cases),
+        "data": str(data_dir),
+        "settings": settings.model_dump(),
+        "style_classifier": {"speakers": scorer.style.speakers, "target_signature_words": sorted(scorer.vocab)[:50]},
+        "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
+        "reference": reference,
+        "endpoints": {},
+        "timings_s": run.timings,
+    }
+    replies: dict[str, list[str]] = {}
+    run.timings["setup (held-out cases, style classifier, embeddings)"] = time.perf_counter() - started
+    for ep in endpoints:
+        row, replies[ep.name] = _heldout_row(run, ep)
+        _selfplay(run, ep, row)
+        report["endpoints"][ep.name] = row
+        if ep.name in settings.speak_runs:
+            report.update(_speak_and_memory(run, ep))
+        log(
+            f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
+            f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s"
+        )
+    if settings.adapters:
+        with _timed(run.timings, "held-out loss (transformers)"):
+            _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
+    run.timings["total"] = time.perf_counter() - started
+    log("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in run.timings.items()))
+    return CompareReport.check(report, "the comparison report"), held, replies
+
+
+def _setup(data_dir, endpoints: list[Endpoint], settings: CompareSettings, log, progress) -> _Comparison:
+    """The held-out cases, every endpoint reachable, and what replies are scored against."""
     held = load_heldout(data_dir, settings.limit, settings.history_turns)
     log(
         f"{len(held.cases)} held-out turns of {held.target}; {len(held.train_turns)} training turns for the style "
@@ -179,132 +234,119 @@ def run_compare(
         [context_text(c.context) for c in held.cases],
         settings.seed,
     )
-    real = [c.reply for c in held.cases]
     names_file = Path(data_dir) / NAMES_FILE
     openai_names = json.loads(names_file.read_text(encoding="utf-8")) if names_file.exists() else {}
+    return _Comparison(data_dir, settings, held, scorer, openai_names, {}, log, progress)
 
-    reference = scorer.score(real)
-    ref_overuse = overuse(real, scorer.phrases)
-    reference["phrase_overuse_worst"] = ref_overuse["worst_ratio"]
-    report: dict[str, Any] = {
-        "target": held.target,
-        "cases": len(held.cases),
-        "data": str(data_dir),
-        "settings": settings.model_dump(),
-        "style_classifier": {"speakers": scorer.style.speakers, "target_signature_words": sorted(vocab)[:50]},
-        "target_phrases": [{"phrase": p, "real_rate": r} for p, r in scorer.phrases],
-        "reference": reference,
-        "endpoints": {},
-        "timings_s": timings,
-    }
-    replies: dict[str, list[str]] = {}
-    timings["setup (held-out cases, style classifier, embeddings)"] = time.perf_counter() - started
-    for ep in endpoints:
-        # the hosted API takes only sanitized names: the ones prep wrote for the OpenAI fine-tuning files
-        hosted = is_openai_api(ep.base_url)
-        names = NameSanitizer.from_mapping(openai_names) if hosted else None
-        conversations = [render_turns(c.context, held.system_prompt, names) for c in held.cases]
-        advance = progress(f"{ep.name}: held-out replies", len(conversations)) if progress else None
-        with _timed(timings, f"{ep.name}: held-out replies and scores"):
-            gens, wall = asyncio.run(
-                generate(ep, conversations, settings.max_tokens, settings.concurrency, settings.temperature, advance)
+
+def _names(run: _Comparison, ep: Endpoint) -> NameSanitizer | None:
+    """The hosted API takes only sanitized names: the ones prep wrote for the OpenAI fine-tuning files."""
+    return NameSanitizer.from_mapping(run.openai_names) if is_openai_api(ep.base_url) else None
+
+
+def _heldout_row(run: _Comparison, ep: Endpoint) -> tuple[dict, list[str]]:
+    """The endpoint's replies to the held-out contexts, scored; latency and speed."""
+    settings, held = run.settings, run.held
+    conversations = [render_turns(c.context, held.system_prompt, _names(run, ep)) for c in held.cases]
+    advance = run.bar(f"{ep.name}: held-out replies", len(conversations))
+    with _timed(run.timings, f"{ep.name}: held-out replies and scores"):
+        gens, wall = asyncio.run(
+            generate(ep, conversations, settings.max_tokens, settings.concurrency, settings.temperature, advance)
+        )
+        texts = [g.text for g in gens]
+        latencies = [g.seconds for g in gens if g.error is None]
+        row = {
+            "base_url": ep.base_url,
+            "model": ep.model,
+            **run.scorer.score(texts),
+            "errors": sum(g.error is not None for g in gens),
+            "latency_median_s": statistics.median(latencies) if latencies else None,
+            "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
+            "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
+            "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens])),
+        }
+        row["intervals"]["latency_median_s"] = interval(latencies, lambda xs: float(np.median(xs)), settings.seed, 300)
+        errors = [g.error for g in gens if g.error]
+        if errors:
+            run.log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
+    return row, texts
+
+
+def _selfplay(run: _Comparison, ep: Endpoint, row: dict) -> None:
+    """Self-play through a plain client and, for the guarded endpoints, through the bot's loop guard: loop rates,
+    phrase over-use, the transcripts."""
+    settings, held = run.settings, run.held
+    chats = settings.selfplay_chats_for.get(ep.name, settings.selfplay_chats)
+    turns_total = chats * settings.selfplay_turns
+    advance = run.bar(f"{ep.name}: self-play, plain client", turns_total)
+    with _timed(run.timings, f"{ep.name}: self-play, plain client"):
+        play = asyncio.run(
+            self_play(
+                ep,
+                held.partner_scripts,
+                held.system_prompt,
+                chats,
+                settings.selfplay_turns,
+                settings.max_tokens,
+                settings.history_turns,
+                settings.temperature,
+                settings.concurrency,
+                advance,
+                _names(run, ep),
             )
-            texts = [g.text for g in gens]
-            replies[ep.name] = texts
-            latencies = [g.seconds for g in gens if g.error is None]
-            row = {
-                "base_url": ep.base_url,
-                "model": ep.model,
-                **scorer.score(texts),
-                "errors": sum(g.error is not None for g in gens),
-                "latency_median_s": statistics.median(latencies) if latencies else None,
-                "latency_p90_s": float(np.quantile(latencies, 0.9)) if latencies else None,
-                "tokens_per_s": sum(g.completion_tokens for g in gens) / wall if wall else None,
-                "completion_tokens_mean": float(np.mean([g.completion_tokens for g in gens])),
-            }
-            row["intervals"]["latency_median_s"] = interval(
-                latencies, lambda xs: float(np.median(xs)), settings.seed, 300
-            )
-            errors = [g.error for g in gens if g.error]
-            if errors:
-                log(f"{ep.name}: {len(errors)} requests failed, e.g. {errors[0]}")
-        chats = settings.selfplay_chats_for.get(ep.name, settings.selfplay_chats)
-        turns_total = chats * settings.selfplay_turns
-        advance = progress(f"{ep.name}: self-play, plain client", turns_total) if progress else None
-        with _timed(timings, f"{ep.name}: self-play, plain client"):
-            play = asyncio.run(
-                self_play(
+        )
+    for values, intervals in (
+        _loop_metrics(play, "", settings.seed),
+        _overuse_metrics(play.get("transcripts", []), run.scorer.phrases, settings.seed),
+    ):
+        row.update(values)
+        row["intervals"].update(intervals)
+    row["selfplay"] = {k: v for k, v in play.items() if k not in ("transcripts", "per_chat")}
+    row["selfplay_chats"] = play.get("chats")
+    transcripts = {"raw": play.get("transcripts", [])}
+    if (settings.guarded is None or ep.name in settings.guarded) and chats:
+        advance = run.bar(f"{ep.name}: self-play through the bot's guard", turns_total)
+        with _timed(run.timings, f"{ep.name}: self-play through the bot's guard"):
+            guarded = asyncio.run(
+                guarded_self_play(
                     ep,
                     held.partner_scripts,
                     held.system_prompt,
+                    held.target,
                     chats,
                     settings.selfplay_turns,
                     settings.max_tokens,
                     settings.history_turns,
-                    settings.temperature,
                     settings.concurrency,
                     advance,
-                    names,
+                    is_openai_api(ep.base_url),
                 )
             )
-        values, intervals = _loop_metrics(play, "", settings.seed)
+        values, intervals = _loop_metrics(guarded, "_guarded", settings.seed)
         row.update(values)
         row["intervals"].update(intervals)
-        values, intervals = _overuse_metrics(play.get("transcripts", []), scorer.phrases, settings.seed)
-        row.update(values)
-        row["intervals"].update(intervals)
-        row["selfplay"] = {k: v for k, v in play.items() if k not in ("transcripts", "per_chat")}
-        row["selfplay_chats"] = play.get("chats")
-        transcripts = {"raw": play.get("transcripts", [])}
-        if (settings.guarded is None or ep.name in settings.guarded) and chats:
-            advance = progress(f"{ep.name}: self-play through the bot's guard", turns_total) if progress else None
-            with _timed(timings, f"{ep.name}: self-play through the bot's guard"):
-                guarded = asyncio.run(
-                    guarded_self_play(
-                        ep,
-                        held.partner_scripts,
-                        held.system_prompt,
-                        held.target,
-                        chats,
-                        settings.selfplay_turns,
-                        settings.max_tokens,
-                        settings.history_turns,
-                        settings.concurrency,
-                        advance,
-                        hosted,
-                    )
-                )
-            values, intervals = _loop_metrics(guarded, "_guarded", settings.seed)
-            row.update(values)
-            row["intervals"].update(intervals)
-            row["selfplay_guarded"] = {k: v for k, v in guarded.items() if k not in ("transcripts", "per_chat")}
-            transcripts["guarded"] = guarded.get("transcripts", [])
-        row["selfplay_transcripts"] = transcripts
-        report["endpoints"][ep.name] = row
-        if ep.name in settings.speak_runs:
-            with _timed(timings, f"{ep.name}: held-out sessions replayed through the bot (--speak auto)"):
-                report["speak"] = sp = _speak(ep, settings.speak_runs[ep.name], data_dir, held, settings)
-            log(
-                f"{ep.name}: speak AUC {sp.auc}, reply rate {sp.bot_reply_rate} "
-                f"(real {sp.real_reply_rate}), mentions answered {sp.mentions_answered}"
-            )
-        if settings.facts and ep.name in settings.speak_runs:
-            with _timed(timings, f"{ep.name}: planted-fact questions with and without memory"):
-                report["memory"] = mem = _memory(ep, data_dir, held, settings)
-            log(
-                f"{ep.name}: memory recall {mem.recall_with:.3f} with, "
-                f"{mem.recall_without:.3f} without ({mem.questions} questions)"
-            )
-        log(
-            f"{ep.name}: style_target_prob {row['style_target_prob']:.3f}, loop_rate {row['loop_rate']}, "
-            f"guarded {row.get('loop_rate_guarded')}, {row['tokens_per_s']:.1f} tokens/s"
+        row["selfplay_guarded"] = {k: v for k, v in guarded.items() if k not in ("transcripts", "per_chat")}
+        transcripts["guarded"] = guarded.get("transcripts", [])
+    row["selfplay_transcripts"] = transcripts
+
+
+def _speak_and_memory(run: _Comparison, ep: Endpoint) -> dict:
+    """The held-out sessions replayed through the bot (--speak), and the planted facts asked (--facts)."""
+    found: dict[str, Any] = {}
+    with _timed(run.timings, f"{ep.name}: held-out sessions replayed through the bot (--speak auto)"):
+        found["speak"] = sp = _speak(ep, run.settings.speak_runs[ep.name], run.data_dir, run.held, run.settings)
+    run.log(
+        f"{ep.name}: speak AUC {sp.auc}, reply rate {sp.bot_reply_rate} "
+        f"(real {sp.real_reply_rate}), mentions answered {sp.mentions_answered}"
+    )
+    if run.settings.facts:
+        with _timed(run.timings, f"{ep.name}: planted-fact questions with and without memory"):
+            found["memory"] = mem = _memory(ep, run.data_dir, run.held, run.settings)
+        run.log(
+            f"{ep.name}: memory recall {mem.recall_with:.3f} with, "
+            f"{mem.recall_without:.3f} without ({mem.questions} questions)"
         )
-    if settings.adapters:
-        with _timed(timings, "held-out loss (transformers)"):
-            _heldout_losses(report, settings.adapters, data_dir, endpoints, log)
-    timings["total"] = time.perf_counter() - started
-    log("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    return CompareReport.check(report, "the comparison report"), held, replies
+    return found
 
 
 def _speak(ep: Endpoint, run: str, data_dir, held: HeldOut, settings: CompareSettings) -> SpeakSummary:

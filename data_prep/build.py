@@ -328,6 +328,25 @@ def build_datasets(
     if read != keep.kept + sum(keep.skipped.values()):
         raise RuntimeError("build accounting is off")  # a bug, never a user error
     (out / NAMES_FILE).write_bytes(orjson.dumps(make.sanitizer.mapping, option=orjson.OPT_INDENT_2))
+    manifest = _manifest(messages_path, cfg, cast, redactor, keep, make, split, read, memory_summary)
+    checked = DatasetManifest.check(manifest, out / MANIFEST_FILE)  # a writer's slip fails here, not in a reader
+    (out / MANIFEST_FILE).write_bytes(orjson.dumps(checked.to_json(), option=orjson.OPT_INDENT_2))
+    return checked
+
+
+def _manifest(
+    messages_path: Path,
+    cfg: PrepConfig,
+    cast: _Cast,
+    redactor: Redactor,
+    keep: _MessageFilter,
+    make: _ExampleMaker,
+    split: dict,
+    read: int,
+    memory_summary: dict | None,
+) -> dict:
+    """manifest.json's content, as `DatasetManifest` checks it."""
+    counts = make.counts
     manifest = {
         "clonekit_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -374,6 +393,4 @@ def build_datasets(
     }
     if memory_summary:
         manifest["memory"] = memory_summary
-    checked = DatasetManifest.check(manifest, out / MANIFEST_FILE)  # a writer's slip fails here, not in a reader
-    (out / MANIFEST_FILE).write_bytes(orjson.dumps(checked.to_json(), option=orjson.OPT_INDENT_2))
-    return checked
+    return manifest
