@@ -136,14 +136,17 @@ async def guarded_self_play(
         transcripts = await asyncio.gather(*(one_chat(i, scripts[i % len(scripts)]) for i in range(chats)))
     finally:
         await core.client.close()
-    rejected = sum(v for k, v in core.events.items() if k.startswith("loop_"))
-    attempts = core.events["attempts"]
+    return {**summarize(transcripts), "turns": turns, **_guard_figures(core.events, transcripts)}
+
+
+def _guard_figures(events, transcripts) -> dict:
+    """How often the bot's loop guard rejected a reply, of all attempts, and the transcripts."""
+    rejected = sum(v for k, v in events.items() if k.startswith("loop_"))
+    attempts = events["attempts"]
     return {
-        **summarize(transcripts),
-        "turns": turns,
         "transcripts": [list(t) for t in transcripts],
         "guard_rejections": rejected,
         "attempts": attempts,
         "guard_rejection_rate": rejected / attempts if attempts else None,
-        "suppressed": core.events["reply_suppressed"],
+        "suppressed": events["reply_suppressed"],
     }

@@ -296,19 +296,7 @@ def parse_exports(
                 if variant == "whatsapp" and workers > 1 and len(files) == 1 and whatsapp_parallel.splittable(path):
                     in_order = whatsapp_parallel.parse_parallel(path, f, report, options.dayfirst, workers, order)
                 else:
-                    write = f.write
-                    kinds = report.kinds
-                    admit = duplicates.admit
-                    see = order.see
-                    for msg in parse_file(path, report, options, detected):
-                        if not admit(msg):
-                            report.skip("duplicate")
-                            continue
-                        see(msg.chat, msg.timestamp)
-                        write(dump_message(msg))
-                        kinds[msg.kind] += 1
-                    report.kept = sum(report.kinds.values())
-                    duplicates.end_file()
+                    _write_messages(parse_file(path, report, options, detected), f, report, duplicates, order)
                 if order.backwards:
                     if not in_order:
                         sort_since(f, start)
@@ -330,6 +318,20 @@ def parse_exports(
         raise RuntimeError(f"parse accounting is off: read {report.read} != kept {report.kept} + skipped")
     out.with_name(out.stem + ".report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     return report
+
+
+def _write_messages(messages, f, report: ParseReport, duplicates: DuplicateFilter, order: TimeOrder) -> None:
+    """One file's messages to `f`, duplicates skipped, times watched for disorder (the serial path)."""
+    write, kinds, admit, see = f.write, report.kinds, duplicates.admit, order.see
+    for msg in messages:
+        if not admit(msg):
+            report.skip("duplicate")
+            continue
+        see(msg.chat, msg.timestamp)
+        write(dump_message(msg))
+        kinds[msg.kind] += 1
+    report.kept = sum(report.kinds.values())
+    duplicates.end_file()
 
 
 # formats whose message "id" is its place in the file (a line number): not an identity across files

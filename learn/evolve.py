@@ -20,7 +20,7 @@ from clonekit.dataset import TRAIN_FILE, VALID_FILE, read_dataset_manifest
 from clonekit.errors import ClonekitError
 from clonekit.learn.gate import run_gate
 from clonekit.readonly_core import dataset_core_problem
-from clonekit.registry import Registry, served_version_name
+from clonekit.registry import LoadedVersion, Registry, RegistryState, served_version_name
 
 
 def eval_dataset(info: VersionInfo) -> Path:
@@ -48,78 +48,19 @@ def make_candidate(
     reg: Registry, cfg: EvolveConfig, work: Path, actor: str | None, log=print, show_progress: bool = True
 ) -> tuple[str, MaterialManifest]:
     """Build the material, train the candidate from live, register it; returns (version, material manifest)."""
-    from clonekit.bot.store import ConversationStore
-    from clonekit.learn.material import build_material
-    from clonekit.train import train
-    from clonekit.train.dpo import train_dpo
-
     state = reg.state()
     if state.live is None:
         raise ClonekitError("the registry has no live version to learn from", reg.root)
     live = reg.load_version(state.live)
-    core, _ = reg.core()
     if not cfg.store:
         raise ClonekitError("no conversation store: set `store` in the evolve config (or pass --store)")
-    store = ConversationStore(cfg.store)
-    cutoff = live.info.data.store_cutoff or StoreCutoff(message=0, feedback=0)
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        messages = work / "messages.jsonl"
-        n_messages = store.export_messages(messages, after_id=cutoff.message)
-        feedback = store.feedback(after_id=cutoff.feedback)
-        new_cutoff = store.last_ids()
-    finally:
-        store.close()
-    original = eval_dataset(live.info)
-    prep = _prep_config(original, core)
-    log(f"material: {n_messages} consented messages and {len(feedback)} feedback items since {state.live}'s cut-off")
-    material = build_material(messages, feedback, original, work / "material", prep, cfg.replay_ratio, log=log)
-    found = dataset_core_problem(core, work / "material")
-    if found:
-        raise ClonekitError(found[0], work / "material" / TRAIN_FILE, found[1])
-    c = material.counts
-    log(
-        f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "
-        f"originals, {c['pairs']} preference pairs"
-    )
-
-    train_cfg = TrainConfig.model_validate(
-        {
-            **live.manifest.config.model_dump(),
-            "max_steps": cfg.max_steps,
-            "epochs": cfg.epochs,
-            "learning_rate": cfg.learning_rate,
-            "early_stopping_patience": 0,
-        }
-    )
-    sft_run = train(
-        train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log, from_adapter=live.dir
-    )
-    if sft_run is None:  # only a non-zero rank of a distributed run gets None
-        raise RuntimeError("training wrote no adapter")
-    run: Path = sft_run
-    method = "sft"
-    if c["pairs"] >= cfg.dpo_min_pairs:
-        dpo_cfg = train_cfg.model_copy(update={"max_steps": cfg.dpo_max_steps, "learning_rate": cfg.dpo_learning_rate})
-        dpo_run = train_dpo(
-            dpo_cfg,
-            work / "material" / "pairs.jsonl",
-            work / "dpo",
-            from_adapter=run,
-            show_progress=show_progress,
-            log=log,
-        )
-        if dpo_run is None:  # only a non-zero rank of a distributed run gets None
-            raise RuntimeError("preference tuning wrote no adapter")
-        run = dpo_run
-        method = "sft+dpo"
-    else:
-        log(f"{c['pairs']} preference pairs (fewer than {cfg.dpo_min_pairs}): no preference tuning this time")
+    material, new_cutoff = _material(reg, live, cfg, work, log)
+    run, method = _train_candidate(live, cfg, work, material, show_progress, log)
     material_info = {
         "store_cutoff": new_cutoff,
-        "eval_dataset": str(original.resolve()),
+        "eval_dataset": str(eval_dataset(live.info).resolve()),
         "material_train_sha256": material.train_sha256,
-        "counts": c,
+        "counts": material.counts,
         "new_share": material.new_share,
         "evolve_config": cfg.model_dump(exclude={"store"}),
     }
@@ -134,7 +75,7 @@ def make_candidate(
         actor=actor,
         version=vid,
         method=method,
-        counts=c,
+        counts=material.counts,
         new_share=material.new_share,
         metrics={
             k: v
@@ -145,6 +86,70 @@ def make_candidate(
     return vid, material
 
 
+def _material(reg: Registry, live: LoadedVersion, cfg: EvolveConfig, work: Path, log) -> tuple[MaterialManifest, dict]:
+    """The consented chats and feedback since live's cut-off, as training material; (material, the new cut-off)."""
+    from clonekit.bot.store import ConversationStore
+    from clonekit.learn.material import build_material
+
+    assert cfg.store is not None
+    store = ConversationStore(cfg.store)
+    cutoff = live.info.data.store_cutoff or StoreCutoff(message=0, feedback=0)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        messages = work / "messages.jsonl"
+        n_messages = store.export_messages(messages, after_id=cutoff.message)
+        feedback = store.feedback(after_id=cutoff.feedback)
+        new_cutoff = store.last_ids()
+    finally:
+        store.close()
+    core, _ = reg.core()
+    original = eval_dataset(live.info)
+    prep = _prep_config(original, core)
+    log(f"material: {n_messages} consented messages and {len(feedback)} feedback items since {live.info.id}'s cut-off")
+    material = build_material(messages, feedback, original, work / "material", prep, cfg.replay_ratio, log=log)
+    found = dataset_core_problem(core, work / "material")
+    if found:
+        raise ClonekitError(found[0], work / "material" / TRAIN_FILE, found[1])
+    c = material.counts
+    log(
+        f"material: {c['chat_examples']} chat examples, {c['corrections']} corrections, {c['replay']} replayed "
+        f"originals, {c['pairs']} preference pairs"
+    )
+    return material, new_cutoff
+
+
+def _train_candidate(
+    live: LoadedVersion, cfg: EvolveConfig, work: Path, material: MaterialManifest, show_progress: bool, log
+) -> tuple[Path, str]:
+    """SFT from live on the material, then DPO on the corrections when there are enough; (run, method)."""
+    from clonekit.train import train
+    from clonekit.train.dpo import train_dpo
+
+    train_cfg = TrainConfig.model_validate(
+        {
+            **live.manifest.config.model_dump(),
+            "max_steps": cfg.max_steps,
+            "epochs": cfg.epochs,
+            "learning_rate": cfg.learning_rate,
+            "early_stopping_patience": 0,
+        }
+    )
+    run = train(train_cfg, work / "material", work / "sft", show_progress=show_progress, log=log, from_adapter=live.dir)
+    if run is None:  # only a non-zero rank of a distributed run gets None
+        raise RuntimeError("training wrote no adapter")
+    pairs = material.counts["pairs"]
+    if pairs < cfg.dpo_min_pairs:
+        log(f"{pairs} preference pairs (fewer than {cfg.dpo_min_pairs}): no preference tuning this time")
+        return run, "sft"
+    dpo_cfg = train_cfg.model_copy(update={"max_steps": cfg.dpo_max_steps, "learning_rate": cfg.dpo_learning_rate})
+    dpo_run = train_dpo(
+        dpo_cfg, work / "material" / "pairs.jsonl", work / "dpo", from_adapter=run, show_progress=show_progress, log=log
+    )
+    if dpo_run is None:  # only a non-zero rank of a distributed run gets None
+        raise RuntimeError("preference tuning wrote no adapter")
+    return dpo_run, "sft+dpo"
+
+
 def gate_version(
     reg: Registry, vid: str, cfg: EvolveConfig, server_url: str | None, actor: str | None, log=print, progress=None
 ) -> GateVerdict:
@@ -153,20 +158,10 @@ def gate_version(
     from clonekit.serve.process import Server
 
     state = reg.state()
-    v = state.versions[vid]
-    if vid == state.live:
-        raise ClonekitError(f"{vid} is live: the gate measures a candidate against live")
-    if v.parent is None or state.live is None:
-        raise ClonekitError(f"{vid} has no parent: the gate compares a candidate with the version it came from")
-    live, cand = reg.load_version(state.live), reg.load_version(vid)
-    if (cand.info.base, cand.info.template_sha256) != (live.info.base, live.info.template_sha256):
-        raise ClonekitError(f"{vid} has another base model or chat template than live {state.live}: not comparable")
+    live, cand = _comparable(reg, vid, state)
     core, _ = reg.core()
-    new_data = None
-    source = Path(cand.info.source)
-    material = source.parent / "material" if (source.parent / "material").exists() else None
-    if material is not None:
-        new_data = material
+    material = Path(cand.info.source).parent / "material"  # evolve's material beside the candidate's run
+    new_data = material if material.exists() else None
     eval_data = eval_dataset(live.info)
 
     def measure(base_url: str, live_model: str, cand_model: str) -> GateVerdict:
@@ -187,7 +182,7 @@ def gate_version(
         from clonekit.serve.hotswap import ServerControl
 
         control = ServerControl.from_env(server_url)
-        names = (served_version_name(reg.served_name, state.live), served_version_name(reg.served_name, vid))
+        names = (served_version_name(reg.served_name, live.info.id), served_version_name(reg.served_name, vid))
         control.load(names[0], str(live.dir.resolve()))
         control.load(names[1], str(cand.dir.resolve()))  # under its version name: no client asks for it
         verdict = measure(control.base_url, *names)
@@ -208,18 +203,36 @@ def gate_version(
         **verdict.model_dump(mode="json", exclude={"auto_approved"}),
     )
     if verdict.passed and cfg.auto_approve_minor:
-        live_loss, cand_loss = verdict.figures["heldout_loss_live"], verdict.figures["heldout_loss_candidate"]
-        rise = (cand_loss - live_loss) / live_loss
-        share = cand.info.data.new_share if cand.info.data.new_share is not None else 1.0
-        if share <= cfg.major_new_share and rise <= cfg.major_loss_rise:
-            reg.audit.append(
-                "approved",
-                reason=f"policy: minor change (new data {share:.0%} <= "
-                f"{cfg.major_new_share:.0%}, held-out loss {rise:+.1%})",
-                actor="policy:auto_approve_minor",
-                version=vid,
-            )
-            verdict.auto_approved = True
-        else:
-            log(f"a major change (new data {share:.0%}, held-out loss {rise:+.1%}): a person approves it")
+        _policy_approval(reg, vid, cand.info, verdict, cfg, log)
     return verdict
+
+
+def _comparable(reg: Registry, vid: str, state: RegistryState) -> tuple[LoadedVersion, LoadedVersion]:
+    """(live, candidate), when the candidate came from a version and shares live's base and chat template."""
+    if vid == state.live:
+        raise ClonekitError(f"{vid} is live: the gate measures a candidate against live")
+    if state.versions[vid].parent is None or state.live is None:
+        raise ClonekitError(f"{vid} has no parent: the gate compares a candidate with the version it came from")
+    live, cand = reg.load_version(state.live), reg.load_version(vid)
+    if (cand.info.base, cand.info.template_sha256) != (live.info.base, live.info.template_sha256):
+        raise ClonekitError(f"{vid} has another base model or chat template than live {state.live}: not comparable")
+    return live, cand
+
+
+def _policy_approval(reg: Registry, vid: str, info: VersionInfo, verdict: GateVerdict, cfg: EvolveConfig, log) -> None:
+    """`auto_approve_minor`: a change that passed the gate and is minor (little new data, held-out loss not rising
+    beyond the budget) is approved by the policy, in the log as such; a major one waits for a person."""
+    live_loss, cand_loss = verdict.figures["heldout_loss_live"], verdict.figures["heldout_loss_candidate"]
+    rise = (cand_loss - live_loss) / live_loss
+    share = info.data.new_share if info.data.new_share is not None else 1.0
+    if share <= cfg.major_new_share and rise <= cfg.major_loss_rise:
+        reg.audit.append(
+            "approved",
+            reason=f"policy: minor change (new data {share:.0%} <= "
+            f"{cfg.major_new_share:.0%}, held-out loss {rise:+.1%})",
+            actor="policy:auto_approve_minor",
+            version=vid,
+        )
+        verdict.auto_approved = True
+    else:
+        log(f"a major change (new data {share:.0%}, held-out loss {rise:+.1%}): a person approves it")

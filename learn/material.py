@@ -81,39 +81,16 @@ def build_material(
     if cfg.target is None:
         raise ClonekitError("new material needs the person to clone (prep's `target`)")
     target = cfg.target
-    original = Path(original)
-    for name in (TRAIN_FILE, VALID_FILE):
-        if not (original / name).exists():
-            raise ClonekitError(
-                f"the original dataset has no {name} (replay and the frozen evaluation set come from it)", original
-            )
+    original = _original(original)
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    examples: list[bytes] = []
     counts = {"chat_examples": 0, "corrections": 0, "pairs": 0, "replay": 0, "reactions": 0}
-    if messages_path is not None and messages_path.stat().st_size:
-        if _person_wrote(messages_path, target):
-            chat_cfg = cfg.model_copy(update={"valid_fraction": 0.0})
-            build_datasets(messages_path, out / "chats", chat_cfg)
-            lines = (out / "chats" / TRAIN_FILE).read_bytes().splitlines()
-            examples += lines
-            counts["chat_examples"] = len(lines)
-        else:
-            log(f"the new chats have no messages of {target}: only corrections teach the candidate")
-    redactor = Redactor(cfg.redact, people=cfg.exclude, keep=[target])
-    excluded = {p.casefold() for p in cfg.exclude}
-    pairs = []
-    prompt = system_prompt(cfg, target)  # the dataset's own, as build_datasets writes it
-    for fb in feedback:
-        if fb["kind"] != "correction":
-            counts["reactions"] += 1
-            continue
-        example, pair = correction_example(fb, target, prompt, redactor, excluded)
-        examples.append(orjson.dumps(example))
-        counts["corrections"] += 1
-        if pair is not None:
-            pairs.append(pair)
+    examples = _chat_examples(messages_path, cfg, out, log)
+    counts["chat_examples"] = len(examples)
+    corrections, pairs, counts["reactions"] = _corrections(feedback, cfg)
+    examples += corrections
+    counts["corrections"] = len(corrections)
     new = len(examples)
     if not new:
         raise ClonekitError(
@@ -133,7 +110,7 @@ def build_material(
         "clonekit_version": __version__,
         "kind": "evolve material",
         "target": target,
-        "system_prompt": prompt,
+        "system_prompt": system_prompt(cfg, target),
         "counts": counts,
         "new_share": new / len(rows),
         "config": json.loads(cfg.model_dump_json()),
@@ -148,3 +125,43 @@ def build_material(
     checked = MaterialManifest.check(manifest, out / MANIFEST_FILE)
     checked.write(out / MANIFEST_FILE)
     return checked
+
+
+def _original(original: Path) -> Path:
+    original = Path(original)
+    for name in (TRAIN_FILE, VALID_FILE):
+        if not (original / name).exists():
+            raise ClonekitError(
+                f"the original dataset has no {name} (replay and the frozen evaluation set come from it)", original
+            )
+    return original
+
+
+def _chat_examples(messages_path: Path | None, cfg: PrepConfig, out: Path, log) -> list[bytes]:
+    """The new consented chats built as prep builds a dataset (all of it train), one line an example."""
+    assert cfg.target is not None
+    if messages_path is None or not messages_path.stat().st_size:
+        return []
+    if not _person_wrote(messages_path, cfg.target):
+        log(f"the new chats have no messages of {cfg.target}: only corrections teach the candidate")
+        return []
+    build_datasets(messages_path, out / "chats", cfg.model_copy(update={"valid_fraction": 0.0}))
+    return (out / "chats" / TRAIN_FILE).read_bytes().splitlines()
+
+
+def _corrections(feedback: list[dict], cfg: PrepConfig) -> tuple[list[bytes], list, int]:
+    """(an example per correction, the preference pairs they make, how many reactions were not corrections)."""
+    assert cfg.target is not None
+    redactor = Redactor(cfg.redact, people=cfg.exclude, keep=[cfg.target])
+    excluded = {p.casefold() for p in cfg.exclude}
+    prompt = system_prompt(cfg, cfg.target)  # the dataset's own, as build_datasets writes it
+    examples, pairs, reactions = [], [], 0
+    for fb in feedback:
+        if fb["kind"] != "correction":
+            reactions += 1
+            continue
+        example, pair = correction_example(fb, cfg.target, prompt, redactor, excluded)
+        examples.append(orjson.dumps(example))
+        if pair is not None:
+            pairs.append(pair)
+    return examples, pairs, reactions

@@ -90,11 +90,7 @@ def train_dpo(
 ) -> Path | None:
     """DPO on the pairs file; write the adapter directory out_dir and return it (None on other ranks)."""
     import torch
-    from datasets import Dataset
-    from transformers import PrinterCallback, set_seed
-
-    import_trl()
-    from trl import DPOConfig, DPOTrainer
+    from transformers import set_seed
 
     pairs_path = readable_file(pairs_path, "preference pairs file")
     pairs = read_pairs(pairs_path)
@@ -105,37 +101,14 @@ def train_dpo(
     set_seed(cfg.seed)
     adapter = Path(from_adapter) if from_adapter is not None else None
     base, tokenizer, template = starting_point(cfg, adapter)
-    log(
-        f"data: {len(pairs)} preference pairs from {pairs_path}; reference: "
-        f"{'the adapter ' + str(adapter) if adapter else 'the base model'}"
-    )
+    log(f"data: {len(pairs)} preference pairs from {pairs_path}; reference: {adapter or 'the base model'}")
 
     run_plan = plan_run(base, cfg, device, prec, 2 * cfg.max_seq_len, log)  # chosen and rejected in one forward
     try:
         model, checkpointed = load_model(base, cfg, device, prec, run_plan, adapter=str(adapter) if adapter else None)
         margin_before = mean_margin(model, tokenizer, template, pairs[:256])
-        args = trainer_args(
-            DPOConfig,
-            cfg,
-            out,
-            device,
-            prec,
-            max(cfg.max_steps, 1),
-            False,
-            checkpointed > 0,
-            beta=cfg.dpo_beta,
-            max_length=cfg.max_seq_len,
-            remove_unused_columns=False,
-        )
         progress = progress_callback(show_progress, "preference tuning")
-        trainer: Any = DPOTrainer(
-            model=model,
-            args=args,
-            processing_class=tokenizer,
-            train_dataset=Dataset.from_list(_rows(pairs)),
-            callbacks=[progress],
-        )
-        trainer.remove_callback(PrinterCallback)
+        trainer = _dpo_trainer(cfg, out, device, prec, checkpointed, model, tokenizer, pairs, progress)
         if not len(trainer.train_dataset):
             raise ClonekitError(f"every pair's context is longer than max_seq_len ({cfg.max_seq_len})", pairs_path)
         total_steps = set_schedule(trainer.args, cfg, len(trainer.train_dataset), 1)
@@ -146,15 +119,11 @@ def train_dpo(
         policy.set_adapter("default")
         margin_after = mean_margin(policy, tokenizer, template, pairs[:256])
     except torch.OutOfMemoryError:
-        raise ClonekitError(
-            "out of memory: lower `max_seq_len`, turn on `gradient_checkpointing`, or use QLoRA"
-        ) from None
+        raise ClonekitError(OOM_ADVICE_DPO) from None
     if not trainer.is_world_process_zero():
         return None
-    log(
-        f"log P(chosen) - log P(rejected), mean over {min(len(pairs), 256)} pairs: "
-        f"{margin_before:.3f} before, {margin_after:.3f} after"
-    )
+    n = min(len(pairs), 256)
+    log(f"log P(chosen) - log P(rejected), mean over {n} pairs: {margin_before:.3f} before, {margin_after:.3f} after")
     if "ref" in getattr(policy, "peft_config", {}):
         policy.delete_adapter("ref")  # the frozen reference copy is not part of the result
     metrics = {
@@ -164,31 +133,61 @@ def train_dpo(
         "steps": trainer.state.global_step,
         "planned_steps": total_steps,
         "pairs": len(pairs),
-        "train_tokens_this_run": progress.tokens,
+        **_speed_and_setup(progress.tokens, seconds, device, prec, cfg, run_plan, checkpointed),
+    }
+    data_dir = adapter_dataset(adapter) if adapter else pairs_path.parent
+    extra: dict[str, Any] = {"pairs": {"path": str(pairs_path.resolve()), "count": len(pairs)}}
+    extra["parent"] = str(adapter.resolve()) if adapter else None
+    return write_run(out, policy, tokenizer, template, base, data_dir, cfg, metrics, method="dpo", extra=extra)
+
+
+OOM_ADVICE_DPO = "out of memory: lower `max_seq_len`, turn on `gradient_checkpointing`, or use QLoRA"
+
+
+def _dpo_trainer(cfg: TrainConfig, out: Path, device: str, prec, checkpointed: int, model, tokenizer, pairs, progress):
+    """TRL's DPOTrainer over the pairs, with clonekit's arguments and progress bar."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+
+    import_trl()
+    from trl import DPOConfig, DPOTrainer
+
+    args = trainer_args(
+        DPOConfig,
+        cfg,
+        out,
+        device,
+        prec,
+        max(cfg.max_steps, 1),
+        False,
+        checkpointed > 0,
+        beta=cfg.dpo_beta,
+        max_length=cfg.max_seq_len,
+        remove_unused_columns=False,
+    )
+    trainer: Any = DPOTrainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        train_dataset=Dataset.from_list(_rows(pairs)),
+        callbacks=[progress],
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _speed_and_setup(tokens: int, seconds: float, device: str, prec, cfg: TrainConfig, run_plan, checkpointed) -> dict:
+    """The run's speed and how it ran (device, precision, quantization, the memory plan), for clonekit.json."""
+    return {
+        "train_tokens_this_run": tokens,
         "seconds": seconds,
-        "tokens_per_second": progress.tokens / seconds if seconds else None,
+        "tokens_per_second": tokens / seconds if seconds else None,
         "device": device,
         "dtype": str(prec.dtype).replace("torch.", ""),
         "bf16_autocast": prec.bf16_autocast,
         "quantization": cfg.quantization,
         **run_plan.as_metrics(checkpointed),
     }
-    data_dir = adapter_dataset(adapter) if adapter else pairs_path.parent
-    return write_run(
-        out,
-        policy,
-        tokenizer,
-        template,
-        base,
-        data_dir,
-        cfg,
-        metrics,
-        method="dpo",
-        extra={
-            "pairs": {"path": str(pairs_path.resolve()), "count": len(pairs)},
-            "parent": str(adapter.resolve()) if adapter else None,
-        },
-    )
 
 
 def adapter_dataset(adapter: Path) -> Path:

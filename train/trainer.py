@@ -290,8 +290,20 @@ def train(
         raise ClonekitError(OOM_ADVICE) from None
     if not trainer.is_world_process_zero():
         return None
+    metrics = _metrics(fit, trainer, progress, train_split, valid_split, device, prec, cfg, run_plan, checkpointed)
+    extra: dict = {"parent": str(parent.resolve())} if parent is not None else {}
+    speak = _speak_calibration(trainer.model, tokenizer, template, data_dir, log)
+    if speak is not None:
+        extra["speak"] = speak
+    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft", extra=extra)
+
+
+def _metrics(
+    fit: dict, trainer, progress, train_split, valid_split, device, prec, cfg: TrainConfig, run_plan, checkpointed
+):
+    """clonekit.json's metrics of an SFT run: losses, speed, memory, data, how it ran."""
     seconds = fit["seconds"]
-    metrics = {
+    return {
         "valid_loss": fit["valid_loss"],
         "base_valid_loss": fit["base_valid_loss"],
         "train_loss": fit["train_loss"],
@@ -313,18 +325,20 @@ def train(
         "bf16_autocast": prec.bf16_autocast,
         "quantization": cfg.quantization,
         **run_plan.as_metrics(checkpointed),
-        "world_size": world,
+        "world_size": int(os.environ.get("WORLD_SIZE", 1)),
     }
-    extra: dict = {"parent": str(parent.resolve())} if parent is not None else {}
+
+
+def _speak_calibration(model, tokenizer, template, data_dir: Path, log) -> dict | None:
+    """The speak score's threshold and held-out AUC (train/speak_calibration.py), logged."""
     ds = read_dataset_manifest(data_dir)
-    speak = calibrate_speak(trainer.model, tokenizer, template, data_dir, ds.system_prompt, ds.target)
+    speak = calibrate_speak(model, tokenizer, template, data_dir, ds.system_prompt, ds.target)
     if speak is not None:
-        extra["speak"] = speak
         log(
             f"speak score: held-out AUC {speak['auc']:.3f}, threshold {speak['threshold']:.3f} "
             f"(the target wrote next at {speak['target_rate']:.1%} of {speak['decision_points']} points)"
         )
-    return write_run(out, trainer.model, tokenizer, template, base, data_dir, cfg, metrics, method="sft", extra=extra)
+    return speak
 
 
 def whole_run_train_loss(log_history: list[dict], this_run: float) -> float:
