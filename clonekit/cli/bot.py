@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from clonekit.cli import render
-from clonekit.cli.common import app, console, err_console, user_errors
+from clonekit.cli.common import SET_OPT, app, console, err_console, user_errors
 from clonekit.config import BotConfig, field_help
 from clonekit.errors import ClonekitError
 
@@ -52,6 +52,7 @@ def chat(
     speak_threshold: float | None = SPEAK_THRESHOLD_OPT,
     memory: Path | None = MEMORY_OPT,
     event_log: Path | None = EVENT_LOG_OPT,
+    sets: list[str] | None = SET_OPT,
 ):
     """Talk to a clone in the terminal, as one or several speakers; the key comes from $CLONEKIT_API_KEY
     (or the config's api_key_env). /good, /bad and /correct TEXT give feedback on the clone's last reply."""
@@ -60,7 +61,7 @@ def chat(
     from clonekit.bot.core import CloneChat
     from clonekit.bot.loops import loop_check_line
     from clonekit.bot.terminal import run_terminal
-    from clonekit.config import load_config
+    from clonekit.config import apply_sets, load_config
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
     cfg = load_config(
@@ -78,6 +79,7 @@ def chat(
         memory=str(memory) if memory else None,
         event_log=str(event_log) if event_log else None,
     )
+    cfg = apply_sets(cfg, sets)
     core = CloneChat(cfg)
     replies = run_terminal(core, script, speaker, cfg.store, consent, cfg.quiet_seconds)
     render.events(core.events)
@@ -104,6 +106,7 @@ def discord_cmd(
     speak_threshold: float | None = SPEAK_THRESHOLD_OPT,
     memory: Path | None = MEMORY_OPT,
     event_log: Path | None = EVENT_LOG_OPT,
+    sets: list[str] | None = SET_OPT,
 ):
     """Run the clone as a Discord bot in allow-listed channels. The token comes from $DISCORD_TOKEN; enable the
     Message Content Intent in the Developer Portal. Commands: !reset, !status, !consent on|off, !correct TEXT,
@@ -113,7 +116,7 @@ def discord_cmd(
     from clonekit.bot.core import CloneChat
     from clonekit.bot.discord_bot import CloneBot, read_token, run_bot
     from clonekit.bot.store import ConversationStore
-    from clonekit.config import load_config
+    from clonekit.config import apply_sets, load_config
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s [%(levelname)s %(name)s] %(message)s"
@@ -130,6 +133,7 @@ def discord_cmd(
         memory=str(memory) if memory else None,
         event_log=str(event_log) if event_log else None,
     )
+    cfg = apply_sets(cfg, sets)
     if channel:
         cfg.discord.channels = list(channel)
     token = read_token(cfg.discord)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from clonekit.cli import render
-from clonekit.cli.common import ACTOR_OPT, REGISTRY_OPT, app, console, err_console, open_registry, user_errors
+from clonekit.cli.common import ACTOR_OPT, REGISTRY_OPT, SET_OPT, app, console, err_console, open_registry, user_errors
 
 evolve_app = typer.Typer(
     help="Learn from new chats and feedback, safely: a candidate trained from the live adapter "
@@ -38,15 +38,16 @@ def evolve_run(
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Run the gate right after training."),
     actor: str | None = ACTOR_OPT,
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    sets: list[str] | None = SET_OPT,
 ):
     """Train a candidate from the live version on the consented chats and feedback since its cut-off (plus a replay
     sample), register it, and run the gate. Nothing served changes."""
     import time
 
-    from clonekit.config import EvolveConfig, load_config
+    from clonekit.config import EvolveConfig, apply_sets, load_config
     from clonekit.learn.evolve import gate_version, make_candidate
 
-    cfg = load_config(EvolveConfig, config, store=str(store) if store else None)
+    cfg = apply_sets(load_config(EvolveConfig, config, store=str(store) if store else None), sets)
     reg = open_registry(registry)
     work = work or registry / "work" / time.strftime("%Y%m%d-%H%M%S")
     log = lambda s: err_console.print(s, highlight=False)  # noqa: E731
@@ -69,14 +70,15 @@ def evolve_gate(
         None, "--server", help="Gate on this running `clonekit serve --registry`; default: a sandbox server of its own."
     ),
     actor: str | None = ACTOR_OPT,
+    sets: list[str] | None = SET_OPT,
 ):
     """The gate: candidate vs live on the frozen evaluation set and the new material (held-out loss within the
     stability budget; style, relevance, loops no worse within intervals; the core's adversarial probes). The
     verdict goes into the audit log; exit 1 when it fails."""
-    from clonekit.config import EvolveConfig, load_config
+    from clonekit.config import EvolveConfig, apply_sets, load_config
     from clonekit.learn.evolve import gate_version
 
-    cfg = load_config(EvolveConfig, config)
+    cfg = apply_sets(load_config(EvolveConfig, config), sets)
     reg = open_registry(registry)
     vid = reg.resolve(version)
     verdict = gate_version(reg, vid, cfg, server, actor, lambda s: err_console.print(s, highlight=False))
