@@ -21,6 +21,15 @@ SPEAK_THRESHOLD_OPT = typer.Option(None, "--speak-threshold", help=field_help(Bo
 MEMORY_OPT = typer.Option(None, "--memory", help=field_help(BotConfig, "memory"))
 EVENT_LOG_OPT = typer.Option(None, "--event-log", help=field_help(BotConfig, "event_log"))
 
+
+def bot_config(config: Path | None, sets: list[str] | None, paths: dict[str, Path | None], **options) -> BotConfig:
+    """The BotConfig of `chat` and `discord`: the YAML, then the options given (paths as text), then `--set`."""
+    from clonekit.config import apply_sets, load_config
+
+    given = {k: str(v) for k, v in paths.items() if v is not None}
+    return apply_sets(load_config(BotConfig, config, **given, **options), sets)
+
+
 LOOP_CHECK_OPT = typer.Option(
     False,
     help="With --script: summarize the clone's replies and exit 1 if they loop (3+ near-identical replies in a row, "
@@ -61,25 +70,20 @@ def chat(
     from clonekit.bot.core import CloneChat
     from clonekit.bot.loops import loop_check_line
     from clonekit.bot.terminal import run_terminal
-    from clonekit.config import apply_sets, load_config
 
     logging.basicConfig(level=logging.WARNING, format="[%(levelname)s %(name)s] %(message)s")
-    cfg = load_config(
-        BotConfig,
+    paths = {"adapter": adapter, "store": store, "registry": registry, "memory": memory, "event_log": event_log}
+    cfg = bot_config(
         config,
+        sets,
+        paths,
         base_url=base_url,
         model=model,
-        adapter=str(adapter) if adapter else None,
         quiet_seconds=quiet if quiet is not None else (0.0 if script else None),
         clone_name=name,
-        store=str(store) if store else None,
-        registry=str(registry) if registry else None,
         mode=speak,
         speak_threshold=speak_threshold,
-        memory=str(memory) if memory else None,
-        event_log=str(event_log) if event_log else None,
     )
-    cfg = apply_sets(cfg, sets)
     core = CloneChat(cfg)
     replies = run_terminal(core, script, speaker, cfg.store, consent, cfg.quiet_seconds)
     render.events(core.events)
@@ -116,24 +120,12 @@ def discord_cmd(
     from clonekit.bot.core import CloneChat
     from clonekit.bot.discord_bot import CloneBot, read_token, run_bot
     from clonekit.bot.store import ConversationStore
-    from clonekit.config import apply_sets, load_config
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s [%(levelname)s %(name)s] %(message)s"
     )
-    cfg = load_config(
-        BotConfig,
-        config,
-        base_url=base_url,
-        model=model,
-        adapter=str(adapter) if adapter else None,
-        store=str(store) if store else None,
-        mode=speak,
-        speak_threshold=speak_threshold,
-        memory=str(memory) if memory else None,
-        event_log=str(event_log) if event_log else None,
-    )
-    cfg = apply_sets(cfg, sets)
+    paths = {"adapter": adapter, "store": store, "memory": memory, "event_log": event_log}
+    cfg = bot_config(config, sets, paths, base_url=base_url, model=model, mode=speak, speak_threshold=speak_threshold)
     if channel:
         cfg.discord.channels = list(channel)
     token = read_token(cfg.discord)
