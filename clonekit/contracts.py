@@ -376,6 +376,21 @@ class CompareReport(Contract):
     memory: MemoryRecall | None = None
 
 
+# ------------------------------------------------------------------------------------------------ an endpoint
+
+
+class EndpointFile(Contract):
+    """An OpenAI-compatible endpoint, as `clonekit hosted` writes it for a finished fine-tune: `clonekit compare -e
+    NAME=FILE` and `clonekit chat|discord --endpoint FILE` take it as they take a local server's URL and model."""
+
+    base_url: str
+    model: str
+    key_env: str | None = None  # the environment variable holding the key (never the key itself)
+    job_id: str | None = None
+    dataset_sha256: str | None = None
+    created: str | None = None
+
+
 # Fields added after files were first written, with the value an older file means by leaving them out. A
 # field not listed here is required: reading an old file without it is an error that names it.
 MIGRATIONS: dict[str, dict[str, Any]] = {

@@ -169,6 +169,32 @@ class Registry:
         )
         return vid
 
+    def register_external(
+        self,
+        model: str,
+        base_url: str,
+        job_id: str,
+        dataset_sha256: str,
+        actor: str | None = None,
+        reason: str = "hosted fine-tune",
+    ) -> str:
+        """A model someone else serves (a hosted fine-tune), as a version in the log with no files: clonekit compares
+        it and chats with it through its endpoint, and never serves or promotes it. Returns its id."""
+        self.require()
+        state = self.state()
+        vid = f"v{len(state.versions) + 1}-{sha256_text('external', base_url, model)[:8]}"
+        external = {"model": model, "base_url": base_url, "job_id": job_id}
+        self.audit.append(
+            "registered",
+            reason=reason,
+            actor=actor,
+            version=vid,
+            parent=None,
+            external=external,
+            dataset_sha256=dataset_sha256,
+        )
+        return vid
+
     def _check_parent(self, run: Path, manifest: AdapterManifest, parent: str, state: RegistryState) -> None:
         if parent not in state.versions:
             raise ClonekitError(f"no version {parent} in the registry", self.root)
@@ -245,6 +271,8 @@ class Registry:
         v = state.versions[vid]
         if vid == state.live:
             return f"{vid} is live already"
+        if v.external is not None:
+            return f"{vid} is a hosted model ({v.external['model']}): clonekit compares it, it does not serve it"
         if v.gate_failed:
             return f"{vid} failed the gate: a version that failed the gate is never promoted"
         if v.rejected:
@@ -277,7 +305,7 @@ class Registry:
                 AuditProblem(None, "core.json is missing or differs from the core the registry was created with")
             )
         for r in records:
-            if r.event == "registered" and r.version:
+            if r.event == "registered" and r.version and "external" not in r.data:
                 for p in self.version_problems(r.version, r.data.get("version_json_sha256")):
                     problems.append(AuditProblem(None, p))
         return problems

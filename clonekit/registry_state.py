@@ -23,6 +23,7 @@ class VersionState:
     was_live: bool = False
     feedback: Counter = field(default_factory=Counter)  # kind -> count ("up", "down", "correction")
     ab_share: float | None = None
+    external: dict | None = None  # a hosted model (`clonekit hosted`): its model, base URL and job; no files here
 
     @property
     def gate_passed(self) -> bool:
@@ -64,7 +65,7 @@ def replay(records: list[AuditRecord], log_path: Path) -> RegistryState:
         if vid is None:
             continue
         if ev == "registered":
-            versions[vid] = VersionState(vid, data.get("parent"))
+            versions[vid] = VersionState(vid, data.get("parent"), external=data.get("external"))
             continue
         v = versions.get(vid)
         if v is None:

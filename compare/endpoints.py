@@ -28,12 +28,19 @@ class Endpoint:
 
 
 def parse_endpoint(spec: str) -> Endpoint:
-    """NAME=BASE_URL,MODEL[,KEY_ENV]"""
+    """NAME=BASE_URL,MODEL[,KEY_ENV], or NAME=FILE.json: an endpoint file (`clonekit hosted finetune` writes one)."""
     name, sep, rest = spec.partition("=")
+    if sep and name.strip() and rest.strip().endswith(".json"):
+        from clonekit.contracts import EndpointFile
+
+        found = EndpointFile.load(rest.strip()) if os.path.isfile(rest.strip()) else None
+        if found is None:
+            raise ClonekitError(f"--endpoint {spec!r}: no endpoint file {rest.strip()}")
+        return Endpoint(name.strip(), found.base_url, found.model, found.key_env)
     parts = rest.split(",")
     if not sep or not name.strip() or len(parts) not in (2, 3) or not all(p.strip() for p in parts):
         raise ClonekitError(
-            f"--endpoint {spec!r}: expected NAME=BASE_URL,MODEL[,KEY_ENV], e.g. "
+            f"--endpoint {spec!r}: expected NAME=BASE_URL,MODEL[,KEY_ENV] or NAME=FILE.json, e.g. "
             "clone=http://127.0.0.1:8000/v1,clone or hosted=https://api.openai.com/v1,ft:gpt-4o-mini:...,OPENAI_API_KEY"
         )
     return Endpoint(name.strip(), parts[0].strip(), parts[1].strip(), parts[2].strip() if len(parts) == 3 else None)

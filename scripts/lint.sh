@@ -3,7 +3,7 @@
 # formatter in check mode, and mypy with the pydantic plugin. CI runs it before the tests; so does pre-commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh test train serve-cpu bot compare export lint
+scripts/setup.sh test train serve-cpu bot compare export hosted lint
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -6,7 +6,15 @@ import typer.main
 from typer.testing import CliRunner
 
 from clonekit.cli import app
-from clonekit.config import BotConfig, CompareSettings, PrepConfig, ServeConfig, TrainConfig, field_help
+from clonekit.config import (
+    BotConfig,
+    CompareSettings,
+    HostedConfig,
+    PrepConfig,
+    ServeConfig,
+    TrainConfig,
+    field_help,
+)
 
 # command path -> (the model its options set, option name -> field where the names differ)
 BOUND = {
@@ -16,6 +24,7 @@ BOUND = {
     ("compare",): (CompareSettings, {"selfplay_chats": ""}),  # N or NAME=N: both selfplay_chats fields
     ("train",): (TrainConfig, {}),
     ("serve",): (ServeConfig, {"adapter": "adapters"}),
+    ("hosted", "finetune"): (HostedConfig, {}),
 }
 
 

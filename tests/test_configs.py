@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from clonekit.config import BotConfig, EvolveConfig, PrepConfig, TrainConfig, load_config
+from clonekit.config import BotConfig, EvolveConfig, HostedConfig, PrepConfig, TrainConfig, load_config
 
 CONFIGS_DIR = Path(__file__).parent.parent / "configs"
 CONFIGS = sorted(CONFIGS_DIR.rglob("*.yaml"))
@@ -19,6 +19,8 @@ def model_for(path: Path):
         return BotConfig
     if path.stem == "evolve":
         return EvolveConfig
+    if path.stem == "hosted":
+        return HostedConfig
     if path.stem.startswith(("cpu-", "gpu-")):
         return TrainConfig
     return None

@@ -79,7 +79,7 @@ def installed(wheel, tmp_path_factory) -> Path:
 @pytest.fixture
 def user_folder(tmp_path) -> Path:
     """A user's working folder with files named like clonekit's stages: none of them may be imported."""
-    for name in ("train", "serve", "bot", "compare", "data_prep", "learn", "samples"):
+    for name in ("train", "serve", "bot", "compare", "data_prep", "learn", "samples", "hosted"):
         (tmp_path / f"{name}.py").write_text(f"raise SystemExit('the user\\'s own {name}.py was imported')\n")
     return tmp_path
 
@@ -91,7 +91,7 @@ def test_wheel_has_one_top_level_name_and_the_templates(wheel):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"clonekit"}
     (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")]
     assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["clonekit"]
-    for sub in ("data_prep", "train", "serve", "bot", "compare", "learn", "samples", "cli"):
+    for sub in ("data_prep", "train", "serve", "bot", "compare", "learn", "samples", "hosted", "cli", "config"):
         assert f"clonekit/{sub}/__init__.py" in names
     assert "clonekit/templates/chatml-names.jinja" in names
     assert "clonekit/templates/llama3-names.jinja" in names
@@ -125,7 +125,7 @@ def test_installed_wheel_builds_a_dataset_and_trains_with_its_template(installed
     assert "clonekit: end_of_turn=<|im_end|>" in template
 
 
-@pytest.mark.parametrize("stage", ["data_prep", "train", "serve", "bot", "compare", "learn", "samples"])
+@pytest.mark.parametrize("stage", ["data_prep", "train", "serve", "bot", "compare", "learn", "samples", "hosted"])
 def test_this_environment_resolves_the_stages_inside_clonekit_not_a_users_file(stage, user_folder):
     """The test environment's own (editable) install, run from a folder with a user's train.py etc."""
     code = f"import importlib.util as u; print(u.find_spec('clonekit.{stage}').origin)"

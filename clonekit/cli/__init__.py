@@ -8,7 +8,7 @@ import importlib
 
 from clonekit.cli.common import app
 
-COMMAND_MODULES = ("prep", "train", "serve", "bot", "compare", "registry", "evolve", "memory")
+COMMAND_MODULES = ("prep", "train", "serve", "bot", "compare", "hosted", "registry", "evolve", "memory")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"clonekit.cli.{_name}")
 

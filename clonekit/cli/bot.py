@@ -22,14 +22,29 @@ MEMORY_OPT = typer.Option(None, "--memory", help=field_help(BotConfig, "memory")
 EVENT_LOG_OPT = typer.Option(None, "--event-log", help=field_help(BotConfig, "event_log"))
 
 
-def bot_config(config: Path | None, sets: list[str] | None, paths: dict[str, Path | None], **options) -> BotConfig:
-    """The BotConfig of `chat` and `discord`: the YAML, then the options given (paths as text), then `--set`."""
+def bot_config(
+    config: Path | None, sets: list[str] | None, endpoint: Path | None, paths: dict[str, Path | None], **options
+) -> BotConfig:
+    """The BotConfig of `chat` and `discord`: the YAML, then an endpoint file, then the options given (paths as
+    text), then `--set`."""
     from clonekit.config import apply_sets, load_config
+    from clonekit.contracts import EndpointFile
 
     given = {k: str(v) for k, v in paths.items() if v is not None}
+    if endpoint is not None:
+        found = EndpointFile.load(endpoint)
+        options["base_url"] = options.get("base_url") or found.base_url
+        options["model"] = options.get("model") or found.model
+        given["api_key_env"] = found.key_env or "CLONEKIT_API_KEY"
     return apply_sets(load_config(BotConfig, config, **given, **options), sets)
 
 
+ENDPOINT_FILE_OPT = typer.Option(
+    None,
+    "--endpoint",
+    help="An endpoint file (`clonekit hosted finetune` writes one): its base URL, model and key variable, as "
+    "--base-url and --model give them.",
+)
 LOOP_CHECK_OPT = typer.Option(
     False,
     help="With --script: summarize the clone's replies and exit 1 if they loop (3+ near-identical replies in a row, "
@@ -44,6 +59,7 @@ CHAT_STORE_OPT = typer.Option(
 @user_errors
 def chat(
     base_url: str | None = BASE_URL_OPT,
+    endpoint: Path | None = ENDPOINT_FILE_OPT,
     model: str | None = MODEL_OPT,
     adapter: Path | None = ADAPTER_OPT,
     config: Path | None = BOT_CONFIG_OPT,
@@ -76,6 +92,7 @@ def chat(
     cfg = bot_config(
         config,
         sets,
+        endpoint,
         paths,
         base_url=base_url,
         model=model,
@@ -99,6 +116,7 @@ def chat(
 def discord_cmd(
     config: Path | None = BOT_CONFIG_OPT,
     base_url: str | None = BASE_URL_OPT,
+    endpoint: Path | None = ENDPOINT_FILE_OPT,
     model: str | None = MODEL_OPT,
     adapter: Path | None = ADAPTER_OPT,
     channel: list[str] | None = typer.Option(
@@ -125,7 +143,9 @@ def discord_cmd(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s [%(levelname)s %(name)s] %(message)s"
     )
     paths = {"adapter": adapter, "store": store, "memory": memory, "event_log": event_log}
-    cfg = bot_config(config, sets, paths, base_url=base_url, model=model, mode=speak, speak_threshold=speak_threshold)
+    cfg = bot_config(
+        config, sets, endpoint, paths, base_url=base_url, model=model, mode=speak, speak_threshold=speak_threshold
+    )
     if channel:
         cfg.discord.channels = list(channel)
     token = read_token(cfg.discord)

@@ -67,6 +67,9 @@ def registry_show(
     state = reg.state()
     vid = reg.resolve(version, state)
     records = [r for r in reg.audit.entries() if r.version == vid or r.data.get("to") == vid]
+    if state.versions[vid].external is not None:
+        render.external_version(vid, state.versions[vid], records)
+        return
     render.version(vid, reg.load_version(vid).info, state.versions[vid], records)
 
 

@@ -4,6 +4,7 @@ typed results (`clonekit.contracts` and the stages' own dataclasses); nothing he
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -243,6 +244,13 @@ def version(vid: str, info, v, records: list) -> None:
         say(f"  {r.seq:>4} {r.time}  {r.event:<11} {r.actor}: {r.reason}")
 
 
+def external_version(vid: str, v, records: list) -> None:
+    ext = v.external
+    say(f"[bold]{vid}[/]  hosted: {ext['model']} at {ext['base_url']} (job {ext['job_id']}); status {v.status}")
+    for r in records:
+        say(f"  {r.seq:>4} {r.time}  {r.event:<11} {r.actor}: {r.reason}")
+
+
 def version_diff(a: str, b: str, state, ia, ib) -> None:
     table = Table(title=f"{a} vs {b}")
     for col in ("", a, b):
@@ -280,3 +288,58 @@ def channels(rows, count) -> None:
     for ch, granted, by, at in rows:
         table.add_row(ch, "on" if granted else "off", str(count(ch)), by, at)
     console.print(table)
+
+
+def hosted_plan(p) -> None:
+    """The checked files, the tokens OpenAI bills and the estimated cost."""
+    table = Table(title=f"hosted fine-tune of {p.target} on {p.model}")
+    for col in ("file", "examples", "tokens", "longest example"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for figures in (p.train, p.valid):
+        if figures is not None:
+            cells = (f"{figures.examples:,}", f"{figures.tokens:,}", f"{figures.longest:,}")
+            table.add_row(str(figures.path), *cells)
+    console.print(table)
+    epochs = (
+        f"{p.epochs}" if p.epochs_given else f"{p.epochs} (OpenAI chooses: `auto`; the estimate assumes {p.epochs})"
+    )
+    say(f"epochs: {epochs}")
+    say(
+        f"estimated cost: {p.train.tokens:,} training tokens x {p.epochs} epochs = {p.billed_tokens:,} tokens x "
+        f"${p.price_per_1m:g} per 1M = [bold]${p.cost_usd:,.2f}[/] (prices: the hosted config's `models`)"
+    )
+
+
+def hosted_event(event) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.created_at))
+    console.print(f"{stamp} {event.level:<5} {event.message}", highlight=False, markup=False)
+
+
+def hosted_job(job) -> None:
+    say(f"job {job.id}: [bold]{job.status}[/] ({job.model})")
+    if job.fine_tuned_model:
+        say(f"fine-tuned model: {job.fine_tuned_model}; trained tokens: {job.trained_tokens}")
+    if job.error and getattr(job.error, "message", None):
+        say(f"[red]error[/]: {job.error.message} ({job.error.code})")
+
+
+@contextmanager
+def hosted_watch(job_id: str):
+    """A progress line while a job runs: its status, steps and loss (from the metrics events); yields the
+    callback `jobs.watch` calls after each look."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(job_id, total=None, detail="")
+
+        def on_look(job, seen) -> None:
+            loss = f", train loss {seen.train_loss:.4f}" if seen.train_loss is not None else ""
+            step = f"step {seen.step}/{seen.total_steps or '?'}" if seen.step is not None else ""
+            bar.update(task, description=f"{job_id}: {job.status}", total=seen.total_steps, completed=seen.step or 0,
+                       detail=step + loss)  # fmt: skip
+
+        yield on_look

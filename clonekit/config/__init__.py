@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from clonekit.config.base import StrictModel
 from clonekit.config.bot import BotConfig, DiscordSettings
 from clonekit.config.evaluate import CompareSettings, EvolveConfig, GateConfig
+from clonekit.config.hosted import HostedConfig, HostedModel
 from clonekit.config.prep import MemoryConfig, OpenAIExportConfig, PersonaConfig, PrepConfig, RedactConfig
 from clonekit.config.serve import ServeConfig
 from clonekit.config.train import LoraSettings, TrainConfig
@@ -25,6 +26,8 @@ __all__ = [
     "DiscordSettings",
     "EvolveConfig",
     "GateConfig",
+    "HostedConfig",
+    "HostedModel",
     "LoraSettings",
     "MemoryConfig",
     "OpenAIExportConfig",
