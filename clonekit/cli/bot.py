@@ -31,6 +31,9 @@ def bot_config(
     from clonekit.contracts import EndpointFile
 
     given = {k: str(v) for k, v in paths.items() if v is not None}
+    base_url = options.get("base_url")
+    if endpoint is None and base_url and base_url.endswith(".json") and Path(base_url).is_file():
+        endpoint, options["base_url"] = Path(base_url), None  # --base-url FILE: an endpoint file, as --endpoint
     if endpoint is not None:
         found = EndpointFile.load(endpoint)
         options["base_url"] = options.get("base_url") or found.base_url

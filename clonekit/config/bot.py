@@ -36,7 +36,8 @@ class BotConfig(StrictModel):
 
     base_url: str = Field(
         "http://127.0.0.1:8000/v1",
-        description="a `clonekit serve` URL, or https://api.openai.com/v1",
+        description="a `clonekit serve` URL, or https://api.openai.com/v1; on the command line also an endpoint file "
+        "(`clonekit hosted finetune` writes one)",
     )
     model: str = Field(
         "clone",

@@ -151,9 +151,10 @@ def test_a_job_that_succeeds_writes_its_endpoint_and_a_registry_version(dataset,
         assert "hosted model" in (reg.promotion_problem(external.id) or "")
         assert not reg.verify()  # an external version has no files to check
 
-        chat = _run(["chat", "--endpoint", str(out), "--script", str(_script(tmp_path)), "--quiet", "0"], monkeypatch)
-        assert chat.exit_code == 0, chat.output
-        assert "lol sure" in chat.output
+        for flag in ("--endpoint", "--base-url"):  # the endpoint file where a local server's URL goes
+            chat = _run(["chat", flag, str(out), "--script", str(_script(tmp_path)), "--quiet", "0"], monkeypatch)
+            assert chat.exit_code == 0, chat.output
+            assert "lol sure" in chat.output
 
 
 def _script(tmp_path):
