@@ -9,6 +9,6 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id 
 fi
 args=()
 for a in "$@"; do
-  if [ "$a" = "--quick" ]; then args+=(-m "not slow"); else args+=("$a"); fi
+  if [ "$a" = "--quick" ]; then args+=(-m "not slow" -n auto); else args+=("$a"); fi  # quick: every core
 done
 exec .venv/bin/python -m pytest -q ${args[@]+"${args[@]}"}

@@ -16,7 +16,7 @@ def invoke(*args):
 
 
 def test_sample_parse_people_build_stats(tmp_path):
-    r = invoke("sample", "-o", tmp_path / "s")
+    r = invoke("sample", "-o", tmp_path / "s", "--weeks", "4")  # four weeks of the group chat: the whole prep, quickly
     assert r.exit_code == 0, r.output
     info = json.loads((tmp_path / "s/sample.json").read_text())
     exports = [tmp_path / "s" / f for f in info["files"].values()]
@@ -38,12 +38,15 @@ def test_sample_parse_people_build_stats(tmp_path):
         "Priya",
         "--config",
         "configs/prep.yaml",
+        "--set",
+        "memory.enabled=false",  # memory has tests of its own (tests/data_prep/test_memory_build.py)
         "-o",
         tmp_path / "ds",
     )
     assert r.exit_code == 0, r.output
     assert "excluded" in r.output
     assert (tmp_path / "ds/train.jsonl").exists()
+    assert not (tmp_path / "ds/memory.sqlite").exists()  # --set reached the config
     manifest = json.loads((tmp_path / "ds/manifest.json").read_text())
     assert manifest["config"]["exclude"] == ["<excluded>"]  # how many, not who: not even a hash of the name
     assert "Priya" not in (tmp_path / "ds/manifest.json").read_text()

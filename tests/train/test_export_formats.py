@@ -39,10 +39,23 @@ def go_binary() -> str:
 
 
 def render_with_go(template: str, messages: list[dict], tmp_path: Path) -> str:
-    env = {**os.environ, "GOCACHE": str(tmp_path / "gocache"), "GOPATH": str(tmp_path / "gopath"), "GOFLAGS": ""}
+    # Go's build cache lives in the venv (kept between runs, gone with the venv): a rebuild of the harness takes ~0.3 s
+    # instead of compiling text/template again (~8 s)
+    gocache = Path(sys.prefix) / ".gocache"
+    env = {**os.environ, "GOCACHE": str(gocache), "GOPATH": str(tmp_path / "gopath"), "GOFLAGS": ""}
     env.setdefault("HOME", str(tmp_path))
+    harness = tmp_path / "ollama-template-harness"
+    if not harness.exists():  # built once, run for every render (`go run` would link it again each time)
+        built = subprocess.run(
+            [go_binary(), "build", "-o", str(harness), str(HARNESS)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert built.returncode == 0, built.stderr
     done = subprocess.run(
-        [go_binary(), "run", str(HARNESS)],
+        [str(harness)],
         input=json.dumps({"template": template, "messages": messages}),
         capture_output=True,
         text=True,
