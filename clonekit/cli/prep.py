@@ -189,7 +189,6 @@ def prep_stats(
 ):
     """Per-person statistics: messages, sessions, tokens, median length, emoji / lowercase / punctuation rates."""
     from clonekit.data_prep.stats import compute_stats
-    from clonekit.dataset import read_prep_manifest
 
     tokenizer = None
     if tokens:
@@ -200,4 +199,4 @@ def prep_stats(
     if json_out:
         console.print_json(json.dumps(stats.people, ensure_ascii=False))
         return
-    render.stats(stats, dataset, tokenizer is not None, read_prep_manifest(dataset))
+    render.stats(stats, dataset, tokenizer is not None)

@@ -147,7 +147,7 @@ def pairs_summary(summary: dict) -> None:
     console.print(f"wrote {summary['out']}")
 
 
-def stats(result, dataset: Path, counted: bool, manifest: DatasetManifest) -> None:
+def stats(result, dataset: Path, counted: bool) -> None:
     table = Table(title=f"people in {dataset} (tokens: {'SmolLM2-135M tokenizer' if counted else 'not counted'})")
     columns = ("name", "messages", "sessions", "tokens", "median chars", "emoji", "lowercase", "punctuated", "repeats")
     for col in columns:
@@ -172,6 +172,7 @@ def stats(result, dataset: Path, counted: bool, manifest: DatasetManifest) -> No
     ds = Table(title="dataset")
     for col in ("split", "sessions", "examples", "target turns"):
         ds.add_column(col, justify="left" if col == "split" else "right")
+    manifest = result.manifest
     ex = manifest.examples
     ds.add_row("train", str(manifest.sessions.train), str(ex.train), str(ex.target_turns_train))
     ds.add_row("valid", str(manifest.sessions.valid), str(ex.valid), str(ex.target_turns_valid))
