@@ -53,6 +53,10 @@ def hosted_finetune(
     from clonekit.hosted.plan import plan
 
     cfg = _config(config, sets, model=model, epochs=epochs, suffix=suffix)
+    if registry is not None:  # checked before anything is sent, not after the job
+        from clonekit.registry import Registry
+
+        Registry(registry).require()
     found = plan(dataset, cfg)
     render.hosted_plan(found)
     if dry_run:

@@ -112,6 +112,10 @@ def test_dry_run_and_a_no_at_the_prompt_send_nothing(dataset, tmp_path, monkeypa
         dry = _run(["hosted", "finetune", str(dataset), "-c", str(_config(tmp_path, api)), "--dry-run"], monkeypatch)
         assert dry.exit_code == 0, dry.output
         assert "estimated cost" in dry.output
+        nowhere = ["hosted", "finetune", str(dataset), "-c", str(_config(tmp_path, api)), "--yes", "-r", str(tmp_path)]
+        refused = _run(nowhere, monkeypatch)
+        assert refused.exit_code == 2
+        assert "not a registry" in refused.output
         assert "dry run: nothing was sent" in dry.output
         no = _run(["hosted", "finetune", str(dataset), "-c", str(_config(tmp_path, api))], monkeypatch, input="n\n")
         assert no.exit_code == 1
