@@ -21,6 +21,16 @@ from clonekit.config import CompareSettings, MemoryConfig, PrepConfig, TrainConf
 from clonekit.errors import ClonekitError
 
 
+def read_json(path: Path) -> Any:
+    """A JSON file's content, or one error naming the file (and the line and column of bad JSON)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ClonekitError(f"column {e.colno}: invalid JSON: {e.msg}", path, e.lineno) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ClonekitError(f"cannot read: {e}", path) from None
+
+
 class Contract(BaseModel):
     """A file's model: unknown fields are kept (a newer clonekit may add some), missing or mistyped ones are not."""
 
@@ -41,14 +51,7 @@ class Contract(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ClonekitError(f"column {e.colno}: invalid JSON: {e.msg}", path, e.lineno) from None
-        except UnicodeDecodeError as e:
-            raise ClonekitError(f"cannot read: {e}", path) from None
-        return cls.check(data, path)
+        return cls.check(read_json(Path(path)), path)
 
     def to_json(self) -> dict:
         return self.model_dump(mode="json", exclude_unset=True)
@@ -170,10 +173,10 @@ class MaterialManifest(Contract):
 def read_any_dataset_manifest(path: str | Path) -> DatasetManifest | MaterialManifest:
     """A dataset directory's manifest.json: prep's, or evolve material's (which says so in `kind`)."""
     path = Path(path)
-    raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    raw = read_json(path)  # read once, checked as the model its `kind` names
     if isinstance(raw, dict) and raw.get("kind") == "evolve material":
         return MaterialManifest.check(raw, path)
-    return DatasetManifest.load(path)
+    return DatasetManifest.check(raw, path)
 
 
 class SessionTurn(Contract):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from clonekit.contracts import AdapterManifest
+from clonekit.contracts import AdapterManifest, read_json
 from clonekit.errors import ClonekitError
 
 MANIFEST = "clonekit.json"
@@ -27,19 +27,10 @@ def read_manifest(run_dir: str | Path) -> AdapterManifest:
     return AdapterManifest.load(path)
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ClonekitError(f"column {e.colno}: invalid JSON: {e.msg}", path, e.lineno) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ClonekitError(f"cannot read: {e}", path) from None
-
-
 def read_adapter_config(run_dir: str | Path) -> dict:
     """PEFT's adapter_config.json, checked: a JSON object with an integer rank `r` and the LoRA target modules."""
     path = Path(run_dir) / "adapter_config.json"
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ClonekitError(f"must be a JSON object, not {type(data).__name__}", path)
     if not isinstance(data.get("r"), int) or data["r"] < 1 or not data.get("target_modules"):

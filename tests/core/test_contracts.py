@@ -165,3 +165,11 @@ def test_the_comparison_report_round_trips(tmp_path):
     written = json.loads(path.read_text())
     _rejects(CompareReport, _drop(written, "endpoints"), tmp_path, "endpoints")
     _rejects(CompareReport, _set(written, "settings.max_tokens", "lots"), tmp_path, "settings.max_tokens")
+
+
+def test_a_manifest_that_is_not_json_is_one_clear_error(tmp_path):
+    from clonekit.dataset import read_dataset_manifest
+
+    (tmp_path / "manifest.json").write_text('{"target": "Maya",\n oops}')
+    with pytest.raises(ClonekitError, match=r"manifest.json:2: column 2: invalid JSON"):
+        read_dataset_manifest(tmp_path)
