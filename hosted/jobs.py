@@ -7,6 +7,7 @@ variable the config names (OPENAI_API_KEY), never from the command line."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ def client(cfg: HostedConfig):
 def api_errors(fn):
     """The client's errors (refused, unauthorized, unreachable) as one clear line each."""
 
+    @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         import openai
 
@@ -43,7 +45,6 @@ def api_errors(fn):
         except openai.APIConnectionError as e:
             raise ClonekitError(f"the API cannot be reached: {e}") from None
 
-    wrapper.__doc__, wrapper.__name__ = fn.__doc__, fn.__name__
     return wrapper
 
 
