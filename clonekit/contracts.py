@@ -396,6 +396,4 @@ class EndpointFile(Contract):
 
 # Fields added after files were first written, with the value an older file means by leaving them out. A
 # field not listed here is required: reading an old file without it is an error that names it.
-MIGRATIONS: dict[str, dict[str, Any]] = {
-    "AdapterManifest": {"method": "sft"},  # adapters before DPO were all SFT
-}
+MIGRATIONS: dict[str, dict[str, Any]] = {"AdapterManifest": {"method": "sft"}}  # adapters before DPO were all SFT
