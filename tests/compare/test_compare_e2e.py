@@ -48,7 +48,7 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
         text=True,
         timeout=900,
     )
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, r.stderr[-3000:] + local_clone.died()
     report = json.loads((out / "report.json").read_text())
     assert set(report["endpoints"]) == {"clone", "base"}
     speak = report["speak"]
@@ -63,8 +63,8 @@ def test_compare_base_and_adapter_on_one_server(local_clone, tmp_path):
         assert 0 <= row["style_target_prob"] <= 1, name
         assert 0 <= row["loop_rate"] <= 1, name
         assert 0 <= row["cross_turn_repeat_rate"] <= 1, name
+        assert row["errors"] == 0, name + local_clone.died()
         assert row["phrase_overuse_worst"] is not None, name
-        assert row["errors"] == 0, name
         assert row["tokens_per_s"] > 0, name
         assert row["latency_median_s"] > 0, name
         iv = row["intervals"]["style_target_prob"]
@@ -114,7 +114,7 @@ def test_compare_names_an_unreachable_endpoint(local_clone, tmp_path):
     )
     assert r.returncode == 2
     assert "endpoint ghost" in r.stderr
-    assert "no-such-model" in r.stderr
+    assert "no-such-model" in r.stderr, r.stderr + local_clone.died()
 
 
 @pytest.mark.parametrize(

@@ -165,7 +165,7 @@ def test_the_same_clients_reach_it_chat_and_compare_with_a_gguf_column(gguf, loc
             text=True,
             timeout=900,
         )
-        assert compare.returncode == 0, compare.stderr[-3000:]
+        assert compare.returncode == 0, compare.stderr[-3000:] + local_clone.died()
     finally:
         stop(proc)
     report = json.loads((out / "report.json").read_text())

@@ -192,3 +192,17 @@ def test_a_plain_model_folder(tmp_path):
     assert argv[argv.index("--max-model-len") + 1] == "2048"
     assert "--enable-lora" not in argv
     assert "--logits-processors" in argv
+
+
+def test_the_kv_cache_is_a_quarter_of_what_the_container_leaves(monkeypatch):
+    """/proc/meminfo shows the host's memory inside a container: a cgroup limit caps the KV cache too."""
+    from clonekit.serve import launcher
+
+    monkeypatch.setattr(launcher, "cgroup_memory_left", lambda: 8 * 2**30)
+    assert launcher.kv_cache_gib() == 2
+    monkeypatch.setattr(launcher, "cgroup_memory_left", lambda: 2**30)
+    assert launcher.kv_cache_gib() == 1  # never under 1 GiB
+    monkeypatch.setattr(launcher, "cgroup_memory_left", lambda: None)
+    assert 1 <= launcher.kv_cache_gib() <= 8
+    left = launcher.cgroup_memory_left()  # this machine's own: None or what its limit leaves
+    assert left is None or left >= 0
