@@ -299,8 +299,10 @@ def dump_chunk(
         author_bs = list(map(authors.__getitem__, whos))
         short = np.fromiter(map(len, words), dtype=np.int64, count=n) <= marker_max
         marker = np.zeros(n, dtype=bool)
-        for i in np.flatnonzero(short).tolist():
-            marker[i] = words[i].casefold() in markers
+        short_words = list(compress(words, short))
+        marker[short] = np.fromiter(
+            map(markers.__contains__, map(str.casefold, short_words)), dtype=bool, count=len(short_words)
+        )
         plain = (
             (steps == 1)
             & np.fromiter(map(bool, author_bs), dtype=bool, count=n)
@@ -333,7 +335,8 @@ def dump_chunk(
             if i > first_plain and "text" not in report.kinds:
                 report.kinds["text"] += 0  # the report lists kinds in the order they first appear
             whole = bodies[i] if whos[i] is None else f"{whos[i]}: {bodies[i]}"
-            lines[i] = _build_one(whole, ids[i], ds[i], clocks[i], ampm[i], order, has_cr, shown, builder, report)
+            stamp = stamps_all[i] if date_bs[i] and time_bs[i] else None
+            lines[i] = _build_one(whole, ids[i], stamp, ds[i], clocks[i], has_cr, shown, builder, report)
         if n_plain:
             report.kinds["text"] += n_plain
         written = list(map(bool, lines))
@@ -342,15 +345,15 @@ def dump_chunk(
             backwards += (block_stamps[0] < last) + sum(map(bytes.__lt__, block_stamps[1:], block_stamps[:-1]))
             last = block_stamps[-1]
             stamps += b"".join(block_stamps)
-        out.writelines(lines)
+        out.write(b"".join(lines))  # one write: 5x faster than writelines' one per line
         sizes.extend(map(len, compress(lines, written)))
     return stamps, sizes, backwards
 
 
-def _build_one(body, lineno, d, t, a, order, has_cr, shown, builder, report) -> bytes:
-    """One message the templates do not write, through `MessageBuilder` (b"" when it is skipped)."""
-    iso_d, iso_t = whatsapp._iso_date(d, order), whatsapp._iso_time(t, a)
-    if iso_d is None or iso_t is None:
+def _build_one(body, lineno, stamp: bytes | None, d, t, has_cr, shown, builder, report) -> bytes:
+    """One message the templates do not write, through `MessageBuilder` (b"" when it is skipped). `stamp`: its ISO
+    time from the chunk's caches, None when the date or the time is invalid."""
+    if stamp is None:
         builder.count += 1
         report.warn(shown, lineno, f"invalid date/time {d} {t}: message skipped")
         report.skip("invalid date")
@@ -364,7 +367,7 @@ def _build_one(body, lineno, d, t, a, order, has_cr, shown, builder, report) -> 
         report.warn(shown, lineno, f"message longer than {whatsapp.MAX_MESSAGE_CHARS} characters: skipped")
         report.skip("too long")
         return b""
-    msg = builder.build(lineno, f"{iso_d}T{iso_t}", rest, parts)
+    msg = builder.build(lineno, stamp.decode(), rest, parts)
     if msg is None:
         report.skip("empty")
         return b""
