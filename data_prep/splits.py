@@ -158,6 +158,25 @@ def leakage_against(train: set[str], valid_path: Path) -> dict:
     }
 
 
+RUN_BYTES = 8 << 20
+
+
+def _byte_runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[tuple[int, int]]:
+    """The sessions' byte ranges in `ids` order, sessions that follow each other in the file joined into one range
+    of at most RUN_BYTES (a session's examples are never cut): one read and one write per range, not per session.
+    The deduper reads lines in the same order either way."""
+    runs: list[tuple[int, int]] = []
+    for i in ids:
+        start, end = writer.span(kind, i)
+        if start == end:
+            continue
+        if runs and runs[-1][1] == start and end - runs[-1][0] <= RUN_BYTES:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
+
+
 def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
     """The latest sessions (by start time) with examples become validation; whole sessions only."""
     order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
@@ -177,8 +196,7 @@ def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_co
         with open(writer.paths[kind], "rb") as src:
             for name, ids in zip(names, (train_ids, valid_ids), strict=True):
                 with open(out / name, "wb") as dst:
-                    for i in ids:
-                        start, end = writer.span(kind, i)
+                    for start, end in _byte_runs(writer, kind, ids):
                         src.seek(start)
                         block = src.read(end - start)
                         if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
@@ -193,11 +211,30 @@ def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_co
     }
     result["leakage"] = leakage_against(dedupe["hf"].texts, out / VALID_FILE)
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
-    valid = set(valid_ids)
+    labels = {i: b'{"split":"valid",' for i in valid_ids}
     with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
-        for i in order:
-            start, end = writer.span("sessions", i)
-            src.seek(start)
-            label = b"valid" if i in valid else b"train" if writer.n_hf[i] else b"none"
-            dst.write(b'{"split":"' + label + b'",' + src.read(end - start))
+        for run in _index_runs(writer, "sessions", order):  # sessions next to each other in the file: one read
+            first = writer.span("sessions", run[0])[0]
+            src.seek(first)
+            data = src.read(writer.span("sessions", run[-1])[1] - first)
+            pieces: list[bytes] = []
+            for i in run:
+                start, end = writer.span("sessions", i)
+                label = labels.get(i) or (b'{"split":"train",' if writer.n_hf[i] else b'{"split":"none",')
+                pieces += (label, data[start - first : end - first])
+            dst.write(b"".join(pieces))
     return result
+
+
+def _index_runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[list[int]]:
+    """`ids` cut into runs of sessions that follow each other in the file, at most RUN_BYTES each."""
+    runs: list[list[int]] = []
+    run_start = -1
+    for i in ids:
+        start, end = writer.span(kind, i)
+        if runs and writer.span(kind, runs[-1][-1])[1] == start and end - run_start <= RUN_BYTES:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+            run_start = start
+    return runs
