@@ -207,6 +207,26 @@ def test_openai_files_pass_the_format_checks(sample_messages, tmp_path):
     assert m["openai"]["train"] == m["examples"]["train"]
 
 
+@pytest.mark.parametrize(
+    ("example", "problem"),
+    [
+        ({"messages": []}, "missing messages list"),
+        ({"messages": [{"role": "assistant", "content": "x"}], "extra": 1}, "unexpected top-level keys ['extra']"),
+        ({"messages": [{"role": "assistant"}]}, "message missing role or content"),
+        ({"messages": [{"role": "assistant", "content": "x", "mood": "ok"}]}, "unrecognized key"),
+        ({"messages": [{"role": "bot", "content": "x"}, {"role": "assistant", "content": "y"}]}, "unrecognized role"),
+        ({"messages": [{"role": "assistant", "content": 3}]}, "content is not a string"),
+        ({"messages": [{"role": "user", "name": "Ma ya", "content": "x"}]}, "name 'Ma ya' does not match"),
+        ({"messages": [{"role": "user", "content": "x", "weight": 1}]}, "weight must be 0 or 1"),
+        ({"messages": [{"role": "assistant", "content": "x", "weight": 2}]}, "weight must be 0 or 1"),
+        ({"messages": [{"role": "user", "content": "x"}]}, "no assistant message"),
+    ],
+)
+def test_the_openai_checks_name_each_problem(example, problem):
+    problems = validate_openai_example(example)
+    assert any(problem in p for p in problems), problems
+
+
 def test_openai_long_examples_are_split_or_dropped(tmp_path):
     long = "word " * 400
     msgs = write_messages(tmp_path / "m.jsonl", [(i, "Deniz" if i % 2 else "Maya", long) for i in range(8)])
