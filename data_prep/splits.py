@@ -158,7 +158,7 @@ def leakage_against(train: set[str], valid_path: Path) -> dict:
     }
 
 
-RUN_BYTES = 8 << 20
+RUN_BYTES = 1 << 20
 
 
 def _byte_runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[tuple[int, int]]:
