@@ -161,22 +161,6 @@ def leakage_against(train: set[str], valid_path: Path) -> dict:
 RUN_BYTES = 1 << 20
 
 
-def _byte_runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[tuple[int, int]]:
-    """The sessions' byte ranges in `ids` order, sessions that follow each other in the file joined into one range
-    of at most RUN_BYTES (a session's examples are never cut): one read and one write per range, not per session.
-    The deduper reads lines in the same order either way."""
-    runs: list[tuple[int, int]] = []
-    for i in ids:
-        start, end = writer.span(kind, i)
-        if start == end:
-            continue
-        if runs and runs[-1][1] == start and end - runs[-1][0] <= RUN_BYTES:
-            runs[-1] = (runs[-1][0], end)
-        else:
-            runs.append((start, end))
-    return runs
-
-
 def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
     """The latest sessions (by start time) with examples become validation; whole sessions only."""
     order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
@@ -196,7 +180,8 @@ def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_co
         with open(writer.paths[kind], "rb") as src:
             for name, ids in zip(names, (train_ids, valid_ids), strict=True):
                 with open(out / name, "wb") as dst:
-                    for start, end in _byte_runs(writer, kind, ids):
+                    for run in _runs(writer, kind, ids):  # the deduper reads the lines in the same order
+                        start, end = writer.span(kind, run[0])[0], writer.span(kind, run[-1])[1]
                         src.seek(start)
                         block = src.read(end - start)
                         if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
@@ -213,7 +198,7 @@ def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_co
     # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
     labels = {i: b'{"split":"valid",' for i in valid_ids}
     with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
-        for run in _index_runs(writer, "sessions", order):  # sessions next to each other in the file: one read
+        for run in _runs(writer, "sessions", order):
             first = writer.span("sessions", run[0])[0]
             src.seek(first)
             data = src.read(writer.span("sessions", run[-1])[1] - first)
@@ -226,8 +211,9 @@ def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_co
     return result
 
 
-def _index_runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[list[int]]:
-    """`ids` cut into runs of sessions that follow each other in the file, at most RUN_BYTES each."""
+def _runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[list[int]]:
+    """`ids` cut into runs of sessions that follow each other in `kind`'s temporary file, at most RUN_BYTES each (a
+    session is never cut): the splits read and write a run at once, not a session at a time."""
     runs: list[list[int]] = []
     run_start = -1
     for i in ids:
