@@ -5,6 +5,7 @@ to a single-process parse."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clonekit.data_prep import whatsapp
+from clonekit.data_prep import whatsapp, whatsapp_kernel
 from clonekit.data_prep.archive import is_zip
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.sessions import epoch_of
@@ -58,8 +59,7 @@ def parse_parallel(path: Path, out, report: ParseReport, dayfirst: bool | None, 
         for part, result in zip(parts, results, strict=True):
             if "error" in result:
                 raise ClonekitError(result["error"], path, result.get("line"))
-            with open(part, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
+            append_file(part, out)
             times.backwards += result.pop("backwards")
             low = result.pop("low")
             if low is not None:
@@ -76,6 +76,26 @@ def parse_parallel(path: Path, out, report: ParseReport, dayfirst: bool | None, 
         for part in parts:
             Path(part).unlink(missing_ok=True)
     return in_order
+
+
+def append_file(path: str, out) -> None:
+    """Copy the file at `path` onto the end of the open binary file `out`, in the kernel (os.copy_file_range: no
+    copy through this process) where the OS and file system allow it, else through a buffer."""
+    out.flush()
+    with open(path, "rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(src.fileno(), out.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+        except (OSError, AttributeError):  # another file system, an old kernel, not Linux
+            pass
+        src.seek(done)
+        out.seek(0, os.SEEK_END)  # the buffered file learns where the kernel left its end
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int]]:
@@ -107,8 +127,13 @@ def _whatsapp_chunk(job) -> dict:
     with open(path, "rb") as f, open(part, "w+b") as out:
         text_start = 3 if start == 0 and f.read(3) == b"\xef\xbb\xbf" else start  # after a byte-order mark
         try:
-            blocks = text_blocks(f, text_start, end, whatsapp.HEADER_LINES[bracket])
-            stamps, sizes, backwards = dump_chunk(blocks, first_line, path, order, bracket, builder, report, out)
+            if whatsapp_kernel.available():
+                writer = whatsapp_kernel.ChunkWriter(path, order, bracket, builder, report, out)
+                whatsapp_kernel.write_chunk(f, text_start, end, first_line, writer, BLOCK_BYTES)
+                stamps, sizes, backwards = writer.stamps, writer.sizes, writer.backwards
+            else:
+                blocks = text_blocks(f, text_start, end, whatsapp.HEADER_LINES[bracket])
+                stamps, sizes, backwards = dump_chunk(blocks, first_line, path, order, bracket, builder, report, out)
         except UnicodeDecodeError:  # named as the serial path names it: line, column and offset in the file
             f.seek(start)
             data = f.read(end - start)

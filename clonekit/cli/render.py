@@ -7,12 +7,15 @@ import json
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from clonekit.cli.common import console, err_console
-from clonekit.contracts import DatasetManifest, GateVerdict
+
+if TYPE_CHECKING:  # the contracts' pydantic models cost 0.1 s to import: only the commands that read one load them
+    from clonekit.contracts import DatasetManifest, GateVerdict
 
 
 def counts(items: dict[str, int]) -> str:
@@ -281,6 +284,8 @@ def audit_records(records: list, as_json: bool) -> None:
         extra = " " + json.dumps(data, ensure_ascii=False) if data else ""
         say(f"{r.seq:>4} {r.time} {r.event:<11} {r.version or '-':<12} {r.actor}: {r.reason}{extra}")
         if r.event == "evaluated":
+            from clonekit.contracts import GateVerdict
+
             say("     " + gate_text(GateVerdict.model_validate(r.data)).replace("\n", "\n     "))
 
 
