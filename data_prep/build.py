@@ -21,6 +21,7 @@ from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.contracts import DatasetManifest
 from clonekit.data_prep.memory_build import plan_memory, session_key
+from clonekit.data_prep.message_rows import MessageRow, read_rows
 from clonekit.data_prep.openai_format import fit_to_limit, to_openai, validate_openai_example
 from clonekit.data_prep.people import MESSAGES_HINT, People, is_phone_name, phone_pseudonyms, scan_people
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
@@ -32,7 +33,6 @@ from clonekit.dataset import (
 )
 from clonekit.errors import ClonekitError
 from clonekit.hashing import sha256_file
-from clonekit.jsonl import iter_jsonl, iter_jsonl_range
 from clonekit.memory import MEMORY_FILE, with_memory
 from clonekit.paths import readable_file, writable_dir
 from clonekit.redact import PLACEHOLDERS, Redactor
@@ -119,45 +119,45 @@ class _MessageFilter:
         self.chats: dict[str, str] = {}  # chat name -> as written to the outputs (redacted once per chat)
         self.sources: dict[str, Counter[str]] = {}  # app -> kept messages, and the target's among them
 
-    def _skip_reason(self, m: dict, pid: str) -> str | None:
-        kind = m["kind"]
+    def _skip_reason(self, m: MessageRow, pid: str) -> str | None:
+        kind = m.kind
         if kind == "system" or not pid:
             return "system"
-        if m.get("forwarded"):
+        if m.forwarded:
             return "forwarded"  # someone else's words (perhaps an excluded person's), never the sender's style
         if kind == "deleted":
             return "deleted"
         if pid in self.cast.excluded_ids:
             return "excluded"
-        if m.get("is_bot") and not self.cfg.include_bots:
+        if m.is_bot and not self.cfg.include_bots:
             return "bot"
         if kind == "media" and self.cfg.media == "drop":
             return "media"
         return None
 
-    def admit(self, m: dict) -> Session | None:
+    def admit(self, m: MessageRow) -> Session | None:
         """Filter, redact and sessionize one message; returns a session it closed, if any."""
-        aid = m["author_id"]
+        aid = m.author_id
         pid = self.cast.people.canonical(aid) if aid else ""
         reason = self._skip_reason(m, pid)
         if reason is not None:
             self.skipped[reason] += 1
             return None
-        text = MEDIA_PLACEHOLDER if m["kind"] == "media" else self.redactor(m["text"])
+        text = MEDIA_PLACEHOLDER if m.kind == "media" else self.redactor(m.text)
         if not text.strip():
             self.skipped["empty"] += 1
             return None
         self.kept += 1
-        chat = self.chats.get(m["chat"])
+        chat = self.chats.get(m.chat)
         if chat is None:
-            chat = self.chats[m["chat"]] = self.redactor(m["chat"])
+            chat = self.chats[m.chat] = self.redactor(m.chat)
         is_target = pid in self.cast.target_ids
-        source = self.sources.get(m["platform"])
+        source = self.sources.get(m.platform)
         if source is None:
-            source = self.sources[m["platform"]] = Counter()
+            source = self.sources[m.platform] = Counter()
         source["kept"] += 1
         source["target"] += is_target
-        return self.sessionizer.add(m["platform"], chat, m["timestamp"], self.cast.names[pid], is_target, text)
+        return self.sessionizer.add(m.platform, chat, m.timestamp, self.cast.names[pid], is_target, text)
 
 
 class _ExampleMaker:
@@ -225,23 +225,20 @@ def _stream(
     `stretch`: (start byte, end byte, first line number), to read only that part of the file."""
     total = messages_path.stat().st_size
     read = 0
-    lines = (
-        iter_jsonl_range(messages_path, *stretch, MESSAGES_HINT)
-        if stretch
-        else iter_jsonl(messages_path, MESSAGES_HINT)
-    )
-    for lineno, m in lines:
-        if progress and lineno % 50000 == 0:
+    admit, add = keep.admit, make.add
+    for lineno, rows in read_rows(messages_path, *(stretch or (0, total, 1)), MESSAGES_HINT):
+        if progress:
             progress(int(total * lineno / max(total_lines, 1)), total)
-        read += 1
+        read += len(rows)
         try:
-            closed = keep.admit(m)
-        except (KeyError, TypeError) as e:
+            for m in rows:
+                closed = admit(m)
+                if closed is not None:
+                    add(closed)
+        except (KeyError, TypeError) as e:  # the file changed since the first pass checked it
             raise ClonekitError(
                 f"not a clonekit message (missing or bad {e}); expected {MESSAGES_HINT}", messages_path, lineno
             ) from None
-        if closed is not None:
-            make.add(closed)
     for session in keep.sessionizer.flush():
         make.add(session)
     if progress:
@@ -278,10 +275,11 @@ def _plan_memory(messages_path: Path, cfg: PrepConfig, cast: _Cast, out: Path) -
     memory plan of those sessions (data_prep/memory_build.py)."""
     keep = _MessageFilter(cfg, cast, Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name]))
     sessions = []
-    for _, m in iter_jsonl(messages_path, MESSAGES_HINT):
-        closed = keep.admit(m)
-        if closed is not None:
-            sessions.append(closed)
+    for _, rows in read_rows(messages_path, 0, messages_path.stat().st_size, 1, MESSAGES_HINT):
+        for m in rows:
+            closed = keep.admit(m)
+            if closed is not None:
+                sessions.append(closed)
     sessions += keep.sessionizer.flush()
 
     def spans_of(turns):

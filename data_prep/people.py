@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
-from clonekit.jsonl import iter_jsonl_range, line_ranges
+from clonekit.jsonl import line_ranges
 from clonekit.name_variants import match_key
 
 
@@ -205,6 +205,8 @@ class _Stretch:
 
 
 def _scan_range(path: Path, start: int, end: int, first_line: int) -> _Stretch:
+    from clonekit.data_prep.message_rows import read_rows
+
     raw: dict[str, Person] = {}
     found = _Stretch(raw, first_line - 1)
     keys = found.chat_keys
@@ -212,34 +214,33 @@ def _scan_range(path: Path, start: int, end: int, first_line: int) -> _Stretch:
     prev = ""
     in_order = True
     try:
-        for found.last_line, m in iter_jsonl_range(path, start, end, first_line, MESSAGES_HINT):
-            problem = message_problem(m)
-            if problem:
-                found.error = (f"not a clonekit message: {problem}; expected {MESSAGES_HINT}", found.last_line)
-                return found
-            ts = m["timestamp"]
-            if in_order:
-                in_order = len(ts) == 19 and ts >= prev
-            prev = ts
-            found.first_ts = found.first_ts or ts
-            key = (m["platform"], m["chat"])
-            if key != last_key:
-                keys.add(key)
-                last_key = key
-            aid = m["author_id"]
-            if not aid:
-                continue  # system lines without an author
-            p = raw.get(aid)
-            if p is None:
-                p = raw[aid] = Person([aid], first=ts)
-            p.names[m["author"]] += 1
-            p.kinds[m["kind"]] += 1
-            p.platforms.add(m["platform"])
-            p.chats.add(m["chat"])
-            if m.get("aka"):
-                p.aka.update(m["aka"])
-            p.is_bot = p.is_bot or bool(m.get("is_bot"))
-            p.last = ts
+        for block_line, rows in read_rows(path, start, end, first_line, MESSAGES_HINT):
+            found.last_line = block_line + len(rows) - 1 if rows else found.last_line
+            if rows and not found.first_ts:
+                found.first_ts = rows[0].timestamp
+            for m in rows:
+                ts = m.timestamp
+                if in_order:
+                    in_order = len(ts) == 19 and ts >= prev
+                prev = ts
+                key = (m.platform, m.chat)
+                if key != last_key:
+                    keys.add(key)
+                    last_key = key
+                aid = m.author_id
+                if not aid:
+                    continue  # system lines without an author
+                p = raw.get(aid)
+                if p is None:
+                    p = raw[aid] = Person([aid], first=ts)
+                p.names[m.author] += 1
+                p.kinds[m.kind] += 1
+                p.platforms.add(m.platform)
+                p.chats.add(m.chat)
+                if m.aka:
+                    p.aka.update(m.aka)
+                p.is_bot = p.is_bot or bool(m.is_bot)
+                p.last = ts
     except ClonekitError as e:
         found.error = (e.message, e.line)
         return found

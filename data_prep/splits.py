@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from clonekit.data_prep.sessions import Session
@@ -106,29 +107,53 @@ class TurnDeduper:
         self.texts: set[str] = set()  # every target turn's text seen, for the leakage figure (same pass)
 
     def block(self, lines: bytes, end_weight: bool) -> bytes:
+        """The examples of `lines` (the build's own JSON lines) with repeated target turns' weights moved to the
+        end-of-turn token. Read with msgspec into light rows; only an example that changes is parsed whole and
+        written again (orjson, as the build wrote it), so the others keep their bytes."""
+        raw_lines = lines.splitlines()
+        examples = _EXAMPLES.decode_lines(lines)
+        if len(examples) != len(raw_lines):
+            raise RuntimeError("the build's example files hold a blank line")  # a bug, never a user error
         out = []
-        for line in lines.splitlines():
-            example = orjson.loads(line)
-            changed = False
-            for m in example["messages"]:
-                if m["role"] != "assistant":
+        seen, texts, max_copies = self.seen, self.texts, self.max_copies
+        for line, example in zip(raw_lines, examples, strict=True):
+            repeated = []
+            for i, m in enumerate(example.messages):
+                if m.role != "assistant":
                     continue
-                self.texts.add(m["content"].strip())
-                if not self.max_copies or not m.get("weight", 1):
+                texts.add(m.content.strip())
+                if not max_copies or not m.weight:
                     continue
-                key = normalize(m["content"])
-                self.seen[key] += 1
-                if self.seen[key] > self.max_copies:
-                    m["weight"] = 0
+                key = normalize(m.content)
+                seen[key] += 1
+                if seen[key] > max_copies:
+                    repeated.append(i)
+            if repeated:
+                whole = orjson.loads(line)
+                for i in repeated:
+                    whole["messages"][i]["weight"] = example.messages[i].weight = 0
                     if end_weight:
-                        m["end_weight"] = 1
-                    self.end_only += 1
-                    changed = True
-            if not end_weight and not any(m["role"] == "assistant" and m.get("weight", 1) for m in example["messages"]):
+                        whole["messages"][i]["end_weight"] = 1
+                self.end_only += len(repeated)
+                line = orjson.dumps(whole)
+            if not end_weight and not any(m.role == "assistant" and m.weight for m in example.messages):
                 self.dropped += 1
                 continue
-            out.append(orjson.dumps(example) if changed else line)
+            out.append(line)
         return b"\n".join(out) + b"\n" if out else b""
+
+
+class _Message(msgspec.Struct, gc=False):
+    role: str
+    content: Any = ""
+    weight: Any = 1
+
+
+class _Example(msgspec.Struct, gc=False):
+    messages: list[_Message]
+
+
+_EXAMPLES = msgspec.json.Decoder(_Example)
 
 
 def _target_turns(path: Path, weighted: bool) -> list[str]:
