@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
+import os
 import shutil
 from array import array
 from collections import Counter
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import orjson
 
 from clonekit.data_prep.sessions import Session
@@ -46,7 +49,9 @@ class ExampleWriter:
         self._pos = dict.fromkeys(self.KINDS, 0)
 
     def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
-        session_line = orjson.dumps(session.to_dict())[1:] + b"\n"  # '{' is added back with the split
+        # the split's label goes first: "train" for now when it has examples; the split patches "valid" in place
+        label = b'{"split":"train",' if hf_lines else b'{"split":"none",'
+        session_line = label + orjson.dumps(session.to_dict())[1:] + b"\n"
         for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", (session_line,))):
             if lines:
                 self.files[kind].writelines(lines)
@@ -186,66 +191,123 @@ def leakage_against(train: set[str], valid_path: Path) -> dict:
 RUN_BYTES = 1 << 20
 
 
-def write_splits(writer: ExampleWriter, out: Path, valid_fraction: float, max_copies: int = 0) -> dict:
-    """The latest sessions (by start time) with examples become validation; whole sessions only."""
-    order = sorted(range(len(writer.start_epoch)), key=lambda i: (writer.start_epoch[i], i))
-    with_examples = [i for i in order if writer.n_hf[i]]
+def write_splits(
+    writer: ExampleWriter, out: Path, valid_fraction: float, max_copies: int = 0, parallel: bool = True
+) -> dict:
+    """The latest sessions (by start time) with examples become validation; whole sessions only. Large example
+    files: the OpenAI files and sessions.jsonl are written by a forked process while this one writes the HF files
+    (the same bytes as one process)."""
+    epochs, n_hf, n_oa, turns = (
+        np.frombuffer(a, dtype=a.typecode) for a in (writer.start_epoch, writer.n_hf, writer.n_oa, writer.turns)
+    )
+    order_array = np.argsort(epochs, kind="stable")  # by (start time, index)
+    with_examples = order_array[n_hf[order_array] > 0]
     n = len(with_examples)
     n_valid = min(n - 1, max(1, math.ceil(valid_fraction * n))) if valid_fraction > 0 and n >= 2 else 0
     train_ids, valid_ids = with_examples[: n - n_valid], with_examples[n - n_valid :]
     result: dict[str, Any] = {"train_sessions": len(train_ids), "valid_sessions": len(valid_ids), "valid_from": None}
     for split, ids in (("train", train_ids), ("valid", valid_ids)):
-        result[f"{split}_examples"] = sum(writer.n_hf[i] for i in ids)
-        result[f"{split}_openai"] = sum(writer.n_oa[i] for i in ids)
-        result[f"{split}_turns"] = sum(writer.turns[i] for i in ids)
-    if valid_ids:
-        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[valid_ids[0]], dt.UTC).isoformat()
-    dedupe = {kind: TurnDeduper(max_copies) for kind in ("hf", "oa")}
-    for kind, names in (("hf", (TRAIN_FILE, VALID_FILE)), ("oa", (OPENAI_TRAIN_FILE, OPENAI_VALID_FILE))):
-        with open(writer.paths[kind], "rb") as src:
-            for name, ids in zip(names, (train_ids, valid_ids), strict=True):
-                with open(out / name, "wb") as dst:
-                    for run in _runs(writer, kind, ids):  # the deduper reads the lines in the same order
-                        start, end = writer.span(kind, run[0])[0], writer.span(kind, run[-1])[1]
-                        src.seek(start)
-                        block = src.read(end - start)
-                        if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
-                            block = dedupe[kind].block(block, end_weight=kind == "hf")
-                        dst.write(block)
+        result[f"{split}_examples"] = int(n_hf[ids].sum())
+        result[f"{split}_openai"] = int(n_oa[ids].sum())
+        result[f"{split}_turns"] = int(turns[ids].sum())
+    if len(valid_ids):
+        result["valid_from"] = dt.datetime.fromtimestamp(writer.start_epoch[int(valid_ids[0])], dt.UTC).isoformat()
+    _JOB.update(
+        writer=writer,
+        out=out,
+        ids=(train_ids.tolist(), valid_ids.tolist()),
+        order=order_array.tolist(),
+        max_copies=max_copies,
+    )
+    try:
+        if parallel and (os.cpu_count() or 1) > 1 and writer.ends["oa"] and writer.ends["oa"][-1] >= PARALLEL_MIN_BYTES:
+            with multiprocessing.get_context("fork").Pool(1) as pool:  # the OpenAI files in a second process
+                pending = pool.apply_async(_openai_and_sessions)
+                hf = _copy_kind("hf")
+                oa_dropped = pending.get()
+        else:
+            hf = _copy_kind("hf")
+            oa_dropped = _openai_and_sessions()
+    finally:
+        _JOB.clear()
     result["dedupe"] = {
         "max_copies": max_copies,
         "by": "target turn text, lowercased, whitespace and end punctuation ignored",
-        "end_only_turns": dedupe["hf"].end_only,
-        "distinct_texts": len(dedupe["hf"].seen),
-        "openai_examples_dropped": dedupe["oa"].dropped,
+        "end_only_turns": hf.end_only,
+        "distinct_texts": len(hf.seen),
+        "openai_examples_dropped": oa_dropped,
     }
-    result["leakage"] = leakage_against(dedupe["hf"].texts, out / VALID_FILE)
-    # sessions.jsonl: every session in time order, with its split ("none": no target turn to learn)
-    labels = {i: b'{"split":"valid",' for i in valid_ids}
-    with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
-        for run in _runs(writer, "sessions", order):
-            first = writer.span("sessions", run[0])[0]
-            src.seek(first)
-            data = src.read(writer.span("sessions", run[-1])[1] - first)
-            pieces: list[bytes] = []
-            for i in run:
-                start, end = writer.span("sessions", i)
-                label = labels.get(i) or (b'{"split":"train",' if writer.n_hf[i] else b'{"split":"none",')
-                pieces += (label, data[start - first : end - first])
-            dst.write(b"".join(pieces))
+    result["leakage"] = leakage_against(hf.texts, out / VALID_FILE)
     return result
 
 
-def _runs(writer: ExampleWriter, kind: str, ids: list[int]) -> list[list[int]]:
-    """`ids` cut into runs of sessions that follow each other in `kind`'s temporary file, at most RUN_BYTES each (a
-    session is never cut): the splits read and write a run at once, not a session at a time."""
-    runs: list[list[int]] = []
-    run_start = -1
-    for i in ids:
-        start, end = writer.span(kind, i)
-        if runs and writer.span(kind, runs[-1][-1])[1] == start and end - run_start <= RUN_BYTES:
-            runs[-1].append(i)
-        else:
-            runs.append([i])
-            run_start = start
-    return runs
+def _write_sessions() -> None:
+    """sessions.jsonl: every session in time order, with its split ("none": no target turn to learn). The lines were
+    written labelled "train" or "none": they are copied in time order, then the validation sessions' labels are
+    overwritten in place ("valid" is as long as "train")."""
+    writer, out = _JOB["writer"], _JOB["out"]
+    order = np.asarray(_JOB["order"], dtype=np.int64)
+    ends = np.frombuffer(writer.ends["sessions"], dtype=writer.ends["sessions"].typecode)
+    sizes = np.diff(ends, prepend=0)
+    if np.array_equal(order, np.arange(len(order))):  # already in time order (one chat): the file is moved
+        os.replace(writer.paths["sessions"], out / SESSIONS_FILE)
+    else:
+        with open(writer.paths["sessions"], "rb") as src, open(out / SESSIONS_FILE, "wb") as dst:
+            for start, end in _byte_runs(writer, "sessions", order, run_bytes=1 << 24):
+                src.seek(start)
+                dst.write(src.read(end - start))
+    at = np.empty(len(order), dtype=np.int64)  # where each session starts in sessions.jsonl
+    at[order] = np.cumsum(sizes[order]) - sizes[order]
+    with open(out / SESSIONS_FILE, "r+b") as dst:
+        for i in sorted(at[_JOB["ids"][1]].tolist()):
+            dst.seek(i + len(b'{"split":"'))
+            dst.write(b"valid")
+
+
+PARALLEL_MIN_BYTES = 16 << 20
+_JOB: dict = {}  # what the forked process inherits (set just before the fork)
+_FILES = {"hf": (TRAIN_FILE, VALID_FILE), "oa": (OPENAI_TRAIN_FILE, OPENAI_VALID_FILE)}
+
+
+def _copy_kind(kind: str) -> TurnDeduper:
+    """Write one kind's train and valid files from the temporary file, the train split through the deduper (the
+    OpenAI one only when `max_copies` is set: its dropped examples are counted there); returns the deduper."""
+    writer, out, max_copies = _JOB["writer"], _JOB["out"], _JOB["max_copies"]
+    dedupe = TurnDeduper(max_copies)
+    with open(writer.paths[kind], "rb") as src:
+        for name, ids in zip(_FILES[kind], _JOB["ids"], strict=True):
+            with open(out / name, "wb") as dst:
+                for start, end in _byte_runs(writer, kind, ids):  # the deduper reads the lines in this order
+                    src.seek(start)
+                    block = src.read(end - start)
+                    if name == TRAIN_FILE or (name == OPENAI_TRAIN_FILE and max_copies):
+                        block = dedupe.block(block, end_weight=kind == "hf")
+                    dst.write(block)
+    return dedupe
+
+
+def _openai_and_sessions() -> int:
+    """The OpenAI files and sessions.jsonl (the forked process's share); returns the OpenAI examples dropped."""
+    dropped = _copy_kind("oa").dropped
+    _write_sessions()
+    return dropped
+
+
+def _byte_runs(writer: ExampleWriter, kind: str, ids, run_bytes: int = RUN_BYTES) -> list[tuple[int, int]]:
+    """(start byte, end byte) of runs of the sessions `ids` (in that order) that follow each other in `kind`'s
+    temporary file, each run starting a new `run_bytes` window (a session is never cut): the splits read and write
+    a run at once, not a session at a time."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if not len(ids):
+        return []
+    ends = np.frombuffer(writer.ends[kind], dtype=writer.ends[kind].typecode)
+    end = ends[ids]
+    start = np.where(ids > 0, ends[np.maximum(ids - 1, 0)], 0)
+    new = np.ones(len(ids), dtype=bool)
+    new[1:] = start[1:] != end[:-1]  # not right after the one before in the file
+    segment_start = start[new][np.cumsum(new) - 1]
+    window = (start - segment_start) // run_bytes
+    new[1:] |= window[1:] != window[:-1]
+    firsts = np.flatnonzero(new)
+    lasts = np.append(firsts[1:], len(ids)) - 1
+    return list(zip(start[firsts].tolist(), end[lasts].tolist(), strict=True))
