@@ -40,7 +40,8 @@ class Session:
         else:
             self.turns.append(Turn(name, is_target, [text], ts))
         self.end = ts
-        self.last_epoch = max(self.last_epoch, epoch)
+        if epoch > self.last_epoch:
+            self.last_epoch = epoch
 
     def has_target(self) -> bool:
         return any(t.is_target for t in self.turns)

@@ -30,6 +30,8 @@ from clonekit.dataset import (
 )
 from clonekit.repetition import normalize
 
+BUFFER_BYTES = 1 << 20
+
 
 class ExampleWriter:
     """Examples and sessions go to temporary files, written one session after another, so a
@@ -47,20 +49,35 @@ class ExampleWriter:
         self.n_oa = array("l")
         self.turns = array("l")
         self._pos = dict.fromkeys(self.KINDS, 0)
+        self._buffers = {k: bytearray() for k in self.KINDS}  # written a MB at a time, not a line at a time
 
     def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
         # the split's label goes first: "train" for now when it has examples; the split patches "valid" in place
         label = b'{"split":"train",' if hf_lines else b'{"split":"none",'
         session_line = label + orjson.dumps(session.to_dict())[1:] + b"\n"
-        for kind, lines in (("hf", hf_lines), ("oa", oa_lines), ("sessions", (session_line,))):
+        pos, ends, buffers = self._pos, self.ends, self._buffers
+        for kind, lines in (("hf", hf_lines), ("oa", oa_lines)):
             if lines:
-                self.files[kind].writelines(lines)
-                self._pos[kind] += sum(map(len, lines))
-            self.ends[kind].append(self._pos[kind])
+                data = b"".join(lines)
+                buffers[kind] += data
+                pos[kind] += len(data)
+        ends["hf"].append(pos["hf"])
+        ends["oa"].append(pos["oa"])
+        buffers["sessions"] += session_line
+        pos["sessions"] += len(session_line)
+        ends["sessions"].append(pos["sessions"])
         self.start_epoch.append(session.start_epoch)
         self.n_hf.append(len(hf_lines))
         self.n_oa.append(len(oa_lines))
         self.turns.append(target_turns)
+        if len(buffers["sessions"]) > BUFFER_BYTES or len(buffers["hf"]) > BUFFER_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        for kind, buffer in self._buffers.items():
+            if buffer:
+                self.files[kind].write(buffer)
+                buffer.clear()
 
     def state(self) -> dict:
         """What `append` needs of this writer (its files closed)."""
@@ -90,6 +107,8 @@ class ExampleWriter:
         return (self.ends[kind][i - 1] if i else 0), self.ends[kind][i]
 
     def close(self) -> None:
+        if not all(f.closed for f in self.files.values()):
+            self.flush()
         for f in self.files.values():
             f.close()
 
@@ -104,8 +123,9 @@ class TurnDeduper:
     learns where such a turn ends). The OpenAI files have no end-only weight: there the copy gets weight 0, and an
     example left with no weighted turn is dropped (counted)."""
 
-    def __init__(self, max_copies: int):
+    def __init__(self, max_copies: int, keep_texts: bool = True):
         self.max_copies = max_copies
+        self.keep_texts = keep_texts  # the leakage figure needs the HF train texts only
         self.seen: Counter = Counter()
         self.end_only = 0
         self.dropped = 0
@@ -120,7 +140,8 @@ class TurnDeduper:
         if len(examples) != len(raw_lines):
             raise RuntimeError("the build's example files hold a blank line")  # a bug, never a user error
         out = []
-        seen, texts, max_copies = self.seen, self.texts, self.max_copies
+        seen, max_copies = self.seen, self.max_copies
+        texts = self.texts if self.keep_texts else set()
         for line, example in zip(raw_lines, examples, strict=True):
             repeated = []
             for i, m in enumerate(example.messages):
@@ -273,7 +294,7 @@ def _copy_kind(kind: str) -> TurnDeduper:
     """Write one kind's train and valid files from the temporary file, the train split through the deduper (the
     OpenAI one only when `max_copies` is set: its dropped examples are counted there); returns the deduper."""
     writer, out, max_copies = _JOB["writer"], _JOB["out"], _JOB["max_copies"]
-    dedupe = TurnDeduper(max_copies)
+    dedupe = TurnDeduper(max_copies, keep_texts=kind == "hf")
     with open(writer.paths[kind], "rb") as src:
         for name, ids in zip(_FILES[kind], _JOB["ids"], strict=True):
             with open(out / name, "wb") as dst:
