@@ -281,7 +281,7 @@ def _plan_memory(messages_path: Path, cfg: PrepConfig, cast: _Cast, out: Path) -
     """A first pass that only sessionizes (with its own redactor: the manifest counts the main pass's), then the
     memory plan of those sessions (data_prep/memory_build.py)."""
     keep = _MessageFilter(cfg, cast, Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name]))
-    sessions = []
+    sessions: list[Session] = []
     for _, rows in read_rows(messages_path, 0, messages_path.stat().st_size, 1, MESSAGES_HINT):
         keep.admit_rows(rows, sessions.append)
     sessions += keep.sessionizer.flush()
