@@ -18,7 +18,7 @@ from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.data_prep.sessions import epoch_of
 from clonekit.errors import ClonekitError
-from clonekit.jsonl import newlines
+from clonekit.jsonl import absolute_line
 
 PARALLEL_MIN_BYTES = 16 << 20
 _STAMP = re.compile(rb'"timestamp"\s*:\s*"([^"]*)"')
@@ -38,14 +38,12 @@ def plan(messages_path: Path, cfg: PrepConfig, cast) -> tuple[tuple[int, int, in
     cut = _find_cut(messages_path, size // 2, cfg.session_gap_minutes * 60.0)
     if cut is None:
         return None
-    offset, line = cut
-    return (0, offset, 1), (offset, size, line)
+    return (0, cut, 1), (cut, size, 1)  # the second half numbers its lines from 1 (`_absolute` for an error)
 
 
-def _find_cut(path: Path, middle: int, gap: float) -> tuple[int, int] | None:
+def _find_cut(path: Path, middle: int, gap: float) -> int | None:
     """The first line, from the one holding byte `middle` on, whose time is more than `gap` seconds after the line
-    before (the file is in time order, so every session open there ends before it): (its byte offset, its line
-    number)."""
+    before (the file is in time order, so every session open there ends before it): its byte offset."""
     with open(path, "rb") as f:
         head = max(0, middle - (1 << 16))
         f.seek(head)
@@ -54,7 +52,7 @@ def _find_cut(path: Path, middle: int, gap: float) -> tuple[int, int] | None:
         if end_before < 0 and head:
             return None  # a line longer than 64 KB: give up (one process reads it all)
         start = head + window.rfind(b"\n", 0, max(end_before, 0)) + 1 if end_before > 0 else head  # that line
-        line = 1 + newlines(f, 0, start)
+        f.seek(start)
         pos = start
         before = None
         for raw in f:
@@ -63,10 +61,9 @@ def _find_cut(path: Path, middle: int, gap: float) -> tuple[int, int] | None:
                 return None
             now = epoch_of(m.group(1).decode())
             if before is not None and now - before > gap:
-                return pos, line
+                return pos
             before = now
             pos += len(raw)
-            line += 1
     return None
 
 
@@ -86,12 +83,17 @@ def run(messages_path: Path, cfg: PrepConfig, cast, out: Path, memory, keep, mak
         result = pending.get()
     _JOB.clear()
     if "error" in result:
-        raise ClonekitError(result["error"][0], messages_path, result["error"][1])
+        raise ClonekitError(
+            result["error"][0], messages_path, absolute_line(messages_path, second[0], result["error"][1])
+        )
     names = _names_as_one_process(make.sanitizer, result["names"])
     if names is None:  # the second half named someone otherwise than one process would have: read it here
         for path in result["writer"]["paths"].values():
             Path(path).unlink(missing_ok=True)
-        return read + build._stream(messages_path, keep, make, cast.people.lines, None, second)
+        try:
+            return read + build._stream(messages_path, keep, make, cast.people.lines, None, second)
+        except ClonekitError as e:
+            raise ClonekitError(e.message, messages_path, absolute_line(messages_path, second[0], e.line)) from None
     make.sanitizer = names
     writer.close()
     writer.append(result["writer"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
-from clonekit.jsonl import line_ranges
+from clonekit.jsonl import absolute_line, byte_ranges
 from clonekit.name_variants import match_key
 
 
@@ -160,21 +160,22 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None, workers
         raise ClonekitError(f"file not found ({MESSAGES_HINT})", path)
     workers = workers or min(os.cpu_count() or 1, 4)
     size = path.stat().st_size
-    ranges = line_ranges(path, workers) if workers > 1 and size >= PARALLEL_MIN_BYTES else [(0, size, 1)]
+    # each part numbers its lines from 1: the line of an error is made absolute here (no count of lines up front)
+    ranges = byte_ranges(path, workers) if workers > 1 and size >= PARALLEL_MIN_BYTES else [(0, size)]
     if len(ranges) == 1:
-        results = [_scan_range(path, *ranges[0])]
+        results = [_scan_range(path, *ranges[0], 1)]
     else:
         with multiprocessing.get_context("fork").Pool(len(ranges)) as pool:
-            results = pool.starmap(_scan_range, [(path, *r) for r in ranges])
+            results = pool.starmap(_scan_range, [(path, *r, 1) for r in ranges])
     raw: dict[str, Person] = {}
     lineno = 0
     chat_keys: set[tuple[str, str]] = set()
     in_order = True
     last_ts = ""
-    for stretch in results:
+    for (start, _), stretch in zip(ranges, results, strict=True):
         if stretch.error is not None:
-            raise ClonekitError(stretch.error[0], path, stretch.error[1])
-        lineno = max(lineno, stretch.last_line)
+            raise ClonekitError(stretch.error[0], path, absolute_line(path, start, stretch.error[1]))
+        lineno += stretch.last_line  # the lines read (blank lines at a part's end aside): for progress only
         chat_keys |= stretch.chat_keys
         if stretch.first_ts:
             in_order = in_order and stretch.in_order and stretch.first_ts >= last_ts

@@ -34,11 +34,11 @@ class Session:
     turns: list[Turn] = field(default_factory=list)
 
     def add(self, name: str, is_target: bool, text: str, ts: str, epoch: float) -> None:
-        last = self.turns[-1] if self.turns else None
-        if last is not None and last.speaker == name:
-            last.messages.append(text)
+        turns = self.turns
+        if turns and turns[-1].speaker == name:
+            turns[-1].messages.append(text)
         else:
-            self.turns.append(Turn(name, is_target, [text], ts))
+            turns.append(Turn(name, is_target, [text], ts))
         self.end = ts
         if epoch > self.last_epoch:
             self.last_epoch = epoch
@@ -59,6 +59,7 @@ class Session:
 
 
 _day_epochs: dict[str, float] = {}
+_clock_seconds: dict[str, int] = {}
 
 
 def epoch_of(ts: str) -> float:
@@ -68,7 +69,10 @@ def epoch_of(ts: str) -> float:
         day = _day_epochs.get(ts[:10])
         if day is None:
             day = _day_epochs[ts[:10]] = dt.datetime.fromisoformat(ts[:10]).replace(tzinfo=_UTC).timestamp()
-        return day + int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])
+        seconds = _clock_seconds.get(ts[11:])
+        if seconds is None:  # at most 86,400 clock times, most exports only whole minutes
+            seconds = _clock_seconds[ts[11:]] = int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])
+        return day + seconds
     value = dt.datetime.fromisoformat(ts)
     if value.tzinfo is None:
         value = value.replace(tzinfo=_UTC)
@@ -114,16 +118,17 @@ def windows(turns: list[Turn], max_turns: int, max_chars: int, context_turns: in
     """
     out = []
     n = len(turns)
+    sizes = [sum(map(len, t.messages)) + max(len(t.messages) - 1, 0) for t in turns]  # len(t.text), no join
     pos = 0
     while pos < n:
         start = max(0, pos - context_turns) if pos else 0
-        chars = sum(len(t.text) for t in turns[start:pos])
+        chars = sum(sizes[start:pos])
         while start < pos and chars > max_chars // 2:  # context must leave room for new turns
-            chars -= len(turns[start].text)
+            chars -= sizes[start]
             start += 1
         end = pos
         while end < n and end - start < max_turns:
-            size = len(turns[end].text)
+            size = sizes[end]
             if chars + size > max_chars and end > pos:
                 break
             chars += size

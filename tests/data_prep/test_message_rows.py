@@ -70,3 +70,18 @@ def test_a_bad_line_in_a_later_block_is_named_by_its_line(tmp_path, monkeypatch,
     with pytest.raises(ClonekitError, match=needle) as e:
         _read(path)
     assert e.value.line == 24
+
+
+def test_a_bad_line_in_the_second_part_of_a_parallel_scan_has_its_line_in_the_file(tmp_path, monkeypatch):
+    """scan_people's parts number their lines from 1 (no count of the lines up front); the error says the line in
+    the whole file."""
+    from clonekit.data_prep import people
+
+    monkeypatch.setattr(people, "PARALLEL_MIN_BYTES", 1)
+    lines = [_line(i) for i in range(400)]
+    lines[333] = '{"platform": 7}'
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ClonekitError, match="field 'platform' must be a string") as e:
+        people.scan_people(path, workers=2)
+    assert e.value.line == 334
