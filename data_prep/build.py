@@ -82,11 +82,11 @@ class _Cast:
     excluded_names: list[str]
 
 
-def _resolve_cast(messages_path: Path, cfg: PrepConfig) -> _Cast:
+def _resolve_cast(messages_path: Path, cfg: PrepConfig, meanwhile=None) -> _Cast:
     """First pass: find the people, resolve the target, aliases and exclusions."""
     if not cfg.target:
         raise ClonekitError("no target: pass --target NAME (see `clonekit prep people`)")
-    people = scan_people(messages_path, cfg.aliases)
+    people = scan_people(messages_path, cfg.aliases, meanwhile=meanwhile)
     target_ids = set(people.require(cfg.target, "target"))
     excluded_ids: set[str] = set()
     for name in cfg.exclude:
@@ -133,7 +133,8 @@ class _MessageFilter:
         excluded, target_ids, names = cast.excluded_ids, cast.target_ids, cast.names
         include_bots, drop_media = cfg.include_bots, cfg.media == "drop"
         skipped, redactor, chats, sources = self.skipped, self.redactor, self.chats, self.sources
-        sessionize = self.sessionizer.add
+        kept: list[tuple[str, str, str, str, bool, str]] = []
+        keep = kept.append
         for m in rows:
             aid = m.author_id
             pid = canonical(aid, aid) if aid else ""
@@ -165,9 +166,8 @@ class _MessageFilter:
                     source = sources[m.platform] = Counter()
                 source["kept"] += 1
                 source["target"] += is_target
-                closed = sessionize(m.platform, chat, m.timestamp, names[pid], is_target, text)
-                if closed is not None:
-                    on_closed(closed)
+                keep((m.platform, chat, m.timestamp, names[pid], is_target, text))
+        self.sessionizer.add_many(kept, on_closed)
 
 
 class _ExampleMaker:
@@ -301,7 +301,8 @@ def build_datasets(
     """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
     messages_path = readable_file(messages_path, MESSAGES_HINT)
     out = writable_dir(out_dir, "dataset")
-    cast = _resolve_cast(messages_path, cfg)
+    digest: list[str] = []  # the input's SHA-256, taken by this process while the scan's workers read the file
+    cast = _resolve_cast(messages_path, cfg, meanwhile=lambda: digest.append(sha256_file(messages_path)))
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
     writer = ExampleWriter(out)
     keep = _MessageFilter(cfg, cast, redactor)
@@ -330,7 +331,8 @@ def build_datasets(
     if read != keep.kept + sum(keep.skipped.values()):
         raise RuntimeError("build accounting is off")  # a bug, never a user error
     (out / NAMES_FILE).write_bytes(orjson.dumps(make.sanitizer.mapping, option=orjson.OPT_INDENT_2))
-    manifest = _manifest(messages_path, cfg, cast, redactor, keep, make, split, read, memory_summary)
+    sha = digest[0] if digest else sha256_file(messages_path)
+    manifest = _manifest(messages_path, sha, cfg, cast, redactor, keep, make, split, read, memory_summary)
     checked = DatasetManifest.check(manifest, out / MANIFEST_FILE)  # a writer's slip fails here, not in a reader
     (out / MANIFEST_FILE).write_bytes(orjson.dumps(checked.to_json(), option=orjson.OPT_INDENT_2))
     return checked
@@ -338,6 +340,7 @@ def build_datasets(
 
 def _manifest(
     messages_path: Path,
+    sha: str,
     cfg: PrepConfig,
     cast: _Cast,
     redactor: Redactor,
@@ -362,7 +365,7 @@ def _manifest(
             {
                 "path": redactor.names(str(messages_path)),
                 "bytes": messages_path.stat().st_size,
-                "sha256": sha256_file(messages_path),
+                "sha256": sha,
             }
         ],
         "messages": {"read": read, "kept": keep.kept, "skipped": dict(keep.skipped)},

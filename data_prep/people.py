@@ -151,10 +151,12 @@ def _message_problem(m) -> str | None:
 PARALLEL_MIN_BYTES = 16 << 20  # a larger messages.jsonl is scanned by two processes (or as many as `workers`)
 
 
-def scan_people(path: str | Path, aliases: dict[str, str] | None = None, workers: int | None = None) -> People:
+def scan_people(
+    path: str | Path, aliases: dict[str, str] | None = None, workers: int | None = None, meanwhile=None
+) -> People:
     """First pass over messages.jsonl: who is there. Every line is checked here, so a hand-edited file fails with
     file:line before anything is built. A large file is read in parts by parallel processes (the result is the
-    same: the parts' people are merged in file order)."""
+    same: the parts' people are merged in file order), while this one runs `meanwhile()`, if given."""
     path = Path(path)
     if not path.exists():
         raise ClonekitError(f"file not found ({MESSAGES_HINT})", path)
@@ -166,7 +168,10 @@ def scan_people(path: str | Path, aliases: dict[str, str] | None = None, workers
         results = [_scan_range(path, *ranges[0], 1)]
     else:
         with multiprocessing.get_context("fork").Pool(len(ranges)) as pool:
-            results = pool.starmap(_scan_range, [(path, *r, 1) for r in ranges])
+            pending = pool.starmap_async(_scan_range, [(path, *r, 1) for r in ranges])
+            if meanwhile is not None:
+                meanwhile()
+            results = pending.get()
     raw: dict[str, Person] = {}
     lineno = 0
     chat_keys: set[tuple[str, str]] = set()

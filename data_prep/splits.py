@@ -53,24 +53,31 @@ class ExampleWriter:
 
     def add(self, session: Session, hf_lines: list[bytes], oa_lines: list[bytes], target_turns: int) -> None:
         # the split's label goes first: "train" for now when it has examples; the split patches "valid" in place
-        label = b'{"split":"train",' if hf_lines else b'{"split":"none",'
-        session_line = label + orjson.dumps(session.to_dict())[1:] + b"\n"
+        dumped = orjson.dumps(session.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
         pos, ends, buffers = self._pos, self.ends, self._buffers
-        for kind, lines in (("hf", hf_lines), ("oa", oa_lines)):
-            if lines:
-                data = b"".join(lines)
-                buffers[kind] += data
-                pos[kind] += len(data)
+        if hf_lines:
+            label = b'{"split":"train",'
+            data = b"".join(hf_lines)
+            buffers["hf"] += data
+            pos["hf"] += len(data)
+        else:
+            label = b'{"split":"none",'
+        if oa_lines:
+            data = b"".join(oa_lines)
+            buffers["oa"] += data
+            pos["oa"] += len(data)
+        sessions = buffers["sessions"]
+        sessions += label
+        sessions += memoryview(dumped)[1:]
+        pos["sessions"] += len(label) + len(dumped) - 1
         ends["hf"].append(pos["hf"])
         ends["oa"].append(pos["oa"])
-        buffers["sessions"] += session_line
-        pos["sessions"] += len(session_line)
         ends["sessions"].append(pos["sessions"])
         self.start_epoch.append(session.start_epoch)
         self.n_hf.append(len(hf_lines))
         self.n_oa.append(len(oa_lines))
         self.turns.append(target_turns)
-        if len(buffers["sessions"]) > BUFFER_BYTES or len(buffers["hf"]) > BUFFER_BYTES:
+        if len(sessions) > BUFFER_BYTES or len(buffers["hf"]) > BUFFER_BYTES:
             self.flush()
 
     def flush(self) -> None:
