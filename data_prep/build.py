@@ -21,10 +21,11 @@ from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
 from clonekit.contracts import DatasetManifest
 from clonekit.data_prep.memory_build import plan_memory, session_key
-from clonekit.data_prep.message_rows import MessageRow, read_rows
+from clonekit.data_prep.message_filter import MessageFilter
+from clonekit.data_prep.message_rows import read_rows
 from clonekit.data_prep.openai_format import fit_to_limit, to_openai, validate_openai_example
 from clonekit.data_prep.people import MESSAGES_HINT, People, is_phone_name, phone_pseudonyms, scan_people
-from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer, windows
+from clonekit.data_prep.sessions import Session, windows
 from clonekit.data_prep.splits import ExampleWriter, write_splits
 from clonekit.dataset import (
     DATASET_FILES,
@@ -108,68 +109,6 @@ def _resolve_cast(messages_path: Path, cfg: PrepConfig, meanwhile=None) -> _Cast
     return _Cast(people, names, target_ids, target_name, excluded_ids, excluded_names)
 
 
-class _MessageFilter:
-    """Second pass, per message: skip (with a reason), redact, and add to the sessionizer."""
-
-    def __init__(self, cfg: PrepConfig, cast: _Cast, redactor: Redactor):
-        self.cfg, self.cast, self.redactor = cfg, cast, redactor
-        self.sessionizer = Sessionizer(cfg.session_gap_minutes)
-        self.skipped: Counter[str] = Counter()
-        self.kept = 0
-        self.chats: dict[str, str] = {}  # chat name -> as written to the outputs (redacted once per chat)
-        self.sources: dict[str, Counter[str]] = {}  # app -> kept messages, and the target's among them
-
-    def admit(self, m: MessageRow) -> Session | None:
-        """Filter, redact and sessionize one message; returns a session it closed, if any."""
-        closed: list[Session] = []
-        self.admit_rows([m], closed.append)
-        return closed[0] if closed else None
-
-    def admit_rows(self, rows: list[MessageRow], on_closed: Callable[[Session], None]) -> None:
-        """Filter, redact and sessionize a block of messages, in order; `on_closed` gets each session they close.
-        One loop with its lookups bound once: this runs for every message of a million."""
-        cfg, cast = self.cfg, self.cast
-        canonical = cast.people.alias_of.get
-        excluded, target_ids, names = cast.excluded_ids, cast.target_ids, cast.names
-        include_bots, drop_media = cfg.include_bots, cfg.media == "drop"
-        skipped, redactor, chats, sources = self.skipped, self.redactor, self.chats, self.sources
-        kept: list[tuple[str, str, str, str, bool, str]] = []
-        keep = kept.append
-        for m in rows:
-            aid = m.author_id
-            pid = canonical(aid, aid) if aid else ""
-            kind = m.kind
-            if kind == "system" or not pid:
-                skipped["system"] += 1
-            elif m.forwarded:  # someone else's words (perhaps an excluded person's), never the sender's style
-                skipped["forwarded"] += 1
-            elif kind == "deleted":
-                skipped["deleted"] += 1
-            elif pid in excluded:
-                skipped["excluded"] += 1
-            elif m.is_bot and not include_bots:
-                skipped["bot"] += 1
-            elif kind == "media" and drop_media:
-                skipped["media"] += 1
-            else:
-                text = MEDIA_PLACEHOLDER if kind == "media" else redactor(m.text)
-                if not text.strip():
-                    skipped["empty"] += 1
-                    continue
-                self.kept += 1
-                chat = chats.get(m.chat)
-                if chat is None:
-                    chat = chats[m.chat] = redactor(m.chat)
-                is_target = pid in target_ids
-                source = sources.get(m.platform)
-                if source is None:
-                    source = sources[m.platform] = Counter()
-                source["kept"] += 1
-                source["target"] += is_target
-                keep((m.platform, chat, m.timestamp, names[pid], is_target, text))
-        self.sessionizer.add_many(kept, on_closed)
-
-
 class _ExampleMaker:
     """A closed session -> its training examples (HF chat format and OpenAI format), written through `writer`."""
 
@@ -225,7 +164,7 @@ class _ExampleMaker:
 
 def _stream(
     messages_path: Path,
-    keep: _MessageFilter,
+    keep: MessageFilter,
     make: _ExampleMaker,
     total_lines: int,
     progress: Callable[[int, int], None] | None,
@@ -280,7 +219,7 @@ def _public_config(cfg: PrepConfig, cast: _Cast) -> dict:
 def _plan_memory(messages_path: Path, cfg: PrepConfig, cast: _Cast, out: Path) -> tuple[dict, dict]:
     """A first pass that only sessionizes (with its own redactor: the manifest counts the main pass's), then the
     memory plan of those sessions (data_prep/memory_build.py)."""
-    keep = _MessageFilter(cfg, cast, Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name]))
+    keep = MessageFilter(cfg, cast, Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name]))
     sessions: list[Session] = []
     for _, rows in read_rows(messages_path, 0, messages_path.stat().st_size, 1, MESSAGES_HINT):
         keep.admit_rows(rows, sessions.append)
@@ -305,7 +244,7 @@ def build_datasets(
     cast = _resolve_cast(messages_path, cfg, meanwhile=lambda: digest.append(sha256_file(messages_path)))
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
     writer = ExampleWriter(out)
-    keep = _MessageFilter(cfg, cast, redactor)
+    keep = MessageFilter(cfg, cast, redactor)
     memory, memory_summary = _plan_memory(messages_path, cfg, cast, out) if cfg.memory.enabled else (None, None)
     make = _ExampleMaker(cfg, cast.target_name, writer, memory)
     try:
@@ -344,7 +283,7 @@ def _manifest(
     cfg: PrepConfig,
     cast: _Cast,
     redactor: Redactor,
-    keep: _MessageFilter,
+    keep: MessageFilter,
     make: _ExampleMaker,
     split: dict,
     read: int,
@@ -361,13 +300,7 @@ def _manifest(
         ),
         "system_prompt": make.sysmsg["content"],
         "config": _public_config(cfg, cast),
-        "inputs": [
-            {
-                "path": redactor.names(str(messages_path)),
-                "bytes": messages_path.stat().st_size,
-                "sha256": sha,
-            }
-        ],
+        "inputs": [{"path": redactor.names(str(messages_path)), "bytes": messages_path.stat().st_size, "sha256": sha}],
         "messages": {"read": read, "kept": keep.kept, "skipped": dict(keep.skipped)},
         # per app: messages kept and the target's among them (one person over several apps, one dataset)
         "sources": {app: {"kept": c["kept"], "target": c["target"]} for app, c in sorted(keep.sources.items())},

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from clonekit.chat import NameSanitizer
 from clonekit.config import PrepConfig
+from clonekit.data_prep.message_filter import MessageFilter
 from clonekit.data_prep.sessions import epoch_of
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import absolute_line
@@ -137,7 +138,7 @@ def _second_half() -> dict:
     cfg, cast = job["cfg"], job["cast"]
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
     writer = splits.ExampleWriter(job["out"], tag=".2")
-    keep = build._MessageFilter(cfg, cast, redactor)
+    keep = MessageFilter(cfg, cast, redactor)
     keep.chats.update(job["chats"])
     make = build._ExampleMaker(cfg, cast.target_name, writer, job["memory"])
     try:

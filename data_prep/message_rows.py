@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from operator import attrgetter
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,7 @@ class MessageRow(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(MessageRow)
+_TIMESTAMP = attrgetter("timestamp")
 
 
 def _row_of(m: dict) -> MessageRow:
@@ -89,8 +91,7 @@ def read_rows(path: Path, start: int, end: int, first_line: int, hint: str) -> I
                 rows = _DECODER.decode_lines(block)
                 if len(rows) != lines:  # a blank line: the per-line path numbers the lines
                     raise ValueError
-                for row in rows:
-                    fromisoformat(row.timestamp)
+                all(map(fromisoformat, map(_TIMESTAMP, rows)))  # raises ValueError at the first that is not ISO
             except (msgspec.DecodeError, ValueError):
                 rows = _checked_rows(block, path, lineno, hint)
             yield lineno, rows

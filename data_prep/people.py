@@ -10,6 +10,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from clonekit.errors import ClonekitError
@@ -211,6 +212,10 @@ class _Stretch:
     last_ts: str = ""
 
 
+_TIMESTAMP, _PLATFORM, _CHAT = attrgetter("timestamp"), attrgetter("platform"), attrgetter("chat")
+_AUTHOR_ID, _AUTHOR, _KIND = attrgetter("author_id"), attrgetter("author"), attrgetter("kind")
+
+
 def _scan_range(path: Path, start: int, end: int, first_line: int) -> _Stretch:
     from clonekit.data_prep.message_rows import read_rows
 
@@ -227,19 +232,19 @@ def _scan_range(path: Path, start: int, end: int, first_line: int) -> _Stretch:
             if not rows:
                 continue
             # a block at once, in C where it can be: one Counter over the rows' fields, then a few people
-            stamps = [m.timestamp for m in rows]
+            stamps = list(map(_TIMESTAMP, rows))
             if in_order:
                 in_order = (
-                    all(len(ts) == 19 for ts in stamps)
+                    set(map(len, stamps)) == {19}
                     and stamps[0] >= prev
                     and all(map(operator.ge, stamps[1:], stamps[:-1]))
                 )
             prev = stamps[-1]
-            platforms = [m.platform for m in rows]
-            chats = [m.chat for m in rows]
+            platforms = list(map(_PLATFORM, rows))
+            chats = list(map(_CHAT, rows))
             keys.update(zip(platforms, chats, strict=True))
-            ids = [m.author_id for m in rows]
-            seen = Counter(zip(ids, (m.author for m in rows), (m.kind for m in rows), platforms, chats, strict=True))
+            ids = list(map(_AUTHOR_ID, rows))
+            seen = Counter(zip(ids, map(_AUTHOR, rows), map(_KIND, rows), platforms, chats, strict=True))
             firsts = dict(zip(reversed(ids), reversed(stamps), strict=True))
             lasts = dict(zip(ids, stamps, strict=True))
             for (aid, author, kind, platform, chat), n in seen.items():
@@ -256,11 +261,11 @@ def _scan_range(path: Path, start: int, end: int, first_line: int) -> _Stretch:
                 if aid:
                     raw[aid].last = ts
             for m in rows:
-                if m.aka or m.is_bot and m.author_id:
-                    p = raw[m.author_id] if m.author_id else None
-                    if p is not None:
-                        p.aka.update(m.aka or ())
-                        p.is_bot = p.is_bot or bool(m.is_bot)
+                if not (m.author_id and (m.aka or m.is_bot)):
+                    continue
+                p = raw[m.author_id]
+                p.aka.update(m.aka or ())
+                p.is_bot = p.is_bot or bool(m.is_bot)
     except ClonekitError as e:
         found.error = (e.message, e.line)
         return found
