@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from operator import attrgetter
 
 from clonekit.config import PrepConfig
 from clonekit.data_prep.message_rows import MessageRow
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer
 from clonekit.redact import Redactor
+
+
+_TEXT = attrgetter("text")
 
 
 class MessageFilter:
@@ -38,7 +42,8 @@ class MessageFilter:
         skipped, redactor, chats, sources = self.skipped, self.redactor, self.chats, self.sources
         kept: list[tuple[str, str, str, str, bool, str]] = []
         keep = kept.append
-        for m in rows:
+        untouched = redactor.untouched(list(map(_TEXT, rows)))
+        for m, as_is in zip(rows, untouched, strict=True):
             aid = m.author_id
             pid = canonical(aid, aid) if aid else ""
             kind = m.kind
@@ -55,7 +60,7 @@ class MessageFilter:
             elif kind == "media" and drop_media:
                 skipped["media"] += 1
             else:
-                text = MEDIA_PLACEHOLDER if kind == "media" else redactor(m.text)
+                text = MEDIA_PLACEHOLDER if kind == "media" else m.text if as_is else redactor(m.text)
                 if not text.strip():
                     skipped["empty"] += 1
                     continue
