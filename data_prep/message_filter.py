@@ -11,7 +11,6 @@ from clonekit.data_prep.message_rows import MessageRow
 from clonekit.data_prep.sessions import MEDIA_PLACEHOLDER, Session, Sessionizer
 from clonekit.redact import Redactor
 
-
 _TEXT = attrgetter("text")
 
 
