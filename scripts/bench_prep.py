@@ -1,6 +1,7 @@
 """Benchmark: parse and build of a 1M-message WhatsApp Android export, against whatstk, and the largest new source.
 
     .venv/bin/python scripts/bench_prep.py [--messages 1000000] [--workers N] [--skip-whatstk] [--html-messages N]
+                                           [--runs 3]
 
 Generates the export once (bench_out/, 24h d/m/Y Android format, ~1 line in 50 multi-line, media,
 system lines, a deleted message now and then), then in this one run times, each in a fresh process:
@@ -9,8 +10,10 @@ system lines, a deleted message now and then), then in this one run times, each 
   3. whatstk 0.9.1 `df_from_whatsapp` with the header format given by hand and max_size=None
   4. `clonekit prep parse` of a Telegram Desktop HTML export (the app's default format, the largest of the new
      sources: ~0.7 KB a message) of `--html-messages` messages from the same generator, pages of 1,000
-and prints wall time, peak RSS (summed over the process and its workers, sampled from /proc every
-20 ms) and the ratios. Targets (issue 24): parse <= 2 s, build <= 5 s, <= 300 MB. The outputs are checked against
+and prints wall time (the median of `--runs` runs of each step, with the fastest and slowest: this machine's
+noise is about 10 %), peak RSS (summed over the process and its workers, sampled from /proc every 20 ms, the
+highest of the runs) and the ratios. Each step's previous outputs are removed, untimed, before it runs.
+Targets (issue 24): parse <= 2 s, build <= 5 s, <= 300 MB. The outputs are checked against
 the SHA-256 of the outputs of clonekit before the speed-up (scripts/bench_prep_expected.json): the generator is
 seeded, so every run writes the same export.
 """
@@ -24,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -195,11 +199,25 @@ def timed(cmd: list[str], label: str) -> tuple[float, float]:
     return seconds, peak / 1024
 
 
+def timed_runs(cmd: list[str], label: str, runs: int, before=None) -> tuple[float, float, float, float]:
+    """`timed` `runs` times (with `before()`, untimed, ahead of each): (median seconds, peak MB over the runs,
+    fastest, slowest). One run of a 2-core machine shared with others can be 10 % off either way."""
+    times, peaks = [], []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        seconds, peak = timed(cmd, label)
+        times.append(seconds)
+        peaks.append(peak)
+    return statistics.median(times), max(peaks), min(times), max(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=None, help="parse processes (default: clonekit's choice)")
     ap.add_argument("--skip-whatstk", action="store_true")
+    ap.add_argument("--runs", type=int, default=3, help="runs of each step: the table shows the median")
     ap.add_argument("--html-messages", type=int, default=100_000, help="messages in the Telegram HTML export (0: skip)")
     args = ap.parse_args()
 
@@ -215,18 +233,24 @@ def main() -> None:
     messages = OUT / "bench_messages.jsonl"
 
     rows = []
+    runs = args.runs
     # the previous run's outputs go first, untimed: replacing a 280 MB file makes the file system free its blocks
     # (0.15-0.2 s on ext4), a cost of the disk, not of the parse
-    messages.unlink(missing_ok=True)
-    shutil.rmtree(OUT / "bench_dataset", ignore_errors=True)
-    t_parse, m_parse = timed(ck + ["prep", "parse", str(export), "-o", str(messages)] + workers, "clonekit prep parse")
-    rows.append(("clonekit prep parse", t_parse, m_parse))
-    t_build, m_build = timed(
+    t_parse, m_parse, lo, hi = timed_runs(
+        ck + ["prep", "parse", str(export), "-o", str(messages)] + workers,
+        "clonekit prep parse",
+        runs,
+        before=lambda: messages.unlink(missing_ok=True),
+    )
+    rows.append(("clonekit prep parse", t_parse, m_parse, lo, hi))
+    t_build, m_build, lo, hi = timed_runs(
         ck + ["prep", "build", str(messages), "--target", "Deniz", "-o", str(OUT / "bench_dataset")],
         "clonekit prep build",
+        runs,
+        before=lambda: shutil.rmtree(OUT / "bench_dataset", ignore_errors=True),
     )
-    rows.append(("clonekit prep build", t_build, m_build))
-    rows.append(("clonekit whole prep (parse + build)", t_parse + t_build, max(m_parse, m_build)))
+    rows.append(("clonekit prep build", t_build, m_build, lo, hi))
+    rows.append(("clonekit whole prep (parse + build)", t_parse + t_build, max(m_parse, m_build), None, None))
     dataset = OUT / "bench_dataset"
     outputs = {"messages.jsonl": messages} | {
         name: dataset / name
@@ -239,11 +263,13 @@ def main() -> None:
         html_dir = OUT / f"ChatExport_bench_{args.html_messages}"
         if not (html_dir / "messages.html").exists():
             make_telegram_html(html_dir, args.html_messages)
-        (OUT / "bench_html.jsonl").unlink(missing_ok=True)
-        t_html, m_html = timed(
-            ck + ["prep", "parse", str(html_dir), "-o", str(OUT / "bench_html.jsonl")], "clonekit prep parse (html)"
+        t_html, m_html, lo, hi = timed_runs(
+            ck + ["prep", "parse", str(html_dir), "-o", str(OUT / "bench_html.jsonl")],
+            "clonekit prep parse (html)",
+            runs,
+            before=lambda: (OUT / "bench_html.jsonl").unlink(missing_ok=True),
         )
-        rows.append((f"clonekit prep parse, Telegram HTML ({args.html_messages:,} msgs)", t_html, m_html))
+        rows.append((f"clonekit prep parse, Telegram HTML ({args.html_messages:,} msgs)", t_html, m_html, lo, hi))
     if not args.skip_whatstk:
         code = (
             "from whatstk.whatsapp.parser import df_from_whatsapp; "
@@ -251,17 +277,19 @@ def main() -> None:
             "print(len(df))"
         )
         try:
-            t_w, m_w = timed([sys.executable, "-c", code], "whatstk")
-            rows.append(("whatstk 0.9.1 (format given by hand)", t_w, m_w))
+            t_w, m_w, lo, hi = timed_runs([sys.executable, "-c", code], "whatstk", runs)
+            rows.append(("whatstk 0.9.1 (format given by hand)", t_w, m_w, lo, hi))
         except SystemExit as e:
             print(f"whatstk not measured: {e}  (install it: .venv/bin/pip install whatstk)")
             t_w = None
 
     cores = os.cpu_count()
     print(f"\nprep benchmark: {args.messages:,} messages, {size_mb:.0f} MB WhatsApp Android export, {cores} cores")
-    print(f"{'step':40} {'seconds':>8} {'peak MB':>8}")
-    for label, s, mb in rows:
-        print(f"{label:40} {s:8.2f} {mb:8.0f}")
+    print(f"(each step run {runs} times: the median, the peak over the runs, and the fastest-slowest)")
+    print(f"{'step':52} {'seconds':>8} {'peak MB':>8}  {'range':>11}")
+    for label, s, mb, lo, hi in rows:
+        spread = f"{lo:.2f}-{hi:.2f}" if lo is not None else ""
+        print(f"{label:52} {s:8.2f} {mb:8.0f}  {spread:>11}")
     if not args.skip_whatstk and t_w:
         print(
             f"\nparse speed-up vs whatstk: {t_w / t_parse:.1f}x   "
