@@ -322,8 +322,13 @@ typedef struct {
     struct {
         PyObject *who;    /* bytes (owned) */
         PyObject *prefix; /* owned */
+        Py_ssize_t n;     /* plain messages this call wrote for the author, */
+        char lo[19];      /* their earliest time */
+        Py_ssize_t lo_line; /* (its line: the first of equal times) */
+        char hi[19];      /* and their latest */
     } seen[32];
     int n_seen;
+    int overflow; /* a plain message by an author past the 32 above: no tally this call */
 } Ctx;
 
 /* The plain-text test of whatsapp_parallel._plain_pattern: 1 plain, 0 not, -1 error. */
@@ -435,6 +440,7 @@ static int ctx_from(PyObject *t, Ctx *c) {
     memset(c->marker_len, 0, sizeof c->marker_len);
     memset(c->marker_first, 0, sizeof c->marker_first);
     c->n_seen = 0;
+    c->overflow = 0;
     for (int ch = 0; ch < 128; ch++) {
         PyObject *key = PyLong_FromLong(ch);
         if (!key) return -1;
@@ -458,11 +464,13 @@ static int ctx_from(PyObject *t, Ctx *c) {
 }
 
 PyDoc_STRVAR(scan_doc,
-             "scan(data, bracket, final, lineno, ctx) -> (lines, stamps, sizes, plain, consumed, lineno, unsure)\n\n"
+             "scan(data, bracket, final, lineno, ctx) -> (lines, stamps, sizes, plain, consumed, lineno, unsure, tally)\n\n"
              "Write the messages of `data` (bytes that start at a header line) as JSON lines. Not `final`: the last\n"
              "message may go on in the next block, so it is left (`consumed` is where it starts). `unsure`: the\n"
              "kernel stopped at `consumed`, before a message it cannot be sure of (a header with a non-ASCII digit\n"
-             "next to it, or data that does not start at a header): the rest of the block is Python's.");
+             "next to it, or data that does not start at a header): the rest of the block is Python's. `tally`: for\n"
+             "each author of a plain message, (prefix, count, earliest time, its line, latest time); None when the\n"
+             "block had more than 32 authors.");
 
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer view;
@@ -472,6 +480,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*ppnO!", &view, &bracket, &final, &lineno, &PyTuple_Type, &ctx_tuple)) return NULL;
     Ctx c;
     c.n_seen = 0;
+    c.overflow = 0;
     PyObject *result = NULL;
     Buf out = {0}, stamps = {0}, sizes = {0};
     PyObject *last_date = NULL, *last_iso = NULL;
@@ -551,10 +560,12 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         if (stamp_ok) memcpy(stamp, PyBytes_AS_STRING(iso), 11);
         /* the author's bytes */
         PyObject *prefix = NULL; /* borrowed */
+        int sk = -1;             /* its entry in c.seen */
         for (int k = 0; who1 > who0 && k < c.n_seen; k++) {
             if (PyBytes_GET_SIZE(c.seen[k].who) == who1 - who0 &&
                 memcmp(PyBytes_AS_STRING(c.seen[k].who), s + who0, who1 - who0) == 0) {
                 prefix = c.seen[k].prefix;
+                sk = k;
                 break;
             }
         }
@@ -582,7 +593,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             if (c.n_seen < 32) { /* kept for this call: most chats have a few authors */
                 c.seen[c.n_seen].who = Py_NewRef(key);
                 c.seen[c.n_seen].prefix = Py_NewRef(prefix);
-                c.n_seen++;
+                c.seen[c.n_seen].n = 0;
+                sk = c.n_seen++;
             }
             Py_DECREF(key);
         }
@@ -630,6 +642,19 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 buf_put(&out, PyBytes_AS_STRING(c.tail), PyBytes_GET_SIZE(c.tail)) < 0)
                 goto done;
             plain++;
+            if (sk < 0) {
+                c.overflow = 1;
+            } else if (c.seen[sk].n++ == 0) {
+                memcpy(c.seen[sk].lo, stamp, 19);
+                memcpy(c.seen[sk].hi, stamp, 19);
+                c.seen[sk].lo_line = lineno;
+            } else {
+                if (memcmp(stamp, c.seen[sk].lo, 19) < 0) {
+                    memcpy(c.seen[sk].lo, stamp, 19);
+                    c.seen[sk].lo_line = lineno;
+                }
+                if (memcmp(stamp, c.seen[sk].hi, 19) > 0) memcpy(c.seen[sk].hi, stamp, 19);
+            }
         } else {
             PyObject *a = PyLong_FromSsize_t(lineno);
             PyObject *d = str_or_none(s, h.d0, h.d1, 1);
@@ -668,9 +693,24 @@ static PyObject *scan(PyObject *self, PyObject *args) {
         pos = next;
         h = nh;
     }
-finish:
-    result = Py_BuildValue("(y#y#y#nnnO)", out.p ? out.p : "", out.n, stamps.p ? stamps.p : "", stamps.n,
-                           sizes.p ? sizes.p : "", sizes.n, plain, pos, lineno, unsure ? Py_True : Py_False);
+finish: {
+    PyObject *tally;
+    if (c.overflow) {
+        tally = Py_NewRef(Py_None);
+    } else {
+        tally = PyList_New(0);
+        for (int k = 0; tally && k < c.n_seen; k++) {
+            if (!c.seen[k].n) continue;
+            PyObject *row = Py_BuildValue("(Ony#ny#)", c.seen[k].prefix, c.seen[k].n, c.seen[k].lo, (Py_ssize_t)19,
+                                          c.seen[k].lo_line, c.seen[k].hi, (Py_ssize_t)19);
+            if (!row || PyList_Append(tally, row) < 0) Py_CLEAR(tally);
+            Py_XDECREF(row);
+        }
+        if (!tally) goto done;
+    }
+    result = Py_BuildValue("(y#y#y#nnnON)", out.p ? out.p : "", out.n, stamps.p ? stamps.p : "", stamps.n,
+                           sizes.p ? sizes.p : "", sizes.n, plain, pos, lineno, unsure ? Py_True : Py_False, tally);
+}
 done:
     for (int k = 0; k < c.n_seen; k++) {
         Py_DECREF(c.seen[k].who);

@@ -34,6 +34,7 @@ from clonekit.data_prep import (
 )
 from clonekit.data_prep.archive import DEFAULT_MAX_UNZIPPED_MB
 from clonekit.data_prep.jsonfile import load_json
+from clonekit.data_prep.people_index import remove_people_index, write_people_index
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.time_order import TimeOrder, sort_since
 from clonekit.errors import ClonekitError
@@ -279,6 +280,8 @@ def parse_exports(
     for path in files:
         readable_file(path, EXPORT_HINT, folder_ok=True)
     report = ParseReport()
+    tally = None  # who wrote what, where the kernel counted it (one large WhatsApp file): prep build's first pass
+    remove_people_index(out)
     tmp = out.with_name(out.name + ".tmp")
     duplicates = DuplicateFilter(keyed_text=len(files) > 1)
     try:
@@ -294,7 +297,9 @@ def parse_exports(
                 order = TimeOrder()
                 in_order = False
                 if variant == "whatsapp" and workers > 1 and len(files) == 1 and whatsapp_parallel.splittable(path):
-                    in_order = whatsapp_parallel.parse_parallel(path, f, report, options.dayfirst, workers, order)
+                    in_order, tally = whatsapp_parallel.parse_parallel(
+                        path, f, report, options.dayfirst, workers, order
+                    )
                 else:
                     _write_messages(parse_file(path, report, options, detected), f, report, duplicates, order)
                 if order.backwards:
@@ -302,22 +307,22 @@ def parse_exports(
                         sort_since(f, start)
                     report.warn(path, None, f"{order.backwards} messages were out of time order: sorted by time")
                     report.reordered += order.backwards
-                report.files.append(
-                    {
-                        "path": str(path),
-                        "format": variant,
-                        "read": report.read - before[0],
-                        "kept": report.kept - before[1],
-                        "reordered": order.backwards,
-                    }
-                )
+                report.files.append(_file_row(path, variant, report, before, order))
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     if not report.balanced():  # a bug, never a user error: say so loudly
         raise RuntimeError(f"parse accounting is off: read {report.read} != kept {report.kept} + skipped")
     out.with_name(out.stem + ".report.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
+    if tally is not None:  # the file is in time order now (sorted if it was not): what the index says
+        write_people_index(out, tally, lines=report.kept)
     return report
+
+
+def _file_row(path: Path, variant: str, report: ParseReport, before: tuple[int, int], order: TimeOrder) -> dict:
+    """The report's line for one export: what was read and kept of it, and how many came out of time order."""
+    read, kept = report.read - before[0], report.kept - before[1]
+    return {"path": str(path), "format": variant, "read": read, "kept": kept, "reordered": order.backwards}
 
 
 def _write_messages(messages, f, report: ParseReport, duplicates: DuplicateFilter, order: TimeOrder) -> None:

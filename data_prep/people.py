@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
+from clonekit.data_prep.people_index import read_people_index
 from clonekit.errors import ClonekitError
 from clonekit.jsonl import absolute_line, byte_ranges
 from clonekit.name_variants import match_key
@@ -157,10 +158,18 @@ def scan_people(
 ) -> People:
     """First pass over messages.jsonl: who is there. Every line is checked here, so a hand-edited file fails with
     file:line before anything is built. A large file is read in parts by parallel processes (the result is the
-    same: the parts' people are merged in file order), while this one runs `meanwhile()`, if given."""
+    same: the parts' people are merged in file order), while this one runs `meanwhile()`, if given. Where `prep
+    parse` left an index of this very file (people_index.py), that is read instead."""
     path = Path(path)
     if not path.exists():
         raise ClonekitError(f"file not found ({MESSAGES_HINT})", path)
+    indexed = read_people_index(path)  # what `prep parse` counted while it wrote this very file
+    if indexed is not None:
+        if meanwhile is not None:
+            meanwhile()
+        people = merge_aliases(indexed[0], aliases or {})
+        people.lines, people.chat_keys, people.in_time_order = indexed[1:]
+        return people
     workers = workers or min(os.cpu_count() or 1, 4)
     size = path.stat().st_size
     # each part numbers its lines from 1: the line of an error is made absolute here (no count of lines up front)

@@ -3,6 +3,7 @@ written stretch of messages.jsonl by time without holding its lines in memory.""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from array import array
@@ -76,3 +77,23 @@ def copy_range(src, dst, begin: int, end: int) -> None:
         block = src.read(min(remaining, 1 << 20))
         dst.write(block)
         remaining -= len(block)
+
+
+def append_file(path: str, out) -> None:
+    """Copy the file at `path` onto the end of the open binary file `out`, in the kernel (os.copy_file_range: no
+    copy through this process) where the OS and file system allow it, else through a buffer."""
+    out.flush()
+    with open(path, "rb") as src:
+        size = os.fstat(src.fileno()).st_size
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(src.fileno(), out.fileno(), size - done)
+                if n == 0:
+                    break
+                done += n
+        except (OSError, AttributeError):  # another file system, an old kernel, not Linux
+            pass
+        src.seek(done)
+        out.seek(0, os.SEEK_END)  # the buffered file learns where the kernel left its end
+        shutil.copyfileobj(src, out, 1 << 20)

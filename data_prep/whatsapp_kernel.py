@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from clonekit.data_prep import whatsapp
+from clonekit.data_prep.people_index import PeopleTally
 
 try:
     from clonekit.data_prep import _whatsapp_kernel as _kernel  # type: ignore[attr-defined]
@@ -94,7 +95,7 @@ class ChunkWriter:
             TAIL,
             self.dates.__getitem__,
             {},
-            self.authors.__getitem__,
+            self._author_prefix,
             self.slow,
             self.plain_text,
             firsts,
@@ -109,6 +110,19 @@ class ChunkWriter:
         self.backwards = 0
         self.last = b""
         self.blocks = {"kernel": 0, "python": 0}  # how the blocks were written (the tests check both are used)
+        # who wrote what (people_index.py); None once a block is parsed in Python, which keeps no tally
+        self.tally: PeopleTally | None = PeopleTally(chats={("whatsapp", builder.chat)})
+        self.prefix_of: dict[bytes, tuple[str, str]] = {}  # an author's template bytes -> (name, author id)
+
+    def _author_prefix(self, who: str) -> bytes:
+        prefix = self.authors[who]
+        if prefix:
+            self.prefix_of[prefix] = self.builder.authors[who]
+        return prefix
+
+    def _note(self, msg) -> None:
+        if self.tally is not None and msg.author_id:
+            self.tally.note(msg.author_id, msg.author, msg.kind, msg.timestamp, int(msg.id))
 
     def slow(self, lineno: int, d: str, clock: str, ampm, who, body: str, plain_before: bool) -> bytes:
         """One message the kernel does not write: dump_chunk's `plain` mask for it, then its template line or
@@ -132,6 +146,9 @@ class ChunkWriter:
             self.builder.count += 1
             report.kinds["text"] += 1
             stamp = date_b + time_b
+            if self.tally is not None:
+                name, author_id = self.prefix_of.get(author_b) or self.builder.authors[who]
+                self.tally.note(author_id, name, "text", stamp.decode(), lineno)
             return b"".join(
                 (self.head, b"%d" % lineno, b'","timestamp":"', stamp, b'",', author_b, orjson.dumps(word), TAIL)
             )
@@ -139,7 +156,9 @@ class ChunkWriter:
             report.kinds["text"] += 0  # the report lists kinds in the order they first appear
         whole = body if who is None else f"{who}: {body}"
         stamp_or_none = date_b + time_b if date_b and time_b else None
-        return _build_one(whole, lineno, stamp_or_none, d, clock, has_cr, self.shown, self.builder, self.report)
+        return _build_one(
+            whole, lineno, stamp_or_none, d, clock, has_cr, self.shown, self.builder, self.report, self._note
+        )
 
     def _keep(self, lines: bytes, stamps: bytes, sizes: array) -> None:
         self.out.write(lines)
@@ -153,7 +172,15 @@ class ChunkWriter:
     def block(self, data: bytes, final: bool, lineno: int) -> tuple[int, int]:
         """Write the messages of `data` (all of them when `final`, else all but the last); returns (bytes used,
         the line number after them)."""
-        lines, stamps, sizes, plain, used, lineno, unsure = _kernel.scan(data, self.bracket, final, lineno, self.ctx)
+        lines, stamps, sizes, plain, used, lineno, unsure, tally = _kernel.scan(
+            data, self.bracket, final, lineno, self.ctx
+        )
+        if tally is None:
+            self.tally = None  # more than 32 authors in a block: no index for this file (the build reads it)
+        elif self.tally is not None:
+            for prefix, n, low, low_line, high in tally:
+                name, author_id = self.prefix_of[prefix]
+                self.tally.note(author_id, name, "text", low.decode(), low_line, n, high.decode())
         if plain:
             self.builder.count += plain
             self.report.kinds["text"] += plain
@@ -165,6 +192,7 @@ class ChunkWriter:
         if not unsure:
             return used, lineno
         self.blocks["python"] += 1
+        self.tally = None
         more, lineno = self._python_block(data[used:], final, lineno)
         return used + more, lineno
 

@@ -5,7 +5,6 @@ to a single-process parse."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import re
 import shutil
 import tempfile
@@ -18,9 +17,10 @@ import numpy as np
 
 from clonekit.data_prep import whatsapp, whatsapp_kernel
 from clonekit.data_prep.archive import is_zip
+from clonekit.data_prep.people_index import PeopleTally
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.sessions import epoch_of
-from clonekit.data_prep.time_order import TimeOrder, copy_range
+from clonekit.data_prep.time_order import TimeOrder, append_file, copy_range
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.jsonl import stretches
 from clonekit.schema import dump_message
@@ -36,9 +36,13 @@ def splittable(path: Path) -> bool:
         return whatsapp.text_layout(f.read(1 << 16)) == ("utf-8-sig", "\n")
 
 
-def parse_parallel(path: Path, out, report: ParseReport, dayfirst: bool | None, workers: int, times: TimeOrder) -> bool:
-    """Parse into `out`; True when what was written is already in time order (each chunk sorted itself, and each
-    chunk's earliest message is no earlier than the latest of the chunk before), so no sort of the file is needed."""
+def parse_parallel(
+    path: Path, out, report: ParseReport, dayfirst: bool | None, workers: int, times: TimeOrder
+) -> tuple[bool, PeopleTally | None]:
+    """Parse into `out`; returns (True when what was written is already in time order (each chunk sorted itself,
+    and each chunk's earliest message is no earlier than the latest of the chunk before), so no sort of the file is
+    needed; who wrote the messages, as the kernel counted them: `people.write_people_index` keeps it beside the
+    file, None where a chunk was not all the kernel's)."""
     order, bracket, warning = whatsapp.infer_order(whatsapp.read_lines(path, None), dayfirst)
     if bracket is None:
         raise ClonekitError("no WhatsApp message header found", path)
@@ -56,6 +60,7 @@ def parse_parallel(path: Path, out, report: ParseReport, dayfirst: bool | None, 
             results = pool.map(_whatsapp_chunk, jobs)
         in_order = True
         high = None
+        tally: PeopleTally | None = PeopleTally()
         for part, result in zip(parts, results, strict=True):
             if "error" in result:
                 raise ClonekitError(result["error"], path, result.get("line"))
@@ -71,31 +76,13 @@ def parse_parallel(path: Path, out, report: ParseReport, dayfirst: bool | None, 
             if first is not None:  # the chunk's first message against the previous chunk's last
                 times.see(chat, first)
                 times.last[chat] = epoch_of(last)
+            chunk_tally = result.pop("people")
+            tally = tally.absorb(chunk_tally) if tally is not None and chunk_tally is not None else None
             report.absorb(result)
     finally:
         for part in parts:
             Path(part).unlink(missing_ok=True)
-    return in_order
-
-
-def append_file(path: str, out) -> None:
-    """Copy the file at `path` onto the end of the open binary file `out`, in the kernel (os.copy_file_range: no
-    copy through this process) where the OS and file system allow it, else through a buffer."""
-    out.flush()
-    with open(path, "rb") as src:
-        size = os.fstat(src.fileno()).st_size
-        done = 0
-        try:
-            while done < size:
-                n = os.copy_file_range(src.fileno(), out.fileno(), size - done)
-                if n == 0:
-                    break
-                done += n
-        except (OSError, AttributeError):  # another file system, an old kernel, not Linux
-            pass
-        src.seek(done)
-        out.seek(0, os.SEEK_END)  # the buffered file learns where the kernel left its end
-        shutil.copyfileobj(src, out, 1 << 20)
+    return in_order, tally
 
 
 def _chunk_bounds(path: Path, n: int, bracket: bool) -> list[tuple[int, int, int]]:
@@ -130,10 +117,11 @@ def _whatsapp_chunk(job) -> dict:
             if whatsapp_kernel.available():
                 writer = whatsapp_kernel.ChunkWriter(path, order, bracket, builder, report, out)
                 whatsapp_kernel.write_chunk(f, text_start, end, first_line, writer, BLOCK_BYTES)
-                stamps, sizes, backwards = writer.stamps, writer.sizes, writer.backwards
+                stamps, sizes, backwards, tally = writer.stamps, writer.sizes, writer.backwards, writer.tally
             else:
                 blocks = text_blocks(f, text_start, end, whatsapp.HEADER_LINES[bracket])
                 stamps, sizes, backwards = dump_chunk(blocks, first_line, path, order, bracket, builder, report, out)
+                tally = None
         except UnicodeDecodeError:  # named as the serial path names it: line, column and offset in the file
             f.seek(start)
             data = f.read(end - start)
@@ -148,7 +136,8 @@ def _whatsapp_chunk(job) -> dict:
         if backwards:  # sorted here, stably, as `time_order.sort_since` would sort the whole file
             low, high = _sort_part(out, stamps, sizes)
     report.read = builder.count
-    return {**report.to_dict(), "backwards": backwards, "first": first, "last": last, "low": low, "high": high}
+    result = {**report.to_dict(), "backwards": backwards, "first": first, "last": last, "low": low, "high": high}
+    return result | {"people": tally}
 
 
 BLOCK_BYTES = 1 << 20  # a chunk is read, decoded, split and written this much at a time (bounded memory)
@@ -375,9 +364,9 @@ def dump_chunk(
     return stamps, sizes, backwards
 
 
-def _build_one(body, lineno, stamp: bytes | None, d, t, has_cr, shown, builder, report) -> bytes:
+def _build_one(body, lineno, stamp: bytes | None, d, t, has_cr, shown, builder, report, on_message=None) -> bytes:
     """One message the templates do not write, through `MessageBuilder` (b"" when it is skipped). `stamp`: its ISO
-    time from the chunk's caches, None when the date or the time is invalid."""
+    time from the chunk's caches, None when the date or the time is invalid. `on_message` sees the message kept."""
     if stamp is None:
         builder.count += 1
         report.warn(shown, lineno, f"invalid date/time {d} {t}: message skipped")
@@ -397,4 +386,6 @@ def _build_one(body, lineno, stamp: bytes | None, d, t, has_cr, shown, builder, 
         report.skip("empty")
         return b""
     report.kinds[msg.kind] += 1
+    if on_message is not None:
+        on_message(msg)
     return dump_message(msg)

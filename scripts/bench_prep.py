@@ -12,7 +12,8 @@ system lines, a deleted message now and then), then in this one run times, each 
      sources: ~0.7 KB a message) of `--html-messages` messages from the same generator, pages of 1,000
 and prints wall time (the median of `--runs` runs of each step, with the fastest and slowest: this machine's
 noise is about 10 %), peak RSS (summed over the process and its workers, sampled from /proc every 20 ms, the
-highest of the runs) and the ratios. Each step's previous outputs are removed, untimed, before it runs.
+highest of the runs) and the ratios. Each step's previous outputs are removed and the disk synced, untimed,
+before it runs (else the kernel writes the last step's 280 MB back while this one runs).
 Targets (issue 24): parse <= 2 s, build <= 5 s, <= 300 MB. The outputs are checked against
 the SHA-256 of the outputs of clonekit before the speed-up (scripts/bench_prep_expected.json): the generator is
 seeded, so every run writes the same export.
@@ -206,6 +207,7 @@ def timed_runs(cmd: list[str], label: str, runs: int, before=None) -> tuple[floa
     for _ in range(runs):
         if before is not None:
             before()
+        os.sync()  # the step before's writes go to disk now, not while this one runs (the kernel's writeback)
         seconds, peak = timed(cmd, label)
         times.append(seconds)
         peaks.append(peak)
