@@ -599,7 +599,10 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             Py_DECREF(key);
         }
         /* dump_chunk's `plain` mask */
-        int is_plain = stamp_ok && steps == 1 && prefix && PyBytes_GET_SIZE(prefix) > 0;
+        /* dump_chunk's mask takes one-line texts; a text of several lines is written the same way by
+           MessageBuilder unless its first line is a media marker or attachment (a caption follows), so those
+           first lines go to Python below */
+        int is_plain = stamp_ok && prefix && PyBytes_GET_SIZE(prefix) > 0;
         if (is_plain && memchr(s + b0, '\r', body_end - b0)) is_plain = 0; /* "\r" stripped: the Python path */
         Py_ssize_t nchars = 0;
         if (is_plain) {
@@ -615,6 +618,17 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             int m = is_marker(&c, s, b0, body_end);
             if (m < 0) goto done;
             is_plain = !m;
+        }
+        if (is_plain && steps > 1) { /* the first line: no marker, no "(file attached)", no mark at its end */
+            Py_ssize_t f1 = (const unsigned char *)memchr(s + b0, '\n', body_end - b0) - s;
+            Py_UCS4 last = f1 > b0 ? utf8_last(s, b0, f1) : 0;
+            if (f1 <= b0 || last == ')' || last == '>' || is_mark(last)) {
+                is_plain = 0;
+            } else if (utf8_chars(s, b0, f1) <= c.marker_max) {
+                int m = is_marker(&c, s, b0, f1);
+                if (m < 0) goto done;
+                is_plain = !m;
+            }
         }
         Py_ssize_t before = out.n;
         if (is_plain) {
