@@ -36,6 +36,7 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
 }
 
 static inline int buf_put(Buf *b, const char *s, Py_ssize_t n) {
+    if (n == 0) return 0; /* memcpy into a buffer not allocated yet is undefined even for 0 bytes */
     if (buf_reserve(b, n) < 0) return -1;
     memcpy(b->p + b->n, s, n);
     b->n += n;
