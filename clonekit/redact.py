@@ -58,9 +58,6 @@ _OBFUSCATION_HINT = re.compile(r"(?i)dot|[(\[{<]\s*(?:at|@)\s*[)\]}>]")
 _DIGIT = re.compile(r"\d")
 # a text with none of these (nor "dot") no detector could touch, when no names are to be found
 _DETECTOR_CHARS = re.compile(r"[\d@./:(\[{<]")
-# the same test for a block of texts joined by NULs: a detector's character, or "dot" in any case (what `"dot" in
-# text.lower()` finds: no character but D, O and T lowercases to d, o or t; tests/core/test_redact_block.py)
-_LOOK = re.compile(r"[\d@./:(\[{<]|(?i:dot)")
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[\w.]*\w)?")
 _QUOTE_VERBS = r"(?:said|says|wrote|writes|texted|messaged|told (?:me|us|them)|was like|goes)"
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]|\.\d)")
@@ -133,15 +130,24 @@ class Redactor:
         others. (prep build: one search a block instead of a call a message.)"""
         if self.quote is not None or self.person is not None:
             return [False] * len(texts)
-        ends = list(accumulate(len(t) + 1 for t in texts))
-        joined = "\0".join(texts)
+        ends = list(accumulate(len(t) + 1 for t in texts))  # where the text after each one starts
+        joined = "\0".join(texts)  # NUL: no detector's character, and it parts any "dot"
         found = [True] * len(texts)
-        search = _LOOK.search
+        search = _DETECTOR_CHARS.search
         pos = 0
         while (m := search(joined, pos)) is not None:
             i = bisect_right(ends, m.start())
             found[i] = False
             pos = ends[i]  # on to the next text
+        low = joined.lower()
+        if len(low) == len(joined):  # no letter grew when lowercased: the texts sit where they did
+            pos = low.find("dot")
+            while pos >= 0:
+                i = bisect_right(ends, pos)
+                found[i] = False
+                pos = low.find("dot", ends[i])
+        else:
+            found = [f and "dot" not in t.lower() for f, t in zip(found, texts, strict=True)]
         return found
 
     def __call__(self, text: str) -> str:
