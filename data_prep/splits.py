@@ -130,13 +130,15 @@ class TurnDeduper:
     learns where such a turn ends). The OpenAI files have no end-only weight: there the copy gets weight 0, and an
     example left with no weighted turn is dropped (counted)."""
 
-    def __init__(self, max_copies: int, keep_texts: bool = True):
+    def __init__(self, max_copies: int, watch: set[str] | None = None):
         self.max_copies = max_copies
-        self.keep_texts = keep_texts  # the leakage figure needs the HF train texts only
+        # the leakage figure asks which validation replies the train split holds: those found are kept here (not
+        # every train text: 30 MB for a million messages); None: nothing watched
+        self.watch = watch
         self.seen: Counter = Counter()
         self.end_only = 0
         self.dropped = 0
-        self.texts: set[str] = set()  # every target turn's text seen, for the leakage figure (same pass)
+        self.texts: set[str] = set()  # the watched texts seen among the target turns read
 
     def block(self, lines: bytes, end_weight: bool) -> bytes:
         """The examples of `lines` (the build's own JSON lines) with repeated target turns' weights moved to the
@@ -147,14 +149,15 @@ class TurnDeduper:
         if len(examples) != len(raw_lines):
             raise RuntimeError("the build's example files hold a blank line")  # a bug, never a user error
         out = []
-        seen, max_copies = self.seen, self.max_copies
-        texts = self.texts if self.keep_texts else set()
+        seen, max_copies, watch = self.seen, self.max_copies, self.watch or ()
+        texts = self.texts
         for line, example in zip(raw_lines, examples, strict=True):
             repeated = []
             for i, m in enumerate(example.messages):
                 if m.role != "assistant":
                     continue
-                texts.add(m.content.strip())
+                if watch and (text := m.content.strip()) in watch:
+                    texts.add(text)
                 if not max_copies or not m.weight:
                     continue
                 key = normalize(m.content)
@@ -301,9 +304,12 @@ def _copy_kind(kind: str) -> TurnDeduper:
     """Write one kind's train and valid files from the temporary file, the train split through the deduper (the
     OpenAI one only when `max_copies` is set: its dropped examples are counted there); returns the deduper."""
     writer, out, max_copies = _JOB["writer"], _JOB["out"], _JOB["max_copies"]
-    dedupe = TurnDeduper(max_copies, keep_texts=kind == "hf")
+    dedupe = TurnDeduper(max_copies)
     with open(writer.paths[kind], "rb") as src:
-        for name, ids in zip(_FILES[kind], _JOB["ids"], strict=True):
+        # the valid file first (never deduped): its replies are what the train split is watched for (leakage)
+        for name, ids in reversed(list(zip(_FILES[kind], _JOB["ids"], strict=True))):
+            if name == TRAIN_FILE:
+                dedupe.watch = set(_target_turns(out / VALID_FILE, weighted=True))
             with open(out / name, "wb") as dst:
                 for start, end in _byte_runs(writer, kind, ids):  # the deduper reads the lines in this order
                     src.seek(start)
