@@ -240,8 +240,14 @@ def build_datasets(
     """Build the datasets; returns the manifest (also written to out_dir/manifest.json)."""
     messages_path = readable_file(messages_path, MESSAGES_HINT)
     out = writable_dir(out_dir, "dataset")
-    digest: list[str] = []  # the input's SHA-256, taken by this process while the scan's workers read the file
-    cast = _resolve_cast(messages_path, cfg, meanwhile=lambda: digest.append(sha256_file(messages_path)))
+    # the input's SHA-256, taken while other processes work: the scan's workers or the second half's
+    digest: list[str] = []
+
+    def digest_of_input() -> None:
+        if not digest:
+            digest.append(sha256_file(messages_path))
+
+    cast = _resolve_cast(messages_path, cfg, meanwhile=digest_of_input)
     redactor = Redactor(cfg.redact, people=cast.excluded_names, keep=[cast.target_name])
     writer = ExampleWriter(out)
     keep = MessageFilter(cfg, cast, redactor)
@@ -254,7 +260,9 @@ def build_datasets(
         if halves is None:
             read = _stream(messages_path, keep, make, cast.people.lines, progress)
         else:
-            read = build_parallel.run(messages_path, cfg, cast, out, memory, keep, make, writer, halves, progress)
+            read = build_parallel.run(
+                messages_path, cfg, cast, out, memory, keep, make, writer, halves, progress, digest_of_input
+            )
         writer.close()
         split = write_splits(writer, out, cfg.valid_fraction, cfg.dedupe_max_copies)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -68,9 +69,12 @@ def _find_cut(path: Path, middle: int, gap: float) -> int | None:
     return None
 
 
-def run(messages_path: Path, cfg: PrepConfig, cast, out: Path, memory, keep, make, writer, halves, progress) -> int:
+def run(
+    messages_path: Path, cfg: PrepConfig, cast, out: Path, memory, keep, make, writer, halves, progress, meanwhile=None
+) -> int:
     """Read the first half into `keep`/`make`/`writer` here and the second in a forked process, then append the
-    second's results; returns the lines read."""
+    second's results; returns the lines read. `meanwhile()` runs in a thread of this process beside the first half
+    (started after the fork, done before this returns: the next fork finds no thread running)."""
     from clonekit.data_prep import build
 
     first, second = halves
@@ -80,8 +84,13 @@ def run(messages_path: Path, cfg: PrepConfig, cast, out: Path, memory, keep, mak
     _JOB.update(path=messages_path, cfg=cfg, cast=cast, out=out, memory=memory, stretch=second, chats=keep.chats)
     with multiprocessing.get_context("fork").Pool(1) as pool:
         pending = pool.apply_async(_second_half)
+        beside = threading.Thread(target=meanwhile) if meanwhile is not None else None
+        if beside is not None:  # e.g. hashing the input: I/O and hashlib, which let go of the GIL
+            beside.start()
         read = build._stream(messages_path, keep, make, cast.people.lines, _half(progress), first)
         result = pending.get()
+        if beside is not None:
+            beside.join()
     _JOB.clear()
     if "error" in result:
         raise ClonekitError(

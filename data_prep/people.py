@@ -159,14 +159,12 @@ def scan_people(
     """First pass over messages.jsonl: who is there. Every line is checked here, so a hand-edited file fails with
     file:line before anything is built. A large file is read in parts by parallel processes (the result is the
     same: the parts' people are merged in file order), while this one runs `meanwhile()`, if given. Where `prep
-    parse` left an index of this very file (people_index.py), that is read instead."""
+    parse` left an index of this very file (people_index.py), that is read instead (and `meanwhile` is not run)."""
     path = Path(path)
     if not path.exists():
         raise ClonekitError(f"file not found ({MESSAGES_HINT})", path)
     indexed = read_people_index(path)  # what `prep parse` counted while it wrote this very file
     if indexed is not None:
-        if meanwhile is not None:
-            meanwhile()
         people = merge_aliases(indexed[0], aliases or {})
         people.lines, people.chat_keys, people.in_time_order = indexed[1:]
         return people
