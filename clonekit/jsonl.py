@@ -48,10 +48,18 @@ def iter_jsonl_range(path: Path, start: int, end: int, first_lineno: int, hint: 
 
 
 def byte_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
-    """(start byte, end byte) of `parts` stretches of a file, each starting at a line; `line_ranges` without the
-    line numbers (counting them reads the file: a reader can number its lines from 1 and call `absolute_line` for
-    the one it reports)."""
-    return [(begin, end) for begin, end, _ in _ranges(path, parts, count=False)]
+    """(start byte, end byte) of `parts` stretches of a file, each starting at a line. Not numbered: counting the
+    lines reads the file, so a reader numbers its stretch's lines from 1 and calls `absolute_line` for the one it
+    reports."""
+    size = path.stat().st_size
+    starts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(size * k // parts, starts[-1]))
+            f.readline()
+            if starts[-1] < f.tell() < size:
+                starts.append(f.tell())
+    return list(zip(starts, starts[1:] + [size], strict=True))
 
 
 def absolute_line(path: Path, start: int, relative: int | None) -> int | None:
@@ -60,33 +68,6 @@ def absolute_line(path: Path, start: int, relative: int | None) -> int | None:
         return relative
     with open(path, "rb") as f:
         return newlines(f, 0, start) + relative
-
-
-def _ranges(path: Path, parts: int, count: bool) -> list[tuple[int, int, int]]:
-    size = path.stat().st_size
-    starts = [0]
-    with open(path, "rb") as f:
-        for k in range(1, parts):
-            f.seek(max(size * k // parts, starts[-1]))
-            f.readline()
-            if starts[-1] < f.tell() < size:
-                starts.append(f.tell())
-        if count:
-            return stretches(f, starts, size)
-    return [(b, starts[i + 1] if i + 1 < len(starts) else size, 0) for i, b in enumerate(starts)]
-
-
-def line_ranges(path: Path, parts: int) -> list[tuple[int, int, int]]:
-    """(start byte, end byte, first line number) of `parts` stretches of a file, each starting at a line."""
-    size = path.stat().st_size
-    starts = [0]
-    with open(path, "rb") as f:
-        for k in range(1, parts):
-            f.seek(max(size * k // parts, starts[-1]))
-            f.readline()
-            if starts[-1] < f.tell() < size:
-                starts.append(f.tell())
-        return stretches(f, starts, size)
 
 
 def stretches(f, starts: list[int], size: int) -> list[tuple[int, int, int]]:

@@ -33,16 +33,6 @@ class Session:
     last_epoch: float
     turns: list[Turn] = field(default_factory=list)
 
-    def add(self, name: str, is_target: bool, text: str, ts: str, epoch: float) -> None:
-        turns = self.turns
-        if turns and turns[-1].speaker == name:
-            turns[-1].messages.append(text)
-        else:
-            turns.append(Turn(name, is_target, [text], ts))
-        self.end = ts
-        if epoch > self.last_epoch:
-            self.last_epoch = epoch
-
     def has_target(self) -> bool:
         return any(t.is_target for t in self.turns)
 
@@ -95,8 +85,8 @@ class Sessionizer:
 
     def add_many(self, messages: list[tuple[str, str, str, str, bool, str]], on_closed) -> None:
         """`add` for a block of (platform, chat, timestamp, speaker, is_target, text), in order; `on_closed` gets
-        each session a gap closes. One loop with its state in locals (Session.add inlined): this runs for every
-        message of a million."""
+        each session a gap closes. One loop with its state in locals: this runs for every message of a million.
+        A message by the speaker of the session's last turn joins that turn."""
         open_sessions, gap = self.open, self.gap
         last_ts, epoch = self._last_ts, self._last_epoch
         for platform, chat, ts, name, is_target, text in messages:

@@ -223,23 +223,14 @@ class ChunkWriter:
 def write_chunk(f, start: int, end: int, first_line: int, writer: ChunkWriter, block_bytes: int) -> None:
     """Bytes [start, end) of the open file, a block at a time (bounded memory), each block ending at a line end;
     a message that may go on in the next block is carried over. UnicodeDecodeError on bytes that are not UTF-8."""
-    f.seek(start)
-    pos = start
+    from clonekit.data_prep.whatsapp_parallel import line_blocks
+
     carry = b""
     lineno = first_line
-    while True:
-        raw = f.read(min(block_bytes, end - pos))
-        pos += len(raw)
-        if pos < end and not raw.endswith(b"\n"):
-            rest = f.readline()[: end - pos]  # to the end of the line (a character is never cut)
-            raw += rest
-            pos += len(rest)
+    for raw, last in line_blocks(f, start, end, block_bytes):
         raw.decode("utf-8")  # the check alone: the kernel reads bytes
         data = carry + raw if carry else raw
-        final = pos >= end
-        if not data:
-            break
-        used, lineno = writer.block(data, final, lineno)
+        used, lineno = writer.block(data, last, lineno)
         carry = data[used:]
-        if final:
-            break
+    if carry:  # the file ended before `end` (it shrank while read): what there is
+        writer.block(carry, True, lineno)

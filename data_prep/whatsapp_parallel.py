@@ -144,24 +144,31 @@ BLOCK_BYTES = 1 << 20  # a chunk is read, decoded, split and written this much a
 STAMP = 19  # bytes of a WhatsApp timestamp, "2024-01-14T21:05:00": kept back to back, one per line written
 
 
+def line_blocks(f, start: int, end: int, block_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """Bytes [start, end) of an open binary file, about `block_bytes` at a time, each block ending at a line end
+    (a character is never cut): (block, whether it is the last)."""
+    f.seek(start)
+    pos = start
+    while pos < end:
+        raw = f.read(min(block_bytes, end - pos))
+        pos += len(raw)
+        if pos < end and not raw.endswith(b"\n"):
+            rest = f.readline()[: end - pos]  # to the end of the line
+            raw += rest
+            pos += len(rest)
+        if not raw:
+            return
+        yield raw, pos >= end
+
+
 def text_blocks(f, start: int, end: int, splitter) -> Iterator[str]:
     """Bytes [start, end) of the file decoded a block at a time, each block ending where a header line starts: the
     last message of a block, which may go on in the next bytes, is carried over. (One 35 MB str holding an emoji
     would take 140 MB.)"""
-    f.seek(start)
-    pos = start
     carry = ""
-    while pos < end:
-        raw = f.read(min(BLOCK_BYTES, end - pos))
-        pos += len(raw)
-        if pos < end and not raw.endswith(b"\n"):
-            rest = f.readline()[: end - pos]  # to the end of the line (a character is never cut)
-            raw += rest
-            pos += len(rest)
-        if not raw:
-            break
+    for raw, last in line_blocks(f, start, end, BLOCK_BYTES):
         text = carry + raw.decode("utf-8")
-        if pos >= end:
+        if last:
             carry = ""
             yield text
             break
