@@ -110,9 +110,6 @@ class ExampleWriter:
         self.n_oa.extend(other["n_oa"])
         self.turns.extend(other["turns"])
 
-    def span(self, kind: str, i: int) -> tuple[int, int]:
-        return (self.ends[kind][i - 1] if i else 0), self.ends[kind][i]
-
     def close(self) -> None:
         if not all(f.closed for f in self.files.values()):
             self.flush()

@@ -18,14 +18,12 @@ import orjson
 
 from clonekit.data_prep import whatsapp
 from clonekit.data_prep.people_index import PeopleTally
+from clonekit.data_prep.whatsapp_tables import STAMP, TAIL, chunk_tables
 
 try:
     from clonekit.data_prep import _whatsapp_kernel as _kernel  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler: the Python path
     _kernel = None
-
-STAMP = 19  # bytes of "2024-01-14T21:05:00"
-TAIL = b',"kind":"text","reply_to":null,"edited":false,"forwarded":false,"is_bot":false,"aka":null}\n'
 
 
 def available() -> bool:
@@ -33,7 +31,7 @@ def available() -> bool:
 
 
 def notice_prefixes() -> list[str]:
-    """The openings of the encryption notices the plain-text test rules out (whatsapp_parallel._plain_pattern)."""
+    """The openings of the encryption notices the plain-text test rules out (whatsapp_tables._plain_pattern)."""
     return sorted({p[:8] for p in whatsapp._ENCRYPTION})
 
 
@@ -73,19 +71,11 @@ class ChunkWriter:
     """Write one chunk's messages, block after block, with the kernel; what it cannot be sure of, in Python."""
 
     def __init__(self, shown, order: str, bracket: bool, builder, report, out):
-        from clonekit.data_prep import whatsapp_parallel as wp
-
         self.shown, self.order, self.bracket = shown, order, bracket
         self.builder, self.report, self.out = builder, report, out
-        self.head = b'{"platform":"whatsapp","chat":' + orjson.dumps(builder.chat) + b',"id":"'
-        self.dates = wp._Cache(lambda d: (iso + "T").encode() if (iso := whatsapp._iso_date(d, order)) else b"")
-        self.times = wp._Cache(lambda key: (iso or "").encode() if (iso := whatsapp._iso_time(*key)) else b"")
-        self.authors = wp._Authors(builder)
-        self.plain_text = wp._plain_pattern().fullmatch
-        self.markers = frozenset(
-            whatsapp.MEDIA_MARKERS | whatsapp.DELETED_MARKERS | {m + "." for m in whatsapp.DELETED_MARKERS}
-        )
-        self.marker_max = max(map(len, self.markers)) + 1
+        t = chunk_tables(builder, order)
+        self.head, self.dates, self.times, self.authors = t.head, t.dates, t.times, t.authors
+        self.plain_text, self.markers, self.marker_max = t.plain_text, t.markers, t.marker_max
         self.longest = whatsapp.MAX_MESSAGE_CHARS
         tables = notice_tables()
         assert tables is not None, "available() is False: the Python path"

@@ -21,6 +21,8 @@ from clonekit.data_prep.people_index import PeopleTally
 from clonekit.data_prep.report import ParseReport
 from clonekit.data_prep.sessions import epoch_of
 from clonekit.data_prep.time_order import TimeOrder, append_file, copy_range
+from clonekit.data_prep.whatsapp_tables import STAMP, _Cache, chunk_tables
+from clonekit.data_prep.whatsapp_tables import TAIL as _TAIL
 from clonekit.errors import ClonekitError, decode_error
 from clonekit.jsonl import stretches
 from clonekit.schema import dump_message
@@ -141,7 +143,6 @@ def _whatsapp_chunk(job) -> dict:
 
 
 BLOCK_BYTES = 1 << 20  # a chunk is read, decoded, split and written this much at a time (bounded memory)
-STAMP = 19  # bytes of a WhatsApp timestamp, "2024-01-14T21:05:00": kept back to back, one per line written
 
 
 def line_blocks(f, start: int, end: int, block_bytes: int) -> Iterator[tuple[bytes, bool]]:
@@ -205,55 +206,6 @@ def _sort_part(out, stamps: bytearray, sizes: array) -> tuple[str, str]:
     return keys[order[0]].decode(), keys[order[-1]].decode()
 
 
-_TAIL = b',"kind":"text","reply_to":null,"edited":false,"forwarded":false,"is_bot":false,"aka":null}\n'
-
-
-class _Cache(dict):
-    """A dict that computes a missing value with `make` (and keeps it); `map(cache.__getitem__, keys)` then runs in C
-    for every key seen before."""
-
-    def __init__(self, make):
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, key):
-        value = self[key] = self.make(key)
-        return value
-
-
-class _Authors(dict):
-    """ "Maya" -> b'"author":"Maya","author_id":"whatsapp:Maya","text":' for an ordinary author, b"" for anything
-    else (a system line's text before ": "): the text before the first ": " of a message."""
-
-    def __init__(self, builder):
-        super().__init__()
-        self.builder = builder
-
-    def __missing__(self, who: str) -> bytes:
-        import orjson
-
-        found = self.builder._author(who) if who and "\n" not in who and len(who) < 200 else None
-        value = (
-            b'"author":' + orjson.dumps(found[0]) + b',"author_id":' + orjson.dumps(found[1]) + b',"text":'
-            if found is not None
-            else b""
-        )
-        if who and "\n" not in who and len(who) < 200:
-            self[who] = value
-        return value
-
-
-def _plain_pattern() -> re.Pattern:
-    """A text that may be written from the templates: no mark, "<" or space first, no mark, ">" or ")" last, and
-    not opening like an encryption notice (its first 8 letters, case-insensitively: plain letters, so this finds at
-    least what `casefold` would). Conservative: anything else is built by `MessageBuilder`, which decides exactly."""
-    marks = whatsapp._MARKS
-    bad_first = "".join(sorted(set(marks) | {"<"}))
-    bad_last = "".join(sorted(set(marks) | {">", ")"}))
-    notices = "|".join(sorted({re.escape(p[:8]) for p in whatsapp._ENCRYPTION}))
-    return re.compile(rf"(?!(?i:{notices}))[^\s{re.escape(bad_first)}](?:.*[^{re.escape(bad_last)}])?", re.DOTALL)
-
-
 def _splitter(bracket: bool) -> re.Pattern:
     """The header of the file's style after a newline (a literal first: a fast scan), then the author: the text
     before the first ": " of the line, if it has one."""
@@ -277,17 +229,13 @@ def dump_chunk(
     import orjson
 
     splitter = _splitter(bracket)
-    head = b'{"platform":"whatsapp","chat":' + orjson.dumps(builder.chat) + b',"id":"'
-    dates = _Cache(lambda d: (iso + "T").encode() if (iso := whatsapp._iso_date(d, order)) else b"")
-    times = _Cache(lambda key: (iso or "").encode() if (iso := whatsapp._iso_time(*key)) else b"")
+    t = chunk_tables(builder, order)
+    head, dates, times, authors, plain_text = t.head, t.dates, t.times, t.authors, t.plain_text
+    markers, marker_max = t.markers, t.marker_max
     clock = _Cache(lambda t: times[(t, None)])
-    authors = _Authors(builder)
-    plain_text = _plain_pattern().fullmatch
-    markers = whatsapp.MEDIA_MARKERS | whatsapp.DELETED_MARKERS | {m + "." for m in whatsapp.DELETED_MARKERS}
     longest = whatsapp.MAX_MESSAGE_CHARS
     marks = whatsapp._MARKS
     dumps = orjson.dumps
-    marker_max = max(map(len, markers)) + 1
     backwards = 0
     last = b""
     stamps = bytearray()
